@@ -1,0 +1,26 @@
+"""wippy: a Python runtime for software that changes while it runs.
+
+Processes (actors) in groups of OS processes, connected by ZeroMQ; supervision; a live,
+versioned registry in LMDB. See README.md for a tour.
+"""
+from __future__ import annotations
+
+from . import channel, coroutine, funcs, process, registry, time
+from ._version import __version__
+from .channel import Channel, SelectResult
+from .client import Connection, Node, connect
+from .errors import (Cancelled, ChannelClosed, ConfigError, EntryNotFound, InvalidMessage,
+                     LimitExceeded, NodeError, ProcessError, ProcessFailed, ProcessNotFound,
+                     RegistryError, SendBufferFull, Timeout, WippyError)
+from .proc import Event, Message, Result
+from .threads import to_thread
+
+__all__ = [
+    "__version__",
+    "Node", "Connection", "connect",
+    "process", "channel", "time", "funcs", "registry", "coroutine", "to_thread",
+    "Channel", "SelectResult", "Message", "Event", "Result",
+    "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
+    "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
+    "RegistryError", "EntryNotFound", "LimitExceeded",
+]

@@ -1,0 +1,408 @@
+"""The Python API for programs outside the node (S7): ``wippy.Node`` and ``wippy.connect``.
+
+A :class:`Connection` is a small member of the node: it gets a serial from the node, binds its
+own inbox (its mailbox is ``conn.pid``), connects to hosts directly for sends and spawns, and
+reads the registry from LMDB. It is synchronous and single-threaded: work arrives only while a
+call waits (``receive``, ``exec``, ...), so a connection must be used from one thread.
+
+:class:`Node` boots ``wippy run APP`` as a child process through exec (never a fork of the
+caller, who may run threads), waits for its ready message on a pipe, then connects.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time as _time
+from collections import deque
+from typing import Any, Callable
+
+from . import transport, wire
+from .errors import NodeError, ProcessFailed, ProcessNotFound, Timeout, from_wire
+from .mesh import Mesh
+from .pid import make_pid, parse_pid
+from .proc import EXIT, LINK_DOWN, Event, Message, Result
+from .registry import match, public_entry
+from .rundir import read_node_info, run_dir_for
+from .store import Store
+
+__all__ = ["Connection", "Node", "connect", "RegistryView"]
+
+HELLO_TIMEOUT_S = 10.0
+
+
+class RegistryView:
+    """Read-only registry access from outside the node: ``get(id)`` and ``find(filter)``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, id: str) -> dict[str, Any]:
+        from .errors import EntryNotFound
+        stored = self._store.get(id)
+        if stored is None:
+            raise EntryNotFound(f"entry {id} not found")
+        return public_entry(stored)
+
+    def find(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        return [e for e in (public_entry(s) for s in self._store.entries().values()) if match(e, flt)]
+
+    def version(self) -> int | None:
+        return self._store.version()
+
+
+class Connection:
+    """An attached program: spawn, send, receive, exec, call, registry, ps."""
+
+    def __init__(self) -> None:
+        self._ctx: Any = None
+        self.run_dir = ""
+        self.pid = ""
+        self._closed = True
+
+    def _attach(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+        ctl_path = os.path.join(run_dir, "ctl")
+        if not os.path.exists(ctl_path):
+            raise NodeError(f"no node is running at {run_dir}")
+        self._ctx = transport.new_context()
+        self._ctl = transport.connect_dealer(self._ctx, ctl_path, b"c" + os.urandom(8).hex().encode())
+        self._req = 0
+        self._replies: dict[int, tuple[bool, Any]] = {}
+        self._mailbox: deque[Message] = deque()
+        self._events: deque[Event] = deque()
+        self._exits: dict[str, tuple[Any, Any]] = {}
+        self._watch: set[str] = set()
+        self._ctl.send(wire.dumps(("hello",)))
+        welcome = None
+        deadline = _time.monotonic() + HELLO_TIMEOUT_S
+        while welcome is None:
+            left = deadline - _time.monotonic()
+            if left <= 0 or not self._ctl.poll(int(left * 1000)):
+                self._ctx.destroy(linger=0)
+                raise NodeError(f"the node at {run_dir} did not answer within {HELLO_TIMEOUT_S:.0f} s")
+            msg = wire.loads(self._ctl.recv())
+            if msg[0] == "welcome":
+                welcome = msg[1]
+        self.serial: int = welcome["serial"]
+        self._mesh = Mesh(self._ctx, run_dir, self.serial)
+        self._mesh.set_topology(welcome["topology"])
+        self._mesh.set_loads(welcome["loads"])
+        self._mesh.dead_serials.update(welcome["dead"])
+        self._names: dict[str, str] = dict(welcome["names"])
+        self.node_pid: str = welcome["node_pid"]
+        self._store = Store(welcome["store"], readonly=True)
+        self.registry = RegistryView(self._store)
+        self.pid = make_pid("client", self.serial, "0")
+        self._counter = 0
+        self._poller = transport.Poller()
+        self._poller.register(self._ctl, transport.POLLIN)
+        self._poller.register(self._mesh.inbox, transport.POLLIN)
+        self._closed = False
+
+    # -- pumping -------------------------------------------------------------------------
+    def _pump(self, timeout: float) -> None:
+        """Handle whatever arrives within ``timeout`` seconds (at least one poll)."""
+        self._mesh.flush()
+        for sock, _ in self._poller.poll(max(0, int(timeout * 1000))):
+            if sock is self._ctl:
+                while True:
+                    try:
+                        self._on_ctl(wire.loads(self._ctl.recv(transport.NOBLOCK)))
+                    except transport.Again:
+                        break
+            else:
+                while True:
+                    try:
+                        self._on_frame(wire.loads(self._mesh.inbox.recv(transport.NOBLOCK)))
+                    except transport.Again:
+                        break
+
+    def _on_ctl(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "reply":
+            self._replies[msg[1]] = (msg[2], msg[3])
+        elif kind == "topology":
+            self._mesh.set_topology(msg[1])
+        elif kind == "loads":
+            self._mesh.set_loads(msg[1])
+        elif kind == "name":
+            if msg[2] is None:
+                self._names.pop(msg[1], None)
+            else:
+                self._names[msg[1]] = msg[2]
+        elif kind == "host_down":
+            serial, reason = msg[1], msg[2]
+            self._mesh.host_down(serial)
+            host = self._mesh.host_of.get(serial, "?")
+            err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
+            for pid in [p for p in self._watch if parse_pid(p).serial == serial]:
+                self._on_frame((wire.Op.EXIT, "0", pid, None, err))
+
+    def _on_frame(self, f: tuple) -> None:
+        op = f[0]
+        if op == wire.Op.MSG:
+            self._mailbox.append(Message(f[3], f[2], f[4]))
+        elif op == wire.Op.EXIT:
+            _, _, pid, value, error = f
+            self._watch.discard(pid)
+            self._mesh.note_dead(pid)
+            self._exits[pid] = (value, error)
+            self._events.append(Event(EXIT, pid, Result(value, from_wire(error) if error else None)))
+        elif op == wire.Op.LINK_DOWN:
+            self._events.append(Event(LINK_DOWN, f[2], Result(None, from_wire(f[3]))))
+
+    def _request(self, op: str, *args: Any, timeout: float = 10.0) -> Any:
+        self._check()
+        self._req += 1
+        req = self._req
+        self._ctl.send(wire.dumps(("req", req, op, *args)))
+        deadline = _time.monotonic() + timeout
+        while req not in self._replies:
+            left = deadline - _time.monotonic()
+            if left <= 0:
+                raise Timeout(f"the node did not answer '{op}' within {timeout} s")
+            self._pump(min(left, 0.1))
+        ok, value = self._replies.pop(req)
+        if not ok:
+            raise from_wire(value)
+        return value
+
+    def _check(self) -> None:
+        if self._closed:
+            raise NodeError("this connection is closed")
+
+    # -- API -----------------------------------------------------------------------------
+    def spawn(self, id: str, host: str, *args: Any, monitor: bool = False) -> str:
+        """Start entry ``id`` on ``host``; returns the PID at once."""
+        return self._spawn(id, host, args, 1 if monitor else 0, None)
+
+    def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any, monitor: bool = False) -> str:
+        """Ship a plain function or closure (cloudpickled) and run it as a process on ``host``."""
+        import cloudpickle
+        code = cloudpickle.dumps(fn)
+        name = f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
+        return self._spawn(name, host, args, 1 if monitor else 0, code)
+
+    def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
+        self._check()
+        self._pump(0)
+        serial = self._mesh.pick(host)
+        self._counter += 1
+        local = f"{self.serial}.{self._counter}"
+        pid = make_pid(host, serial, local)
+        if flags:
+            self._watch.add(pid)
+        self._mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, self.pid, id,
+                                            wire.plain(list(args)), flags, code)))
+        return pid
+
+    def _resolve(self, dest: str) -> str:
+        if dest[:1] == "{":
+            return dest
+        pid = self._names.get(dest) or self._request("lookup", dest)
+        if pid is None:
+            raise ProcessNotFound(f"no process registered as '{dest}'")
+        return pid
+
+    def send(self, dest: str, topic: str, payload: Any = None) -> None:
+        """Fire-and-forget a message to a PID or a registered name."""
+        self._check()
+        if topic[:1] == "@":
+            from .errors import InvalidMessage
+            raise InvalidMessage(f"topic '{topic}' is reserved")
+        pid = self._resolve(dest)
+        try:
+            p = parse_pid(pid)
+        except ValueError:
+            raise ProcessNotFound(f"process {pid} not found") from None
+        if self._mesh.known_dead(pid, p.serial):
+            raise ProcessNotFound(f"process {pid} not found")
+        name = None if dest[:1] == "{" else dest
+        self._mesh.send(p.serial, wire.dumps((wire.Op.MSG, p.local, self.pid, topic,
+                                              wire.plain(payload), name)))
+        self._mesh.flush()
+
+    def receive(self, timeout: float | None = None) -> Message | None:
+        """The next message to ``self.pid``; None after ``timeout`` seconds (None: forever)."""
+        self._check()
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while not self._mailbox:
+            left = 0.1 if deadline is None else deadline - _time.monotonic()
+            if left <= 0:
+                return None
+            self._pump(min(left, 0.1))
+        return self._mailbox.popleft()
+
+    def events(self, timeout: float | None = None) -> Event | None:
+        """The next lifecycle event (EXIT of a monitored spawn, LINK_DOWN), or None."""
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while not self._events:
+            left = 0.1 if deadline is None else deadline - _time.monotonic()
+            if left <= 0:
+                return None
+            self._pump(min(left, 0.1))
+        return self._events.popleft()
+
+    def wait_exit(self, pid: str, timeout: float | None = None) -> Any:
+        """Wait for monitored ``pid`` to end: its result, or raise its error."""
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while pid not in self._exits:
+            left = 0.1 if deadline is None else deadline - _time.monotonic()
+            if left <= 0:
+                raise Timeout(f"process {pid} did not finish within {timeout} s")
+            self._pump(min(left, 0.1))
+        value, error = self._exits.pop(pid)
+        self._events = deque(e for e in self._events if e.from_ != pid)
+        if error is not None:
+            raise from_wire(error)
+        return value
+
+    def exec(self, id: str, host: str, *args: Any, timeout: float | None = None) -> Any:
+        """Spawn ``id`` on ``host``, wait for it, return its result (raise ProcessFailed)."""
+        return self.wait_exit(self.spawn(id, host, *args, monitor=True), timeout)
+
+    def run(self, fn: Callable[..., Any], host: str, *args: Any, timeout: float | None = None) -> Any:
+        """Run a plain function on ``host`` and return its result."""
+        return self.wait_exit(self.spawn_function(fn, host, *args, monitor=True), timeout)
+
+    def call(self, id: str, *args: Any, host: str | None = None, timeout: float | None = None) -> Any:
+        """Call function entry ``id`` on a host (the first ``process.host`` by default)."""
+        if host is None:
+            live = sorted(h for h, s in self._mesh.topology.items() if s)
+            if not live:
+                raise NodeError("no running host to call a function on")
+            host = live[0]
+        return self.exec(id, host, *args, timeout=timeout)
+
+    def ps(self) -> dict[str, Any]:
+        """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
+        return self._request("ps", timeout=10.0)
+
+    def lookup(self, name: str) -> str | None:
+        return self._request("lookup", name)
+
+    def close(self) -> None:
+        """Detach from the node (the node keeps running)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._ctl.send(wire.dumps(("bye",)))
+        except transport.ZMQError:
+            pass
+        self._store.close()
+        self._ctx.destroy(linger=100)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def connect(run_dir: str) -> Connection:
+    """Attach to a running node by its run directory (or its application directory)."""
+    if not os.path.exists(os.path.join(run_dir, "ctl")) and os.path.isdir(run_dir):
+        candidate = run_dir_for(run_dir)
+        if os.path.exists(os.path.join(candidate, "ctl")):
+            run_dir = candidate
+    conn = Connection()
+    conn._attach(run_dir)
+    return conn
+
+
+class Node(Connection):
+    """Boot a node for ``app_dir`` in a child process; use as a context manager.
+
+    ``__enter__`` returns once the hosts and ``auto_start`` services are ready; ``__exit__``
+    (or :meth:`stop`) stops the node and reaps every OS process it started.
+    """
+
+    def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
+                 stop_timeout: float | None = None, boot_timeout: float = 60.0,
+                 stdout: Any = None, stderr: Any = None) -> None:
+        super().__init__()
+        self.app_dir = os.path.realpath(app_dir)
+        self._args = ["--log-level", log_level]
+        if data_dir:
+            self._args += ["--data-dir", data_dir]
+        if stop_timeout is not None:
+            self._args += ["--stop-timeout", str(stop_timeout)]
+        self._boot_timeout = boot_timeout
+        self._stdout, self._stderr = stdout, stderr
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Node:
+        r, w = os.pipe()
+        cmd = [sys.executable, "-m", "wippy", "run", self.app_dir, "--ready-fd", str(w), *self._args]
+        self.process = subprocess.Popen(cmd, pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                        stdout=self._stdout, stderr=self._stderr)
+        os.close(w)
+        try:
+            line = self._read_ready(r)
+        finally:
+            os.close(r)
+        info = json.loads(line)
+        self._attach(info["run_dir"])
+        return self
+
+    def _read_ready(self, fd: int) -> str:
+        buf = b""
+        deadline = _time.monotonic() + self._boot_timeout
+        while b"\n" not in buf:
+            left = deadline - _time.monotonic()
+            if left <= 0:
+                self._kill()
+                raise NodeError(f"the node for {self.app_dir} was not ready within {self._boot_timeout} s")
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    code = self.process.wait(10) if self.process else None
+                    raise NodeError(f"the node for {self.app_dir} exited with code {code} before it "
+                                    "was ready (its errors are on stderr)")
+                buf += chunk
+        return buf.decode()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Stop the node (CANCEL, stop_timeout, kill) and reap it; returns its exit code."""
+        proc = self.process
+        if proc is None:
+            return None
+        if not self._closed:
+            try:
+                self._request("stop", timeout=5.0)
+            except Exception:  # noqa: BLE001 - fall back to a signal
+                proc.send_signal(signal.SIGTERM)
+            self.close()
+        elif proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            code = proc.wait(10)
+        self.process = None
+        return code
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()   # its hosts die with it (parent-death signals)
+            self.process.wait(10)
+
+    def __enter__(self) -> Node:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def node_info(run_dir: str) -> dict[str, Any] | None:
+    return read_node_info(run_dir)
+
+
+del ProcessFailed

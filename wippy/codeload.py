@@ -1,0 +1,75 @@
+"""Turn a registry entry (or a shipped function) into the callable a process runs.
+
+``process.py`` / ``function.py`` entries name a Python file (``source: file://x.py``) and a
+``method``. Modules are loaded with importlib under a private name and cached by the file's
+(path, mtime, size), so an edited file is loaded again on the next spawn while running
+processes keep the code they started with.
+
+A function shipped from the Python API (S7: spawn a plain function or closure) arrives as
+cloudpickle bytes; that only ever comes over the node's private ipc sockets.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from typing import Any, Callable
+
+from .errors import EntryNotFound, InvalidMessage
+
+__all__ = ["load_callable", "entry_source_path", "PY_KINDS"]
+
+PY_KINDS = frozenset({"process.py", "function.py", "workflow.py"})
+_modules: dict[tuple[str, int, int], Any] = {}
+
+
+def entry_source_path(entry: dict[str, Any]) -> str | None:
+    src = entry.get("data", {}).get("source")
+    if isinstance(src, str) and src.startswith("file://"):
+        return os.path.normpath(os.path.join(entry.get("base_dir") or ".", src[len("file://"):]))
+    return None
+
+
+def _load_module(entry: dict[str, Any]) -> Any:
+    path = entry_source_path(entry)
+    if path is None:
+        raise InvalidMessage(f"entry {entry['id']}: Python code must come from a file "
+                             "(source: file://...); inline Python source is refused")
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    mod = _modules.get(key)
+    if mod is None:
+        name = "wippy_app." + re.sub(r"\W", "_", entry["id"]) + f"_{st.st_mtime_ns:x}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise InvalidMessage(f"entry {entry['id']}: cannot load {path}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        _modules[key] = mod
+    return mod
+
+
+def load_callable(store: Any, entry_id: str, code: bytes | None) -> Callable[..., Any]:
+    """The function to run for a spawn of ``entry_id`` (or the shipped ``code``)."""
+    if code is not None:
+        import cloudpickle  # only the Python API ships code
+        fn = cloudpickle.loads(code)
+        if not callable(fn):
+            raise InvalidMessage("shipped code is not callable")
+        return fn
+    entry = store.get(entry_id) if store is not None else None
+    if entry is None:
+        raise EntryNotFound(f"entry {entry_id} not found in the registry")
+    kind = entry.get("kind")
+    if kind not in PY_KINDS:
+        if kind in ("process.lua", "function.lua", "workflow.lua"):
+            raise InvalidMessage(f"entry {entry_id}: Lua processes are not available in this build")
+        raise InvalidMessage(f"entry {entry_id} of kind {kind} cannot be spawned")
+    mod = _load_module(entry)
+    method = entry.get("data", {}).get("method") or "main"
+    fn = getattr(mod, method, None)
+    if fn is None or not callable(fn):
+        raise InvalidMessage(f"entry {entry_id}: {entry_source_path(entry)} has no function '{method}'")
+    return fn

@@ -1,0 +1,692 @@
+"""The node: the root OS process of ``wippy run``.
+
+Order of birth matters (S2): the node loads and validates the application (pure Python, no
+threads), forks the zygote, and only then takes the run-directory lock, opens LMDB, creates its
+zmq context and binds the control ROUTER. Hosts are forked by the zygote on request.
+
+What the node does, all from one single-threaded loop:
+* OS-level supervision: forks each ``process.host``'s workers, reaps them (via the zygote),
+  announces deaths to every host (so monitors and links fire) and restarts the host at once;
+  repeated deaths of the same slot within a second back off from 10 ms to 1 s (S5's implicit
+  root: never gives up).
+* the control plane: host and client hellos, the name registry (a registration is acked by
+  every live host before ``register`` returns), placement loads, ``ps``, ``stop``.
+* ``process.service`` entries with ``auto_start``: started in dependency order, registered
+  under their entry id, restarted after failures with Wippy's backoff.
+* ``-x ENTRY``: runs one process on the terminal host and exits with its result (S4).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import sys
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import loader, osproc, scheduler, services, transport, wire
+from .errors import ConfigError, NodeError, from_wire
+from .mesh import Mesh
+from .pid import make_pid, parse_pid
+from .rundir import RunDir, data_dir_for, run_dir_for
+from .store import Store
+from .zygote import Zygote
+
+__all__ = ["NodeOptions", "run_node", "NODE_PID"]
+
+log = logging.getLogger("wippy.node")
+
+NODE_PID = make_pid("node", 0, "0")
+BOOT_TIMEOUT_S = 30.0
+FORCE_GRACE_S = 2.0        # after stop_timeout, how long hosts get before SIGKILL
+LOADS_EVERY_S = 0.25
+ACK_TIMEOUT_S = 2.0        # a host that does not ack a name in time is presumed dying
+RESTART_WINDOW_S = 1.0     # deaths of one host slot closer than this back off
+RESTART_MIN_S, RESTART_MAX_S = 0.01, 1.0
+TERMINAL_HOST = "wippy:terminal"
+
+
+@dataclass
+class NodeOptions:
+    app_dir: str
+    data_dir: str | None = None
+    exec_entry: str | None = None
+    exec_args: list[str] = field(default_factory=list)
+    exec_host: str | None = None
+    log_level: str = "WARNING"
+    ready_fd: int | None = None
+    stop_timeout: float | None = None
+
+
+@dataclass
+class HostProc:
+    serial: int
+    host_id: str
+    slot: int
+    terminal: bool = False
+    os_pid: int = 0
+    state: str = "forking"          # forking -> ready -> dead
+    forked_at: float = 0.0
+    ready_at: float = 0.0
+    ident: bytes = b""
+    ps: Any = None                  # psutil.Process, primed for cpu_percent
+
+
+@dataclass
+class Svc:
+    spec: services.ServiceSpec
+    state: services.State = services.State.STOPPED
+    pid: str | None = None
+    attempts: int = 0
+    restarts: int = 0
+    last_error: str | None = None
+    started_at: float = 0.0
+    waiting_host: bool = False
+
+
+def run_node(opts: NodeOptions) -> int:
+    """Boot, run until stopped, return the process exit code."""
+    logging.basicConfig(level=opts.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s node %(message)s")
+    try:
+        app = loader.load_app(opts.app_dir)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(str(issue), file=sys.stderr)
+        print(f"wippy: {len(exc.issues)} error(s); nothing started", file=sys.stderr)
+        return 1
+    for warning in app.warnings:
+        print(warning, file=sys.stderr)
+    if opts.exec_entry is not None and opts.exec_entry not in app.entries:
+        print(f"wippy: unknown entry '{opts.exec_entry}'", file=sys.stderr)
+        return 1
+
+    from .host import host_main
+    zygote = Zygote(_host_child(host_main))
+    zygote.start()          # before any context, env or thread exists in this process
+    node = Node(opts, app, zygote)
+    try:
+        return node.run()
+    except NodeError as exc:
+        print(f"wippy: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        node.close()
+
+
+def _host_child(host_main: Any) -> Any:
+    def child(spec: dict[str, Any]) -> int:
+        return host_main(spec)
+    return child
+
+
+class Node:
+    def __init__(self, opts: NodeOptions, app: loader.LoadedApp, zygote: Zygote) -> None:
+        self.opts = opts
+        self.app = app
+        self.zygote = zygote
+        self.app_dir = app.app_dir
+        self.sched = scheduler.get()
+        self.rundir = RunDir(run_dir_for(self.app_dir))
+        self.rundir.acquire({"pid": os.getpid(), "app_dir": self.app_dir, "started": _time.time()})
+        osproc.set_subreaper()
+        self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
+        self.store = Store(os.path.join(self.data_dir, "registry"))
+        snapshot = {e.id: {**e.to_plain(), "path": e.path, "base_dir": e.base_dir}
+                    for e in app.entries.values()}
+        self.version, _ = self.store.commit_snapshot(snapshot)
+        self.entries = snapshot
+        self.ctx = transport.new_context()
+        self.router = transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl"))
+        self.mesh = Mesh(self.ctx, self.rundir.path, 0)
+        self.next_serial = 1
+        self.hosts: dict[int, HostProc] = {}
+        self.by_ident: dict[bytes, int] = {}
+        self.slot_deaths: dict[tuple[str, int], list[float]] = {}
+        self.clients: dict[bytes, int] = {}
+        self.names: dict[str, str] = {}
+        self.acks: dict[int, dict[str, Any]] = {}
+        self.ack_seq = 0
+        self.loads: dict[int, int] = {}
+        self.loads_dirty = False
+        self.ps_pending: dict[int, dict[str, Any]] = {}
+        self.ps_seq = 0
+        self.spawn_counter = 0
+        self.svcs: dict[str, Svc] = {}
+        self.exec_pid: str | None = None
+        self.stopping = False
+        self.exit_code: int | None = None
+        self.force_at = 0.0
+        self.signals = 0
+        self.booted = False
+        self.wake_r = -1
+        self.started = _time.monotonic()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def run(self) -> int:
+        wake_r, wake_w = os.pipe()
+        self.wake_r = wake_r
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+        host_entries = [e for e in self.app.entries.values() if e.kind == "process.host"
+                        and (e.data.get("lifecycle") or {}).get("auto_start", True)]
+        for e in host_entries:
+            for slot in range(int((e.data.get("host") or {}).get("workers", 1))):
+                self.fork_host(e.id, slot)
+        self.loop(wake_r, until=lambda: all(h.state != "forking" for h in self.hosts.values()),
+                  timeout=BOOT_TIMEOUT_S, what="hosts to start")
+        self.booted = True
+        self._start_services()
+        if self.opts.exec_entry is not None:
+            self._start_exec()
+        self._announce_ready()
+        self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
+        self.loop(wake_r, until=lambda: self.stopping and not self._live_hosts())
+        self.zygote.close()
+        return self.exit_code if self.exit_code is not None else 0
+
+    def loop(self, wake_r: int, until: Any, timeout: float | None = None, what: str = "") -> None:
+        poller = transport.Poller()
+        poller.register(self.router, transport.POLLIN)
+        poller.register(self.mesh.inbox, transport.POLLIN)
+        poller.register(self.zygote.fd, transport.POLLIN)
+        poller.register(wake_r, transport.POLLIN)
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while not until():
+            if deadline is not None and _time.monotonic() > deadline:
+                raise NodeError(f"timed out after {timeout:.0f} s waiting for {what}")
+            if self.stopping and _time.monotonic() >= self.force_at:
+                self._kill_hosts()
+            delay = self.sched.next_delay()
+            timeout_ms = 100 if delay is None else max(0, min(100, int(delay * 1000) + 1))
+            for sock, _ in poller.poll(timeout_ms):
+                if sock is self.router:
+                    self._drain_router()
+                elif sock is self.mesh.inbox:
+                    self._drain_inbox()
+                elif sock == self.zygote.fd:
+                    for ev in self.zygote.events():
+                        self._on_zygote(ev)
+                elif sock == wake_r:
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    osproc.reap_all()
+            self.mesh.flush()
+            self.sched.fire_due()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            self.sched.call_later(0, self.begin_stop, 0, f"signal {signal.Signals(signum).name}")
+        else:
+            self.sched.call_later(0, self._kill_hosts)
+
+    def begin_stop(self, code: int, reason: str) -> None:
+        if self.stopping:
+            return
+        log.info("stopping (%s)", reason)
+        self.stopping = True
+        self.exit_code = code
+        timeout = self.opts.stop_timeout
+        if timeout is None:
+            timeout = max([s.spec.stop_timeout for s in self.svcs.values()] or [10.0])
+        self.force_at = _time.monotonic() + timeout + FORCE_GRACE_S
+        for svc in self.svcs.values():
+            svc.state = services.State.STOPPED
+        for hp in self._live_hosts():
+            self._to_host(hp, ("stop", timeout))
+
+    def _kill_hosts(self) -> None:
+        for hp in self._live_hosts():
+            if hp.os_pid:
+                try:
+                    os.kill(hp.os_pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.force_at = _time.monotonic() + 3600
+
+    def _announce_ready(self) -> None:
+        n_hosts = len({h.host_id for h in self.hosts.values()})
+        n_os = len(self._live_hosts())
+        running = sum(1 for s in self.svcs.values() if s.state == services.State.RUNNING)
+        print(f"wippy: node ready (pid {os.getpid()}): {n_hosts} host(s) in {n_os} OS process(es), "
+              f"{running} service(s); run dir {self.rundir.path}", file=sys.stderr, flush=True)
+        if self.opts.ready_fd is not None:
+            import json
+            os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
+                                                       "pid": os.getpid()}) + "\n").encode())
+            os.close(self.opts.ready_fd)
+
+    def close(self) -> None:
+        self.zygote.close()
+        try:
+            self.ctx.destroy(linger=0)
+        finally:
+            self.store.close()
+            self.rundir.release()
+
+    # -- hosts ---------------------------------------------------------------------------
+    def _live_hosts(self) -> list[HostProc]:
+        return [h for h in self.hosts.values() if h.state != "dead"]
+
+    def fork_host(self, host_id: str, slot: int, terminal: bool = False) -> HostProc:
+        serial = self.next_serial
+        self.next_serial += 1
+        hp = HostProc(serial, host_id, slot, terminal, forked_at=_time.monotonic(),
+                      ident=f"h{serial}".encode())
+        self.hosts[serial] = hp
+        self.by_ident[hp.ident] = serial
+        self.zygote.fork_host({
+            "serial": serial, "host_id": host_id, "rundir": self.rundir.path,
+            "store": self.store.path, "terminal": terminal, "app_dir": self.app_dir,
+            "stdout_to_stderr": self.opts.exec_entry is not None and not terminal,
+            "log_level": self.opts.log_level,
+        })
+        return hp
+
+    def topology(self) -> dict[str, list[int]]:
+        topo: dict[str, list[int]] = {}
+        for h in self.hosts.values():
+            topo.setdefault(h.host_id, [])
+            if h.state == "ready":
+                topo[h.host_id].append(h.serial)
+        return topo
+
+    def _on_zygote(self, ev: tuple) -> None:
+        if ev[0] == "started":
+            hp = self.hosts.get(ev[1])
+            if hp is not None:
+                hp.os_pid = ev[2]
+        elif ev[0] == "exited":
+            _, serial, os_pid, status = ev
+            hp = self.hosts.get(serial)
+            if hp is None or hp.state == "dead":
+                return
+            was_ready = hp.state == "ready"
+            hp.state = "dead"
+            self.store.reader_check()
+            reason = osproc.describe_status(status)
+            if self.stopping:
+                return
+            log.warning("host %s/%d (os pid %d) died: %s", hp.host_id, serial, os_pid, reason)
+            self._host_down(hp, reason)
+            if not was_ready and not self.booted:
+                raise NodeError(f"host {hp.host_id} failed to start: {reason}")
+            self._schedule_restart(hp)
+
+    def _host_down(self, hp: HostProc, reason: str) -> None:
+        self.mesh.host_down(hp.serial)
+        self.loads.pop(hp.serial, None)
+        for name, pid in list(self.names.items()):
+            if parse_pid(pid).serial == hp.serial:
+                del self.names[name]
+        for ack in list(self.acks.values()):
+            ack["waiting"].discard(hp.serial)
+        self._check_acks()
+        self._broadcast(("host_down", hp.serial, reason))
+        self._broadcast(("topology", self.topology()))
+        for svc in self.svcs.values():
+            if svc.pid is not None and parse_pid(svc.pid).serial == hp.serial:
+                svc.pid = None
+                svc.state = services.State.STARTING
+                svc.waiting_host = True
+                svc.last_error = f"host {hp.host_id}/{hp.serial} died: {reason}"
+        if self.exec_pid is not None and parse_pid(self.exec_pid).serial == hp.serial:
+            print(f"wippy: {self.opts.exec_entry} failed: its host died ({reason})", file=sys.stderr)
+            self.begin_stop(1, "exec host died")
+
+    def _schedule_restart(self, hp: HostProc) -> None:
+        key = (hp.host_id, hp.slot)
+        now = _time.monotonic()
+        deaths = [t for t in self.slot_deaths.get(key, []) if now - t < RESTART_WINDOW_S]
+        deaths.append(now)
+        self.slot_deaths[key] = deaths
+        delay = 0.0 if len(deaths) == 1 else min(RESTART_MAX_S, RESTART_MIN_S * 2 ** (len(deaths) - 2))
+        self.sched.call_later(delay, self._restart_slot, hp.host_id, hp.slot, hp.terminal)
+
+    def _restart_slot(self, host_id: str, slot: int, terminal: bool) -> None:
+        if not self.stopping:
+            self.fork_host(host_id, slot, terminal)
+
+    def _on_ready(self, ident: bytes, serial: int, os_pid: int) -> None:
+        hp = self.hosts.get(serial)
+        if hp is None or hp.state != "forking":
+            return
+        hp.state = "ready"
+        hp.os_pid = os_pid
+        hp.ready_at = _time.monotonic()
+        try:
+            import psutil
+            hp.ps = psutil.Process(os_pid)
+            hp.ps.cpu_percent()
+        except Exception:  # noqa: BLE001 - monitoring is best effort
+            hp.ps = None
+        topo = self.topology()
+        self.mesh.set_topology(topo)
+        self._to_host(hp, ("welcome", {"topology": topo, "loads": dict(self.loads),
+                                       "names": dict(self.names),
+                                       "dead": [h.serial for h in self.hosts.values() if h.state == "dead"]}))
+        self._broadcast(("topology", topo), skip=serial)
+        for svc in self.svcs.values():
+            if svc.waiting_host and svc.spec.host == hp.host_id and not self.stopping:
+                svc.waiting_host = False
+                self._start_service(svc, counted=False)
+
+    # -- control plane -------------------------------------------------------------------
+    def _send_to(self, ident: bytes, msg: tuple) -> None:
+        try:
+            self.router.send_multipart([ident, wire.dumps(msg)], transport.NOBLOCK)
+        except transport.ZMQError:
+            pass   # that peer is gone; its death is handled through the zygote
+
+    def _to_host(self, hp: HostProc, msg: tuple) -> None:
+        self._send_to(hp.ident, msg)
+
+    def _broadcast(self, msg: tuple, skip: int | None = None) -> None:
+        data = wire.dumps(msg)
+        for hp in self.hosts.values():
+            if hp.state == "ready" and hp.serial != skip:
+                try:
+                    self.router.send_multipart([hp.ident, data], transport.NOBLOCK)
+                except transport.ZMQError:
+                    pass
+        for ident in self.clients:
+            try:
+                self.router.send_multipart([ident, data], transport.NOBLOCK)
+            except transport.ZMQError:
+                pass
+
+    def _drain_router(self) -> None:
+        while True:
+            try:
+                ident, data = self.router.recv_multipart(transport.NOBLOCK)
+            except transport.Again:
+                return
+            except ValueError:
+                continue
+            try:
+                msg = wire.loads(data)
+                self._on_ctl(ident, msg)
+            except Exception as exc:  # noqa: BLE001 - one bad request never stops the node
+                log.warning("bad control message from %r: %s", ident, exc)
+
+    def _on_ctl(self, ident: bytes, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "ready":
+            self._on_ready(ident, msg[1], msg[2])
+        elif kind == "req":
+            _, req, op, *args = msg
+            self._on_request(ident, req, op, args)
+        elif kind == "ack":
+            ack = self.acks.get(msg[1])
+            if ack is not None:
+                ack["waiting"].discard(self.by_ident.get(ident, -1))
+                self._check_acks()
+        elif kind == "release":
+            _, pid, names = msg
+            for name in names:
+                if self.names.get(name) == pid:
+                    del self.names[name]
+                    self._broadcast(("name", name, None, None))
+        elif kind == "load":
+            self.loads[msg[1]] = msg[2]
+            self.loads_dirty = True
+        elif kind == "ps_reply":
+            self._on_ps_reply(msg[1], msg[2])
+        elif kind == "stopped":
+            pass
+        elif kind == "hello":
+            self._on_hello(ident)
+        elif kind == "bye":
+            serial = self.clients.pop(ident, None)
+            if serial is not None:
+                self.mesh.host_down(serial)
+        else:
+            log.warning("unknown control message %r", kind)
+
+    def _reply(self, ident: bytes, req: int, ok: bool, value: Any) -> None:
+        self._send_to(ident, ("reply", req, ok, value))
+
+    def _on_request(self, ident: bytes, req: int, op: str, args: list) -> None:
+        if op == "register":
+            name, pid = args
+            holder = self.names.get(name)
+            if holder is not None and holder != pid:
+                self._reply(ident, req, False, {"kind": "ALREADY_EXISTS",
+                                                "message": f"name '{name}' is registered to {holder}"})
+                return
+            self.names[name] = pid
+            self._announce_name(name, pid, (ident, req))
+        elif op == "unregister":
+            name = args[0]
+            self.names.pop(name, None)
+            self._broadcast(("name", name, None, None))
+            self._reply(ident, req, True, True)
+        elif op == "lookup":
+            self._reply(ident, req, True, self.names.get(args[0]))
+        elif op == "ps":
+            self._start_ps(ident, req)
+        elif op == "stop":
+            self._reply(ident, req, True, True)
+            self.begin_stop(0, "stop requested")
+        elif op == "info":
+            self._reply(ident, req, True, {"pid": os.getpid(), "app_dir": self.app_dir,
+                                           "data_dir": self.data_dir, "node_pid": NODE_PID,
+                                           "version": self.version})
+        else:
+            self._reply(ident, req, False, {"kind": "INVALID", "message": f"unknown request '{op}'"})
+
+    def _announce_name(self, name: str, pid: str, reply_to: tuple[bytes, int] | None) -> None:
+        self.ack_seq += 1
+        waiting = {h.serial for h in self.hosts.values() if h.state == "ready"}
+        self.acks[self.ack_seq] = {"waiting": waiting, "reply": reply_to,
+                                   "deadline": _time.monotonic() + ACK_TIMEOUT_S}
+        self._broadcast(("name", name, pid, self.ack_seq))
+        self.sched.call_later(ACK_TIMEOUT_S, self._expire_ack, self.ack_seq)
+        self._check_acks()
+
+    def _check_acks(self) -> None:
+        for seq in [s for s, a in self.acks.items() if not a["waiting"]]:
+            ack = self.acks.pop(seq)
+            if ack["reply"] is not None:
+                self._reply(*ack["reply"], True, True)
+
+    def _expire_ack(self, seq: int) -> None:
+        ack = self.acks.get(seq)
+        if ack is not None:
+            log.warning("hosts %s did not acknowledge a name in %.0f s", sorted(ack["waiting"]), ACK_TIMEOUT_S)
+            ack["waiting"].clear()
+            self._check_acks()
+
+    def _on_hello(self, ident: bytes) -> None:
+        serial = self.next_serial
+        self.next_serial += 1
+        self.clients[ident] = serial
+        self._send_to(ident, ("welcome", {"serial": serial, "topology": self.topology(),
+                                          "loads": dict(self.loads), "names": dict(self.names),
+                                          "node_pid": NODE_PID, "store": self.store.path,
+                                          "dead": [h.serial for h in self.hosts.values() if h.state == "dead"]}))
+
+    def _broadcast_loads(self) -> None:
+        if self.loads_dirty:
+            self.loads_dirty = False
+            self.mesh.set_loads(self.loads)
+            self._broadcast(("loads", dict(self.loads)))
+        if not self.stopping:
+            self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
+
+    # -- ps ------------------------------------------------------------------------------
+    def _start_ps(self, ident: bytes, req: int) -> None:
+        self.ps_seq += 1
+        live = [h for h in self.hosts.values() if h.state == "ready"]
+        self.ps_pending[self.ps_seq] = {"reply": (ident, req), "waiting": {h.serial for h in live},
+                                        "hosts": {}}
+        for hp in live:
+            self._to_host(hp, ("ps", self.ps_seq))
+        self.sched.call_later(2.0, self._finish_ps, self.ps_seq)
+        if not live:
+            self._finish_ps(self.ps_seq)
+
+    def _on_ps_reply(self, seq: int, data: dict[str, Any]) -> None:
+        pend = self.ps_pending.get(seq)
+        if pend is None:
+            return
+        pend["hosts"][data["serial"]] = data
+        pend["waiting"].discard(data["serial"])
+        if not pend["waiting"]:
+            self._finish_ps(seq)
+
+    def _finish_ps(self, seq: int) -> None:
+        pend = self.ps_pending.pop(seq, None)
+        if pend is None:
+            return
+        hosts = []
+        for hp in sorted(self.hosts.values(), key=lambda h: h.serial):
+            if hp.state == "dead":
+                continue
+            row: dict[str, Any] = {"serial": hp.serial, "host": hp.host_id, "slot": hp.slot,
+                                   "os_pid": hp.os_pid, "state": hp.state, "cpu": None, "rss": None,
+                                   "restarts": max(0, len(self.slot_deaths.get((hp.host_id, hp.slot), [])))}
+            if hp.ps is not None:
+                try:
+                    with hp.ps.oneshot():
+                        row["cpu"] = hp.ps.cpu_percent()
+                        row["rss"] = hp.ps.memory_info().rss
+                except Exception:  # noqa: BLE001
+                    pass
+            row.update({k: v for k, v in pend["hosts"].get(hp.serial, {}).items()
+                        if k in ("processes", "spawns", "exits", "last_failure")})
+            hosts.append(row)
+        svcs = [{"id": s.spec.id, "state": s.state.value, "pid": s.pid, "host": s.spec.host,
+                 "restarts": s.restarts, "last_error": s.last_error} for s in self.svcs.values()]
+        self._reply(*pend["reply"], True, {
+            "node": {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
+                     "uptime": _time.monotonic() - self.started, "registry_version": self.version},
+            "hosts": hosts, "services": svcs})
+
+    # -- spawning on behalf of the node --------------------------------------------------
+    def spawn(self, entry_id: str, host_id: str, args: list, monitor: bool = True) -> str:
+        serial = self.mesh.pick(host_id)
+        self.spawn_counter += 1
+        local = f"0.{self.spawn_counter}"
+        self.mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, NODE_PID, entry_id,
+                                           wire.plain(list(args)), 1 if monitor else 0, None)))
+        return make_pid(host_id, serial, local)
+
+    def _drain_inbox(self) -> None:
+        while True:
+            try:
+                data = self.mesh.inbox.recv(transport.NOBLOCK)
+            except transport.Again:
+                return
+            try:
+                frame = wire.loads(data)
+            except Exception:  # noqa: BLE001
+                continue
+            if frame[0] == wire.Op.EXIT:
+                self._on_exit(frame[2], frame[3], frame[4])
+
+    def _on_exit(self, pid: str, value: Any, error: dict | None) -> None:
+        if pid == self.exec_pid:
+            self._finish_exec(value, error)
+            return
+        for svc in self.svcs.values():
+            if svc.pid == pid:
+                self._service_exited(svc, value, error)
+                return
+
+    # -- services ------------------------------------------------------------------------
+    def _start_services(self) -> None:
+        for e in self.app.entries.values():
+            if e.kind == "process.service":
+                spec = services.service_spec(self.entries[e.id])
+                self.svcs[e.id] = Svc(spec)
+        auto = {s.spec.id: s.spec.depends_on for s in self.svcs.values() if s.spec.auto_start}
+        for level in services.start_levels(auto):
+            for sid in level:
+                self._start_service(self.svcs[sid], counted=False)
+
+    def _start_service(self, svc: Svc, counted: bool = True) -> None:
+        if self.stopping:
+            return
+        spec = svc.spec
+        try:
+            pid = self.spawn(spec.process, spec.host, spec.input)
+        except Exception as exc:  # noqa: BLE001 - no live host: wait for one
+            svc.state = services.State.STARTING
+            svc.waiting_host = True
+            svc.last_error = str(exc)
+            return
+        if counted:
+            svc.restarts += 1
+        svc.pid = pid
+        svc.state = services.State.RUNNING
+        svc.started_at = _time.monotonic()
+        self.names[spec.id] = pid
+        self._announce_name(spec.id, pid, None)
+
+    def _service_exited(self, svc: Svc, value: Any, error: dict | None) -> None:
+        if self.names.get(svc.spec.id) == svc.pid:
+            del self.names[svc.spec.id]
+            self._broadcast(("name", svc.spec.id, None, None))
+        svc.pid = None
+        if self.stopping:
+            svc.state = services.State.STOPPED
+            return
+        if error is not None and error.get("kind") == "HOST_DOWN":
+            return          # restarted when its host is back (_host_down marked it)
+        failed = error is not None
+        if failed:
+            svc.last_error = str(from_wire(error))
+        if _time.monotonic() - svc.started_at >= svc.spec.stable_threshold:
+            svc.attempts = 0
+        if not services.should_restart(svc.spec.restart, failed, svc.attempts):
+            svc.state = services.State.FAILED if failed else services.State.EXITED
+            if failed:
+                log.warning("service %s failed and will not be restarted: %s", svc.spec.id, svc.last_error)
+            return
+        delay = services.backoff_delay(svc.spec.restart, svc.attempts, random.random())
+        svc.attempts += 1
+        svc.state = services.State.FAILED
+        log.warning("service %s failed (%s); restart %d in %.2f s", svc.spec.id, svc.last_error,
+                    svc.attempts, delay)
+        self.sched.call_later(delay, self._start_service, svc)
+
+    # -- -x ------------------------------------------------------------------------------
+    def _start_exec(self) -> None:
+        host_id = self.opts.exec_host
+        if host_id is None:
+            terms = [e.id for e in self.app.entries.values() if e.kind == "terminal.host"]
+            host_id = terms[0] if terms else TERMINAL_HOST
+        if not any(h.host_id == host_id and h.state == "ready" for h in self.hosts.values()):
+            self.fork_host(host_id, 0, terminal=True)
+            self.loop(self.wake_r, timeout=BOOT_TIMEOUT_S, what=f"terminal host {host_id}",
+                      until=lambda: any(h.host_id == host_id and h.state == "ready"
+                                        for h in self.hosts.values()))
+        self.exec_pid = self.spawn(self.opts.exec_entry or "", host_id, list(self.opts.exec_args))
+
+    def _finish_exec(self, value: Any, error: dict | None) -> None:
+        self.exec_pid = None
+        if error is not None:
+            print(f"wippy: {self.opts.exec_entry}: {from_wire(error)}", file=sys.stderr)
+            code = 1
+        elif isinstance(value, str):
+            sys.stdout.write(value if value.endswith("\n") else value + "\n")
+            sys.stdout.flush()
+            code = 0
+        elif isinstance(value, bool):
+            code = 0 if value else 1
+        elif isinstance(value, (int, float)):
+            code = int(value)
+        else:
+            code = 0
+        self.begin_stop(code, "exec finished")

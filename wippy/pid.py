@@ -1,0 +1,43 @@
+"""Process identifiers.
+
+A PID is an opaque string in Wippy's shape, ``{host|id}``; ours is ``{app:processes/3|17}``:
+the host entry id, the serial number of the OS process inside the node, and a local id. The
+serial routes a message with no lookup (the OS process's inbox is ``<rundir>/<serial>``), and
+serials are never reused while a node runs, so a restarted host gets new PIDs.
+
+Local ids are allocated by whoever spawns: a process spawned by its own host gets a plain counter
+(``17``); one spawned from another OS process gets ``<spawner serial>.<counter>`` so the spawner
+can hand the PID out before the spawn request arrives (S4: a PID is addressable at once).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = ["Pid", "parse_pid", "make_pid", "is_pid"]
+
+
+class Pid(NamedTuple):
+    host: str
+    serial: int
+    local: str
+
+
+def make_pid(host: str, serial: int, local: str | int) -> str:
+    return f"{{{host}/{serial}|{local}}}"
+
+
+def is_pid(value: object) -> bool:
+    return isinstance(value, str) and len(value) > 4 and value[0] == "{" and value[-1] == "}" and "|" in value
+
+
+@lru_cache(maxsize=65536)
+def parse_pid(pid: str) -> Pid:
+    """Split a PID; raises ValueError for anything that is not one."""
+    if not is_pid(pid):
+        raise ValueError(f"not a PID: {pid!r}")
+    head, _, local = pid[1:-1].rpartition("|")
+    host, slash, serial = head.rpartition("/")
+    if not slash or not serial.isdigit() or not local:
+        raise ValueError(f"not a PID: {pid!r}")
+    return Pid(host, int(serial), local)

@@ -1,0 +1,183 @@
+"""``wippy.process``: Wippy's process API for Python processes (S4).
+
+Blocking operations are coroutines (``await process.exec(...)``); ``send``, ``spawn*``,
+``monitor``, ``link``, ``terminate`` and ``cancel`` never block. Errors are raised:
+:class:`wippy.ProcessNotFound` for a dead PID or unknown name, :class:`wippy.InvalidMessage`
+for a payload that is not plain data, :class:`wippy.ProcessFailed` from ``exec`` when the
+process ended with an error.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from . import runtime as _rt
+from . import scheduler as _sched
+from .channel import Channel
+from .errors import ProcessNotFound, from_wire
+from .proc import CANCEL, EXIT, LINK_DOWN, Event, Message, Result
+
+__all__ = [
+    "pid", "spawn", "spawn_monitored", "spawn_linked", "spawn_linked_monitored", "exec",
+    "send", "inbox", "listen", "unlisten", "events", "monitor", "unmonitor", "link", "unlink",
+    "terminate", "cancel", "set_options", "get_options", "registry", "event",
+    "Message", "Event", "Result",
+]
+
+#: Event kinds, as Lua's ``process.event.*`` constants.
+event = SimpleNamespace(EXIT=EXIT, LINK_DOWN=LINK_DOWN, CANCEL=CANCEL)
+
+
+def _me() -> Any:
+    return _rt.get().current()
+
+
+def pid() -> str:
+    """This process's PID."""
+    return _me().pid
+
+
+def _spawn(flags: int, id: str, host: str, args: tuple) -> str:
+    me = _me()
+    return _rt.get().spawn(me.pid, id, host, args, flags)
+
+
+def spawn(id: str, host: str, *args: Any) -> str:
+    """Start entry ``id`` on ``host`` with ``args``; returns its PID at once."""
+    return _spawn(0, id, host, args)
+
+
+def spawn_monitored(id: str, host: str, *args: Any) -> str:
+    """Spawn and monitor: an EXIT event arrives on ``events()`` when it ends."""
+    return _spawn(_rt.MONITOR, id, host, args)
+
+
+def spawn_linked(id: str, host: str, *args: Any) -> str:
+    """Spawn and link: an abnormal exit of either ends the other (unless trap_links)."""
+    return _spawn(_rt.LINK, id, host, args)
+
+
+def spawn_linked_monitored(id: str, host: str, *args: Any) -> str:
+    return _spawn(_rt.LINK | _rt.MONITOR, id, host, args)
+
+
+async def exec(id: str, host: str, *args: Any) -> Any:  # noqa: A001 - Wippy's name
+    """Spawn, wait for the process to end, return its result or raise ProcessFailed."""
+    rt = _rt.get()
+    me = rt.current()
+    child = rt.spawn(me.pid, id, host, args, _rt.MONITOR)
+    w = rt.sched.new_wait()
+    if me.exec_waits is None:
+        me.exec_waits = {}
+    me.exec_waits[child] = w
+    value, error = await _sched.suspend()
+    if error is not None:
+        raise from_wire(error)
+    return value
+
+
+def send(dest: str, topic: str, payload: Any = None) -> None:
+    """Fire-and-forget to a PID or registered name. Per-sender FIFO; never blocks."""
+    rt = _rt.get()
+    task = rt.sched.current
+    sender = task.proc.pid if task is not None and task.proc is not None else None
+    rt.send(sender, dest, topic, payload)
+
+
+def inbox() -> Channel:
+    """The channel of :class:`Message` for topics nobody ``listen``s to (same one every call)."""
+    return _me().inbox()
+
+
+def listen(topic: str) -> Channel:
+    """A channel of the raw payloads of one topic (exact match)."""
+    if topic[:1] == "@":
+        from .errors import InvalidMessage
+        raise InvalidMessage(f"topic '{topic}' is reserved")
+    return _me().listen(topic)
+
+
+def unlisten(ch: Channel) -> None:
+    _me().unlisten(ch)
+
+
+def events() -> Channel:
+    """The channel of lifecycle :class:`Event` (EXIT, LINK_DOWN, CANCEL)."""
+    return _me().events()
+
+
+def monitor(dest: str) -> None:
+    """Get an EXIT event when ``dest`` ends (at once, with an error, if it is gone)."""
+    rt = _rt.get()
+    rt.monitor(rt.current(), dest, True)
+
+
+def unmonitor(dest: str) -> None:
+    rt = _rt.get()
+    rt.monitor(rt.current(), dest, False)
+
+
+def link(dest: str) -> None:
+    """Link both ways: an abnormal exit of one ends the other, unless it traps links."""
+    rt = _rt.get()
+    rt.link(rt.current(), dest, True)
+
+
+def unlink(dest: str) -> None:
+    rt = _rt.get()
+    rt.link(rt.current(), dest, False)
+
+
+def terminate(dest: str) -> None:
+    """Forcefully end ``dest``; its monitors see an error exit."""
+    rt = _rt.get()
+    task = rt.sched.current
+    rt.terminate(task.proc.pid if task and task.proc else None, dest)
+
+
+def cancel(dest: str, reason: str = "") -> None:
+    """Ask ``dest`` to stop: it receives a CANCEL event with ``reason``."""
+    rt = _rt.get()
+    task = rt.sched.current
+    rt.cancel(task.proc.pid if task and task.proc else None, dest, reason)
+
+
+def set_options(*, trap_links: bool | None = None) -> None:
+    me = _me()
+    if trap_links is not None:
+        me.trap_links = bool(trap_links)
+
+
+def get_options() -> dict[str, Any]:
+    return {"trap_links": _me().trap_links}
+
+
+class _NameRegistry:
+    """``process.registry``: node-local names, visible on every host when register returns."""
+
+    async def register(self, name: str, pid: str | None = None) -> bool:
+        rt = _rt.get()
+        target = pid or rt.current().pid
+        await rt.ctl_request("register", name, target)
+        owner = rt.procs.get(target.rpartition("|")[2][:-1])
+        if owner is not None:
+            owner.names = (owner.names or []) + [name]
+        rt.names[name] = target
+        return True
+
+    def lookup(self, name: str) -> str | None:
+        """The PID registered as ``name``, or None."""
+        return _rt.get().names.get(name)
+
+    async def unregister(self, name: str) -> bool:
+        rt = _rt.get()
+        if name not in rt.names:
+            return False
+        await rt.ctl_request("unregister", name)
+        rt.names.pop(name, None)
+        return True
+
+
+registry = _NameRegistry()
+
+del ProcessNotFound

@@ -1,0 +1,85 @@
+"""The data plane's message format and the plain-data rule for payloads.
+
+Every frame is one pickle (protocol 5) of a tuple whose first item is an op code. Pickle is only
+ever read from sockets inside the node's private run directory (mode 0700), never from a network.
+Code (cloudpickle) travels only inside SPAWN frames made by the Python API (S7).
+
+Payloads must be plain data (S4): None, bool, int, float, str, bytes, lists and maps with str or
+int keys. :func:`plain` checks that and turns tuples into lists, returning the object itself when
+nothing needs to change, so the common case costs one walk and no copy.
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from .errors import InvalidMessage
+
+__all__ = ["plain", "dumps", "loads", "MAX_FRAME", "Op"]
+
+MAX_FRAME = 64 * 1024 * 1024  # bytes; larger messages are refused at send (S9: no crash on big input)
+_PROTO = 5
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+class Op:
+    """Op codes of data-plane frames (first tuple item)."""
+
+    MSG = 1          # (MSG, dest_local, sender_pid, topic, payload, name_or_None)
+    SPAWN = 2        # (SPAWN, local, spawner_pid, entry_id, args, flags, code_blob_or_None)
+    MONITOR = 3      # (MONITOR, dest_local, watcher_pid)
+    UNMONITOR = 4    # (UNMONITOR, dest_local, watcher_pid)
+    LINK = 5         # (LINK, dest_local, peer_pid)
+    UNLINK = 6       # (UNLINK, dest_local, peer_pid)
+    EXIT = 7         # (EXIT, watcher_local, from_pid, value, error_or_None)
+    LINK_DOWN = 8    # (LINK_DOWN, dest_local, from_pid, error)
+    TERMINATE = 9    # (TERMINATE, dest_local, by_pid)
+    CANCEL = 10      # (CANCEL, dest_local, by_pid, reason)
+    CALL = 11        # (CALL, call_id, caller_pid, func_id, args)
+    REPLY = 12       # (REPLY, dest_local, call_id, value, error_or_None)
+
+
+def plain(obj: Any, _depth: int = 0) -> Any:
+    """Return ``obj`` as plain data (tuples become lists) or raise :class:`InvalidMessage`."""
+    t = type(obj)
+    if t in _ATOMS:
+        return obj
+    if _depth > 100:
+        raise InvalidMessage("payload nested deeper than 100 levels (a cycle?)")
+    if t is list or t is tuple:
+        out = None
+        for i, item in enumerate(obj):
+            new = plain(item, _depth + 1)
+            if new is not item and out is None:
+                out = list(obj[:i])
+            if out is not None:
+                out.append(new)
+        if out is not None:
+            return out
+        return list(obj) if t is tuple else obj
+    if t is dict:
+        changed = None
+        for k, v in obj.items():
+            tk = type(k)
+            if tk is not str and tk is not int:
+                raise InvalidMessage(f"payload map key of type {tk.__name__} is not plain data (str or int keys only)")
+            new = plain(v, _depth + 1)
+            if new is not v:
+                if changed is None:
+                    changed = dict(obj)
+                changed[k] = new
+        return obj if changed is None else changed
+    if isinstance(obj, (bytearray, memoryview)):
+        return bytes(obj)
+    raise InvalidMessage(f"payload of type {t.__name__} is not plain data "
+                         "(nil, booleans, numbers, strings, bytes, lists, maps)")
+
+
+def dumps(frame: tuple) -> bytes:
+    data = pickle.dumps(frame, _PROTO)
+    if len(data) > MAX_FRAME:
+        raise InvalidMessage(f"message of {len(data)} bytes exceeds the {MAX_FRAME} byte limit")
+    return data
+
+
+loads = pickle.loads
