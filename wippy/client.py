@@ -21,7 +21,7 @@ from collections import deque
 from typing import Any, Callable
 
 from . import transport, wire
-from .errors import NodeError, ProcessFailed, ProcessNotFound, Timeout, from_wire
+from .errors import NodeError, ProcessFailed, ProcessNotFound, Timeout, exit_error, from_wire
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .proc import EXIT, LINK_DOWN, Event, Message, Result
@@ -151,9 +151,9 @@ class Connection:
             self._watch.discard(pid)
             self._mesh.note_dead(pid)
             self._exits[pid] = (value, error)
-            self._events.append(Event(EXIT, pid, Result(value, from_wire(error) if error else None)))
+            self._events.append(Event(EXIT, pid, Result(value, exit_error(error) if error else None)))
         elif op == wire.Op.LINK_DOWN:
-            self._events.append(Event(LINK_DOWN, f[2], Result(None, from_wire(f[3]))))
+            self._events.append(Event(LINK_DOWN, f[2], Result(None, exit_error(f[3]))))
 
     def _request(self, op: str, *args: Any, timeout: float = 10.0) -> Any:
         self._check()
@@ -258,7 +258,7 @@ class Connection:
         value, error = self._exits.pop(pid)
         self._events = deque(e for e in self._events if e.from_ != pid)
         if error is not None:
-            raise from_wire(error)
+            raise exit_error(error)
         return value
 
     def exec(self, id: str, host: str, *args: Any, timeout: float | None = None) -> Any:

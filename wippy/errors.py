@@ -158,11 +158,23 @@ def to_wire(exc: BaseException) -> dict[str, str]:
     return {"kind": kind, "message": text}
 
 
+def exit_error(data: dict[str, str] | str | None) -> ProcessFailed:
+    """The error of a process that ended abnormally, as ``exec`` raises it and EXIT carries
+    it: always a :class:`ProcessFailed`, with Wippy's kind of the original (``kind``)."""
+    exc = ProcessFailed(data if isinstance(data, str) else (data or {}).get("message", "unknown error"))
+    if isinstance(data, dict) and data.get("kind"):
+        exc.kind = data["kind"]
+    return exc
+
+
 def from_wire(data: dict[str, str] | str | None) -> WippyError:
     """Rebuild an error sent by :func:`to_wire`."""
     if isinstance(data, str):
         return ProcessFailed(data)
     if not data:
         return ProcessFailed("unknown error")
-    cls = _BY_KIND.get(data.get("kind", ""), ProcessFailed)
-    return cls(data.get("message", ""))
+    kind = data.get("kind", "INTERNAL")
+    exc = _BY_KIND.get(kind, ProcessFailed)(data.get("message", ""))
+    if exc.kind != kind:
+        exc.kind = kind   # keep Wippy's kind (ALREADY_EXISTS, HOST_DOWN...) on the generic class
+    return exc

@@ -14,7 +14,7 @@ from typing import Any
 from . import runtime as _rt
 from . import scheduler as _sched
 from .channel import Channel
-from .errors import ProcessNotFound, from_wire
+from .errors import exit_error
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Message, Result
 
 __all__ = [
@@ -72,7 +72,7 @@ async def exec(id: str, host: str, *args: Any) -> Any:  # noqa: A001 - Wippy's n
     me.exec_waits[child] = w
     value, error = await _sched.suspend()
     if error is not None:
-        raise from_wire(error)
+        raise exit_error(error)
     return value
 
 
@@ -180,4 +180,4 @@ class _NameRegistry:
 
 registry = _NameRegistry()
 
-del ProcessNotFound
+

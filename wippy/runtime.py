@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import codeload, scheduler, wire
 from .errors import (Cancelled, InvalidMessage, ProcessFailed, ProcessNotFound, WippyError,
-                     from_wire, to_wire)
+                     exit_error, to_wire)
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
@@ -113,7 +113,14 @@ class Runtime:
             proc = self.procs.get(p.local)
             if proc is not None:
                 if type(payload) not in _ATOMS:   # copy: processes never share mutable data
-                    payload = pickle.loads(pickle.dumps(payload, 5))
+                    data = pickle.dumps(payload, 5)
+                    if len(data) > wire.MAX_FRAME:
+                        raise InvalidMessage(f"message of {len(data)} bytes exceeds the "
+                                             f"{wire.MAX_FRAME} byte limit")
+                    payload = pickle.loads(data)
+                elif (type(payload) is bytes or type(payload) is str) and len(payload) > wire.MAX_FRAME:
+                    raise InvalidMessage(f"message of {len(payload)} bytes exceeds the "
+                                         f"{wire.MAX_FRAME} byte limit")
                 proc.deliver(topic, sender, payload)
                 return
             if self._not_yet_created(p.local):
@@ -269,7 +276,13 @@ class Runtime:
             self.ctl_notify("release", proc.pid, proc.names)
         if proc.monitors:
             for w in proc.monitors:
-                self._emit_quiet(w, (_Op.EXIT, parse_pid(w).local, proc.pid, value, error))
+                local = parse_pid(w).local
+                try:
+                    self.emit(w, (_Op.EXIT, local, proc.pid, value, error))
+                except InvalidMessage as bad:   # a result too large to travel
+                    self._emit_quiet(w, (_Op.EXIT, local, proc.pid, None, to_wire(bad)))
+                except WippyError:
+                    pass
         if error is not None and proc.links:
             for peer in proc.links:
                 self._emit_quiet(peer, (_Op.LINK_DOWN, parse_pid(peer).local, proc.pid, error))
@@ -299,7 +312,7 @@ class Runtime:
             if w is not None:
                 self.sched.wake(w, (value, error))
                 return
-        proc.post_event(Event(EXIT, from_pid, Result(value, from_wire(error) if error else None)))
+        proc.post_event(Event(EXIT, from_pid, Result(value, exit_error(error) if error else None)))
 
     def _on_link_down(self, f: tuple) -> None:
         _, local, from_pid, error = f
@@ -309,7 +322,7 @@ class Runtime:
         if proc is None or not proc.links or from_pid not in proc.links:
             return
         proc.links.discard(from_pid)
-        err = from_wire(error)
+        err = exit_error(error)
         if proc.trap_links:
             proc.post_event(Event(LINK_DOWN, from_pid, Result(None, err)))
         else:
