@@ -293,3 +293,32 @@ async def link_remote_case(host):
     child = process.spawn_linked("t:forever", host)
     process.terminate(child)
     await process.inbox().receive()
+
+
+async def watch_and_report(host, parent):
+    """Monitor and link (trapped) a process on ``host``; report what we hear to ``parent``."""
+    process.set_options(trap_links=True)
+    child = process.spawn_monitored("t:forever", host)
+    linked = process.spawn_linked("t:forever", host)
+    process.send(parent, "watching", [child, linked])
+    got = {}
+    while len(got) < 2:
+        ev = await process.events().receive()
+        got[ev.kind] = [ev.from_, str(ev.result.error)]
+    process.send(parent, "heard", got)
+    return "done"
+
+
+async def os_exit(code):
+    import os
+    os._exit(code)
+
+
+async def segfault():
+    import ctypes
+    ctypes.string_at(0)
+
+
+async def cancellable_sleeper():
+    ev = await process.events().receive()
+    return ev.kind
