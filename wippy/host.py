@@ -108,13 +108,21 @@ class Host:
                 "last_failure": self.rt.last_failure}
 
     def begin_stop(self, timeout: float) -> None:
-        """CANCEL every process, then terminate what is left after ``timeout``."""
+        """CANCEL every process that listens to its events; end the others at once; after
+        ``timeout`` end whatever is left.
+
+        A process that never asked for ``events()`` cannot see a CANCEL, so waiting
+        ``stop_timeout`` for it would only delay every shutdown.
+        """
         if self.stopping:
             return
         self.stopping = True
         self.stop_deadline = scheduler.monotonic() + timeout
         for proc in list(self.rt.procs.values()):
-            proc.post_event(Event(CANCEL, None, None, "node stopping"))
+            if proc.events_requested():
+                proc.post_event(Event(CANCEL, None, None, "node stopping"))
+            else:
+                self.rt.exit(proc, None, Terminated("node stopping"))
 
     # -- loop ----------------------------------------------------------------------------
     def run(self) -> None:

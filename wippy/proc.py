@@ -134,6 +134,9 @@ class Process:
             self._events = Channel(None)
         return self._events
 
+    def events_requested(self) -> bool:
+        return self._events is not None
+
     def post_event(self, event: Event) -> None:
         self.events().send_nowait(event)
 
