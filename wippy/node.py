@@ -332,6 +332,10 @@ class Node:
         for ack in list(self.acks.values()):
             ack["waiting"].discard(hp.serial)
         self._check_acks()
+        for seq, pend in list(self.ps_pending.items()):
+            pend["waiting"].discard(hp.serial)
+            if not pend["waiting"]:
+                self._finish_ps(seq)
         self._broadcast(("host_down", hp.serial, reason))
         self._broadcast(("topology", self.topology()))
         for svc in self.svcs.values():

@@ -50,7 +50,8 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                holder = (read_node_info(self.path) or {}).get("pid")
+                if time.monotonic() >= deadline or (holder and _alive(holder)):
                     os.close(fd)
                     other = read_node_info(self.path) or {}
                     raise NodeError(f"another node (pid {other.get('pid', '?')}) is running this "
@@ -78,6 +79,15 @@ class RunDir:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _alive(pid: int) -> bool:
+    """A live, non-zombie process: the lock's holder is a running node, not a dying one."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def read_node_info(path: str) -> dict[str, Any] | None:
