@@ -11,6 +11,7 @@ cloudpickle bytes; that only ever comes over the node's private ipc sockets.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -18,10 +19,35 @@ from typing import Any, Callable
 
 from .errors import EntryNotFound, InvalidMessage
 
-__all__ = ["load_callable", "entry_source_path", "PY_KINDS"]
+__all__ = ["load_callable", "resolve", "invalidate", "entry_source_path", "PY_KINDS"]
 
 PY_KINDS = frozenset({"process.py", "function.py", "workflow.py"})
 _modules: dict[tuple[str, int, int], Any] = {}
+# entry id -> (callable, is a coroutine function). Spawning must not touch LMDB or the file
+# system; the cache is dropped for entries that a new registry version changes.
+_callables: dict[str, tuple[Callable[..., Any], bool]] = {}
+
+
+def invalidate(entry_ids: Any = None) -> None:
+    """Forget cached code: for the given entry ids, or all of it."""
+    if entry_ids is None:
+        _callables.clear()
+    else:
+        for entry_id in entry_ids:
+            _callables.pop(entry_id, None)
+
+
+def resolve(store: Any, entry_id: str, code: bytes | None) -> tuple[Callable[..., Any], bool]:
+    """(callable, is_coroutine_function) for a spawn, cached per entry id."""
+    if code is None:
+        hit = _callables.get(entry_id)
+        if hit is not None:
+            return hit
+    fn = load_callable(store, entry_id, code)
+    pair = (fn, inspect.iscoroutinefunction(fn))
+    if code is None:
+        _callables[entry_id] = pair
+    return pair
 
 
 def entry_source_path(entry: dict[str, Any]) -> str | None:

@@ -214,7 +214,7 @@ class Host:
 def host_main(spec: HostSpec) -> int:
     """Body of a host OS process (called in the forked child; the caller ``os._exit``s)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the node turns Ctrl-C into an ordered stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # likewise: the node stops us in order
     if spec.get("stdout_to_stderr"):
         os.dup2(2, 1)
     logging.basicConfig(level=spec.get("log_level", "WARNING"), stream=sys.stderr,

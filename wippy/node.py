@@ -214,6 +214,9 @@ class Node:
                 elif sock == self.zygote.fd:
                     for ev in self.zygote.events():
                         self._on_zygote(ev)
+                    if self.zygote.eof:
+                        poller.unregister(self.zygote.fd)
+                        self._zygote_died()
                 elif sock == wake_r:
                     try:
                         os.read(wake_r, 4096)
@@ -244,6 +247,13 @@ class Node:
             svc.state = services.State.STOPPED
         for hp in self._live_hosts():
             self._to_host(hp, ("stop", timeout))
+
+    def _zygote_died(self) -> None:
+        """The zygote is gone, and its hosts with it (parent-death signal): stop with an error."""
+        log.error("the zygote (os pid %d) died; every host died with it; stopping", self.zygote.pid)
+        for hp in self._live_hosts():
+            hp.state = "dead"
+        self.begin_stop(1, "zygote died")
 
     def _kill_hosts(self) -> None:
         for hp in self._live_hosts():

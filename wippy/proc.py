@@ -7,8 +7,7 @@ Everything is created lazily so that an idle process stays small.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .channel import Channel
 from .errors import WippyError
@@ -20,9 +19,11 @@ LINK_DOWN = "LINK_DOWN"
 CANCEL = "CANCEL"
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message from a process inbox: ``topic``, ``sender`` (PID or None), ``payload``."""
+class Message(NamedTuple):
+    """A message from a process inbox: ``topic``, ``sender`` (PID or None), ``payload``.
+
+    (NamedTuples, not dataclasses: one is made per delivered message, and a frozen dataclass
+    costs several times more to create.)"""
 
     topic: str
     sender: str | None
@@ -33,16 +34,14 @@ class Message:
         return self.sender
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """How a process ended: ``value`` on a normal exit, ``error`` otherwise."""
 
     value: Any = None
     error: WippyError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """A lifecycle event from ``process.events()``: compare ``kind`` with ``process.event.*``."""
 
     kind: str

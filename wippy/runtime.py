@@ -47,6 +47,8 @@ class Runtime:
         self.mesh = mesh
         self.serial = mesh.serial
         self.host_id = host_id
+        self.prefix = make_pid(host_id, mesh.serial, "")[:-1]   # "{host/serial|": PIDs of ours
+        self._plen = len(self.prefix)
         self.store = store
         self.ctl_request = ctl_request          # (op, *args) -> awaitable reply, to the node
         self.ctl_notify: Callable[..., None] = lambda *a: None
@@ -95,7 +97,7 @@ class Runtime:
 
     # -- messages ------------------------------------------------------------------------
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
-        if not isinstance(topic, str):
+        if type(topic) is not str:
             raise InvalidMessage(f"topic must be a string, not {type(topic).__name__}")
         if topic[:1] == "@":
             raise InvalidMessage(f"topic '{topic}' is reserved (topics starting with '@')")
@@ -103,30 +105,22 @@ class Runtime:
         if dest[:1] != "{":
             name = dest
             dest = self.resolve(dest)
+        if type(payload) not in _ATOMS:
+            payload = wire.plain(payload)
+        if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
+            local = dest[self._plen:-1]
+            proc = self.procs.get(local)
+            if proc is not None:
+                proc.deliver(topic, sender, _copy(payload))
+                return
+            if self._not_yet_created(local):
+                self._keep_early(local, (_Op.MSG, local, sender, topic, payload, name))
+                return
+            raise ProcessNotFound(f"process {dest} not found")
         try:
             p = parse_pid(dest)
         except ValueError:
             raise ProcessNotFound(f"process {dest} not found") from None
-        if type(payload) not in _ATOMS:
-            payload = wire.plain(payload)
-        if p.serial == self.serial:
-            proc = self.procs.get(p.local)
-            if proc is not None:
-                if type(payload) not in _ATOMS:   # copy: processes never share mutable data
-                    data = pickle.dumps(payload, 5)
-                    if len(data) > wire.MAX_FRAME:
-                        raise InvalidMessage(f"message of {len(data)} bytes exceeds the "
-                                             f"{wire.MAX_FRAME} byte limit")
-                    payload = pickle.loads(data)
-                elif (type(payload) is bytes or type(payload) is str) and len(payload) > wire.MAX_FRAME:
-                    raise InvalidMessage(f"message of {len(payload)} bytes exceeds the "
-                                         f"{wire.MAX_FRAME} byte limit")
-                proc.deliver(topic, sender, payload)
-                return
-            if self._not_yet_created(p.local):
-                self._keep_early(p.local, (_Op.MSG, p.local, sender, topic, payload, name))
-                return
-            raise ProcessNotFound(f"process {dest} not found")
         if self.mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
         self.mesh.send(p.serial, wire.dumps((_Op.MSG, p.local, sender, topic, payload, name)))
@@ -170,23 +164,24 @@ class Runtime:
             local = f"{self.serial}.{self.counter}"
             pid = make_pid(host_id, serial, local)
         if spawner is not None and flags:
-            caller = self.procs.get(parse_pid(spawner).local) if parse_pid(spawner).serial == self.serial else None
+            sp = parse_pid(spawner)
+            caller = self.procs.get(sp.local) if sp.serial == self.serial else None
             if caller is not None:
-                self._watch(caller, pid, flags)
+                self._watch(caller, pid, flags, serial)
         if serial == self.serial:
             self.create(local, pid, spawner, entry_id, args, flags, code)
         else:
             self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, args, flags, code)))
         return pid
 
-    def _watch(self, caller: Process, target: str, flags: int) -> None:
+    def _watch(self, caller: Process, target: str, flags: int, serial: int | None = None) -> None:
         if flags & MONITOR:
             if caller.watching is None:
                 caller.watching = set()
             caller.watching.add(target)
         if flags & LINK:
             caller.add_link(target)
-        if parse_pid(target).serial != self.serial:
+        if (parse_pid(target).serial if serial is None else serial) != self.serial:
             self.remote_watch.setdefault(target, set()).update(
                 (caller.local, k) for k in (MONITOR, LINK) if flags & k)
 
@@ -209,11 +204,8 @@ class Runtime:
             if flags & LINK:
                 proc.add_link(spawner)
         try:
-            fn = codeload.load_callable(self.store, entry_id, code)
-            if inspect.iscoroutinefunction(fn):
-                coro = fn(*args)
-            else:
-                coro = _call_sync(fn, args)
+            fn, is_coro = codeload.resolve(self.store, entry_id, code)
+            coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
             self.exit(proc, None, exc)
             return proc
@@ -295,7 +287,7 @@ class Runtime:
 
     def _on_exit(self, f: tuple) -> None:
         _, local, from_pid, value, error = f
-        if parse_pid(from_pid).serial != self.serial:
+        if not from_pid.startswith(self.prefix):
             self.mesh.note_dead(from_pid)
             watchers = self.remote_watch.get(from_pid)
             if watchers is not None:
@@ -449,6 +441,19 @@ class Runtime:
             log.warning("dropped an undecodable frame (%d bytes): %s", len(data), exc)
             return
         self.dispatch(frame)
+
+
+def _copy(payload: Any) -> Any:
+    """A private copy of a plain payload (processes never share mutable data)."""
+    t = type(payload)
+    if t in _ATOMS:
+        if (t is bytes or t is str) and len(payload) > wire.MAX_FRAME:
+            raise InvalidMessage(f"message of {len(payload)} bytes exceeds the {wire.MAX_FRAME} byte limit")
+        return payload
+    data = pickle.dumps(payload, 5)
+    if len(data) > wire.MAX_FRAME:
+        raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
+    return pickle.loads(data)
 
 
 async def _call_sync(fn: Callable[..., Any], args: list) -> Any:

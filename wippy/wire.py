@@ -39,8 +39,20 @@ class Op:
     REPLY = 12       # (REPLY, dest_local, call_id, value, error_or_None)
 
 
-def plain(obj: Any, _depth: int = 0) -> Any:
+def plain(obj: Any) -> Any:
     """Return ``obj`` as plain data (tuples become lists) or raise :class:`InvalidMessage`."""
+    t = type(obj)
+    if t in _ATOMS:
+        return obj
+    if t is dict:           # fast path: a flat map of atoms (the usual message) needs one loop
+        for k, v in obj.items():
+            if (type(k) is not str and type(k) is not int) or type(v) not in _ATOMS:
+                return _plain(obj, 0)
+        return obj
+    return _plain(obj, 0)
+
+
+def _plain(obj: Any, _depth: int) -> Any:
     t = type(obj)
     if t in _ATOMS:
         return obj
@@ -49,7 +61,7 @@ def plain(obj: Any, _depth: int = 0) -> Any:
     if t is list or t is tuple:
         out = None
         for i, item in enumerate(obj):
-            new = plain(item, _depth + 1)
+            new = _plain(item, _depth + 1)
             if new is not item and out is None:
                 out = list(obj[:i])
             if out is not None:
@@ -63,7 +75,7 @@ def plain(obj: Any, _depth: int = 0) -> Any:
             tk = type(k)
             if tk is not str and tk is not int:
                 raise InvalidMessage(f"payload map key of type {tk.__name__} is not plain data (str or int keys only)")
-            new = plain(v, _depth + 1)
+            new = _plain(v, _depth + 1)
             if new is not v:
                 if changed is None:
                     changed = dict(obj)

@@ -92,6 +92,10 @@ class Zygote:
         self._evt = _Reader(evt_r)
 
     @property
+    def eof(self) -> bool:
+        return self._evt is not None and self._evt.eof
+
+    @property
     def fd(self) -> int:
         assert self._evt is not None
         return self._evt.fd
@@ -110,8 +114,10 @@ class Zygote:
 
 
 def _zygote_loop(cmd_r: int, evt_w: int, child_main: Callable[[dict[str, Any]], int]) -> int:
+    # Only the node decides when the zygote ends (pipe EOF, or its parent-death signal): a
+    # SIGINT/SIGTERM sent to the whole process group must not orphan the node's bookkeeping.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -144,6 +150,7 @@ def _zygote_loop(cmd_r: int, evt_w: int, child_main: Callable[[dict[str, Any]], 
                         try:
                             signal.set_wakeup_fd(-1)
                             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                            signal.signal(signal.SIGTERM, signal.SIG_DFL)
                             for fd in (cmd_r, evt_w, wake_r, wake_w):
                                 os.close(fd)
                             osproc.set_pdeathsig(me)

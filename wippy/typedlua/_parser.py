@@ -1,0 +1,1050 @@
+"""Recursive-descent pass over Lua 5.4 + Wippy's type syntax, producing source edits.
+
+The parser follows Lua 5.4's own grammar (``lparser.c``: statements, expressions, ``<const>``
+attributes, labels, ``goto``) and recognises the typed positions Wippy adds. It builds no syntax
+tree for Lua code: it only records *edits* to the source text:
+
+* erase (replace by spaces, newlines kept): annotations after ``local name``, parameters and
+  ``...``; return types after a function's ``)``; ``<T, U: Bound>`` after a function name;
+  casts ``e :: T`` and ``e as T``; the ``!`` assertion;
+* replace: ``type Name = T`` becomes ``local Name = <type value>`` and ``interface Name ... end``
+  likewise, on the statement's first line, padded with the newlines the statement spanned;
+* insert: ``typeof(x)`` for an annotated local ``x`` gets the declared type as a second
+  argument (so ``typeof`` reports the declared type, as Wippy's does).
+
+Every line therefore stays on its line; columns stay too except after an inserted or replaced
+span. Plain Lua produces no edit at all, so it comes out byte for byte unchanged.
+
+Context-dependent words: ``type``/``interface`` only start a declaration when followed by a
+name (``type(x)``, ``local type = 1`` stay Lua); ``as`` is a cast only after an expression and
+before something that parses as a type, and not when it starts a line followed by ``(``, ``{``
+or a string (a call of a function named ``as``); ``::`` after an expression is a cast unless it
+reads ``:: name ::`` (a label).
+
+Also collected for ``wippy lint``: type names that resolve to nothing, unknown validators,
+duplicate aliases, generic arity mismatches, and ``require("x")`` calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ._lexer import KEYWORDS, Tokens, line_col
+from ._pattern import PatternError, regex_to_lua
+from ._typecode import ANY, BUILTINS, Node, emit, lua_string
+
+__all__ = ["ParseError", "ParseResult", "parse"]
+
+KNOWN_VALIDATORS = frozenset({"min", "max", "min_len", "max_len", "pattern"})
+NUMBER_VALIDATORS = frozenset({"min", "max"})
+LENGTH_VALIDATORS = frozenset({"min_len", "max_len"})
+
+_BLOCK_END = frozenset({"else", "elseif", "end", "until", "<eof>"})
+_UNOPS = frozenset({"not", "-", "#", "~"})
+_BINOPS = frozenset({"or", "and", "<", ">", "<=", ">=", "~=", "==", "|", "~", "&", "<<", ">>",
+                     "..", "+", "-", "*", "/", "//", "%", "^"})
+_TYPE_START = frozenset({"name", "nil", "true", "false", "str", "num", "{", "(", "-",
+                         "function"})
+_SIMPLE = frozenset({"num", "str", "nil", "true", "false"})
+
+
+class ParseError(Exception):
+    """A syntax error at ``offset``."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Edits to apply (``(start, end, text)``; ``text`` None means blank the span) and lint facts."""
+
+    edits: list[tuple[int, int, str | None]]
+    uses_runtime: bool
+    requires: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+
+
+class _Backtrack(Exception):
+    pass
+
+
+class Parser:
+    def __init__(self, src: str, toks: Tokens) -> None:
+        self.src = src
+        self.ty = toks.ty
+        self.st = toks.start
+        self.en = toks.end
+        self.line_starts = toks.line_starts
+        self.i = 0
+        self.edits: list[tuple[int, int, str | None]] = []
+        self.mut: list[tuple[int, str, int]] = []   # token splits ('>>' -> '>' '>'), undoable
+        self.scopes: list[dict[str, Node | None]] = [{}]
+        self.generic_params: list[frozenset[str]] = []   # of enclosing generic functions
+        self.alias_params: list[frozenset[str]] = []     # of the alias being defined
+        self.vararg: list[bool] = [True]
+        self.uses_runtime = False
+        self.requires: list[tuple[str, int]] = []
+        self.warnings: list[tuple[int, str]] = []
+        self.unresolved: list[tuple[str, int]] = []
+        self.aliases: dict[str, int] = {}                # name -> number of type parameters
+        self.generic_uses: list[tuple[str, int, int]] = []
+        self.block_aliases: list[set[str]] = [set()]
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def text(self, i: int | None = None) -> str:
+        i = self.i if i is None else i
+        return self.src[self.st[i]:self.en[i]]
+
+    def near(self, i: int | None = None) -> str:
+        i = self.i if i is None else i
+        if self.ty[i] == "<eof>":
+            return "near <eof>"
+        t = self.text(i)
+        return f"near '{t[:40]}'"
+
+    def error(self, message: str, i: int | None = None) -> ParseError:
+        i = self.i if i is None else i
+        return ParseError(self.st[i], f"{message} {self.near(i)}")
+
+    def line(self, offset: int) -> int:
+        return line_col(self.line_starts, offset)[0]
+
+    def expect(self, sym: str, what: str | None = None) -> int:
+        i = self.i
+        if self.ty[i] != sym:
+            raise self.error(f"'{what or sym}' expected")
+        self.i = i + 1
+        return i
+
+    def expect_name(self) -> str:
+        if self.ty[self.i] != "name":
+            raise self.error("<name> expected")
+        self.i += 1
+        return self.text(self.i - 1)
+
+    def expect_match(self, sym: str, opener: str, open_i: int) -> None:
+        if self.ty[self.i] == sym:
+            self.i += 1
+            return
+        open_line = self.line(self.st[open_i])
+        if open_line == self.line(self.st[self.i]):
+            raise self.error(f"'{sym}' expected")
+        raise self.error(f"'{sym}' expected (to close '{opener}' at line {open_line})")
+
+    def accept(self, sym: str) -> bool:
+        if self.ty[self.i] == sym:
+            self.i += 1
+            return True
+        return False
+
+    def expect_gt(self) -> None:
+        """Consume one '>', splitting '>>' or '>=' (``Map<K, List<V>>``, ``A<B>= x``)."""
+        t = self.ty[self.i]
+        if t == ">":
+            self.i += 1
+        elif t in (">>", ">="):
+            self.mut.append((self.i, t, self.st[self.i]))
+            self.ty[self.i] = t[1:]
+            self.st[self.i] += 1
+        else:
+            raise self.error("'>' expected")
+
+    def save(self) -> tuple[int, int, int, int, int, int]:
+        return (self.i, len(self.edits), len(self.mut), len(self.warnings),
+                len(self.unresolved), len(self.generic_uses))
+
+    def restore(self, state: tuple[int, int, int, int, int, int]) -> None:
+        self.i = state[0]
+        del self.edits[state[1]:]
+        while len(self.mut) > state[2]:
+            i, t, s = self.mut.pop()
+            self.ty[i] = t
+            self.st[i] = s
+        del self.warnings[state[3]:]
+        del self.unresolved[state[4]:]
+        del self.generic_uses[state[5]:]
+
+    def last_end(self) -> int:
+        """End offset of what was consumed last (half of a split '>>' counts)."""
+        end = self.en[self.i - 1]
+        if self.mut and self.mut[-1][0] == self.i:
+            end = max(end, self.st[self.i])
+        return end
+
+    def erase(self, start: int, mark: int) -> None:
+        """Blank the source from ``start`` to the end of what was consumed; inner edits go."""
+        del self.edits[mark:]
+        self.edits.append((start, self.last_end(), None))
+
+    # -- scopes ------------------------------------------------------------------------------
+
+    def declare(self, name: str, t: Node | None) -> None:
+        self.scopes[-1][name] = t
+
+    def lookup(self, name: str) -> tuple[bool, Node | None]:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return True, scope[name]
+        return False, None
+
+    # -- blocks and statements ---------------------------------------------------------------
+
+    def chunk(self) -> None:
+        self.block(new_scope=False)
+        if self.ty[self.i] != "<eof>":
+            raise self.error("'<eof>' expected")
+
+    def block(self, new_scope: bool = True) -> None:
+        if new_scope:
+            self.scopes.append({})
+        self.block_aliases.append(set())
+        ty = self.ty
+        while True:
+            t = ty[self.i]
+            if t in _BLOCK_END:
+                break
+            if t == "return":
+                self.retstat()
+                break
+            self.statement()
+        self.block_aliases.pop()
+        if new_scope:
+            self.scopes.pop()
+
+    def retstat(self) -> None:
+        self.i += 1
+        t = self.ty[self.i]
+        if t not in _BLOCK_END and t != ";":
+            self.explist()
+        self.accept(";")
+
+    def statement(self) -> None:
+        ty = self.ty
+        i = self.i
+        t = ty[i]
+        if t == ";":
+            self.i += 1
+        elif t == "if":
+            self.i += 1
+            self.expr()
+            self.expect("then")
+            self.block()
+            while ty[self.i] == "elseif":
+                self.i += 1
+                self.expr()
+                self.expect("then")
+                self.block()
+            if self.accept("else"):
+                self.block()
+            self.expect_match("end", "if", i)
+        elif t == "while":
+            self.i += 1
+            self.expr()
+            self.expect("do")
+            self.block()
+            self.expect_match("end", "while", i)
+        elif t == "do":
+            self.i += 1
+            self.block()
+            self.expect_match("end", "do", i)
+        elif t == "for":
+            self.forstat(i)
+        elif t == "repeat":
+            self.i += 1
+            self.block()
+            self.expect_match("until", "repeat", i)
+            self.expr()
+        elif t == "function":
+            self.funcstat(i)
+        elif t == "local":
+            self.i += 1
+            if self.accept("function"):
+                name = self.expect_name()
+                self.declare(name, None)
+                self.funcbody(i)
+            else:
+                self.localstat()
+        elif t == "::":
+            self.i += 1
+            self.expect_name()
+            self.expect("::")
+        elif t == "goto":
+            self.i += 1
+            self.expect_name()
+        elif t == "break":
+            self.i += 1
+        elif t == "name" and ty[i + 1] == "name" and self.text(i) in ("type", "interface"):
+            word = self.text(i)
+            if word == "type" and ty[i + 2] in ("=", "<"):
+                self.typestat()
+            elif word == "interface":
+                self.ifacestat()
+            else:
+                self.exprstat()
+        else:
+            self.exprstat()
+
+    def exprstat(self) -> None:
+        kind = self.suffixedexp()
+        if self.ty[self.i] in ("=", ","):
+            if kind != "var":
+                raise self.error("syntax error")
+            while self.accept(","):
+                if self.suffixedexp() != "var":
+                    raise self.error("syntax error")
+            self.expect("=")
+            self.explist()
+        elif kind != "call":
+            raise self.error("syntax error")
+
+    def forstat(self, open_i: int) -> None:
+        self.i += 1
+        names = [self.expect_name()]
+        self.opt_annotation()
+        if self.accept("="):
+            self.expr()
+            self.expect(",")
+            self.expr()
+            if self.accept(","):
+                self.expr()
+        else:
+            while self.accept(","):
+                names.append(self.expect_name())
+                self.opt_annotation()
+            self.expect("in", "=' or 'in")
+            self.explist()
+        self.expect("do")
+        self.scopes.append({n: None for n in names})
+        self.block()
+        self.scopes.pop()
+        self.expect_match("end", "for", open_i)
+
+    def opt_annotation(self) -> Node | None:
+        """``: T`` after a name (local, parameter, for variable): parsed and erased."""
+        if self.ty[self.i] != ":":
+            return None
+        start, mark = self.st[self.i], len(self.edits)
+        self.i += 1
+        t = self.type_expr()
+        self.erase(start, mark)
+        return t
+
+    def funcstat(self, open_i: int) -> None:
+        self.i += 1
+        self.expect_name()
+        is_method = False
+        while self.ty[self.i] == ".":
+            self.i += 1
+            self.expect_name()
+        if self.accept(":"):
+            self.expect_name()
+            is_method = True
+        self.funcbody(open_i, is_method)
+
+    def localstat(self) -> None:
+        names: list[tuple[str, Node | None]] = []
+        while True:
+            name = self.expect_name()
+            self.attrib()
+            t = self.opt_annotation()
+            if t is not None:
+                self.attrib()
+            names.append((name, t))
+            if not self.accept(","):
+                break
+        if self.accept("="):
+            self.explist()
+        for name, t in names:
+            self.declare(name, t)
+
+    def attrib(self) -> None:
+        ty = self.ty
+        if ty[self.i] == "<":
+            self.i += 1
+            name = self.expect_name()
+            if name not in ("const", "close"):
+                raise ParseError(self.st[self.i - 1], f"unknown attribute '{name}'")
+            self.expect(">")
+
+    def funcbody(self, open_i: int, is_method: bool = False) -> None:
+        ty = self.ty
+        gp: set[str] = set()
+        if ty[self.i] == "<":
+            start, mark = self.st[self.i], len(self.edits)
+            self.i += 1
+            while True:
+                gp.add(self.expect_name())
+                if self.accept(":"):
+                    self.type_expr()
+                if not self.accept(","):
+                    break
+            self.expect_gt()
+            self.erase(start, mark)
+        self.generic_params.append(frozenset(gp))
+        params: dict[str, Node | None] = {"self": None} if is_method else {}
+        vararg = False
+        self.expect("(")
+        if ty[self.i] != ")":
+            while True:
+                if ty[self.i] == "name":
+                    pname = self.expect_name()
+                    if ty[self.i] == "?" and ty[self.i + 1] == ":":
+                        self.edits.append((self.st[self.i], self.en[self.i], None))
+                        self.i += 1
+                    params[pname] = self.opt_annotation()
+                elif ty[self.i] == "...":
+                    self.i += 1
+                    vararg = True
+                    self.opt_annotation()
+                else:
+                    raise self.error("<name> expected")
+                if vararg or not self.accept(","):
+                    break
+        self.expect(")")
+        if ty[self.i] == ":":
+            start, mark = self.st[self.i], len(self.edits)
+            self.i += 1
+            self.return_types()
+            self.erase(start, mark)
+        self.scopes.append(params)
+        self.vararg.append(vararg)
+        self.block()
+        self.vararg.pop()
+        self.scopes.pop()
+        self.generic_params.pop()
+        self.expect_match("end", "function", open_i)
+
+    def return_types(self) -> list[Node]:
+        """After ``):`` -- ``T``, ``T, U``, ``(T, U)``, ``()``, ``asserts x is T``."""
+        first = self.type_expr(allow_tuple=True)
+        if first[0] == "tuple":
+            return list(first[1])
+        out = [first]
+        while self.accept(","):
+            out.append(self.type_expr())
+        return out
+
+    # -- type declarations -------------------------------------------------------------------
+
+    def typestat(self) -> None:
+        start = self.st[self.i]
+        self.i += 1
+        name_i = self.i
+        name = self.expect_name()
+        params: list[str] = []
+        mark = len(self.edits)
+        if self.accept("<"):
+            while True:
+                params.append(self.expect_name())
+                if self.accept(":"):
+                    self.type_expr()
+                if not self.accept(","):
+                    break
+            self.expect_gt()
+        self.expect("=")
+        self.alias_params.append(frozenset(params))
+        self.accept("|")
+        body = self.type_expr()
+        self.alias_params.pop()
+        del self.edits[mark:]
+        self.note_alias(name, len(params), name_i)
+        if params:
+            code = (f"__wt.gdef(__ws, {lua_string(name)}, {len(params)}, "
+                    f"function({', '.join(params)}) return {emit(body)} end)")
+        else:
+            code = f"__wt.def(__ws, {lua_string(name)}, {emit(body)})"
+        self.replace(start, f"local {name} = {code}")
+        self.declare(name, None)
+
+    def ifacestat(self) -> None:
+        start = self.st[self.i]
+        open_i = self.i
+        self.i += 1
+        name_i = self.i
+        name = self.expect_name()
+        mark = len(self.edits)
+        bases: list[Node] = []
+        if self.accept(":"):
+            while True:
+                bases.append(self.named_type([self.expect_name()], self.st[self.i - 1]))
+                if not self.accept(","):
+                    break
+        methods: list[tuple[str, Node]] = []
+        while self.ty[self.i] == "function":
+            self.i += 1
+            mname = self.expect_name()
+            methods.append((mname, self.iface_method()))
+        self.expect_match("end", "interface", open_i)
+        del self.edits[mark:]
+        self.note_alias(name, 0, name_i)
+        code = f"__wt.def(__ws, {lua_string(name)}, {emit(('iface', bases, methods))})"
+        self.replace(start, f"local {name} = {code}")
+        self.declare(name, None)
+
+    def iface_method(self) -> Node:
+        params: list[tuple[str | None, Node]] = []
+        vararg: Node | None = None
+        self.expect("(")
+        if self.ty[self.i] != ")":
+            while True:
+                if self.accept("..."):
+                    vararg = self.opt_annotation() or ANY
+                    break
+                pname = self.expect_name()
+                params.append((pname, self.opt_annotation() or ANY))
+                if not self.accept(","):
+                    break
+        self.expect(")")
+        rets = self.return_types() if self.accept(":") else []
+        return ("fn", params, vararg, rets)
+
+    def note_alias(self, name: str, nparams: int, name_i: int) -> None:
+        if name in self.block_aliases[-1]:
+            self.warnings.append((self.st[name_i], f"type '{name}' is already declared in "
+                                                   "this block"))
+        self.block_aliases[-1].add(name)
+        self.aliases.setdefault(name, nparams)
+        self.uses_runtime = True
+
+    def replace(self, start: int, code: str) -> None:
+        end = self.last_end()
+        pad = self.src.count("\n", start, end) - code.count("\n")
+        self.edits.append((start, end, code + "\n" * max(pad, 0)))
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def explist(self) -> None:
+        self.expr()
+        while self.accept(","):
+            self.expr()
+
+    def expr(self) -> None:
+        ty = self.ty
+        while True:
+            while ty[self.i] in _UNOPS:
+                self.i += 1
+            self.simpleexp()
+            if ty[self.i] in _BINOPS:
+                self.i += 1
+                continue
+            return
+
+    def simpleexp(self) -> None:
+        ty = self.ty
+        t = ty[self.i]
+        if t in _SIMPLE:
+            self.i += 1
+        elif t == "...":
+            if not self.vararg[-1]:
+                raise self.error("cannot use '...' outside a vararg function")
+            self.i += 1
+        elif t == "{":
+            self.table()
+        elif t == "function":
+            open_i = self.i
+            self.i += 1
+            self.funcbody(open_i)
+        else:
+            self.suffixedexp()
+        self.casts()
+
+    def casts(self) -> None:
+        """Postfix ``!``, ``:: T`` and ``as T`` after an operand."""
+        ty = self.ty
+        while True:
+            t = ty[self.i]
+            if t == "!":
+                self.edits.append((self.st[self.i], self.en[self.i], None))
+                self.i += 1
+            elif t == "::":
+                if ty[self.i + 1] == "name" and ty[self.i + 2] == "::":
+                    return      # '::label::' starts the next statement
+                start, mark = self.st[self.i], len(self.edits)
+                self.i += 1
+                self.type_expr()
+                self.erase(start, mark)
+            elif t == "name" and self.text() == "as" and self.as_cast():
+                continue
+            else:
+                return
+
+    def as_cast(self) -> bool:
+        i = self.i
+        nt = self.ty[i + 1]
+        if nt not in _TYPE_START:
+            return False
+        if nt in ("(", "{", "str") and self.line(self.st[i]) != self.line(self.en[i - 1]):
+            return False    # 'as' starting a line, then a call: Lua code using a name 'as'
+        state = self.save()
+        start, mark = self.st[i], len(self.edits)
+        self.i += 1
+        try:
+            self.type_expr()
+        except ParseError:
+            self.restore(state)
+            return False
+        self.erase(start, mark)
+        return True
+
+    def suffixedexp(self) -> str:
+        ty = self.ty
+        i = self.i
+        t = ty[i]
+        if t == "name":
+            kind = "var"
+            name = self.text(i)
+            self.i += 1
+            if name == "typeof" or name == "require":
+                self.special_call(name)
+        elif t == "(":
+            self.i += 1
+            self.expr()
+            self.expect_match(")", "(", i)
+            kind = "paren"
+        else:
+            raise self.error("unexpected symbol")
+        while True:
+            t = ty[self.i]
+            if t == ".":
+                self.i += 1
+                self.expect_name()
+                kind = "var"
+            elif t == "[":
+                self.i += 1
+                self.expr()
+                self.expect("]")
+                kind = "var"
+            elif t == ":":
+                self.i += 1
+                self.expect_name()
+                self.args()
+                kind = "call"
+            elif t == "(" or t == "str" or t == "{":
+                self.args()
+                kind = "call"
+            elif t == "!":
+                self.edits.append((self.st[self.i], self.en[self.i], None))
+                self.i += 1
+            else:
+                return kind
+
+    def special_call(self, name: str) -> None:
+        """``typeof(x)`` of an annotated local, ``require("m")``: looked at, parsed normally."""
+        ty, i = self.ty, self.i
+        if name == "require":
+            if ty[i] == "(" and ty[i + 1] == "str" and ty[i + 2] == ")":
+                i += 1
+            if ty[i] == "str":
+                lit = self.text(i)
+                if lit[0] in "\"'" and "\\" not in lit:
+                    self.requires.append((lit[1:-1], self.st[i]))
+        elif ty[i] == "(" and ty[i + 1] == "name" and ty[i + 2] == ")":
+            if self.lookup("typeof")[0]:
+                return          # a local named typeof: not ours
+            found, t = self.lookup(self.text(i + 1))
+            if found and t is not None:
+                self.uses_runtime = True
+                pos = self.st[i + 2]
+                self.edits.append((pos, pos, ", " + emit(t)))
+
+    def args(self) -> None:
+        t = self.ty[self.i]
+        if t == "str":
+            self.i += 1
+        elif t == "{":
+            self.table()
+        elif t == "(":
+            open_i = self.i
+            self.i += 1
+            if self.ty[self.i] != ")":
+                self.explist()
+            self.expect_match(")", "(", open_i)
+        else:
+            raise self.error("function arguments expected")
+
+    def table(self) -> None:
+        ty = self.ty
+        open_i = self.i
+        self.i += 1
+        while ty[self.i] != "}":
+            if ty[self.i] == "[":
+                self.i += 1
+                self.expr()
+                self.expect("]")
+                self.expect("=")
+                self.expr()
+            elif ty[self.i] == "name" and ty[self.i + 1] == "=":
+                self.i += 2
+                self.expr()
+            else:
+                self.expr()
+            if not (self.accept(",") or self.accept(";")):
+                break
+        self.expect_match("}", "{", open_i)
+
+    # -- types -------------------------------------------------------------------------------
+
+    def type_expr(self, allow_tuple: bool = False) -> Node:
+        """``A | B & C`` (left to right, as Wippy's grammar), and ``A extends B ? X : Y``."""
+        ty = self.ty
+        left = self.simple_type(allow_tuple)
+        if left[0] == "tuple":
+            return left
+        if (ty[self.i] == "name" and self.text() == "extends"
+                and self.line(self.st[self.i]) == self.line(self.en[self.i - 1])):
+            self.i += 1
+            self.simple_type()
+            self.expect("?")
+            self.type_expr()
+            self.expect(":")
+            self.type_expr()
+            return ANY
+        while True:
+            op = ty[self.i]
+            if op != "|" and op != "&":
+                return left
+            self.i += 1
+            right = self.simple_type()
+            tag = "union" if op == "|" else "inter"
+            if left[0] == tag:
+                left = (tag, left[1] + [right])
+            else:
+                left = (tag, [left, right])
+
+    def simple_type(self, allow_tuple: bool = False) -> Node:
+        ty = self.ty
+        node = self.primary_type(allow_tuple)
+        if node[0] == "tuple":
+            return node
+        while True:
+            t = ty[self.i]
+            if t == "?":
+                self.i += 1
+                node = ("opt", node)
+            elif t == "@":
+                node = self.validators(node)
+            elif t == "[":
+                self.i += 1
+                if self.accept("]"):
+                    node = ("arr", node)
+                else:
+                    self.type_expr()     # indexed access T[K]: no run-time meaning here
+                    self.expect("]")
+                    node = ANY
+            else:
+                return node
+
+    def validators(self, node: Node) -> Node:
+        vals: list[tuple[str, list[str]]] = []
+        base = node
+        while self.ty[self.i] == "@":
+            self.i += 1
+            name_i = self.i
+            vname = self.expect_name()
+            args: list[str] = []
+            arg_spans: list[tuple[int, int]] = []
+            if self.ty[self.i] == "(":
+                open_i = self.i
+                self.i += 1
+                if self.ty[self.i] != ")":
+                    while True:
+                        mark, a = len(self.edits), self.i
+                        self.expr()
+                        del self.edits[mark:]
+                        arg_spans.append((a, self.i))
+                        args.append(" ".join(self.text(k) for k in range(a, self.i)))
+                        if not self.accept(","):
+                            break
+                self.expect_match(")", "(", open_i)
+            if vname not in KNOWN_VALIDATORS:
+                self.warnings.append((self.st[name_i], f"unknown validator '@{vname}' "
+                                                       "(ignored at run time)"))
+                continue
+            if len(args) != 1:
+                raise ParseError(self.st[name_i], f"'@{vname}' takes one argument")
+            self.check_validator_target(vname, base, name_i)
+            if vname == "pattern":
+                a, b = arg_spans[0]
+                if b != a + 1 or self.ty[a] != "str":
+                    raise ParseError(self.st[a], "'@pattern' needs a string literal")
+                regex = decode_string(self.text(a))
+                try:
+                    pats = regex_to_lua(regex)
+                except PatternError as exc:
+                    raise ParseError(self.st[a], f"'@pattern': {exc}") from None
+                args = ["{" + ", ".join(lua_string(p) for p in pats) + "}", lua_string(regex)]
+            vals.append((vname, args))
+        return ("val", node, vals) if vals else node
+
+    def check_validator_target(self, vname: str, t: Node, name_i: int) -> None:
+        if t[0] != "prim":
+            return
+        ok = {"min": ("number", "integer", "any"), "max": ("number", "integer", "any"),
+              "min_len": ("string", "table", "any"), "max_len": ("string", "table", "any"),
+              "pattern": ("string", "any")}[vname]
+        if t[1] not in ok:
+            self.warnings.append((self.st[name_i], f"'@{vname}' does not apply to {t[1]}"))
+
+    def primary_type(self, allow_tuple: bool = False) -> Node:
+        ty = self.ty
+        i = self.i
+        t = ty[i]
+        if t == "name":
+            word = self.text(i)
+            nt = ty[i + 1]
+            if nt == "(" and word in ("fun", "typeof", "keyof"):
+                return self.special_type(word)
+            if nt == "{" and word in ("interface", "readonly"):
+                self.i += 1
+                return self.table_type()
+            if nt == "name" and word == "asserts":
+                self.i += 2
+                if ty[self.i] == "name" and self.text() == "is":
+                    self.i += 1
+                    self.type_expr()
+                return ANY
+            self.i += 1
+            path = [word]
+            while ty[self.i] == "." and ty[self.i + 1] == "name":
+                path.append(self.text(self.i + 1))
+                self.i += 2
+            node = self.named_type(path, self.st[i])
+            if ty[self.i] == "<" and not (ty[self.i + 1] == "name"
+                                          and self.text(self.i + 1) in ("const", "close")
+                                          and ty[self.i + 2] == ">"):
+                node = self.generic_args(node, path, i)
+            return node
+        if t == "nil":
+            self.i += 1
+            return ("prim", "nil")
+        if t == "function":
+            self.i += 1
+            return ("prim", "function")
+        if t in ("true", "false", "num", "str"):
+            self.i += 1
+            return ("lit", self.text(i))
+        if t == "-" and ty[i + 1] == "num":
+            self.i += 2
+            return ("lit", "-" + self.text(i + 1))
+        if t == "{":
+            return self.table_type()
+        if t == "(":
+            return self.paren_type(allow_tuple)
+        raise self.error("type expected")
+
+    def named_type(self, path: list[str], offset: int) -> Node:
+        if len(path) > 1:
+            return ("ref", ".".join(path))
+        name = path[0]
+        if any(name in ps for ps in self.alias_params):
+            return ("tvar", name)
+        if any(name in ps for ps in self.generic_params):
+            return ANY
+        if name in BUILTINS:
+            return ("prim", name)
+        if name == "self":
+            return ANY
+        if not self.lookup(name)[0]:
+            self.unresolved.append((name, offset))
+        return ("ref", name)
+
+    def generic_args(self, node: Node, path: list[str], name_i: int) -> Node:
+        state = self.save()
+        self.i += 1
+        try:
+            args = [self.type_expr()]
+            while self.accept(","):
+                args.append(self.type_expr())
+            self.expect_gt()
+        except ParseError:
+            self.restore(state)
+            return node
+        if node[0] == "ref" and len(path) == 1:
+            self.generic_uses.append((path[0], len(args), self.st[name_i]))
+        return ("inst", node, args) if node[0] == "ref" else node
+
+    def special_type(self, word: str) -> Node:
+        self.i += 2
+        if word == "typeof":
+            mark = len(self.edits)
+            self.expr()
+            del self.edits[mark:]
+            self.expect(")")
+            return ANY
+        if word == "keyof":
+            self.type_expr()
+            self.expect(")")
+            return ANY
+        params, vararg = self.param_types()     # fun(a: T, ...): R
+        self.expect(")")
+        rets: list[Node] = []
+        if self.accept(":"):
+            rets = self.return_types()
+        return ("fn", params, vararg, rets)
+
+    def param_types(self) -> tuple[list[tuple[str | None, Node]], Node | None]:
+        ty = self.ty
+        params: list[tuple[str | None, Node]] = []
+        vararg: Node | None = None
+        if ty[self.i] == ")":
+            return params, vararg
+        while True:
+            if self.accept("..."):
+                if self.accept(":"):
+                    vararg = self.type_expr()
+                elif ty[self.i] in _TYPE_START:
+                    vararg = self.type_expr()
+                else:
+                    vararg = ANY
+                break
+            if ty[self.i] == "name" and ty[self.i + 1] == ":":
+                pname = self.text()
+                self.i += 2
+                params.append((pname, self.type_expr()))
+            elif ty[self.i] == "name" and ty[self.i + 1] == "?" and ty[self.i + 2] == ":":
+                pname = self.text()
+                self.i += 3
+                params.append((pname, ("opt", self.type_expr())))
+            else:
+                params.append((None, self.type_expr()))
+            if not self.accept(","):
+                break
+        return params, vararg
+
+    def paren_type(self, allow_tuple: bool) -> Node:
+        open_i = self.i
+        self.i += 1
+        params, vararg = self.param_types()
+        self.expect_match(")", "(", open_i)
+        if self.accept("->"):
+            ret = self.type_expr(allow_tuple=True)
+            rets = list(ret[1]) if ret[0] == "tuple" else [ret]
+            return ("fn", params, vararg, rets)
+        if len(params) == 1 and params[0][0] is None and vararg is None:
+            return params[0][1]
+        if allow_tuple and all(name is None for name, _ in params) and vararg is None:
+            return ("tuple", [t for _, t in params])
+        raise self.error("'->' expected")
+
+    def table_type(self) -> Node:
+        ty = self.ty
+        open_i = self.i
+        self.i += 1
+        t = ty[self.i]
+        if t == "}":
+            self.i += 1
+            return ("rec", [])
+        if t == "[":
+            self.i += 1
+            k = self.type_expr()
+            self.expect("]")
+            self.expect(":")
+            v = self.type_expr()
+            self.accept(",")
+            self.expect_match("}", "{", open_i)
+            return ("map", k, v)
+        if (t == "name" or t in KEYWORDS) and (
+                ty[self.i + 1] == ":" or (ty[self.i + 1] == "?" and ty[self.i + 2] == ":")):
+            fields: list[tuple[str, Node, bool]] = []
+            seen: set[str] = set()
+            while ty[self.i] != "}":
+                if not (ty[self.i] == "name" or ty[self.i] in KEYWORDS):
+                    raise self.error("field name expected")
+                fname = self.text()
+                if fname in seen:
+                    self.warnings.append((self.st[self.i], f"duplicate field '{fname}'"))
+                seen.add(fname)
+                self.i += 1
+                optional = self.accept("?")
+                self.expect(":")
+                fields.append((fname, self.type_expr(), optional))
+                if not (self.accept(",") or self.accept(";")):
+                    break
+            self.expect_match("}", "{", open_i)
+            return ("rec", fields)
+        elem = self.type_expr()
+        self.accept(",")
+        self.expect_match("}", "{", open_i)
+        return ("arr", elem)
+
+    # -- after the parse ---------------------------------------------------------------------
+
+    def finish(self) -> ParseResult:
+        for name, offset in self.unresolved:
+            if name not in self.aliases:
+                self.warnings.append((offset, f"unknown type '{name}'"))
+        for name, nargs, offset in self.generic_uses:
+            want = self.aliases.get(name)
+            if want is not None and want != nargs:
+                self.warnings.append((offset, f"type '{name}' takes {want} type argument(s), "
+                                              f"got {nargs}"))
+        self.warnings.sort()
+        return ParseResult(self.edits, self.uses_runtime, self.requires, self.warnings)
+
+
+_SIMPLE_ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+               "\\": "\\", '"': '"', "'": "'", "\n": "\n"}
+
+
+def decode_string(lit: str) -> str:
+    """The value of a Lua string literal (short or long), as text."""
+    if lit[0] == "[":
+        level = lit.index("[", 1) + 1
+        body = lit[level:-level]
+        if body.startswith("\r\n") or body.startswith("\n\r"):
+            return body[2:]
+        return body[1:] if body[:1] in ("\n", "\r") else body
+    body = lit[1:-1]
+    out: list[str] = []
+    i = 0
+    raw = bytearray()
+
+    def flush() -> None:
+        if raw:
+            out.append(raw.decode("utf-8", "replace"))
+            raw.clear()
+
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            flush()
+            out.append(ch)
+            i += 1
+            continue
+        e = body[i + 1]
+        i += 2
+        if e in _SIMPLE_ESC:
+            flush()
+            out.append(_SIMPLE_ESC[e])
+        elif e == "z":
+            while i < len(body) and body[i] in " \t\r\n\f\v":
+                i += 1
+        elif e == "x":
+            raw.append(int(body[i:i + 2], 16))
+            i += 2
+        elif e.isdigit():
+            j = i - 1
+            while j < len(body) and j < i + 2 and body[j].isdigit():
+                j += 1
+            raw.append(int(body[i - 1:j]))
+            i = j
+        elif e == "u":
+            j = body.index("}", i)
+            flush()
+            out.append(chr(int(body[i + 1:j], 16)))
+            i = j + 1
+        else:
+            flush()
+            out.append(e)
+    flush()
+    return "".join(out)
+
+
+def parse(src: str, toks: Tokens) -> ParseResult:
+    """Parse ``src`` (already tokenized). Raises :class:`ParseError`."""
+    p = Parser(src, toks)
+    p.chunk()
+    return p.finish()
+
