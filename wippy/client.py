@@ -117,9 +117,11 @@ class Connection:
             else:
                 while True:
                     try:
-                        self._on_frame(wire.loads(self._mesh.inbox.recv(transport.NOBLOCK)))
+                        data = self._mesh.inbox.recv(transport.NOBLOCK)
                     except transport.Again:
                         break
+                    for frame in wire.unpack(data):
+                        self._on_frame(frame)
 
     def _on_ctl(self, msg: tuple) -> None:
         kind = msg[0]
@@ -198,6 +200,7 @@ class Connection:
             self._watch.add(pid)
         self._mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, self.pid, id,
                                             wire.plain(list(args)), flags, code)))
+        self._mesh.flush()
         return pid
 
     def _resolve(self, dest: str) -> str:

@@ -145,8 +145,7 @@ class Host:
         flush_out = False
         while True:
             sched.run_ready()
-            if flush_out or mesh.backlog:
-                flush_out = mesh.flush()
+            flush_out = mesh.flush() if mesh.backlog else False
             now = scheduler.monotonic()
             if now >= self.next_report:
                 self._report_load(now)

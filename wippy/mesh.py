@@ -12,13 +12,14 @@ import os
 from collections import OrderedDict, deque
 from typing import Any
 
-from . import transport
+from . import transport, wire
 from .errors import ProcessNotFound, SendBufferFull
 
 __all__ = ["Mesh", "SEND_BUDGET"]
 
 SEND_BUDGET = 512 * 1024 * 1024   # bytes buffered for slow peers per OS process
-DEAD_PIDS_KEPT = 100_000          # how many exited remote PIDs we remember, to fail sends early
+DEAD_PIDS_KEPT = 100_000
+BATCH_FRAMES = 1024               # frames per multipart message when a turn sent many          # how many exited remote PIDs we remember, to fail sends early
 
 
 class Mesh:
@@ -85,40 +86,40 @@ class Mesh:
     def known_dead(self, pid: str, serial: int) -> bool:
         return serial in self.dead_serials or pid in self.dead_pids
 
-    # -- sending -------------------------------------------------------------------------
+    # -- sending ----------------------------------------------------------------------
     def send(self, serial: int, data: bytes) -> None:
-        """Queue one frame for OS process ``serial``; never blocks."""
+        """Queue one frame for OS process ``serial``; never blocks. Frames go out at the next
+        :meth:`flush` (the host loop flushes after every turn, before it waits), batched as one
+        multipart message per peer: a burst of sends costs one zmq message, not one each."""
         if serial in self.dead_serials:
             raise ProcessNotFound(f"OS process {serial} of the node is down")
-        sock = self.peers.get(serial)
-        if sock is None:
-            sock = self.peers[serial] = transport.connect_peer(
-                self.ctx, os.path.join(self.rundir, str(serial)))
-        q = self.backlog.get(serial)
-        if q is None:
-            try:
-                sock.send(data, transport.NOBLOCK)
-                return
-            except transport.Again:
-                q = self.backlog[serial] = deque()
         if self.backlog_bytes + len(data) > SEND_BUDGET:
             raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
+        q = self.backlog.get(serial)
+        if q is None:
+            self.backlog[serial] = q = deque()
         q.append(data)
         self.backlog_bytes += len(data)
 
     def flush(self) -> bool:
-        """Push buffered frames; True while some remain."""
+        """Push queued frames to their peers; True while some could not go (peer is slow)."""
         if not self.backlog:
             return False
         for serial in list(self.backlog):
             q = self.backlog[serial]
-            sock = self.peers[serial]
+            sock = self.peers.get(serial)
+            if sock is None:
+                sock = self.peers[serial] = transport.connect_peer(
+                    self.ctx, os.path.join(self.rundir, str(serial)))
             while q:
+                n = min(len(q), BATCH_FRAMES)
+                data = q[0] if n == 1 else wire.pack_batch([q[i] for i in range(n)])
                 try:
-                    sock.send(q[0], transport.NOBLOCK)
+                    sock.send(data, transport.NOBLOCK)
                 except transport.Again:
                     break
-                self.backlog_bytes -= len(q.popleft())
+                for _ in range(n):
+                    self.backlog_bytes -= len(q.popleft())
             if not q:
                 del self.backlog[serial]
         return bool(self.backlog)

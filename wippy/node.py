@@ -106,7 +106,12 @@ def run_node(opts: NodeOptions) -> int:
     from .host import host_main
     zygote = Zygote(_host_child(host_main))
     zygote.start()          # before any context, env or thread exists in this process
-    node = Node(opts, app, zygote)
+    try:
+        node = Node(opts, app, zygote)
+    except NodeError as exc:
+        zygote.close()
+        print(f"wippy: {exc}", file=sys.stderr)
+        return 1
     try:
         return node.run()
     except NodeError as exc:
@@ -603,11 +608,12 @@ class Node:
             except transport.Again:
                 return
             try:
-                frame = wire.loads(data)
-            except Exception:  # noqa: BLE001
+                frames = wire.unpack(data)
+            except Exception:  # noqa: BLE001 - a bad message is dropped, not fatal
                 continue
-            if frame[0] == wire.Op.EXIT:
-                self._on_exit(frame[2], frame[3], frame[4])
+            for frame in frames:
+                if frame[0] == wire.Op.EXIT:
+                    self._on_exit(frame[2], frame[3], frame[4])
 
     def _on_exit(self, pid: str, value: Any, error: dict | None) -> None:
         if pid == self.exec_pid:

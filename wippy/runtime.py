@@ -436,11 +436,17 @@ class Runtime:
 
     def dispatch_bytes(self, data: bytes) -> None:
         try:
-            frame = wire.loads(data)
+            frames = wire.unpack(data)
         except Exception as exc:  # noqa: BLE001 - a bad frame must not take the host down
-            log.warning("dropped an undecodable frame (%d bytes): %s", len(data), exc)
+            log.warning("dropped an undecodable message (%d bytes): %s", len(data), exc)
             return
-        self.dispatch(frame)
+        handlers = self._dispatch
+        for frame in frames:
+            handler = handlers.get(frame[0])
+            if handler is None:
+                log.warning("dropped a frame with unknown op %r", frame[0])
+            else:
+                handler(frame)
 
 
 def _copy(payload: Any) -> Any:

@@ -27,32 +27,18 @@ duplicate aliases, generic arity mismatches, and ``require("x")`` calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ._lexer import KEYWORDS, Tokens, line_col
-from ._pattern import PatternError, regex_to_lua
-from ._typecode import ANY, BUILTINS, Node, emit, lua_string
+from ._lexer import Tokens, line_col
+from ._typecode import ANY, Node, emit, lua_string
+from ._typeparse import TYPE_START, ParseError, TypeParser
 
 __all__ = ["ParseError", "ParseResult", "parse"]
 
-KNOWN_VALIDATORS = frozenset({"min", "max", "min_len", "max_len", "pattern"})
-NUMBER_VALIDATORS = frozenset({"min", "max"})
-LENGTH_VALIDATORS = frozenset({"min_len", "max_len"})
 
 _BLOCK_END = frozenset({"else", "elseif", "end", "until", "<eof>"})
 _UNOPS = frozenset({"not", "-", "#", "~"})
 _BINOPS = frozenset({"or", "and", "<", ">", "<=", ">=", "~=", "==", "|", "~", "&", "<<", ">>",
                      "..", "+", "-", "*", "/", "//", "%", "^"})
-_TYPE_START = frozenset({"name", "nil", "true", "false", "str", "num", "{", "(", "-",
-                         "function"})
 _SIMPLE = frozenset({"num", "str", "nil", "true", "false"})
-
-
-class ParseError(Exception):
-    """A syntax error at ``offset``."""
-
-    def __init__(self, offset: int, message: str) -> None:
-        super().__init__(message)
-        self.offset = offset
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -65,11 +51,7 @@ class ParseResult:
     warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
-class _Backtrack(Exception):
-    pass
-
-
-class Parser:
+class Parser(TypeParser):
     def __init__(self, src: str, toks: Tokens) -> None:
         self.src = src
         self.ty = toks.ty
@@ -573,7 +555,7 @@ class Parser:
     def as_cast(self) -> bool:
         i = self.i
         nt = self.ty[i + 1]
-        if nt not in _TYPE_START:
+        if nt not in TYPE_START:
             return False
         if nt in ("(", "{", "str") and self.line(self.st[i]) != self.line(self.en[i - 1]):
             return False    # 'as' starting a line, then a call: Lua code using a name 'as'
@@ -684,291 +666,6 @@ class Parser:
                 break
         self.expect_match("}", "{", open_i)
 
-    # -- types -------------------------------------------------------------------------------
-
-    def type_expr(self, allow_tuple: bool = False) -> Node:
-        """``A | B & C`` (left to right, as Wippy's grammar), and ``A extends B ? X : Y``."""
-        ty = self.ty
-        left = self.simple_type(allow_tuple)
-        if left[0] == "tuple":
-            return left
-        if (ty[self.i] == "name" and self.text() == "extends"
-                and self.line(self.st[self.i]) == self.line(self.en[self.i - 1])):
-            self.i += 1
-            self.simple_type()
-            self.expect("?")
-            self.type_expr()
-            self.expect(":")
-            self.type_expr()
-            return ANY
-        while True:
-            op = ty[self.i]
-            if op != "|" and op != "&":
-                return left
-            self.i += 1
-            right = self.simple_type()
-            tag = "union" if op == "|" else "inter"
-            if left[0] == tag:
-                left = (tag, left[1] + [right])
-            else:
-                left = (tag, [left, right])
-
-    def simple_type(self, allow_tuple: bool = False) -> Node:
-        ty = self.ty
-        node = self.primary_type(allow_tuple)
-        if node[0] == "tuple":
-            return node
-        while True:
-            t = ty[self.i]
-            if t == "?":
-                self.i += 1
-                node = ("opt", node)
-            elif t == "@":
-                node = self.validators(node)
-            elif t == "[":
-                self.i += 1
-                if self.accept("]"):
-                    node = ("arr", node)
-                else:
-                    self.type_expr()     # indexed access T[K]: no run-time meaning here
-                    self.expect("]")
-                    node = ANY
-            else:
-                return node
-
-    def validators(self, node: Node) -> Node:
-        vals: list[tuple[str, list[str]]] = []
-        base = node
-        while self.ty[self.i] == "@":
-            self.i += 1
-            name_i = self.i
-            vname = self.expect_name()
-            args: list[str] = []
-            arg_spans: list[tuple[int, int]] = []
-            if self.ty[self.i] == "(":
-                open_i = self.i
-                self.i += 1
-                if self.ty[self.i] != ")":
-                    while True:
-                        mark, a = len(self.edits), self.i
-                        self.expr()
-                        del self.edits[mark:]
-                        arg_spans.append((a, self.i))
-                        args.append(" ".join(self.text(k) for k in range(a, self.i)))
-                        if not self.accept(","):
-                            break
-                self.expect_match(")", "(", open_i)
-            if vname not in KNOWN_VALIDATORS:
-                self.warnings.append((self.st[name_i], f"unknown validator '@{vname}' "
-                                                       "(ignored at run time)"))
-                continue
-            if len(args) != 1:
-                raise ParseError(self.st[name_i], f"'@{vname}' takes one argument")
-            self.check_validator_target(vname, base, name_i)
-            if vname == "pattern":
-                a, b = arg_spans[0]
-                if b != a + 1 or self.ty[a] != "str":
-                    raise ParseError(self.st[a], "'@pattern' needs a string literal")
-                regex = decode_string(self.text(a))
-                try:
-                    pats = regex_to_lua(regex)
-                except PatternError as exc:
-                    raise ParseError(self.st[a], f"'@pattern': {exc}") from None
-                args = ["{" + ", ".join(lua_string(p) for p in pats) + "}", lua_string(regex)]
-            vals.append((vname, args))
-        return ("val", node, vals) if vals else node
-
-    def check_validator_target(self, vname: str, t: Node, name_i: int) -> None:
-        if t[0] != "prim":
-            return
-        ok = {"min": ("number", "integer", "any"), "max": ("number", "integer", "any"),
-              "min_len": ("string", "table", "any"), "max_len": ("string", "table", "any"),
-              "pattern": ("string", "any")}[vname]
-        if t[1] not in ok:
-            self.warnings.append((self.st[name_i], f"'@{vname}' does not apply to {t[1]}"))
-
-    def primary_type(self, allow_tuple: bool = False) -> Node:
-        ty = self.ty
-        i = self.i
-        t = ty[i]
-        if t == "name":
-            word = self.text(i)
-            nt = ty[i + 1]
-            if nt == "(" and word in ("fun", "typeof", "keyof"):
-                return self.special_type(word)
-            if nt == "{" and word in ("interface", "readonly"):
-                self.i += 1
-                return self.table_type()
-            if nt == "name" and word == "asserts":
-                self.i += 2
-                if ty[self.i] == "name" and self.text() == "is":
-                    self.i += 1
-                    self.type_expr()
-                return ANY
-            self.i += 1
-            path = [word]
-            while ty[self.i] == "." and ty[self.i + 1] == "name":
-                path.append(self.text(self.i + 1))
-                self.i += 2
-            node = self.named_type(path, self.st[i])
-            if ty[self.i] == "<" and not (ty[self.i + 1] == "name"
-                                          and self.text(self.i + 1) in ("const", "close")
-                                          and ty[self.i + 2] == ">"):
-                node = self.generic_args(node, path, i)
-            return node
-        if t == "nil":
-            self.i += 1
-            return ("prim", "nil")
-        if t == "function":
-            self.i += 1
-            return ("prim", "function")
-        if t in ("true", "false", "num", "str"):
-            self.i += 1
-            return ("lit", self.text(i))
-        if t == "-" and ty[i + 1] == "num":
-            self.i += 2
-            return ("lit", "-" + self.text(i + 1))
-        if t == "{":
-            return self.table_type()
-        if t == "(":
-            return self.paren_type(allow_tuple)
-        raise self.error("type expected")
-
-    def named_type(self, path: list[str], offset: int) -> Node:
-        if len(path) > 1:
-            return ("ref", ".".join(path))
-        name = path[0]
-        if any(name in ps for ps in self.alias_params):
-            return ("tvar", name)
-        if any(name in ps for ps in self.generic_params):
-            return ANY
-        if name in BUILTINS:
-            return ("prim", name)
-        if name == "self":
-            return ANY
-        if not self.lookup(name)[0]:
-            self.unresolved.append((name, offset))
-        return ("ref", name)
-
-    def generic_args(self, node: Node, path: list[str], name_i: int) -> Node:
-        state = self.save()
-        self.i += 1
-        try:
-            args = [self.type_expr()]
-            while self.accept(","):
-                args.append(self.type_expr())
-            self.expect_gt()
-        except ParseError:
-            self.restore(state)
-            return node
-        if node[0] == "ref" and len(path) == 1:
-            self.generic_uses.append((path[0], len(args), self.st[name_i]))
-        return ("inst", node, args) if node[0] == "ref" else node
-
-    def special_type(self, word: str) -> Node:
-        self.i += 2
-        if word == "typeof":
-            mark = len(self.edits)
-            self.expr()
-            del self.edits[mark:]
-            self.expect(")")
-            return ANY
-        if word == "keyof":
-            self.type_expr()
-            self.expect(")")
-            return ANY
-        params, vararg = self.param_types()     # fun(a: T, ...): R
-        self.expect(")")
-        rets: list[Node] = []
-        if self.accept(":"):
-            rets = self.return_types()
-        return ("fn", params, vararg, rets)
-
-    def param_types(self) -> tuple[list[tuple[str | None, Node]], Node | None]:
-        ty = self.ty
-        params: list[tuple[str | None, Node]] = []
-        vararg: Node | None = None
-        if ty[self.i] == ")":
-            return params, vararg
-        while True:
-            if self.accept("..."):
-                if self.accept(":"):
-                    vararg = self.type_expr()
-                elif ty[self.i] in _TYPE_START:
-                    vararg = self.type_expr()
-                else:
-                    vararg = ANY
-                break
-            if ty[self.i] == "name" and ty[self.i + 1] == ":":
-                pname = self.text()
-                self.i += 2
-                params.append((pname, self.type_expr()))
-            elif ty[self.i] == "name" and ty[self.i + 1] == "?" and ty[self.i + 2] == ":":
-                pname = self.text()
-                self.i += 3
-                params.append((pname, ("opt", self.type_expr())))
-            else:
-                params.append((None, self.type_expr()))
-            if not self.accept(","):
-                break
-        return params, vararg
-
-    def paren_type(self, allow_tuple: bool) -> Node:
-        open_i = self.i
-        self.i += 1
-        params, vararg = self.param_types()
-        self.expect_match(")", "(", open_i)
-        if self.accept("->"):
-            ret = self.type_expr(allow_tuple=True)
-            rets = list(ret[1]) if ret[0] == "tuple" else [ret]
-            return ("fn", params, vararg, rets)
-        if len(params) == 1 and params[0][0] is None and vararg is None:
-            return params[0][1]
-        if allow_tuple and all(name is None for name, _ in params) and vararg is None:
-            return ("tuple", [t for _, t in params])
-        raise self.error("'->' expected")
-
-    def table_type(self) -> Node:
-        ty = self.ty
-        open_i = self.i
-        self.i += 1
-        t = ty[self.i]
-        if t == "}":
-            self.i += 1
-            return ("rec", [])
-        if t == "[":
-            self.i += 1
-            k = self.type_expr()
-            self.expect("]")
-            self.expect(":")
-            v = self.type_expr()
-            self.accept(",")
-            self.expect_match("}", "{", open_i)
-            return ("map", k, v)
-        if (t == "name" or t in KEYWORDS) and (
-                ty[self.i + 1] == ":" or (ty[self.i + 1] == "?" and ty[self.i + 2] == ":")):
-            fields: list[tuple[str, Node, bool]] = []
-            seen: set[str] = set()
-            while ty[self.i] != "}":
-                if not (ty[self.i] == "name" or ty[self.i] in KEYWORDS):
-                    raise self.error("field name expected")
-                fname = self.text()
-                if fname in seen:
-                    self.warnings.append((self.st[self.i], f"duplicate field '{fname}'"))
-                seen.add(fname)
-                self.i += 1
-                optional = self.accept("?")
-                self.expect(":")
-                fields.append((fname, self.type_expr(), optional))
-                if not (self.accept(",") or self.accept(";")):
-                    break
-            self.expect_match("}", "{", open_i)
-            return ("rec", fields)
-        elem = self.type_expr()
-        self.accept(",")
-        self.expect_match("}", "{", open_i)
-        return ("arr", elem)
-
     # -- after the parse ---------------------------------------------------------------------
 
     def finish(self) -> ParseResult:
@@ -982,64 +679,6 @@ class Parser:
                                               f"got {nargs}"))
         self.warnings.sort()
         return ParseResult(self.edits, self.uses_runtime, self.requires, self.warnings)
-
-
-_SIMPLE_ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-               "\\": "\\", '"': '"', "'": "'", "\n": "\n"}
-
-
-def decode_string(lit: str) -> str:
-    """The value of a Lua string literal (short or long), as text."""
-    if lit[0] == "[":
-        level = lit.index("[", 1) + 1
-        body = lit[level:-level]
-        if body.startswith("\r\n") or body.startswith("\n\r"):
-            return body[2:]
-        return body[1:] if body[:1] in ("\n", "\r") else body
-    body = lit[1:-1]
-    out: list[str] = []
-    i = 0
-    raw = bytearray()
-
-    def flush() -> None:
-        if raw:
-            out.append(raw.decode("utf-8", "replace"))
-            raw.clear()
-
-    while i < len(body):
-        ch = body[i]
-        if ch != "\\":
-            flush()
-            out.append(ch)
-            i += 1
-            continue
-        e = body[i + 1]
-        i += 2
-        if e in _SIMPLE_ESC:
-            flush()
-            out.append(_SIMPLE_ESC[e])
-        elif e == "z":
-            while i < len(body) and body[i] in " \t\r\n\f\v":
-                i += 1
-        elif e == "x":
-            raw.append(int(body[i:i + 2], 16))
-            i += 2
-        elif e.isdigit():
-            j = i - 1
-            while j < len(body) and j < i + 2 and body[j].isdigit():
-                j += 1
-            raw.append(int(body[i - 1:j]))
-            i = j
-        elif e == "u":
-            j = body.index("}", i)
-            flush()
-            out.append(chr(int(body[i + 1:j], 16)))
-            i = j + 1
-        else:
-            flush()
-            out.append(e)
-    flush()
-    return "".join(out)
 
 
 def parse(src: str, toks: Tokens) -> ParseResult:

@@ -181,7 +181,7 @@ class _Conv:
             if q == "*":
                 return [atom + ("-" if lazy else "*")]
             if q == "+":
-                return [atom, atom + ("-" if lazy else "*")]
+                return [atom, atom + "-"] if lazy else [atom + "+"]
             return [atom + "?"]
         if q == "{":
             end = rx.find("}", self.i)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import overload
 
 from ..errors import ConfigError, ConfigIssue
 from ._lexer import LexError, line_col, tokenize
@@ -132,14 +133,28 @@ def translate_full(source: str, chunk_name: str = "=?") -> Translation:
     return hit
 
 
-def translate(source: str, chunk_name: str = "=?") -> str:
+@overload
+def translate(source: str, chunk_name: str = ...) -> str: ...
+@overload
+def translate(source: bytes, chunk_name: str = ...) -> bytes: ...
+
+
+def translate(source: str | bytes, chunk_name: str = "=?") -> str | bytes:
     """Plain Lua 5.4 for ``source`` (typed or not), every line kept on its line.
 
     ``chunk_name`` is used in error messages only (give the file path or entry id). The result
     needs the prelude (:func:`wippy.typedlua.prelude`) in the Lua state when it defines types;
-    untyped code comes back unchanged (the same string). Never blocks; cached by source.
-    Raises :class:`TypedLuaError` (``chunk:line:col: message``) on a syntax error.
+    untyped code comes back unchanged (the same object). ``bytes`` in, ``bytes`` out: the text
+    is decoded as UTF-8, bytes that are not stay as they are (inside strings and comments).
+    Never blocks; cached by source. Raises :class:`TypedLuaError` (``chunk:line:col:
+    message``, the column counted in characters) on a syntax error.
     """
+    if isinstance(source, bytes):
+        text = source.decode("utf-8", "surrogateescape")
+        result = translate_full(text, chunk_name)
+        if not result.changed:
+            return source
+        return result.code.encode("utf-8", "surrogateescape")
     return translate_full(source, chunk_name).code
 
 

@@ -56,16 +56,17 @@ ENGINE_CHUNK_NAME = "=[wippy types engine]"
 
 _ENGINE = r"""
 -- wippy typed Lua, engine: validation, reflection, comparison of type values.
--- Loaded by the bootstrap on first use, with the real globals as its environment.
-local T, Type, known, new, copy = ...
-local type, next, ipairs, rawget, rawset, rawequal = type, next, ipairs, rawget, rawset, rawequal
-local setmetatable, getmetatable, tostring, tonumber = setmetatable, getmetatable, tostring, tonumber
-local error, pcall = error, pcall
-local mtype, tointeger = math.type, math.tointeger
-local sfind, sformat, ssub = string.find, string.format, string.sub
-local ulen = utf8 and utf8.len
-local concat, unpack = table.concat, table.unpack
-local getinfo = debug and debug.getinfo
+-- Loaded by the core on first use, with an empty environment: everything it uses comes from
+-- B, the base functions the installer captured before any sandboxing.
+local T, Type, known, new, copy, B = ...
+local type, next, ipairs, rawget, rawset, rawequal = B.type, B.next, B.ipairs, B.rawget, B.rawset, B.rawequal
+local setmetatable, getmetatable, tostring, tonumber = B.setmetatable, B.getmetatable, B.tostring, B.tonumber
+local error, pcall = B.error, B.pcall
+local mtype, tointeger = B.mtype, B.tointeger
+local sfind, sformat, ssub = B.sfind, B.sformat, B.ssub
+local ulen = B.ulen
+local concat, unpack = B.concat, B.unpack
+local getinfo = B.getinfo
 local M = {}
 -- named references: resolved on first use, through the closure (lexical scope) and then the
 -- chunk's registry of named types (forward and recursive references)
@@ -309,7 +310,7 @@ CHECK.array = function(t, v, p)
   end
   for k in next, v do
     if mtype(k) ~= "integer" or k < 1 or k > n then
-      return false, at(p) .. "expected " .. render(t) .. ", got a table with key " .. describe(k)
+      return false, at(p) .. "expected " .. render(t, true) .. ", got a table with key " .. describe(k)
     end
   end
   return true
@@ -575,9 +576,9 @@ _CORE = r"""
 -- wippy typed Lua, core: builtin type values, the constructors translated code calls and
 -- typeof. Validation, reflection and comparison live in the engine, loaded the first time a
 -- type value is used (called, compared, printed, asked a method).
-local engine_chunk, genv = ...
-local type, next, rawget, rawset, setmetatable, getmetatable = type, next, rawget, rawset, setmetatable, getmetatable
-local load, mtype, unpack, error, tostring = load, math.type, table.unpack, error, tostring
+local engine_chunk, B, make_error = ...
+local type, next, rawget, rawset, setmetatable, getmetatable = B.type, B.next, B.rawget, B.rawset, B.setmetatable, B.getmetatable
+local load, mtype, unpack, error, tostring = B.load, B.mtype, B.unpack, B.error, B.tostring
 
 local T = {}                                   -- __wippy_types
 local Type = {__metatable = "type"}            -- metatable of every type value
@@ -616,9 +617,9 @@ local function engine()
   loaded = true
   local chunk, fn, err = engine_chunk, nil, nil
   if type(chunk) == "function" then fn = chunk
-  else fn, err = load(chunk, "=[wippy types engine]", chunk:byte(1) == 27 and "b" or "t", genv) end
+  else fn, err = load(chunk, "=[wippy types engine]", chunk:byte(1) == 27 and "b" or "t", {}) end
   if not fn then error("wippy types engine: " .. tostring(err), 0) end
-  fn(T, Type, known, new, copy)
+  fn(T, Type, known, new, copy, B)
 end
 T.load_engine = engine
 setmetatable(T, {__index = function(_, k) engine() return rawget(T, k) end})
@@ -659,6 +660,7 @@ function T.ref(scope, name, get)
 end
 function T.v(t, vals)
   local c = copy(t)
+  if rawget(t, "__builtin") then c.__name = nil end   -- "integer @min(0)" is not "integer"
   local old = rawget(t, "__vals")
   if old then
     local all = {}
@@ -700,6 +702,7 @@ function T.inst(base, args)      -- Result<User, string>: instantiated when firs
   return t
 end
 function T.scope() return {} end
+T.make_error = make_error
 
 local function typeof(v, declared)
   if declared ~= nil and known[declared] then return declared end
@@ -721,10 +724,23 @@ _INSTALL = r"""
 -- wippy typed Lua, installer: makes the type globals (__wippy_types, typeof, Number, ...,
 -- number, integer, boolean) appear in env on first access, and string(x) a cast. Nothing
 -- else is created until then: most processes never touch a type value.
-local env, core_chunk, engine_chunk = ...
-env = env or _ENV
+-- Arguments: env (a table, or false to leave every environment alone), the core and engine
+-- chunks (text, binary chunk or function), an optional make_error(message) for the errors
+-- validation raises. Returns core() (loads the core once, returns __wippy_types) and the set
+-- of global names, for a sandbox that wires its own lazy globals.
+local env, core_chunk, engine_chunk, make_error = ...
+if env == nil then env = _ENV end
 local genv, load, type, next, rawget, rawset = _ENV, load, type, next, rawget, rawset
 local setmetatable, getmetatable, error, tostring = setmetatable, getmetatable, error, tostring
+-- what the core and the engine may use, taken now: a sandbox may prune the globals later
+local B = {
+  type = type, next = next, ipairs = ipairs, rawget = rawget, rawset = rawset, rawequal = rawequal,
+  setmetatable = setmetatable, getmetatable = getmetatable, tostring = tostring,
+  tonumber = tonumber, error = error, pcall = pcall, load = load,
+  mtype = math.type, tointeger = math.tointeger, sfind = string.find,
+  sformat = string.format, ssub = string.sub, ulen = utf8 and utf8.len,
+  concat = table.concat, unpack = table.unpack, getinfo = debug and debug.getinfo,
+}
 local NAMES = {__wippy_types = true, typeof = true, Number = true, Integer = true, String = true,
                Boolean = true, Nil = true, Any = true, Unknown = true, Never = true,
                number = true, integer = true, boolean = true}
@@ -733,33 +749,37 @@ local function core()
   if T == nil then
     local fn, err = core_chunk, nil
     if type(fn) ~= "function" then
-      fn, err = load(core_chunk, "=[wippy types]", core_chunk:byte(1) == 27 and "b" or "t", genv)
+      fn, err = load(core_chunk, "=[wippy types]", core_chunk:byte(1) == 27 and "b" or "t", {})
       if not fn then error("wippy types: " .. tostring(err), 0) end
     end
-    T = fn(engine_chunk, genv)
-    for name, value in next, T.globals do
-      if rawget(env, name) == nil then rawset(env, name, value) end
+    T = fn(engine_chunk, B, make_error)
+    if env then
+      for name, value in next, T.globals do
+        if rawget(env, name) == nil then rawset(env, name, value) end
+      end
     end
   end
   return T
 end
-local mt = getmetatable(env)
-if mt == nil then
-  mt = {}
-  setmetatable(env, mt)
-end
-if type(mt) == "table" then
-  local old = mt.__index
-  mt.__index = function(t, k)
-    if NAMES[k] then return core().globals[k] end
-    if old == nil then return nil end
-    if type(old) == "function" then return old(t, k) end
-    return old[k]
+if env then
+  local mt = getmetatable(env)
+  if mt == nil then
+    mt = {}
+    setmetatable(env, mt)
   end
-else
-  core()          -- a protected metatable: install now
+  if type(mt) == "table" then
+    local old = mt.__index
+    mt.__index = function(t, k)
+      if NAMES[k] then return core().globals[k] end
+      if old == nil then return nil end
+      if type(old) == "function" then return old(t, k) end
+      return old[k]
+    end
+  else
+    core()          -- a protected metatable: install now
+  end
 end
-local slib = rawget(env, "string")
+local slib = rawget(env or genv, "string")
 if type(slib) == "table" then
   local smt = getmetatable(slib)
   if smt == nil then
@@ -773,7 +793,7 @@ if type(slib) == "table" then
     end
   end
 end
-return core
+return core, NAMES
 """
 
 
@@ -784,15 +804,21 @@ def prelude() -> str:
     ``load``, ``setmetatable``, ``debug.getinfo`` taken before the sandbox removes them), the
     sandbox environment as first argument and the two other chunks as the next ones::
 
-        load(prelude(), PRELUDE_CHUNK_NAME, "t", _G)(sandbox_env, core, engine)
+        core, names = load(prelude(), PRELUDE_CHUNK_NAME, "t", _G)(env, core, engine, make_error)
 
     ``core`` and ``engine`` are :func:`core_source` and :func:`engine_source`, either as text,
     as binary chunks (``string.dump`` of the loaded text, stripped, made once per host by the
-    same Lua build: much cheaper to load), or as functions already loaded in this state. The
-    installer only sets a ``__index`` on the environment (chaining any ``__index`` already
-    there) and a ``__call`` on its ``string`` table; the core is loaded on the first access to
-    a type global, the engine on the first use of a type value. Returns a function that loads
-    the core and returns ``__wippy_types``.
+    same Lua build: much cheaper to load), or as functions already loaded in this state.
+    ``make_error(message)`` (optional) builds the error objects validation raises and returns
+    (the default has ``:kind()`` ``"INVALID"``, ``:message()``, ``:retryable()``).
+
+    With ``env`` a table, the installer sets an ``__index`` on it (chaining any ``__index``
+    already there) that materialises the type globals on first access; with ``env`` false it
+    touches no environment and the sandbox wires its own lazy globals: for a name in ``names``,
+    the value is ``core().globals[name]``. Either way the global ``string`` table gets a
+    ``__call`` (``string(x)``). The core is loaded on the first access to a type global, the
+    engine on the first use of a type value. Returns ``core`` (loads the core once, returns
+    ``__wippy_types``) and ``names``.
     """
     return _INSTALL
 

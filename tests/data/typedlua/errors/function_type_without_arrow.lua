@@ -1,0 +1,2 @@
+-- expect-syntax: 2:27: '->' expected near '='
+local f: (number, string) = nil

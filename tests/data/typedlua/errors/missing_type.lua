@@ -1,0 +1,2 @@
+-- expect-syntax: 2:10: type expected near '='
+local x: = 5

@@ -1,0 +1,2 @@
+-- expect-syntax: 2:11: unfinished long string
+local s = [==[ abc ]=]

@@ -1,0 +1,2 @@
+-- expect-syntax: 2:10: unknown attribute 'foo'
+local x <foo> = 1
