@@ -20,9 +20,9 @@ def test_diff_names_created_updated_deleted():
 def test_first_load_is_v0_and_unchanged_files_add_no_version(tmp_path):
     s = Store(str(tmp_path / "reg"))
     snap = {"app:e1": entry(1, x=1)}
-    assert s.commit_snapshot(snap) == (0, True)
-    assert s.commit_snapshot(snap) == (0, False)
-    assert s.commit_snapshot({"app:e1": entry(1, x=2)}) == (1, True)
+    assert s.commit_files(snap) == (0, True)
+    assert s.commit_files(snap) == (0, False)
+    assert s.commit_files({"app:e1": entry(1, x=2)}) == (1, True)
     assert [h["version"] for h in s.history()] == [0, 1]
     assert s.get("app:e1")["data"] == {"x": 2}
     s.close()
@@ -32,8 +32,8 @@ def test_a_reader_in_another_process_sees_committed_versions(tmp_path):
     import subprocess
     import sys
     w = Store(str(tmp_path / "reg"))
-    w.commit_snapshot({"app:e1": entry(1)})
-    w.commit_snapshot({"app:e2": entry(2)})
+    w.commit_files({"app:e1": entry(1)})
+    w.commit_files({"app:e2": entry(2)})
     code = ("import sys; from wippy.store import Store; r = Store(sys.argv[1], readonly=True); "
             "print(r.version(), r.get('app:e1'), r.get('app:e2')['kind'])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "reg")], capture_output=True,
@@ -46,7 +46,7 @@ def test_on_disk_layout_is_stable(tmp_path):
     """Golden layout: key encodings and JSON shapes that old data directories rely on."""
     import lmdb
     s = Store(str(tmp_path / "reg"))
-    s.commit_snapshot({"app:e1": entry(1, x=1)})
+    s.commit_files({"app:e1": entry(1, x=1)})
     s.close()
     env = lmdb.open(str(tmp_path / "reg"), max_dbs=4, readonly=True)
     with env.begin() as txn:
@@ -54,8 +54,35 @@ def test_on_disk_layout_is_stable(tmp_path):
         hist = dict(txn.cursor(db=env.open_db(b"history", txn=txn)))
         ents = dict(txn.cursor(db=env.open_db(b"entries", txn=txn)))
     env.close()
+    meta_files = meta.pop(b"files")
     assert meta == {b"format": FORMAT.encode(), b"version": b"0"}
     assert list(hist) == [b"\x00" * 8]
-    assert json.loads(hist[b"\x00" * 8]) == {"version": 0, "created": [entry(1, x=1)], "updated": [],
-                                             "deleted": []}
+    record = json.loads(hist[b"\x00" * 8])
+    assert set(record) == {"version", "time", "source", "created", "updated", "deleted", "before"}
+    assert (record["version"], record["source"], record["created"], record["updated"],
+            record["deleted"], record["before"]) == (0, "files", [entry(1, x=1)], [], [], {"app:e1": None})
+    assert json.loads(meta_files) == {"app:e1": entry(1, x=1)}
     assert json.loads(ents[b"app:e1"]) == entry(1, x=1)
+
+
+def test_snapshot_at_rebuilds_any_version(tmp_path):
+    s = Store(str(tmp_path / "reg"))
+    s.commit_files({"app:e1": entry(1, x=1)})
+    s.commit({"created": [entry(2)], "updated": [entry(1, x=2)]})
+    s.commit({"deleted": ["app:e1"]})
+    assert s.snapshot_at(0) == {"app:e1": entry(1, x=1)}
+    assert s.snapshot_at(1) == {"app:e1": entry(1, x=2), "app:e2": entry(2)}
+    assert s.snapshot_at(2) == {"app:e2": entry(2)} == s.entries()
+    s.close()
+
+
+def test_entries_created_at_run_time_survive_a_reboot_with_changed_files(tmp_path):
+    s = Store(str(tmp_path / "reg"))
+    s.commit_files({"app:e1": entry(1, x=1)})
+    s.commit({"created": [entry(9, note="from an agent")]})
+    version, changed = s.commit_files({"app:e1": entry(1, x=5)})
+    assert (version, changed) == (2, True)
+    assert s.get("app:e9")["data"] == {"note": "from an agent"}
+    assert s.get("app:e1")["data"] == {"x": 5}
+    assert s.commit_files({"app:e1": entry(1, x=5)}) == (2, False)
+    s.close()

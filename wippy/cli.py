@@ -12,6 +12,7 @@ __all__ = ["main"]
 USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--log-level LEVEL]
 wippy ps [APP] [--json]
 wippy stop [APP]
+wippy registry [--app APP] list | show ID | history | diff V1 V2 | rollback V
 wippy bench [ARGS...]   (from a checkout: python -m benchmarks ARGS...)"""
 
 
@@ -112,6 +113,11 @@ def _stop(argv: list[str]) -> int:
     return 0
 
 
+def _registry(argv: list[str]) -> int:
+    from .cli_registry import main as registry_main
+    return registry_main(argv)
+
+
 def _bench(argv: list[str]) -> int:
     sys.path.insert(0, os.getcwd())
     try:
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench}
+    handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry}
     if cmd not in handlers:
         print(f"wippy: unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
         return 2

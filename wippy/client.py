@@ -21,11 +21,12 @@ from collections import deque
 from typing import Any, Callable
 
 from . import transport, wire
-from .errors import NodeError, ProcessFailed, ProcessNotFound, Timeout, exit_error, from_wire
+from .errors import (NodeError, ProcessFailed, ProcessNotFound, Timeout, WippyError, exit_error,
+                     from_wire)
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .proc import EXIT, LINK_DOWN, Event, Message, Result
-from .registry import match, public_entry
+from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
 from .rundir import read_node_info, run_dir_for
 from .store import Store
 
@@ -35,10 +36,15 @@ HELLO_TIMEOUT_S = 10.0
 
 
 class RegistryView:
-    """Read-only registry access from outside the node: ``get(id)`` and ``find(filter)``."""
+    """The registry from outside the node: reads from LMDB, changes through the node.
 
-    def __init__(self, store: Store) -> None:
+    Same names as inside a process (``get``, ``find``, ``snapshot``, ``history``,
+    ``apply_version``...), but synchronous: ``snapshot().changes()...apply()`` returns the
+    new :class:`wippy.registry.Version`."""
+
+    def __init__(self, store: Store, request: Callable[..., Any] | None = None) -> None:
         self._store = store
+        self._request = request
 
     def get(self, id: str) -> dict[str, Any]:
         from .errors import EntryNotFound
@@ -50,8 +56,42 @@ class RegistryView:
     def find(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
         return [e for e in (public_entry(s) for s in self._store.entries().values()) if match(e, flt)]
 
+    def _submit(self, ops: list[dict[str, Any]]) -> Version:
+        if self._request is None:
+            raise NodeError("the registry can only be changed through a running node")
+        try:
+            return Version(self._request("registry_apply", ops))
+        except WippyError as exc:
+            raise registry_error(exc) from None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self._store.version() or 0, self._store.entries(), self._submit)
+
+    def snapshot_at(self, version: int) -> Snapshot:
+        return Snapshot(int(version), self._store.snapshot_at(int(version)), self._submit)
+
+    def current_version(self) -> Version:
+        return Version(self._store.version() or 0)
+
     def version(self) -> int | None:
         return self._store.version()
+
+    def versions(self) -> list[Version]:
+        return [Version(h["version"]) for h in self._store.history()]
+
+    def history(self) -> list[dict[str, Any]]:
+        return history_of(self._store)
+
+    def changeset(self, version: int) -> dict[str, Any] | None:
+        return self._store.changeset(int(version))
+
+    def apply_version(self, version: int) -> Version:
+        if self._request is None:
+            raise NodeError("the registry can only be changed through a running node")
+        try:
+            return Version(self._request("registry_rollback", int(version)))
+        except WippyError as exc:
+            raise registry_error(exc) from None
 
 
 class Connection:
@@ -95,7 +135,7 @@ class Connection:
         self._names: dict[str, str] = dict(welcome["names"])
         self.node_pid: str = welcome["node_pid"]
         self._store = Store(welcome["store"], readonly=True)
-        self.registry = RegistryView(self._store)
+        self.registry = RegistryView(self._store, self._request)
         self.pid = make_pid("client", self.serial, "0")
         self._counter = 0
         self._poller = transport.Poller()

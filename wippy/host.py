@@ -21,10 +21,11 @@ import sys
 import time as _time
 from typing import Any
 
-from . import scheduler, threads, transport, wire
+from . import codeload, scheduler, threads, transport, wire
 from .errors import NodeError, WippyError, from_wire
 from .mesh import Mesh
 from .proc import CANCEL, Event
+from .registry import public_entry
 from .runtime import Runtime, Terminated
 from .store import Store
 
@@ -93,6 +94,13 @@ class Host:
             self.mesh.set_loads(msg[1])
         elif kind == "host_down":
             rt.host_down(msg[1], msg[2])
+        elif kind == "registry":
+            _, version, events = msg
+            codeload.invalidate([eid for _, eid, _ in events])
+            for ekind, eid, entry in events:
+                rt.publish("registry", ekind, eid, None if entry is None else public_entry(entry))
+        elif kind == "event":
+            rt.publish(*msg[1:])
         elif kind == "ps":
             self.notify("ps_reply", msg[1], self.ps())
         elif kind == "stop":

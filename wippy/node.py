@@ -31,6 +31,8 @@ from .errors import ConfigError, NodeError, from_wire
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .rundir import RunDir, data_dir_for, run_dir_for
+from .noderegistry import RegistryKeeper
+from .regchange import changed_ids
 from .store import Store
 from .zygote import Zygote
 
@@ -58,6 +60,7 @@ class NodeOptions:
     log_level: str = "WARNING"
     ready_fd: int | None = None
     stop_timeout: float | None = None
+    watch: bool = True          # hot reload: watch the application's files
 
 
 @dataclass
@@ -84,6 +87,8 @@ class Svc:
     last_error: str | None = None
     started_at: float = 0.0
     waiting_host: bool = False
+    restart_pending: bool = False     # its entry or code changed: start again once it exits
+    deleted: bool = False
 
 
 def run_node(opts: NodeOptions) -> int:
@@ -139,10 +144,9 @@ class Node:
         osproc.set_subreaper()
         self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
         self.store = Store(os.path.join(self.data_dir, "registry"))
-        snapshot = {e.id: {**e.to_plain(), "path": e.path, "base_dir": e.base_dir}
-                    for e in app.entries.values()}
-        self.version, _ = self.store.commit_snapshot(snapshot)
-        self.entries = snapshot
+        self.registry = RegistryKeeper(self.store, app, self._on_registry_change,
+                                       self.sched.call_later, watch=opts.watch)
+        self.host_workers: dict[str, int] = {}
         self.ctx = transport.new_context()
         self.router = transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl"))
         self.mesh = Mesh(self.ctx, self.rundir.path, 0)
@@ -180,11 +184,9 @@ class Node:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
-        host_entries = [e for e in self.app.entries.values() if e.kind == "process.host"
-                        and (e.data.get("lifecycle") or {}).get("auto_start", True)]
-        for e in host_entries:
-            for slot in range(int((e.data.get("host") or {}).get("workers", 1))):
-                self.fork_host(e.id, slot)
+        for e in self.store.entries().values():
+            if e["kind"] == "process.host":
+                self._set_host_workers(e)
         self.loop(wake_r, until=lambda: all(h.state != "forking" for h in self.hosts.values()),
                   timeout=BOOT_TIMEOUT_S, what="hosts to start")
         self.booted = True
@@ -293,6 +295,10 @@ class Node:
     def _live_hosts(self) -> list[HostProc]:
         return [h for h in self.hosts.values() if h.state != "dead"]
 
+    @property
+    def version(self) -> int:
+        return self.registry.version
+
     def fork_host(self, host_id: str, slot: int, terminal: bool = False) -> HostProc:
         serial = self.next_serial
         self.next_serial += 1
@@ -307,6 +313,34 @@ class Node:
             "log_level": self.opts.log_level,
         })
         return hp
+
+    def _set_host_workers(self, entry: dict[str, Any] | None, host_id: str | None = None) -> None:
+        """Make the running workers of a ``process.host`` match its entry (start, rescale,
+        or stop them all when the entry is gone or not auto-started)."""
+        hid = entry["id"] if entry is not None else host_id
+        assert hid is not None
+        data = (entry or {}).get("data") or {}
+        want = 0
+        if entry is not None and (data.get("lifecycle") or {}).get("auto_start", True):
+            want = int((data.get("host") or {}).get("workers", 1))
+        self.host_workers[hid] = want
+        live = {h.slot: h for h in self.hosts.values() if h.host_id == hid and h.state != "dead"
+                and not h.terminal}
+        for slot in range(want):
+            if slot not in live:
+                self.fork_host(hid, slot)
+        for slot, hp in live.items():
+            if slot >= want:
+                self._retire(hp)
+
+    def _retire(self, hp: HostProc) -> None:
+        """Stop one host OS process for good (scaled down or deleted): its processes get the
+        usual stop, the others are untouched."""
+        was_ready = hp.state == "ready"
+        hp.state = "stopping"
+        if was_ready:
+            self._broadcast(("topology", self.topology()))
+            self._to_host(hp, ("stop", self.opts.stop_timeout or 10.0))
 
     def topology(self) -> dict[str, list[int]]:
         topo: dict[str, list[int]] = {}
@@ -326,7 +360,7 @@ class Node:
             hp = self.hosts.get(serial)
             if hp is None or hp.state == "dead":
                 return
-            was_ready = hp.state == "ready"
+            was_ready = hp.state in ("ready", "stopping")
             hp.state = "dead"
             self.store.reader_check()
             reason = osproc.describe_status(status)
@@ -364,6 +398,8 @@ class Node:
             self.begin_stop(1, "exec host died")
 
     def _schedule_restart(self, hp: HostProc) -> None:
+        if not hp.terminal and hp.slot >= self.host_workers.get(hp.host_id, 0):
+            return      # retired (scaled down or deleted): not restarted
         key = (hp.host_id, hp.slot)
         now = _time.monotonic()
         deaths = [t for t in self.slot_deaths.get(key, []) if now - t < RESTART_WINDOW_S]
@@ -456,6 +492,8 @@ class Node:
                 if self.names.get(name) == pid:
                     del self.names[name]
                     self._broadcast(("name", name, None, None))
+        elif kind == "event":
+            self._broadcast(("event", *msg[1:]))
         elif kind == "load":
             self.loads[msg[1]] = msg[2]
             self.loads_dirty = True
@@ -497,12 +535,49 @@ class Node:
         elif op == "stop":
             self._reply(ident, req, True, True)
             self.begin_stop(0, "stop requested")
+        elif op == "registry_apply":
+            self._registry_request(ident, req, lambda: self.registry.apply(args[0]))
+        elif op == "registry_rollback":
+            self._registry_request(ident, req, lambda: self.registry.rollback(int(args[0])))
         elif op == "info":
             self._reply(ident, req, True, {"pid": os.getpid(), "app_dir": self.app_dir,
                                            "data_dir": self.data_dir, "node_pid": NODE_PID,
                                            "version": self.version})
         else:
             self._reply(ident, req, False, {"kind": "INVALID", "message": f"unknown request '{op}'"})
+
+    def _registry_request(self, ident: bytes, req: int, fn: Any) -> None:
+        from .errors import WippyError
+        try:
+            version = fn()
+        except WippyError as exc:
+            self._reply(ident, req, False, {"kind": exc.kind, "message": str(exc)})
+        else:
+            self._reply(ident, req, True, version)
+
+    def _on_registry_change(self, version: int, changes: dict[str, list], source: str) -> None:
+        """A version was committed: tell every host and client, then carry out the effects."""
+        events = changed_ids(changes)
+        self._broadcast(("registry", version, events))
+        if not self.booted:
+            return
+        for kind, eid, entry in events:
+            ekind = (entry or {}).get("kind") or self._known_kind(eid)
+            if ekind == "process.host":
+                self._set_host_workers(entry, eid)
+            elif ekind == "process.service":
+                self._service_changed(eid, entry)
+        touched = {eid for _, eid, _ in events}
+        for svc in self.svcs.values():
+            if svc.spec.process in touched and svc.spec.id not in touched:
+                self._restart_service(svc)      # its code changed
+
+    def _known_kind(self, eid: str) -> str | None:
+        if eid in self.svcs:
+            return "process.service"
+        if eid in self.host_workers:
+            return "process.host"
+        return None
 
     def _announce_name(self, name: str, pid: str, reply_to: tuple[bytes, int] | None) -> None:
         self.ack_seq += 1
@@ -626,10 +701,9 @@ class Node:
 
     # -- services ------------------------------------------------------------------------
     def _start_services(self) -> None:
-        for e in self.app.entries.values():
-            if e.kind == "process.service":
-                spec = services.service_spec(self.entries[e.id])
-                self.svcs[e.id] = Svc(spec)
+        for e in self.store.entries().values():
+            if e["kind"] == "process.service":
+                self.svcs[e["id"]] = Svc(services.service_spec(e))
         auto = {s.spec.id: s.spec.depends_on for s in self.svcs.values() if s.spec.auto_start}
         for level in services.start_levels(auto):
             for sid in level:
@@ -654,6 +728,40 @@ class Node:
         self.names[spec.id] = pid
         self._announce_name(spec.id, pid, None)
 
+    def _service_changed(self, eid: str, entry: dict[str, Any] | None) -> None:
+        svc = self.svcs.get(eid)
+        if entry is None:                     # deleted
+            if svc is not None:
+                svc.deleted = True
+                if svc.pid is None:
+                    del self.svcs[eid]
+                else:
+                    self._terminate(svc.pid)
+            return
+        spec = services.service_spec(entry)
+        if svc is None:
+            svc = self.svcs[eid] = Svc(spec)
+            if spec.auto_start:
+                self._start_service(svc, counted=False)
+            return
+        svc.spec = spec
+        self._restart_service(svc)
+
+    def _restart_service(self, svc: Svc) -> None:
+        """Hot reload: stop the running instance; the new one starts when it has exited."""
+        if svc.pid is not None:
+            svc.restart_pending = True
+            self._terminate(svc.pid)
+        elif svc.spec.auto_start or svc.state != services.State.STOPPED:
+            self._start_service(svc, counted=False)
+
+    def _terminate(self, pid: str) -> None:
+        p = parse_pid(pid)
+        try:
+            self.mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, NODE_PID)))
+        except Exception:  # noqa: BLE001 - its host is gone; the EXIT comes from the host death
+            pass
+
     def _service_exited(self, svc: Svc, value: Any, error: dict | None) -> None:
         if self.names.get(svc.spec.id) == svc.pid:
             del self.names[svc.spec.id]
@@ -661,6 +769,14 @@ class Node:
         svc.pid = None
         if self.stopping:
             svc.state = services.State.STOPPED
+            return
+        if svc.deleted:
+            self.svcs.pop(svc.spec.id, None)
+            return
+        if svc.restart_pending:
+            svc.restart_pending = False
+            svc.attempts = 0
+            self._start_service(svc, counted=False)
             return
         if error is not None and error.get("kind") == "HOST_DOWN":
             return          # restarted when its host is back (_host_down marked it)

@@ -59,6 +59,7 @@ class Runtime:
         self.early: dict[str, list[tuple]] = {}
         self.remote_watch: dict[str, set[tuple[str, int]]] = {}   # remote pid -> {(local, kind)}
         self.names: dict[str, str] = {}         # name -> pid (node-wide, kept by the node)
+        self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
         self.exits = 0
         self.spawns = 0
         self.last_failure: str | None = None
@@ -207,8 +208,8 @@ class Runtime:
             fn, is_coro = codeload.resolve(self.store, entry_id, code)
             coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
-            self.exit(proc, None, exc)
-            return proc
+            coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
+                                # this PID must be registered before the EXIT is sent
         proc.main = self.sched.start(coro, proc, self._task_done)
         early = self.early.pop(local, None)
         if early:
@@ -427,6 +428,22 @@ class Runtime:
             if parse_pid(pid).serial == serial:
                 del self.names[name]
 
+    def publish(self, system: str, kind: str, path: str, data: Any) -> None:
+        """Hand a bus event to this host's matching subscribers (each gets its own copy)."""
+        if not self.subscriptions:
+            return
+        live = []
+        for sub in self.subscriptions:
+            if sub.owner.exited:
+                continue
+            live.append(sub)
+            if sub.wants(system, kind):
+                event = {"system": system, "kind": kind, "path": path}
+                if data is not None:
+                    event["data"] = _copy(data)
+                sub.deliver(event)
+        self.subscriptions[:] = live
+
     def dispatch(self, frame: tuple) -> None:
         handler = self._dispatch.get(frame[0])
         if handler is None:
@@ -460,6 +477,10 @@ def _copy(payload: Any) -> Any:
     if len(data) > wire.MAX_FRAME:
         raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
     return pickle.loads(data)
+
+
+async def _fail(exc: BaseException) -> Any:
+    raise exc
 
 
 async def _call_sync(fn: Callable[..., Any], args: list) -> Any:

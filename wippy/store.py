@@ -6,12 +6,16 @@ a golden test (``tests/test_store.py``):
 * ``entries``: entry id (utf-8) -> JSON of the entry's plain form (``id kind meta data`` plus
   ``path``/``base_dir`` where it came from a file).
 * ``history``: version number (8-byte big-endian) -> JSON changeset
-  ``{"version": n, "created": [...], "updated": [...], "deleted": [...]}`` (full entries for
-  created/updated, ids for deleted).
-* ``meta``: ``version`` -> decimal string of the current version; ``format`` -> "1".
+  ``{"version": n, "time": t, "source": s, "created": [...], "updated": [...], "deleted": [...],
+  "before": {id: entry or null}}`` (full entries for created/updated, ids for deleted, and the
+  entries as they were before, so any version's snapshot can be rebuilt backwards).
+* ``meta``: ``version`` -> decimal string of the current version; ``format`` -> "1";
+  ``files`` -> JSON snapshot of what the application's files last said (the baseline that file
+  edits are diffed against, so entries created at run time survive file reloads and reboots).
 
-The first load is version 0; a later boot stores a new version only when the files differ from
-the stored current version (S3).
+The first load is version 0. After that every change, from the files or from ``apply``, is one
+transaction that writes the entries and the changeset together: a node killed mid-apply
+leaves the old or the new version, never a mix.
 """
 from __future__ import annotations
 
@@ -84,25 +88,76 @@ class Store:
             for _, v in txn.cursor():
                 yield json.loads(v)
 
+    def changeset(self, version: int) -> dict[str, Any] | None:
+        with self.env.begin(db=self._history) as txn:
+            raw = txn.get(_key(version))
+        return None if raw is None else json.loads(raw)
+
+    def snapshot_at(self, version: int) -> dict[str, dict[str, Any]]:
+        """The registry as it was at ``version`` (rebuilt backwards from the current one)."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"version", db=self._meta)
+            if raw is None or not 0 <= version <= int(raw):
+                from .errors import EntryNotFound
+                raise EntryNotFound(f"version v{version} not found")
+            snap = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+            for v in range(int(raw), version, -1):
+                record = json.loads(txn.get(_key(v), db=self._history))
+                for entry_id, before in record.get("before", {}).items():
+                    if before is None:
+                        snap.pop(entry_id, None)
+                    else:
+                        snap[entry_id] = before
+        return snap
+
+    def file_baseline(self) -> dict[str, dict[str, Any]] | None:
+        with self.env.begin(db=self._meta) as txn:
+            raw = txn.get(b"files")
+        return None if raw is None else json.loads(raw)
+
     # -- writes (node only) --------------------------------------------------------------
-    def commit_snapshot(self, snapshot: dict[str, dict[str, Any]]) -> tuple[int, bool]:
-        """Make ``snapshot`` current. Returns (version, changed). Atomic: one transaction."""
+    def commit(self, changes: dict[str, list], source: str = "api",
+               files: dict[str, dict[str, Any]] | None = None) -> int:
+        """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
+        version, atomically; returns it. ``files`` also records a new file baseline."""
+        import time as _t
         with self.env.begin(write=True) as txn:
             raw = txn.get(b"version", db=self._meta)
-            old = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
-            if raw is None:
-                version, changes = 0, diff_snapshots({}, snapshot)
-            else:
-                changes = diff_snapshots(old, snapshot)
-                if not any(changes.values()):
-                    return int(raw), False
-                version = int(raw) + 1
-            for entry in changes["created"] + changes["updated"]:
-                txn.put(entry["id"].encode(), json.dumps(entry, sort_keys=True).encode(), db=self._entries)
-            for entry_id in changes["deleted"]:
+            version = 0 if raw is None else int(raw) + 1
+            before: dict[str, Any] = {}
+            for entry in changes.get("created", []) + changes.get("updated", []):
+                key = entry["id"].encode()
+                old = txn.get(key, db=self._entries)
+                before[entry["id"]] = None if old is None else json.loads(old)
+                txn.put(key, json.dumps(entry, sort_keys=True).encode(), db=self._entries)
+            for entry_id in changes.get("deleted", []):
+                old = txn.get(entry_id.encode(), db=self._entries)
+                before[entry_id] = None if old is None else json.loads(old)
                 txn.delete(entry_id.encode(), db=self._entries)
-            record = {"version": version, **changes}
+            record = {"version": version, "time": _t.time(), "source": source,
+                      "created": changes.get("created", []), "updated": changes.get("updated", []),
+                      "deleted": changes.get("deleted", []), "before": before}
             txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
             txn.put(b"version", str(version).encode(), db=self._meta)
             txn.put(b"format", FORMAT.encode(), db=self._meta)
-        return version, True
+            if files is not None:
+                txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)
+        return version
+
+    def commit_files(self, files: dict[str, dict[str, Any]]) -> tuple[int, bool]:
+        """Boot: make the registry agree with the application's files. The first boot stores
+        them as v0; later boots apply what changed in the files since the last baseline (so
+        entries created at run time stay). Returns (current version, whether one was added)."""
+        baseline = self.file_baseline()
+        current = self.version()
+        if current is None:
+            return self.commit({"created": list(files.values())}, "files", files), True
+        if baseline is None:
+            baseline = self.entries()
+        changes = diff_snapshots(baseline, files)
+        if not any(changes.values()):
+            return current, False
+        live = self.entries()
+        changes["created"] = [e for e in changes["created"] if live.get(e["id"]) != e]
+        changes["deleted"] = [i for i in changes["deleted"] if i in live]
+        return self.commit(changes, "files", files), True
