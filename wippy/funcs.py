@@ -13,17 +13,17 @@ from typing import Any
 from . import codeload
 from . import runtime as _rt
 from . import scheduler as _sched
-from .errors import InvalidMessage, ProcessFailed, WippyError
+from .errors import ProcessFailed, WippyError
 
 __all__ = ["call", "async_", "Future"]
 
 
+_FUNCTION_KINDS = frozenset({"function.py", "function.lua"})
+
+
 def _function(id: str) -> Any:
-    rt = _rt.get()
-    entry = rt.store.get(id) if rt.store is not None else None
-    if entry is not None and entry.get("kind") != "function.py":
-        raise InvalidMessage(f"entry {id} is a {entry.get('kind')}, not a function")
-    return codeload.load_callable(rt.store, id, None)
+    fn, _ = codeload.resolve(_rt.get().store, id, None, _FUNCTION_KINDS)
+    return fn
 
 
 async def call(id: str, *args: Any) -> Any:
