@@ -98,6 +98,10 @@ class Channel:
 
     async def receive(self) -> Any:
         """The next value; raises :class:`wippy.ChannelClosed` when closed and drained."""
+        sched = scheduler.get()
+        sched.budget -= 1
+        if sched.budget < 0:               # fairness: a receive loop that never blocks
+            await scheduler.yield_now()     # still lets the host's other work run
         if self._buf and not self._sendq:
             return self._buf.popleft()
         value, ok = self.receive_nowait()
@@ -105,7 +109,6 @@ class Channel:
             return value
         if self._closed:
             raise ChannelClosed("receive on a closed channel")
-        sched = scheduler.get()
         w = sched.new_wait()
         self._recvq.append((w, -1))
         return await scheduler.suspend()
@@ -164,6 +167,10 @@ def new(size: int = 0) -> Channel:
 
 async def select(*cases: tuple[int, Channel, Any], default: bool = False) -> SelectResult:
     """Wait for the first ready case, in the order given. With ``default=True`` never blocks."""
+    sched = scheduler.get()
+    sched.budget -= 1
+    if sched.budget < 0 and not default:
+        await scheduler.yield_now()
     for op, ch, value in cases:
         if op == _RECV:
             v, ok = ch.receive_nowait()
@@ -180,7 +187,6 @@ async def select(*cases: tuple[int, Channel, Any], default: bool = False) -> Sel
         return SelectResult(None, None, True, True)
     if not cases:
         raise ValueError("select needs at least one case or default=True")
-    sched = scheduler.get()
     w = sched.new_wait()
     for i, (op, ch, value) in enumerate(cases):
         if op == _RECV:

@@ -325,6 +325,10 @@ class Connection:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
         return self._request("ps", timeout=10.0)
 
+    def supervisor_states(self) -> list[dict[str, Any]]:
+        """Every service's state, in Wippy's ``system.supervisor.states()`` shape."""
+        return self._request("supervisor_states")
+
     def lookup(self, name: str) -> str | None:
         return self._request("lookup", name)
 

@@ -32,6 +32,7 @@ from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .rundir import RunDir, data_dir_for, run_dir_for
 from .noderegistry import RegistryKeeper
+from .nodeservices import ServiceManager
 from .regchange import changed_ids
 from .store import Store
 from .zygote import Zygote
@@ -43,6 +44,7 @@ log = logging.getLogger("wippy.node")
 NODE_PID = make_pid("node", 0, "0")
 BOOT_TIMEOUT_S = 30.0
 FORCE_GRACE_S = 2.0        # after stop_timeout, how long hosts get before SIGKILL
+STOP_POLL_S = 0.01         # how often an orderly stop checks whether a level has exited
 LOADS_EVERY_S = 0.25
 ACK_TIMEOUT_S = 2.0        # a host that does not ack a name in time is presumed dying
 RESTART_WINDOW_S = 1.0     # deaths of one host slot closer than this back off
@@ -75,20 +77,7 @@ class HostProc:
     ready_at: float = 0.0
     ident: bytes = b""
     ps: Any = None                  # psutil.Process, primed for cpu_percent
-
-
-@dataclass
-class Svc:
-    spec: services.ServiceSpec
-    state: services.State = services.State.STOPPED
-    pid: str | None = None
-    attempts: int = 0
-    restarts: int = 0
-    last_error: str | None = None
-    started_at: float = 0.0
-    waiting_host: bool = False
-    restart_pending: bool = False     # its entry or code changed: start again once it exits
-    deleted: bool = False
+    doomed: bool = False            # killed on purpose (a supervisor's restart): not a failure
 
 
 def run_node(opts: NodeOptions) -> int:
@@ -163,7 +152,7 @@ class Node:
         self.ps_pending: dict[int, dict[str, Any]] = {}
         self.ps_seq = 0
         self.spawn_counter = 0
-        self.svcs: dict[str, Svc] = {}
+        self.services = ServiceManager(self)
         self.exec_pid: str | None = None
         self.stopping = False
         self.exit_code: int | None = None
@@ -191,6 +180,7 @@ class Node:
                   timeout=BOOT_TIMEOUT_S, what="hosts to start")
         self.booted = True
         self._start_services()
+        self.loop(wake_r, until=lambda: not self.services.booting or self.stopping)
         if self.opts.exec_entry is not None:
             self._start_exec()
         self._announce_ready()
@@ -241,19 +231,44 @@ class Node:
             self.sched.call_later(0, self._kill_hosts)
 
     def begin_stop(self, code: int, reason: str) -> None:
+        """Orderly stop: services in reverse dependency order (CANCEL, ``stop_timeout``,
+        terminate), then every host (CANCEL to what is left, then kill). A second signal, or
+        the overall deadline, kills the hosts at once."""
         if self.stopping:
             return
         log.info("stopping (%s)", reason)
         self.stopping = True
         self.exit_code = code
-        timeout = self.opts.stop_timeout
-        if timeout is None:
-            timeout = max([s.spec.stop_timeout for s in self.svcs.values()] or [10.0])
-        self.force_at = _time.monotonic() + timeout + FORCE_GRACE_S
-        for svc in self.svcs.values():
-            svc.state = services.State.STOPPED
-        for hp in self._live_hosts():
-            self._to_host(hp, ("stop", timeout))
+        levels = self.services.stop_levels()
+        total = sum(max([s.spec.stop_timeout for s in lv] or [0]) for lv in levels)
+        self.host_stop_timeout = self.opts.stop_timeout if self.opts.stop_timeout is not None else 10.0
+        self.force_at = _time.monotonic() + total + self.host_stop_timeout + FORCE_GRACE_S
+        self._stop_levels = levels
+        self._stop_next_level()
+
+    def _stop_next_level(self) -> None:
+        if not self._stop_levels:
+            for svc in self.services.svcs.values():
+                svc.state = services.State.STOPPED
+            for hp in self._live_hosts():
+                self._to_host(hp, ("stop", self.host_stop_timeout))
+            return
+        level = self._stop_levels.pop(0)
+        timeout = min([s.spec.stop_timeout for s in level] + [self.opts.stop_timeout or 1e9])
+        for svc in level:
+            if svc.pid is not None:
+                self._cancel(svc.pid, "node stopping")
+        self.sched.call_later(STOP_POLL_S, self._check_level, level, _time.monotonic() + timeout)
+
+    def _check_level(self, level: list[Any], deadline: float) -> None:
+        running = [s for s in level if s.pid is not None]
+        if running and _time.monotonic() < deadline:
+            self.sched.call_later(STOP_POLL_S, self._check_level, level, deadline)
+            return
+        for svc in running:
+            log.warning("service %s did not stop within its stop_timeout; terminating it", svc.spec.id)
+            self.terminate_pid(svc.pid)
+        self._stop_next_level()
 
     def _zygote_died(self) -> None:
         """The zygote is gone, and its hosts with it (parent-death signal): stop with an error."""
@@ -274,7 +289,7 @@ class Node:
     def _announce_ready(self) -> None:
         n_hosts = len({h.host_id for h in self.hosts.values()})
         n_os = len(self._live_hosts())
-        running = sum(1 for s in self.svcs.values() if s.state == services.State.RUNNING)
+        running = sum(1 for s in self.services.svcs.values() if s.state == services.State.RUNNING)
         print(f"wippy: node ready (pid {os.getpid()}): {n_hosts} host(s) in {n_os} OS process(es), "
               f"{running} service(s); run dir {self.rundir.path}", file=sys.stderr, flush=True)
         if self.opts.ready_fd is not None:
@@ -333,6 +348,43 @@ class Node:
             if slot >= want:
                 self._retire(hp)
 
+    def restart_host_entry(self, host_id: str, counted: bool) -> None:
+        """A supervisor restarts host ``host_id``: refork its dead workers; with ``counted``
+        (a sibling's restart) kill the live ones first."""
+        if counted:
+            self.stop_host_entry(host_id)
+        live = {h.slot for h in self.hosts.values() if h.host_id == host_id and h.state != "dead"
+                and not h.doomed and not h.terminal}
+        for slot in range(self.host_workers.get(host_id, 0)):
+            if slot not in live:
+                self.fork_host(host_id, slot)
+
+    def stop_host_entry(self, host_id: str) -> None:
+        for hp in self._live_hosts():
+            if hp.host_id == host_id and not hp.terminal and not hp.doomed:
+                hp.doomed = True
+                hp.state = "stopping"
+                if hp.os_pid:
+                    try:
+                        os.kill(hp.os_pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        self._broadcast(("topology", self.topology()))
+
+    def terminate_pid(self, pid: str) -> None:
+        p = parse_pid(pid)
+        try:
+            self.mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, NODE_PID)))
+        except Exception:  # noqa: BLE001 - its host is gone; the EXIT comes from the host death
+            pass
+
+    def _cancel(self, pid: str, reason: str) -> None:
+        p = parse_pid(pid)
+        try:
+            self.mesh.send(p.serial, wire.dumps((wire.Op.CANCEL, p.local, NODE_PID, reason, True)))
+        except Exception:  # noqa: BLE001
+            pass
+
     def _retire(self, hp: HostProc) -> None:
         """Stop one host OS process for good (scaled down or deleted): its processes get the
         usual stop, the others are untouched."""
@@ -366,10 +418,15 @@ class Node:
             reason = osproc.describe_status(status)
             if self.stopping:
                 return
+            if hp.doomed:
+                self._host_down(hp, "stopped by its supervisor")
+                return
             log.warning("host %s/%d (os pid %d) died: %s", hp.host_id, serial, os_pid, reason)
             self._host_down(hp, reason)
             if not was_ready and not self.booted:
                 raise NodeError(f"host {hp.host_id} failed to start: {reason}")
+            if not hp.terminal and self.services.host_failed(hp.host_id, f"host {hp.host_id}/{serial} died: {reason}"):
+                return      # its supervisor decides
             self._schedule_restart(hp)
 
     def _host_down(self, hp: HostProc, reason: str) -> None:
@@ -387,12 +444,7 @@ class Node:
                 self._finish_ps(seq)
         self._broadcast(("host_down", hp.serial, reason))
         self._broadcast(("topology", self.topology()))
-        for svc in self.svcs.values():
-            if svc.pid is not None and parse_pid(svc.pid).serial == hp.serial:
-                svc.pid = None
-                svc.state = services.State.STARTING
-                svc.waiting_host = True
-                svc.last_error = f"host {hp.host_id}/{hp.serial} died: {reason}"
+        self.services.host_died(hp.serial, reason, hp.host_id)
         if self.exec_pid is not None and parse_pid(self.exec_pid).serial == hp.serial:
             print(f"wippy: {self.opts.exec_entry} failed: its host died ({reason})", file=sys.stderr)
             self.begin_stop(1, "exec host died")
@@ -431,10 +483,8 @@ class Node:
                                        "names": dict(self.names),
                                        "dead": [h.serial for h in self.hosts.values() if h.state == "dead"]}))
         self._broadcast(("topology", topo), skip=serial)
-        for svc in self.svcs.values():
-            if svc.waiting_host and svc.spec.host == hp.host_id and not self.stopping:
-                svc.waiting_host = False
-                self._start_service(svc, counted=False)
+        if self.booted:
+            self.services.host_ready(hp.host_id)
 
     # -- control plane -------------------------------------------------------------------
     def _send_to(self, ident: bytes, msg: tuple) -> None:
@@ -501,6 +551,8 @@ class Node:
             self._on_ps_reply(msg[1], msg[2])
         elif kind == "stopped":
             pass
+        elif kind == "started":
+            self.services.started(msg[1])
         elif kind == "hello":
             self._on_hello(ident)
         elif kind == "bye":
@@ -539,6 +591,11 @@ class Node:
             self._registry_request(ident, req, lambda: self.registry.apply(args[0]))
         elif op == "registry_rollback":
             self._registry_request(ident, req, lambda: self.registry.rollback(int(args[0])))
+        elif op == "exit":
+            self._reply(ident, req, True, True)
+            self.begin_stop(int(args[0]), "system.exit")
+        elif op == "supervisor_states":
+            self._reply(ident, req, True, self.services.states())
         elif op == "info":
             self._reply(ident, req, True, {"pid": os.getpid(), "app_dir": self.app_dir,
                                            "data_dir": self.data_dir, "node_pid": NODE_PID,
@@ -566,14 +623,14 @@ class Node:
             if ekind == "process.host":
                 self._set_host_workers(entry, eid)
             elif ekind == "process.service":
-                self._service_changed(eid, entry)
-        touched = {eid for _, eid, _ in events}
-        for svc in self.svcs.values():
-            if svc.spec.process in touched and svc.spec.id not in touched:
-                self._restart_service(svc)      # its code changed
+                self.services.changed(eid, entry)
+            elif ekind == "supervisor" and entry is not None:
+                self.services._add_sup(entry)
+                self.services._link_children()
+        self.services.code_changed({eid for _, eid, _ in events})
 
     def _known_kind(self, eid: str) -> str | None:
-        if eid in self.svcs:
+        if eid in self.services.svcs:
             return "process.service"
         if eid in self.host_workers:
             return "process.host"
@@ -661,19 +718,22 @@ class Node:
                         if k in ("processes", "spawns", "exits", "last_failure")})
             hosts.append(row)
         svcs = [{"id": s.spec.id, "state": s.state.value, "pid": s.pid, "host": s.spec.host,
-                 "restarts": s.restarts, "last_error": s.last_error} for s in self.svcs.values()]
+                 "restarts": s.restarts, "last_error": s.last_error, "supervisor": s.parent}
+                for s in self.services.svcs.values()]
         self._reply(*pend["reply"], True, {
             "node": {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
                      "uptime": _time.monotonic() - self.started, "registry_version": self.version},
-            "hosts": hosts, "services": svcs})
+            "hosts": hosts, "services": svcs, "supervisors": self.services.tree()})
 
     # -- spawning on behalf of the node --------------------------------------------------
-    def spawn(self, entry_id: str, host_id: str, args: list, monitor: bool = True) -> str:
+    def spawn(self, entry_id: str, host_id: str, args: list, monitor: bool = True,
+              ack: bool = False) -> str:
         serial = self.mesh.pick(host_id)
         self.spawn_counter += 1
         local = f"0.{self.spawn_counter}"
+        flags = (1 if monitor else 0) | (4 if ack else 0)
         self.mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, NODE_PID, entry_id,
-                                           wire.plain(list(args)), 1 if monitor else 0, None)))
+                                           wire.plain(list(args)), flags, None)))
         return make_pid(host_id, serial, local)
 
     def _drain_inbox(self) -> None:
@@ -694,108 +754,12 @@ class Node:
         if pid == self.exec_pid:
             self._finish_exec(value, error)
             return
-        for svc in self.svcs.values():
-            if svc.pid == pid:
-                self._service_exited(svc, value, error)
-                return
+        self.services.on_exit(pid, value, error)
 
     # -- services ------------------------------------------------------------------------
     def _start_services(self) -> None:
-        for e in self.store.entries().values():
-            if e["kind"] == "process.service":
-                self.svcs[e["id"]] = Svc(services.service_spec(e))
-        auto = {s.spec.id: s.spec.depends_on for s in self.svcs.values() if s.spec.auto_start}
-        for level in services.start_levels(auto):
-            for sid in level:
-                self._start_service(self.svcs[sid], counted=False)
-
-    def _start_service(self, svc: Svc, counted: bool = True) -> None:
-        if self.stopping:
-            return
-        spec = svc.spec
-        try:
-            pid = self.spawn(spec.process, spec.host, spec.input)
-        except Exception as exc:  # noqa: BLE001 - no live host: wait for one
-            svc.state = services.State.STARTING
-            svc.waiting_host = True
-            svc.last_error = str(exc)
-            return
-        if counted:
-            svc.restarts += 1
-        svc.pid = pid
-        svc.state = services.State.RUNNING
-        svc.started_at = _time.monotonic()
-        self.names[spec.id] = pid
-        self._announce_name(spec.id, pid, None)
-
-    def _service_changed(self, eid: str, entry: dict[str, Any] | None) -> None:
-        svc = self.svcs.get(eid)
-        if entry is None:                     # deleted
-            if svc is not None:
-                svc.deleted = True
-                if svc.pid is None:
-                    del self.svcs[eid]
-                else:
-                    self._terminate(svc.pid)
-            return
-        spec = services.service_spec(entry)
-        if svc is None:
-            svc = self.svcs[eid] = Svc(spec)
-            if spec.auto_start:
-                self._start_service(svc, counted=False)
-            return
-        svc.spec = spec
-        self._restart_service(svc)
-
-    def _restart_service(self, svc: Svc) -> None:
-        """Hot reload: stop the running instance; the new one starts when it has exited."""
-        if svc.pid is not None:
-            svc.restart_pending = True
-            self._terminate(svc.pid)
-        elif svc.spec.auto_start or svc.state != services.State.STOPPED:
-            self._start_service(svc, counted=False)
-
-    def _terminate(self, pid: str) -> None:
-        p = parse_pid(pid)
-        try:
-            self.mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, NODE_PID)))
-        except Exception:  # noqa: BLE001 - its host is gone; the EXIT comes from the host death
-            pass
-
-    def _service_exited(self, svc: Svc, value: Any, error: dict | None) -> None:
-        if self.names.get(svc.spec.id) == svc.pid:
-            del self.names[svc.spec.id]
-            self._broadcast(("name", svc.spec.id, None, None))
-        svc.pid = None
-        if self.stopping:
-            svc.state = services.State.STOPPED
-            return
-        if svc.deleted:
-            self.svcs.pop(svc.spec.id, None)
-            return
-        if svc.restart_pending:
-            svc.restart_pending = False
-            svc.attempts = 0
-            self._start_service(svc, counted=False)
-            return
-        if error is not None and error.get("kind") == "HOST_DOWN":
-            return          # restarted when its host is back (_host_down marked it)
-        failed = error is not None
-        if failed:
-            svc.last_error = str(from_wire(error))
-        if _time.monotonic() - svc.started_at >= svc.spec.stable_threshold:
-            svc.attempts = 0
-        if not services.should_restart(svc.spec.restart, failed, svc.attempts):
-            svc.state = services.State.FAILED if failed else services.State.EXITED
-            if failed:
-                log.warning("service %s failed and will not be restarted: %s", svc.spec.id, svc.last_error)
-            return
-        delay = services.backoff_delay(svc.spec.restart, svc.attempts, random.random())
-        svc.attempts += 1
-        svc.state = services.State.FAILED
-        log.warning("service %s failed (%s); restart %d in %.2f s", svc.spec.id, svc.last_error,
-                    svc.attempts, delay)
-        self.sched.call_later(delay, self._start_service, svc)
+        self.services.load(self.store.entries())
+        self.services.start_all()
 
     # -- -x ------------------------------------------------------------------------------
     def _start_exec(self) -> None:

@@ -26,6 +26,7 @@ log = logging.getLogger("wippy.runtime")
 
 MONITOR = 1
 LINK = 2
+STARTED_ACK = 4       # tell the node once main has taken its first step (service start order)
 EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
 _Op = wire.Op
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
@@ -211,11 +212,16 @@ class Runtime:
             coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
                                 # this PID must be registered before the EXIT is sent
         proc.main = self.sched.start(coro, proc, self._task_done)
+        if flags & STARTED_ACK:
+            self.sched.start(self._ack_started(pid), None, None)   # runs right after main's step
         early = self.early.pop(local, None)
         if early:
             for frame in early:
                 self.dispatch(frame)
         return proc
+
+    async def _ack_started(self, pid: str) -> None:
+        self.ctl_notify("started", pid)
 
     def start_task(self, proc: Process, coro: Any) -> Any:
         """``coroutine.spawn``: another task of the same process, stopped when main ends."""
@@ -408,7 +414,12 @@ class Runtime:
     def _on_cancel(self, f: tuple) -> None:
         proc = self.procs.get(f[1])
         if proc is not None:
-            proc.post_event(Event(CANCEL, f[2], None, f[3]))
+            if len(f) > 4 and f[4] and not proc.events_requested():
+                # a node shutdown: a process that never asked for events() cannot see CANCEL,
+                # so waiting its stop_timeout would only delay the stop
+                self.exit(proc, None, Terminated("node stopping"))
+            else:
+                proc.post_event(Event(CANCEL, f[2], None, f[3]))
         elif self._not_yet_created(f[1]):
             self._keep_early(f[1], f)
 

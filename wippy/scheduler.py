@@ -68,6 +68,16 @@ class TimerHandle:
         return self.when < other.when
 
 
+STEP_BUDGET = 256   # awaits that complete at once before a task must let others run
+
+
+async def yield_now() -> None:
+    """Go to the back of the run queue (so a task whose awaits never block still shares)."""
+    sched = get()
+    sched.wake(sched.new_wait(), None)
+    await suspend()
+
+
 @types.coroutine
 def suspend() -> Any:
     """Yield to the scheduler; returns the value the waker passed (or raises its exception)."""
@@ -81,6 +91,7 @@ class Scheduler:
         self.ready: deque[tuple[Task, Any, BaseException | None]] = deque()
         self._timers: list[TimerHandle] = []
         self.current: Task | None = None
+        self.budget = STEP_BUDGET
 
     # -- tasks ---------------------------------------------------------------------------
     def start(self, coro: Coroutine[Any, Any, Any], proc: Any,
@@ -132,6 +143,7 @@ class Scheduler:
             if task.finished:
                 continue
             self.current = task
+            self.budget = STEP_BUDGET
             try:
                 if exc is None:
                     task.coro.send(value)

@@ -35,7 +35,7 @@ class Op:
     EXIT = 7         # (EXIT, watcher_local, from_pid, value, error_or_None)
     LINK_DOWN = 8    # (LINK_DOWN, dest_local, from_pid, error)
     TERMINATE = 9    # (TERMINATE, dest_local, by_pid)
-    CANCEL = 10      # (CANCEL, dest_local, by_pid, reason)
+    CANCEL = 10      # (CANCEL, dest_local, by_pid, reason[, shutdown])
     CALL = 11        # (CALL, call_id, caller_pid, func_id, args)
     REPLY = 12       # (REPLY, dest_local, call_id, value, error_or_None)
 
