@@ -79,6 +79,13 @@ def format_ps(ps: dict[str, Any]) -> str:
             lines.append(f"    {p['pid']:<34} {p['entry']}{names}  mailbox {p['mailbox']}")
         if h.get("last_failure"):
             lines.append(f"    last failure: {h['last_failure']}")
+    for sup in ps.get("supervisors", []):
+        lines.append(f"supervisor {sup['id']} ({sup['strategy']}, intensity {sup['intensity']} per "
+                     f"{sup['period']:g}s) {sup['state']}, {sup['restarts']} restart(s)"
+                     + (f", under {sup['parent']}" if sup.get("parent") else "")
+                     + (f"; last error: {sup['last_error']}" if sup.get("last_error") else ""))
+        for c in sup["children"]:
+            lines.append(f"    {c['kind']:<10} {c['id']} ({c['restart']})")
     if ps.get("services"):
         lines.append(f"{'SERVICE':<28} {'STATE':<9} {'RESTARTS':>8}  PID / LAST ERROR")
         for s in ps["services"]:
