@@ -146,3 +146,11 @@ def test_a_second_node_on_the_same_application_is_refused(app_dir):
         assert r.returncode == 1 and "another node" in r.stderr
         assert n.exec  # the first node is unaffected
         assert n.ps()["hosts"][0]["state"] == "ready"
+
+
+def test_a_process_that_exhausts_memory_fails_alone(node):
+    _, b_before = host_os_pid(node, "app:b")
+    with pytest.raises(wippy.ProcessFailed, match="MemoryError"):
+        node.exec("t:memory_hog", "app:b", timeout=30)
+    assert host_os_pid(node, "app:b")[1] == b_before
+    assert node.exec("t:returner", "app:b", "fine", timeout=10) == "fine"

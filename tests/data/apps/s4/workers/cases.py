@@ -322,3 +322,9 @@ async def segfault():
 async def cancellable_sleeper():
     ev = await process.events().receive()
     return ev.kind
+
+
+async def memory_hog():
+    """Ask for far more memory than the machine has: the process fails, its host lives on."""
+    hog = bytearray(1 << 44)
+    return len(hog)
