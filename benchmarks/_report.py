@@ -43,6 +43,8 @@ CASES: dict[str, str] = {
     "memory": "memory per idle process",
     "restart": "kill -9 / fork of a host OS process until it answers",
     "cpu": "CPU-bound work (N-queens) spread over cores",
+    "registry": "registry version commit -> every subscribed process (1/8/64 OS processes), "
+                "get/find, file save -> new version",
 }
 
 #: The system each case is compared against.

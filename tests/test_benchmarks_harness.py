@@ -174,3 +174,63 @@ def test_prepare_app_copies_the_application_and_sizes_the_cpu_host() -> None:
         assert len(os.path.basename(dest)) < 20
     finally:
         shutil.rmtree(dest)
+
+
+# --------------------------------------------------------------------------- registry case
+
+def test_pid_serial_reads_the_os_process_of_a_pid() -> None:
+    from benchmarks.registry_cases import pid_serial
+
+    assert pid_serial("{breg:subs/17|2.5}") == 17
+    assert pid_serial("{app.w:pool/3|12}") == 3
+    for bad in ("breg:subs/1|2", "{breg:subs|2}", "{/1|2}", "{breg:subs/x|2}", None):
+        with pytest.raises(ValueError):
+            pid_serial(bad)  # type: ignore[arg-type]
+
+
+def test_propagation_samples_are_ms_from_commit_and_from_before_apply() -> None:
+    from benchmarks.registry_cases import propagation_samples, summary_ms
+
+    rows = [
+        {"version": 1, "t_before": 9.0, "t_after": 10.0, "t_seen": [99.0], "warmup": True},
+        {"version": 2, "t_before": 100.000, "t_after": 100.004,
+         "t_seen": [100.003, 100.005, 100.002], "warmup": False},
+        {"version": 3, "t_before": 200.000, "t_after": 200.002, "t_seen": [200.004],
+         "warmup": False},
+    ]
+    commit = {1: 9.5, 2: 100.001, 3: 200.001}
+    s = propagation_samples(rows, commit)
+    assert s["commit_to_all"] == pytest.approx([4.0, 3.0])
+    assert s["commit_to_first"] == pytest.approx([1.0, 3.0])
+    assert s["apply_to_all"] == pytest.approx([5.0, 4.0])
+    assert s["apply_call"] == pytest.approx([4.0, 2.0])
+    summ = summary_ms(s["commit_to_all"])
+    assert summ["p50"] == pytest.approx(3.5) and summ["n"] == 2
+    assert summ["max"] == pytest.approx(4.0) and summ["min"] == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        propagation_samples(rows, {1: 9.5, 2: 100.001})          # v3 has no commit time
+    with pytest.raises(ValueError):
+        propagation_samples([{**rows[1], "t_seen": []}], commit)  # nobody saw it
+
+
+def test_prepare_registry_app_sizes_the_subscriber_host_and_writes_the_generated_files() -> None:
+    from benchmarks.registry_cases import WATCHED_ID, prepare_registry_app
+
+    dest = prepare_registry_app(8, items=10)
+    try:
+        doc = yaml.safe_load(Path(dest, "_index.yaml").read_text())
+        entries = {e["name"]: e for e in doc["entries"]}
+        assert doc["namespace"] == "breg"
+        assert entries["subs"]["host"] == {"workers": 8}
+        assert entries["w"]["host"] == {"workers": 1}
+        for e in entries.values():
+            if "source" in e:
+                assert Path(dest, e["source"].removeprefix("file://")).is_file()
+        items = yaml.safe_load(Path(dest, "items.yaml").read_text())
+        assert len(items["entries"]) == 10
+        assert {e["meta"]["group"] for e in items["entries"]} == {"even", "odd"}
+        watched = yaml.safe_load(Path(dest, "watched.yaml").read_text())
+        assert f"{watched['namespace']}:{watched['entries'][0]['name']}" == WATCHED_ID
+        assert not Path(dest, "restart").exists()
+    finally:
+        shutil.rmtree(dest)

@@ -92,12 +92,16 @@ class RegistryKeeper:
     def _poll(self) -> None:
         try:
             if self.watcher is not None and self.watcher.poll():
-                self._dirty_at = _time.monotonic()
-            if self._dirty_at and _time.monotonic() - self._dirty_at >= DEBOUNCE_S:
-                self._dirty_at = 0.0
-                self.reload()
+                stamp = self._dirty_at = _time.monotonic()
+                self.call_later(DEBOUNCE_S, self._quiet, stamp)
         finally:
             self.call_later(POLL_S, self._poll)
+
+    def _quiet(self, stamp: float) -> None:
+        """Reload once the files have not changed for DEBOUNCE_S since ``stamp``."""
+        if self._dirty_at == stamp:
+            self._dirty_at = 0.0
+            self.reload()
 
     def reload(self) -> int | None:
         """Read the files again; apply what changed since the last good read as one version."""

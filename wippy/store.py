@@ -60,6 +60,7 @@ class Store:
         self._entries = self.env.open_db(b"entries", create=not readonly)
         self._history = self.env.open_db(b"history", create=not readonly)
         self._meta = self.env.open_db(b"meta", create=not readonly)
+        self._entries_cache: tuple[bytes | None, dict[str, dict[str, Any]]] | None = None
 
     def close(self) -> None:
         self.env.close()
@@ -80,8 +81,15 @@ class Store:
         return None if raw is None else json.loads(raw)
 
     def entries(self) -> dict[str, dict[str, Any]]:
-        with self.env.begin(db=self._entries) as txn:
-            return {k.decode(): json.loads(v) for k, v in txn.cursor()}
+        """The current snapshot, decoded once per version (callers must not mutate it)."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"version", db=self._meta)
+            cached = self._entries_cache
+            if cached is not None and cached[0] == raw:
+                return cached[1]
+            out = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+        self._entries_cache = (raw, out)
+        return out
 
     def history(self) -> Iterator[dict[str, Any]]:
         with self.env.begin(db=self._history) as txn:

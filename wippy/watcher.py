@@ -1,10 +1,10 @@
 """Notice edits to an application's files by polling, with no extra dependency.
 
-Every ``POLL_S`` the node stats the application's YAML and code files (skipping ``.wippy``,
+Every ``POLL_S`` (0.1 s) the node stats the application's YAML and code files (skipping ``.wippy``,
 dot-directories, ``tests/``, ``benchmarks/`` and virtualenvs) and compares (mtime_ns, size,
 inode) per path: that sees in-place writes, atomic replaces (editors, ``os.replace``), new and
 deleted files, and same-second edits. A change is acted on once the tree has been quiet for
-``DEBOUNCE_S``, so a half-written file or a burst of saves becomes one reload.
+``DEBOUNCE_S`` (0.2 s), so a half-written file or a burst of saves becomes one reload.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from .loader import SKIP_DIRS
 
 __all__ = ["FileWatcher", "POLL_S", "DEBOUNCE_S"]
 
-POLL_S = 0.25
-DEBOUNCE_S = 0.3
+POLL_S = 0.1       # seconds between scans (a stat per file: cheap for an application's files)
+DEBOUNCE_S = 0.2   # quiet time after the last change before a reload
 _EXTS = (".yaml", ".yml", ".py", ".lua", ".lock")
 
 Stamp = tuple[int, int, int]
