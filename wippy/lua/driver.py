@@ -1,20 +1,25 @@
-"""Driving Lua processes from wippy's scheduler.
+"""Driving Lua processes from wippy's scheduler, and the blocking half of the Lua API.
 
 A Lua process is a wippy process whose task runs :func:`drive`: it resumes the process's Lua
 coroutine for one slice, then looks at what came back:
 
-* nothing: the count hook preempted the slice: go to the back of the run queue;
+* nothing: the count hook preempted the slice: run again after the timers that are due;
 * ``(REQ.x, args...)``: a blocking call (``inbox:receive()``, ``time.sleep``, ``process.exec``,
   ``funcs.call``...): perform it with wippy's Python API, awaiting like any Python process, and
   resume Lua with ``ok, values...``;
-* the coroutine ended: the process's result (``true, value``) or error (``false, kind, msg``).
+* the coroutine ended: ``true, value`` or ``false, kind, message, stack``.
 
 ``coroutine.spawn`` starts another task of the same process that drives another coroutine of the
-same Lua state. A ``function.lua`` call (``funcs.call`` from Lua or Python) runs in a fresh Lua
-state of its own, driven inside the caller's task.
+same Lua state. A ``function.lua`` call (``funcs.call`` from Lua or Python) runs in a Lua state of
+its own, driven inside the caller's task.
+
+States are pooled (``engine.acquire``/``release``): a state whose process ended without being
+killed gets a fresh per-process layer (``new_process`` in the prelude) and serves the next spawn,
+which then costs a chunk load and a coroutine instead of a new Lua runtime.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -28,18 +33,19 @@ from .. import process as _process
 from .. import runtime as _runtime
 from .. import scheduler
 from .. import time as _wtime
-from ..errors import (ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError)
+from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
 from ..threads import to_thread
-from . import api, engine, limits
-from .api import ApiError, FutureDone, LuaRef, encode, error_result, op, text
-from .engine import LuaError, LuaMemoryError, LuaState, from_lua, to_lua
+from . import api, engine, limits, modules, timemod  # noqa: F401 - modules register the API
+from .api import (MEMBERS, ApiError, FutureDone, LuaRef, New, Raise, current_ctx, error_result,
+                  function, internal, method, receive_result, received, text)
+from .engine import LuaError, LuaMemoryError, from_lua, to_lua
 
-__all__ = ["entry_runner", "call_function", "LuaFailure", "REQS", "builtin_chunk"]
+__all__ = ["entry_runner", "call_function", "LuaFailure", "blocking", "builtin_chunk", "drive"]
 
 log = logging.getLogger("wippy.lua")
 
-HOST_LIMITS_TTL_S = 1.0     # how long a host entry's limits are cached (a registry read each spawn
-                            # would cost more than the rest of the spawn)
+HOST_LIMITS_TTL_S = 1.0     # host entries' limits are cached this long (a registry read per
+                            # spawn would cost more than the rest of the spawn)
 
 
 class LuaFailure(WippyError):
@@ -51,35 +57,34 @@ class LuaFailure(WippyError):
         self.stack = stack
 
 
+# -- blocking calls: registration ------------------------------------------------------------
+_REQS: list[Callable[..., Any]] = []
+_REQ_NAMES: dict[str, int] = {}
+
+
+def blocking(table: str | None, name: str, method_of: str | None = None) -> Callable[..., Any]:
+    """Register an async handler ``handler(ctx, *args)`` for a blocking call: a member of
+    ``table`` (kind ``b``), a method of class ``method_of`` (kind ``mb``: gets the object's three
+    fields first), or, with neither, an internal request the prelude names ``REQ.<name>``."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        key = f"@{method_of}.{name}" if method_of else f"{table}.{name}" if table else name
+        _REQ_NAMES[key] = len(_REQS)
+        _REQS.append(fn)
+        if method_of:
+            MEMBERS.setdefault("@" + method_of, {})[name] = ("mb", _REQ_NAMES[key])
+        elif table:
+            MEMBERS.setdefault(table, {})[name] = ("b", _REQ_NAMES[key])
+        return fn
+    return deco
+
+
 # -- sources ---------------------------------------------------------------------------------
-REQS: dict[str, Callable[..., Any]] = {}
-_REQ_TABLE: list[Callable[..., Any]] = []
-
-
-def request(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Register an async handler for ``REQ.<name>`` (a blocking call from Lua)."""
-    REQS[fn.__name__.strip("_")] = fn
-    return fn
-
-
-_NUMBERS: dict[str, dict[str, int]] | None = None
-
-
-def _numbers() -> dict[str, dict[str, int]]:
-    global _NUMBERS
-    if _NUMBERS is None:
-        names = sorted(REQS)
-        _REQ_TABLE.extend(REQS[n] for n in names)
-        _NUMBERS = {"OP": api.numbering(), "REQ": {n: i for i, n in enumerate(names)}}
-    return _NUMBERS
-
-
 _CONST = re.compile(rb"\b(OP|REQ)\.(\w+)")
 
 
 def lua_source(path: str) -> bytes:
-    """A Lua file of this package with ``OP.x`` / ``REQ.x`` replaced by their numbers."""
-    nums = _numbers()
+    """A Lua file of this package with ``OP.<name>``/``REQ.<name>`` replaced by numbers."""
+    nums = {"OP": api.op_numbers(), "REQ": _REQ_NAMES}
     raw = resources.files(__package__).joinpath(path).read_bytes()
 
     def sub(m: re.Match) -> bytes:
@@ -96,7 +101,7 @@ _PRELUDE: bytes | None = None
 
 
 def builtin_chunk(name: str) -> bytes | None:
-    """Compiled ``lib/<name>.lua`` (a built-in module), or None."""
+    """Compiled ``lib/<name>.lua``, or None."""
     if name not in _BUILTIN:
         res = resources.files(__package__).joinpath("lib", name + ".lua")
         _BUILTIN[name] = (engine.compile_chunk(lua_source(f"lib/{name}.lua"), f"wippy/{name}.lua",
@@ -104,7 +109,7 @@ def builtin_chunk(name: str) -> bytes | None:
     return _BUILTIN[name]
 
 
-def _prelude() -> bytes:
+def prelude() -> bytes:
     global _PRELUDE
     if _PRELUDE is None:
         _PRELUDE = engine.compile_chunk(lua_source("prelude.lua"), "wippy/prelude.lua", strip=True)
@@ -112,8 +117,6 @@ def _prelude() -> bytes:
 
 
 def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
-    """(source text, chunk name) of a Lua entry; files are read every time (the chunk cache
-    keys on the text, so an edited file gives new code to new processes)."""
     src = (entry.get("data") or {}).get("source")
     if not isinstance(src, str) or not src:
         raise LuaFailure("INVALID", f"entry {entry['id']}: no Lua source")
@@ -129,15 +132,33 @@ def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def compile_entry(entry: dict[str, Any]) -> tuple[bytes, str]:
-    """(binary chunk, chunk name) of a Lua entry; raises LuaFailure on a syntax error."""
+    """(binary chunk, chunk name) of a Lua entry, typed Lua erased (S6); raises LuaFailure
+    (kind INVALID) on a syntax error."""
+    from ..typedlua import TypedLuaError, translate
     src, name = _source_of(entry)
     try:
-        return engine.compile_chunk(src, name), name
+        return engine.compile_chunk(translate(src, name), name), name
+    except TypedLuaError as exc:
+        raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
     except LuaError as exc:
         raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
 
 
-# -- per-state context -----------------------------------------------------------------------
+_TYPES: tuple[bytes, bytes, bytes] | None = None
+
+
+def types_chunks() -> tuple[bytes, bytes, bytes]:
+    """The typed-Lua installer, core and engine, compiled once per OS process."""
+    global _TYPES
+    if _TYPES is None:
+        from .. import typedlua as tl
+        _TYPES = (engine.compile_chunk(tl.prelude(), tl.PRELUDE_CHUNK_NAME, strip=True),
+                  engine.compile_chunk(tl.core_source(), tl.CORE_CHUNK_NAME, strip=True),
+                  engine.compile_chunk(tl.engine_source(), tl.ENGINE_CHUNK_NAME, strip=True))
+    return _TYPES
+
+
+# -- per-process context ---------------------------------------------------------------------
 _host_limits: dict[str, tuple[float, Any]] = {}
 
 
@@ -152,18 +173,11 @@ def _host_entry_limits(rt: Any) -> dict[str, Any] | None:
     return value
 
 
-def _is_terminal(rt: Any) -> bool:
-    if rt.host_id == "wippy:terminal":
-        return True
-    stored = rt.store.get(rt.host_id) if rt.store is not None else None
-    return bool(stored and stored.get("kind") == "terminal.host")
-
-
 class Ctx:
-    """What the Python side knows about one Lua state: its process, entry and limits."""
+    """What the Python side knows about the process (or function call) a Lua state runs."""
 
     __slots__ = ("state", "rt", "proc", "pid", "entry_id", "entry", "args", "exit_exc",
-                 "main_fn", "task_fn", "_allow", "_terminal")
+                 "slots", "next_slot", "objects", "_allow", "_terminal", "collected")
 
     def __init__(self, rt: Any, proc: Any, entry: dict[str, Any], args: tuple) -> None:
         self.rt = rt
@@ -173,27 +187,45 @@ class Ctx:
         self.entry_id = entry["id"]
         self.args = args
         self.exit_exc: BaseException | None = None
-        self._allow: dict[str, tuple[frozenset, dict]] = {}
+        self.slots: dict[int, Any] = {}        # Lua values parked while they sit in a channel
+        self.next_slot = 0
+        self.objects: dict[Any, Any] = {}      # inbox/events/listen channel objects (same each call)
+        self._allow: dict[str, tuple[frozenset, dict]] | None = None
         self._terminal: bool | None = None
+        self.collected = False
         lim = limits.resolve((entry.get("data") or {}).get("limits"), _host_entry_limits(rt))
-        self.state = LuaState(lim.max_memory, lim.max_cpu, f"{proc.pid} {self.entry_id}")
+        self.state = engine.acquire(prelude(), api.dispatch, lim.max_memory, lim.max_cpu,
+                                    f"{proc.pid} {self.entry_id}")
         self.state.ctx = self
-        exports = self.state.setup(_prelude(), api.dispatch)
-        self.main_fn = exports[b"main"]
-        self.task_fn = exports[b"task"]
+
+    def new_obj(self, *fields: Any) -> Any:
+        return self.state.exports[b"new_obj"](*fields)
+
+    def park(self, value: Any) -> LuaRef:
+        self.next_slot += 1
+        self.slots[self.next_slot] = value
+        return LuaRef(self.next_slot)
 
     @property
     def terminal(self) -> bool:
         if self._terminal is None:
-            self._terminal = _is_terminal(self.rt)
+            rt = self.rt
+            stored = rt.store.get(rt.host_id) if rt.store is not None else None
+            self._terminal = rt.host_id == "wippy:terminal" or bool(
+                stored and stored.get("kind") == "terminal.host")
         return self._terminal
 
     def allowlist(self, entry_id: str) -> tuple[frozenset, dict]:
         """(modules, imports) of the entry (or library) whose code calls ``require``."""
+        if self._allow is None:
+            self._allow = {}
         got = self._allow.get(entry_id)
         if got is None:
-            e = self.entry if entry_id == self.entry_id else self.rt.store.get(entry_id)
-            data = (e or {}).get("data") or {}
+            e = self.entry if entry_id == self.entry_id else (
+                self.rt.store.get(entry_id) if self.rt.store is not None else None)
+            if e is None:
+                raise EntryNotFound(f"entry {entry_id} not found")
+            data = e.get("data") or {}
             got = (frozenset(data.get("modules") or ()), dict(data.get("imports") or {}))
             self._allow[entry_id] = got
         return got
@@ -211,7 +243,7 @@ class Ctx:
         st = self.state
         why = st.killed
         if why == "memory":
-            msg = f"memory limit exceeded (max_memory {limits.describe_bytes(st.max_memory)})"
+            msg = f"memory limit exceeded (max_memory {limits.describe_bytes(st.max_memory or 0)})"
         elif why == "stack":
             msg = "stack overflow (recursion too deep)"
         elif why == "stuck":
@@ -224,16 +256,22 @@ class Ctx:
 
 # -- the driver ------------------------------------------------------------------------------
 async def _requeue() -> None:
+    """After a preempted slice: run again after the timers that are due now (a zero-delay timer,
+    not the run queue, so a neighbour's due timer runs before our next slice)."""
     sched = scheduler.get()
-    sched.wake(sched.new_wait(), None)
+    sched.call_later(0.0, _wake, sched, sched.new_wait())
     await scheduler.suspend()
+
+
+def _wake(sched: Any, w: Any) -> None:
+    sched.wake(w, None)
 
 
 async def drive(ctx: Ctx, co: Any) -> Any:
     """Run Lua coroutine ``co`` to its end; returns what it returned (a tuple)."""
     state = ctx.state
     value: Any = None
-    reqs = _REQ_TABLE
+    reqs = _REQS
     while True:
         try:
             out = state.resume(co, value)
@@ -246,9 +284,9 @@ async def drive(ctx: Ctx, co: Any) -> Any:
             if state.killed is not None:
                 raise ctx.limit_error() from None
             raise LuaFailure("INTERNAL", str(exc)) from None
-        if ctx.exit_exc is not None:
-            raise ctx.exit_exc
         if state.killed is not None:
+            if ctx.exit_exc is not None:
+                raise ctx.exit_exc
             raise ctx.limit_error()
         if not co:
             return out
@@ -260,16 +298,28 @@ async def drive(ctx: Ctx, co: Any) -> Any:
             n, args = out[0], out[1:]
         else:
             n, args = out, ()
-        if type(n) is not int:
-            value = (False, b"INVALID", b"attempt to yield from outside a coroutine")
+        if type(n) is not int:                # coroutine.yield() at the top: let others run
+            value = None
+            await _requeue()
             continue
+        if not ctx.collected:                 # first time it waits: drop the start-up garbage
+            ctx.collected = True                # (~5 KB per idle process otherwise)
+            state.exports[b"collect"]()
         try:
+            if n == _RECV:                      # inline: one frame less per blocked process
+                try:
+                    value = receive_result(ctx, await args[0].receive(), args[1])
+                except ChannelClosed:
+                    value = (True, None, False)
+                continue
             value = await reqs[n](ctx, *args)
         except (WippyError, ValueError, TypeError) as exc:
             value = error_result(exc)
         except LuaMemoryError:
             state.killed = state.killed or "memory"
             raise ctx.limit_error() from None
+        if type(value) is New:
+            value = (2, *value)
 
 
 def _finish(ctx: Ctx, out: Any) -> Any:
@@ -283,24 +333,30 @@ def _finish(ctx: Ctx, out: Any) -> Any:
     kind = out[1].decode() if len(out) > 1 and type(out[1]) is bytes else "INTERNAL"
     msg = out[2].decode("utf-8", "replace") if len(out) > 2 and type(out[2]) is bytes else "error"
     stack = out[3].decode("utf-8", "replace") if len(out) > 3 and type(out[3]) is bytes else None
-    if kind == "LIMIT_EXCEEDED" and ctx.state.killed is not None:
+    if kind == "LIMIT_EXCEEDED":
+        st = ctx.state
+        if st.killed is None:
+            st.killed = {"memory": "memory", "stack": "stack"}.get(msg, "cpu")
         raise ctx.limit_error()
     if stack:
         log.debug("Lua %s (%s) failed: %s", ctx.pid, ctx.entry_id, stack)
     raise LuaFailure(kind, msg, stack)
 
 
-async def run_entry(entry: dict[str, Any], code: bytes, args: tuple) -> Any:
-    """Run a process.lua / function.lua entry's method with ``args`` in a new Lua state."""
+async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
+    """Run a process.lua / function.lua entry's method with ``args`` in a Lua state."""
     rt = _runtime.get()
-    proc = rt.current()
-    ctx = Ctx(rt, proc, entry, args)
-    engine.enable_watchdog()
-    method = ((entry.get("data") or {}).get("method") or "main").encode()
+    ctx = Ctx(rt, rt.current(), entry, args)
     state = ctx.state
-    co = ctx.main_fn.coroutine(code, ctx.entry_id.encode(), method,
-                               *[to_lua(state, a) for a in args])
-    return _finish(ctx, await drive(ctx, co))
+    try:
+        method_name = ((entry.get("data") or {}).get("method") or "main").encode()
+        co = state.exports[b"main"].coroutine(code, ctx.entry_id.encode(), method_name,
+                                              *[to_lua(state, a) for a in args])
+        return _finish(ctx, await drive(ctx, co))
+    finally:
+        ctx.slots.clear()
+        ctx.objects.clear()
+        engine.release(state)
 
 
 def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
@@ -309,11 +365,8 @@ def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
     if entry is None:
         raise EntryNotFound(f"entry {entry_id} not found in the registry")
     code, _ = compile_entry(entry)
-
-    async def run(*args: Any) -> Any:
-        return await run_entry(entry, code, args)
-    run.__qualname__ = f"lua:{entry_id}"
-    return run
+    engine.enable_watchdog()
+    return functools.partial(run_entry, entry, code)   # an async callable, one frame less
 
 
 async def call_function(fid: str, args: list) -> Any:
@@ -325,146 +378,217 @@ async def call_function(fid: str, args: list) -> Any:
     kind = entry.get("kind")
     if kind == "function.lua":
         code, _ = compile_entry(entry)
-        return await run_entry(entry, code, tuple(args))
+        return await run_entry(entry, code, *args)
     if kind == "function.py":
         return await _funcs.call(fid, *args)
     raise InvalidMessage(f"entry {fid} is a {kind}, not a function")
 
 
-# -- non-blocking calls that need the driver ------------------------------------------------------
-@op
-def spawn_task(fn: Any, *args: Any) -> tuple:
-    st = engine.current()
-    assert st is not None
-    ctx = st.ctx
-    co = ctx.task_fn.coroutine(fn, *args)
+# -- coroutine.spawn and funcs.async ---------------------------------------------------------
+@internal("spawn_task")
+def _spawn_task(fn: Any, *args: Any) -> bool:
+    ctx = current_ctx()
+    co = ctx.state.exports[b"task"].coroutine(fn, *args)
 
     async def task() -> None:
         out = await drive(ctx, co)
         if type(out) is tuple and out[0] is False:
             _finish(ctx, out)
     ctx.rt.start_task(ctx.proc, task())
-    return (True, True)
+    return True
 
 
 class _Future:
-    __slots__ = ("done", "channel")
+    __slots__ = ("done", "channel", "canceled")
 
     def __init__(self) -> None:
         self.done: FutureDone | None = None
         self.channel = _channel.Channel(1)
+        self.canceled = False
+
+    def resolve(self, done: FutureDone) -> None:
+        if self.done is None:
+            self.done = done
+            self.channel.send_nowait(done)
 
 
-@op
-def funcs_async(fid: Any, *args: Any) -> tuple:
-    st = engine.current()
-    assert st is not None
-    ctx = st.ctx
-    name = text(fid, "function id")
-    plain = [from_lua(a) for a in args]
+def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
     fut = _Future()
 
     async def task() -> None:
         try:
-            value = await call_function(name, plain)
+            value = await call_function(fid, plain)
         except WippyError as exc:
-            fut.done = FutureDone(None, exc)
+            fut.resolve(FutureDone(None, exc))
         except Exception as exc:  # noqa: BLE001 - the error belongs to whoever reads the future
-            fut.done = FutureDone(None, LuaFailure("INTERNAL", f"{type(exc).__name__}: {exc}"))
+            fut.resolve(FutureDone(None, LuaFailure("INTERNAL", f"{type(exc).__name__}: {exc}")))
         else:
-            fut.done = FutureDone(value, None)
-        if not fut.channel.closed:
-            fut.channel.send_nowait(fut.done)
+            fut.resolve(FutureDone(value, None))
     ctx.rt.start_task(ctx.proc, task())
-    return (True, fut, fut.channel)
+    return fut
 
 
-@op
-def future_state(fut: Any) -> tuple:
-    st = engine.current()
-    assert st is not None
-    if fut.done is None:
-        return (True, False)
-    return (True, True, *encode(st, fut.done)[1:])
+@function("funcs", "async")
+def funcs_async(fid: Any, *args: Any) -> Any:
+    ctx = current_ctx()
+    fut = _start_call(ctx, text(fid, "function id"), [from_lua(a) for a in args])
+    return New((b"Future", fut, fut.channel))
 
 
-@op
-def future_cancel(fut: Any) -> tuple:
-    if fut.done is None:
-        fut.done = FutureDone(None, LuaFailure("CANCELED", "the future was canceled"))
-        fut.channel.send_nowait(fut.done)
-        return (True, True)
-    return (True, False)
+@function("funcs", "new")
+def funcs_new() -> Any:
+    return New((b"Executor",))
 
 
-# -- blocking calls ------------------------------------------------------------------------------
-@request
-async def recv(ctx: Ctx, ch: Any) -> tuple:
+for _name in ("with_context", "with_actor", "with_scope", "with_options"):
+    def _same(_a: Any, _b: Any, _c: Any, *args: Any) -> Any:
+        return New((b"Executor",))       # context, actor, scope, options: accepted, not used
+    method("Executor", _name)(_same)
+
+
+@method("Executor", "async")
+def executor_async(_a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> Any:
+    return funcs_async(fid, *args)
+
+
+api.field("Future", "response", 2)
+api.field("Future", "channel", 2)
+
+
+@method("Future")
+def is_complete(fut: Any, ch: Any, _: Any) -> bool:
+    return fut.done is not None
+
+
+@method("Future")
+def is_canceled(fut: Any, ch: Any, _: Any) -> bool:
+    return fut.canceled
+
+
+@method("Future")
+def result(fut: Any, ch: Any, _: Any) -> Any:
+    done = fut.done
+    if done is None:
+        return (None, None)
+    if done.error is not None:
+        raise done.error if isinstance(done.error, WippyError) else LuaFailure(
+            "INTERNAL", str(done.error))
+    return New((b"Payload", to_lua(current_ctx().state, done.value)))
+
+
+@method("Future")
+def error(fut: Any, ch: Any, _: Any) -> Any:
+    done = fut.done
+    if done is None or done.error is None:
+        return (None, False)
+    return (current_ctx().new_obj(b"Error", b"INTERNAL", str(done.error).encode()), True)
+
+
+@method("Future")
+def cancel(fut: Any, ch: Any, _: Any) -> bool:
+    if fut.done is not None:
+        return False
+    fut.canceled = True
+    fut.resolve(FutureDone(None, LuaFailure("CANCELED", "the future was canceled")))
+    return True
+
+
+# -- blocking calls --------------------------------------------------------------------------
+_RECV = 0                  # ch:receive(), handled inside drive()
+
+
+@blocking(None, "receive", method_of="Channel")
+async def _recv(ctx: Ctx, ch: Any, topic: Any, _: Any) -> tuple:
     try:
-        v = await ch.receive()
+        return receive_result(ctx, await ch.receive(), topic)
     except ChannelClosed:
-        return (False,)
-    return (True, *encode(ctx.state, v))
+        return (True, None, False)
 
 
-@request
-async def send(ctx: Ctx, ch: Any, value: Any, ref: bool) -> tuple:
+assert _REQ_NAMES["@Channel.receive"] == _RECV
+
+
+def _outgoing(ctx: Ctx, value: Any) -> Any:
+    t = type(value)
+    if t is bytes or t is int or t is float or t is bool or value is None:
+        return value
+    return ctx.park(value)
+
+
+@blocking(None, "send", method_of="Channel")
+async def _send(ctx: Ctx, ch: Any, topic: Any, _: Any, value: Any = None) -> tuple:
+    v = _outgoing(ctx, value)
     try:
-        await ch.send(LuaRef(value) if ref else value)
+        await ch.send(v)
     except ChannelClosed:
-        return (False, b"INVALID", b"send on a closed channel")
-    return (True,)
+        if type(v) is LuaRef:
+            ctx.slots.pop(v.id, None)
+        raise Raise("INVALID", "send on a closed channel") from None
+    return (True, True)
 
 
-@request
-async def select(ctx: Ctx, default: bool, n: int, *quads: Any) -> tuple:
-    cases = []
-    for i in range(n):
-        ch, is_send, value, ref = quads[4 * i: 4 * i + 4]
-        if is_send:
-            cases.append(ch.case_send(LuaRef(value) if ref else value))
-        else:
-            cases.append(ch.case_receive())
+@blocking("channel", "select")
+async def _select(ctx: Ctx, cases: Any) -> tuple:
+    if not engine.is_lua_table(cases):
+        raise Raise("INVALID", "channel.select: a table of cases expected")
+    n = len(cases)
+    spec = []                                # (case table, channel object, is_send, value)
+    for i in range(1, n + 1):
+        c = cases[i]
+        chobj: Any = c[1] if engine.is_lua_table(c) else None
+        handle = chobj[1] if engine.is_lua_table(chobj) else None
+        if not isinstance(handle, _channel.Channel):
+            raise Raise("INVALID", f"channel.select: case {i} is not a channel case")
+        spec.append((chobj, handle, bool(c[2]), c[3]))
+    ops = [h.case_send(_outgoing(ctx, v)) if is_send else h.case_receive()
+           for _, h, is_send, v in spec]
     try:
-        res = await _channel.select(*cases, default=bool(default))
+        res = await _channel.select(*ops, default=cases[b"default"] is True)
     except ChannelClosed:
-        return (False, b"INVALID", b"send on a closed channel")
-    if res.default:
-        return (True, 0)
-    for i, (opcode, ch, sent) in enumerate(cases):
-        if ch is res.channel:
-            if opcode == 1:                  # a send case: the value we sent comes back
+        res = None
+    lua = ctx.state.lua
+    out: Any = None
+    kept = None
+    if res is None:
+        out = (3, b"INVALID", b"send on a closed channel")
+    elif res.default:
+        out = (True, lua.table_from({b"default": True, b"ok": True}))
+    else:
+        for (chobj, handle, is_send, value), (_, ch, sent) in zip(spec, ops):
+            if ch is not res.channel:
+                continue
+            if is_send:
                 if sent is res.value:
-                    return (True, i + 1, True)
+                    kept = sent
+                    out = (True, lua.table_from({b"channel": chobj, b"value": value, b"ok": True}))
+                    break
             else:
-                if not res.ok:
-                    return (True, i + 1, False)
-                return (True, i + 1, True, *encode(ctx.state, res.value))
-    return (False, b"INTERNAL", b"select: no case matched")
+                got = {b"channel": chobj, b"ok": bool(res.ok)}
+                if res.ok:
+                    got[b"value"] = received(ctx, res.value, chobj[2])
+                out = (True, lua.table_from(got))
+                break
+    for _, _, sent in ops:                   # values parked for send cases that did not fire
+        if type(sent) is LuaRef and sent is not kept:
+            ctx.slots.pop(sent.id, None)
+    return out or (False, b"INTERNAL", b"select: no case matched")
 
 
-@request
-async def sleep(ctx: Ctx, d: Any) -> tuple:
-    await _wtime.sleep(api.seconds(d))
+@blocking("time", "sleep")
+async def _sleep(ctx: Ctx, d: Any) -> tuple:
+    await _wtime.sleep(timemod.seconds(d))
     return (True,)
 
 
-@request
-async def exec_(ctx: Ctx, id: Any, host: Any, *args: Any) -> tuple:
+@blocking("process", "exec")
+async def _exec(ctx: Ctx, id: Any, host: Any, *args: Any) -> tuple:
     plain = [from_lua(a) for a in args]
     value = await _process.exec(text(id, "entry id"), text(host, "host"), *plain)
     return (True, to_lua(ctx.state, value))
 
 
-@request
-async def call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
-    plain = [from_lua(a) for a in args]
-    value = await call_function(text(fid, "function id"), plain)
-    return (True, to_lua(ctx.state, value))
-
-
-@request
-async def register(ctx: Ctx, name: Any, pid: Any = None) -> tuple:
+@blocking("process.registry", "register")
+async def _register(ctx: Ctx, name: Any, pid: Any = None, scope: Any = None) -> tuple:
     n = text(name, "name")
     if not n or n[:1] == "\0":
         raise ApiError("INVALID", "invalid name")
@@ -472,37 +596,59 @@ async def register(ctx: Ctx, name: Any, pid: Any = None) -> tuple:
     return (True, True)
 
 
-@request
-async def unregister(ctx: Ctx, name: Any) -> tuple:
+@blocking("process.registry", "unregister")
+async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
     return (True, await _process.registry.unregister(text(name, "name")))
 
 
-@request
-async def readline(ctx: Ctx) -> tuple:
+@blocking("funcs", "call")
+async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
+    plain = [from_lua(a) for a in args]
+    value = await call_function(text(fid, "function id"), plain)
+    return (True, to_lua(ctx.state, value))
+
+
+@blocking(None, "call", method_of="Executor")
+async def _executor_call(ctx: Ctx, _a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> tuple:
+    return await _call(ctx, fid, *args)
+
+
+@blocking(None, "apply", method_of="Changes")
+async def _changes_apply(ctx: Ctx, ch: Any, _a: Any, _b: Any) -> Any:
+    return New((b"Version", int(await ch.apply())))
+
+
+@blocking("registry", "apply_version")
+async def _apply_version(ctx: Ctx, v: Any) -> Any:
+    from .. import registry
+    from .modules import _version_arg
+    return New((b"Version", int(await registry.apply_version(_version_arg(v)))))
+
+
+@blocking("io", "readline")
+async def _readline(ctx: Ctx) -> tuple:
     line = await to_thread(sys.stdin.buffer.readline)
     if not line:
         return (False, b"CANCELED", b"end of input")
     return (True, line.rstrip(b"\n").rstrip(b"\r"))
 
 
-@request
-async def read(ctx: Ctx, n: Any = None) -> tuple:
+@blocking("io", "read")
+async def _read(ctx: Ctx, n: Any = None) -> tuple:
     size = int(n) if isinstance(n, (int, float)) and n > 0 else 1024
-    data = await to_thread(sys.stdin.buffer.read1, size)
+    data = await to_thread(getattr(sys.stdin.buffer, "read1"), size)
     if not data:
         return (False, b"CANCELED", b"end of input")
     return (True, data)
 
 
-@request
-async def subscribe(ctx: Ctx, system: Any, kind: Any = None) -> tuple:
-    from . import bus
-    ch = await bus.subscribe(text(system, "system"), None if kind is None else text(kind, "kind"))
-    return (True, ch)
+@function("events")
+def subscribe(system: Any, kind: Any = None) -> Any:
+    from .. import events
+    sub = events.subscribe(text(system, "system"), None if kind is None else text(kind, "kind"))
+    return New((b"Subscription", sub, sub.channel()))
 
 
-@request
-async def unsubscribe(ctx: Ctx, ch: Any) -> tuple:
-    from . import bus
-    await bus.unsubscribe(ch)
-    return (True, True)
+@method("Subscription")
+def close(sub: Any, _ch: Any, _: Any) -> bool:
+    return sub.close()

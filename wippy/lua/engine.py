@@ -47,6 +47,7 @@ import lupa.lua54 as _lupa
 from ..errors import InvalidMessage
 
 __all__ = ["LuaState", "LuaError", "LuaMemoryError", "compile_chunk", "to_lua", "from_lua",
+           "acquire", "release", "pool_size", "POOL_MAX",
            "is_lua_table", "lua_type_of", "SLICE_S", "HOOK_COUNT", "enable_watchdog", "current",
            "STUCK_S", "WATCHDOG_S"]
 
@@ -63,6 +64,7 @@ STUCK_S = 2.0            # non-yieldable Lua (sort comparator, xpcall handler...
 WATCHDOG_S = 5.0         # no hook for this long inside one slice: a C call is stuck, kill the host
 
 _LUA_MASKCOUNT = 8
+_FOREVER = float("inf")
 _NUMERIC = (int, float)
 
 # -- the Lua C API, through ctypes -------------------------------------------------------------
@@ -203,7 +205,8 @@ def compile_chunk(source: str | bytes, name: str, strip: bool = False) -> bytes:
     key = (src, name, strip)
     code = _chunks.get(key)
     if code is None:
-        out = _template_runtime()(src, ("@" + name).encode(), strip)
+        chunk = name if name[:1] in "=@" else "@" + name
+        out = _template_runtime()(src, chunk.encode(), strip)
         if isinstance(out, tuple):
             raise LuaError(_text(out[1]))
         code = out
@@ -223,62 +226,84 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 
 
 class LuaState:
-    """One Lua state (one process's, or one function call's), with its limits and CPU account.
+    """One Lua state with its limits and CPU account; it runs one process at a time.
 
-    :meth:`setup` runs the prelude with the Python dispatcher; the prelude's exports
-    (``main``, ``task``) are then in :attr:`exports`.
+    Made by :func:`acquire`, which runs the prelude once per state; the prelude's exports
+    (``main``, ``task``, ``new_process``, ``new_obj``) are in :attr:`exports` (bytes keys).
     """
 
     __slots__ = ("lua", "main_ptr", "exports", "cpu", "max_cpu", "max_memory", "killed",
-                 "label", "ctx", "__weakref__")
+                 "label", "ctx", "reusable", "__weakref__")
 
-    def __init__(self, max_memory: int | None, max_cpu: float | None, label: str = "") -> None:
-        self.max_memory = max_memory     # bytes of Lua heap; None: no limit
-        self.max_cpu = max_cpu
+    def __init__(self, prelude: bytes, *args: Any) -> None:
+        self.max_memory: int | None = None
+        self.max_cpu: float | None = None
         self.cpu = 0.0
-        self.killed: str | None = None      # "cpu", "memory", "stack", "stuck" once doomed
-        self.label = label
-        self.ctx: Any = None                # the driver's per-process context
+        self.killed: str | None = None     # "cpu", "memory", "stack", "stuck", "exit": doomed
+        self.label = ""
+        self.ctx: Any = None               # the driver's context of the current process
+        self.reusable = True               # False once it holds state processes could share
         self.lua = _lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                     unpack_returned_tuples=True, attribute_filter=_deny_attributes,
-                                    max_memory=self.max_memory)
-        self.main_ptr = 0
-        self.exports: Any = None
-
-    def setup(self, prelude: bytes, *args: Any) -> Any:
-        """Run the prelude (a binary chunk from :func:`compile_chunk`; privileged, on the main
-        thread) with ``args``, and arm the count hook. Returns the prelude's exports."""
+                                    max_memory=1 << 62)
         out = self.lua.execute(prelude, *args, mode="b")
         self.exports = out[0]
         self.main_ptr = _thread_ptr(out[1])
+        self.exports[b"collect"]()          # the setup's garbage: ~12 KB per state otherwise
         _sethook(self.main_ptr, _HOOK_PTR, _LUA_MASKCOUNT, HOOK_COUNT)
-        return self.exports
 
     def resume(self, co: Any, value: Any) -> Any:
-        """Run ``co`` for one slice; returns what it yielded or returned (lupa's ``send``)."""
+        """Run ``co`` for one slice; returns what it yielded or returned (lupa's ``send``).
+        Slices never nest: Lua runs only here, and only one state's slice at a time."""
         s = _SLICE
-        outer = s.state, s.main, s.deadline, s.cpu_end, s.stuck_at, s.started
         now = _perf()
         s.state, s.main, s.started = self, self.main_ptr, now
-        s.deadline = now + SLICE_S
+        deadline = now + SLICE_S
         s.stuck_at = now + STUCK_S
         if self.max_cpu is not None:
-            s.cpu_end = now + max(0.0, self.max_cpu - self.cpu)
-            if s.cpu_end < s.deadline:
-                s.deadline = s.cpu_end
+            cpu_end = now + max(0.0, self.max_cpu - self.cpu)
+            s.cpu_end = cpu_end
+            s.deadline = cpu_end if cpu_end < deadline else deadline
         else:
-            s.cpu_end = float("inf")
+            s.cpu_end = _FOREVER
+            s.deadline = deadline
         try:
             return co.send(value)
         finally:
             self.cpu += _perf() - now
-            s.state, s.main, s.deadline, s.cpu_end, s.stuck_at, s.started = outer
+            s.state = None
 
     def memory_used(self) -> int:
         return self.lua.get_memory_used()
 
-    def table(self, obj: Any) -> Any:
-        return self.lua.table_from(obj, recursive=True)
+
+POOL_MAX = 64            # idle Lua states kept per OS process for the next spawns
+_pool: list[LuaState] = []
+
+
+def acquire(prelude: bytes, dispatch: Any, max_memory: int | None, max_cpu: float | None,
+            label: str) -> LuaState:
+    """A Lua state for one process: a pooled one (with a fresh per-process layer) or a new one."""
+    st = _pool.pop() if _pool else LuaState(prelude, dispatch)
+    st.max_memory = max_memory
+    st.max_cpu = max_cpu
+    st.cpu = 0.0
+    st.killed = None
+    st.label = label
+    st.lua.set_max_memory(max_memory or 0)
+    st.exports[b"new_process"]()
+    return st
+
+
+def release(st: LuaState) -> None:
+    """Give back the state of a process that ended; killed states are dropped."""
+    st.ctx = None
+    if st.killed is None and st.reusable and len(_pool) < POOL_MAX:
+        _pool.append(st)
+
+
+def pool_size() -> int:
+    return len(_pool)
 
 
 def current() -> LuaState | None:
@@ -294,18 +319,28 @@ def is_lua_table(v: Any) -> bool:
     return _lupa.lua_type(v) == "table"
 
 
+_SCALARS = frozenset({bytes, int, float, bool, type(None)})
+
+
 def _lua_prep(obj: Any, depth: int = 0) -> Any:
+    """Plain data with every str made bytes (lupa, with encoding=None, would wrap a str)."""
     t = type(obj)
     if t is str:
         return obj.encode()
-    if t is bytes or t is int or t is float or t is bool or obj is None:
+    if t in _SCALARS:
         return obj
     if depth > 100:
         raise InvalidMessage("value nested deeper than 100 levels (a cycle?)")
-    if t is list or t is tuple:
-        return [_lua_prep(v, depth + 1) for v in obj]
     if t is dict:
-        return {(k.encode() if type(k) is str else k): _lua_prep(v, depth + 1) for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():
+            tv = type(v)
+            out[k.encode() if type(k) is str else k] = (
+                v.encode() if tv is str else v if tv in _SCALARS else _lua_prep(v, depth + 1))
+        return out
+    if t is list or t is tuple:
+        return [v.encode() if type(v) is str else v if type(v) in _SCALARS
+                else _lua_prep(v, depth + 1) for v in obj]
     if isinstance(obj, (bytearray, memoryview)):
         return bytes(obj)
     raise InvalidMessage(f"a Python {t.__name__} cannot be passed to Lua")
@@ -316,7 +351,7 @@ def to_lua(state: LuaState, obj: Any) -> Any:
     t = type(obj)
     if t is str:
         return obj.encode()
-    if t is list or t is tuple or t is dict:
+    if t is dict or t is list or t is tuple:
         return state.lua.table_from(_lua_prep(obj), recursive=True)
     return _lua_prep(obj)
 
@@ -354,11 +389,14 @@ def from_lua(v: Any, empty: Callable[[], Any] = dict, depth: int = 0) -> Any:
     if n == 0:
         return empty()
     d = depth + 1
-    if all(type(k) is int and 0 < k <= n for k, _ in items):
-        out: list[Any] = [None] * n
-        for k, item in items:
-            out[k - 1] = from_lua(item, empty, d)
-        return out
+    if all(type(k) is int and k > 0 for k, _ in items):
+        top = max(k for k, _ in items)
+        if top == n or (top <= 2 * n and v[1] is not None):
+            # a list; holes (a Python None became nil) come back as None, as in cjson
+            out: list[Any] = [None] * top
+            for k, item in items:
+                out[k - 1] = from_lua(item, empty, d)
+            return out
     res: dict[Any, Any] = {}
     for k, item in items:
         tk = type(k)

@@ -1,32 +1,39 @@
--- The sandbox and the core of Wippy's Lua API (S6). Runs once per Lua state, on the main
--- thread, with the full standard library; everything privileged stays in locals of this chunk.
--- User code gets an environment whose fallback is the pruned global table.
+-- The core of a Lua state (S6): the sandbox, the calling conventions, lazy API tables and the
+-- task bootstrap. Runs once per Lua state, on the main thread, with the full standard library;
+-- everything privileged stays in locals of this chunk. Kept small on purpose: every function
+-- prototype here costs ~400 bytes in every Lua process. The API lives in Python (api.py,
+-- modules.py, timemod.py) and in lib/*.lua, loaded on first use.
 --
--- `OP.name` and `REQ.name` are replaced by numbers before this file is compiled (driver.py):
---   py(OP.x, ...)        a non-blocking call into Python; returns ok, ... (ok=false: kind, message)
---   co_yield(REQ.x, ...) a blocking request to the driver; resumed with ok, ... the same way
+-- `OP.<name>` and `REQ.<name>` are replaced by numbers before this file is compiled (driver.py):
+--   py(OP.<name>, ...)        a non-blocking call into Python
+--   co_yield(REQ.<name>, ...) a blocking request to the driver
+-- Both answer `ok, ...`: ok=true: the values; ok=false: kind, message (-> nil, err);
+-- ok=2: a class name and fields (-> a new object; ok=4: the same, then true, as
+-- channel receives answer); ok=3: kind, message (-> raised);
+-- ok=nil: the process ended itself.
 -- A coroutine that yields nothing was preempted by the count hook (engine.py).
 local py = ...
 
-local debug_sethook, traceback = debug.sethook, debug.traceback
-local registry = debug.getregistry()
-local co_create, co_resume, co_yield, co_status, co_running, co_close, co_isyieldable =
-  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.running,
-  coroutine.close, coroutine.isyieldable
-local pcall_, xpcall_, error_, select_, type_, tostring_ = pcall, xpcall, error, select, type, tostring
-local rawget_, rawset_, next_, load_ = rawget, rawset, next, load
-local setmetatable_, getmetatable_ = setmetatable, getmetatable
-local sfind, concat, unpack = string.find, table.concat, table.unpack
+local traceback, registry, getmt = debug.traceback, debug.getregistry(), debug.getmetatable
+local co_yield, co_running = coroutine.yield, coroutine.running
+local xpcall_, error_, type_, tostring_ = xpcall, error, type, tostring
+local rawget_, rawset_, load_, setmetatable_ = rawget, rawset, load, setmetatable
+local sfind, collect = string.find, collectgarbage
+-- handed to lib/*.lua (positionally: no names kept in the state)
+local PROXY = {}              -- library name -> metatable of the per-process copies
+local LIBARGS = {coroutine.create, coroutine.resume, coroutine.status, coroutine.close,
+                 coroutine.isyieldable, pcall, xpcall, error, type, select, tostring,
+                 table.concat, table.unpack, setmetatable, getmetatable, rawget, next,
+                 coroutine.yield, coroutine.running, load, debug.getinfo, PROXY, ipairs,
+                 tonumber, rawequal, rawset}
 
--- Limits -----------------------------------------------------------------------------------
--- The count hook (C) kills a coroutine it cannot yield by switching it to Lua's debug hook with
--- `killer`, which raises KILL on every instruction. Threads must be in the hook table for that.
+-- Limits: the C hook kills a coroutine it cannot yield by switching it to Lua's debug hook
+-- running `killer`, which raises KILL on every instruction; threads must be in HK for that.
 local KILL = {}
 local function killer() error_(KILL, 0) end
-debug_sethook(killer, "", 0)         -- creates the hook table; mask 0 arms nothing
+debug.sethook(killer, "", 0)       -- creates the hook table; mask 0 arms nothing
 local HK = registry._HOOKKEY
 HK[co_running()] = nil
-
 local function fatal(e)
   if e == KILL then return "killed" end
   if type_(e) == "string" then
@@ -35,341 +42,222 @@ local function fatal(e)
   end
 end
 
-local function check(ok, ...)
-  if not ok then
-    local why = fatal((...))
-    if why then py(OP.fatal, why) error_((...), 0) end
-  end
-  return ok, ...
+-- Objects are tables whose metatable is their class. Classes and API members are described
+-- by Python on first use and cached per state as closures.
+local classes, cache = {}, {}
+local new_obj, lib, ErrMT
+local function getter(i) return function(t) return t[i] end end
+local function mkerr(kind, message, retryable, details, stack)
+  return setmetatable_({kind, message, retryable, details, stack}, ErrMT)
 end
-
-local function pcall(f, ...) return check(pcall_(f, ...)) end
-local function xpcall(f, h, ...)
-  if type_(h) ~= "function" then error_("bad argument #2 to 'xpcall' (function expected)", 2) end
-  -- a message handler runs without hooks when the error came from a hook: never call the
-  -- user's handler for our own fatal errors
-  return check(xpcall_(f, function(e) if fatal(e) then return e end return h(e) end, ...))
-end
-
--- Errors -----------------------------------------------------------------------------------
-local E = {}            -- methods of error objects: {kind, message, retryable, details, stack}
-local ErrMT = {__index = E, __metatable = false}
-function ErrMT.__tostring(e) return e[2] end
-function E.kind(e) return e[1] end
-function E.message(e) return e[2] end
-function E.retryable(e) return e[3] end
-function E.details(e) return e[4] end
-function E.stack(e) return e[5] end
-local function mkerr(kind, message, retryable, details)
-  return setmetatable_({kind, message, retryable, details}, ErrMT)
-end
-local function is_error(e) return getmetatable_(e) == ErrMT end
-
 local function ret(ok, ...)
-  if ok then return ... end
-  if ok == nil then co_yield() end          -- the process ended itself: stop here
+  if ok == true then return ... end
+  if ok == 2 then return new_obj(...) end
+  if ok == 4 then return new_obj(...), true end  -- a received object: value, ok
+  if ok == nil then co_yield() end             -- the process ended itself: stop here
+  if ok == 3 then error_(mkerr(...), 2) end    -- an error raised where the user called
   return nil, mkerr(...)
 end
-local function raise(ok, ...)                -- for calls that raise instead of returning err
-  if ok then return ... end
-  if ok == nil then co_yield() end
-  error_(mkerr(...), 3)
+local function fn(n, blocking)                 -- module function f(...) / blocking call
+  if blocking then return function(...) return ret(co_yield(n, ...)) end end
+  return function(...) return ret(py(n, ...)) end
 end
-local function api(op) return function(...) return ret(py(op, ...)) end end
-local function blocking(req) return function(...) return ret(co_yield(req, ...)) end end
-
--- Coroutines -------------------------------------------------------------------------------
--- A user's yield is tagged, so that a request or a preemption coming out of a user coroutine
--- passes through the user's resume up to the driver, and the answer comes back down.
-local USER = {}
-local function yield(...) return co_yield(USER, ...) end
-local function after(co, ok, ...)
-  if not ok then
-    local why = fatal((...))
-    if why then py(OP.fatal, why) error_((...), 0) end
-    return false, ...
-  end
-  if co_status(co) == "dead" then return true, ... end
-  if (...) == USER then return true, select_(2, ...) end
-  return after(co, co_resume(co, co_yield(...)))
-end
-local function resume(co, ...) return after(co, co_resume(co, ...)) end
-local function create(f)
-  local co = co_create(f)
-  HK[co] = killer
-  return co
-end
-local function unwrap(ok, ...)
-  if ok then return ... end
-  local e = ...
-  if type_(e) == "string" then error_(e, 2) end
-  error_(e, 0)
-end
-local function wrap(f)
-  local co = create(f)
-  return function(...) return unwrap(resume(co, ...)) end
-end
-local function close(co) return check(co_close(co)) end
-local function spawn(fn, ...)
-  if type_(fn) ~= "function" then error_("bad argument #1 to 'spawn' (function expected)", 2) end
-  return raise(py(OP.spawn_task, fn, ...))
-end
-for k in next_, coroutine do coroutine[k] = nil end
-coroutine.create, coroutine.resume, coroutine.yield, coroutine.wrap = create, resume, yield, wrap
-coroutine.status, coroutine.running, coroutine.isyieldable = co_status, co_running, co_isyieldable
-coroutine.close, coroutine.spawn = close, spawn
-
--- Values that stay inside the process ------------------------------------------------------
--- Channels carry Python values; a table, function or coroutine sent over a channel of this
--- process stays here, in `slots`, and only its number travels.
-local slots, next_slot = {}, 0
-local function put(v)
-  local t = type_(v)
-  if t == "table" or t == "function" or t == "thread" or t == "userdata" then
-    next_slot = next_slot + 1
-    slots[next_slot] = v
-    return next_slot, true
-  end
-  return v, false
-end
-local function take(id) local v = slots[id]; slots[id] = nil; return v end
-
-local LIB              -- what built-in modules get (set at the end)
-local lazy = {}         -- name -> module table, for modules loaded on first use
-local function internal(name)
-  local m = lazy[name]
-  if m == nil then
-    local code = raise(py(OP.library_code, name))
-    m = load_(code, "=" .. name, "b")(LIB)
-    lazy[name] = m
-  end
-  return m
-end
-
-local M = {}            -- methods of messages: {topic, from, payload}
-local MsgMT = {__index = M, __metatable = false}
-local P = {}
-local PayloadMT = {__index = P, __metatable = false}
-function P.data(p) return p[1] end
-function M.topic(m) return m[1] end
-M["from"] = function(m) return m[2] end
-function M.payload(m) return setmetatable_({m[3]}, PayloadMT) end
-
--- Python answers with a tag saying what follows (driver.py, `encode`).
-local function decode(tag, a, b, c, d, e, f)
-  if tag == 0 then return a end
-  if tag == 1 then return take(a) end
-  if tag == 2 then return setmetatable_({a, b, c}, MsgMT) end
-  if tag == 3 then
-    local ev = {kind = a, from = b, reason = f}
-    if a ~= "CANCEL" then ev.result = {value = c, error = d and mkerr(d, e) or nil} end
-    return ev
-  end
-  if tag == 4 then return internal("time").from_unix(a) end
-  if tag == 5 then
-    if b then return mkerr(b, c) end
-    return setmetatable_({a}, PayloadMT)
+local function meth(n, blocking)               -- method: the object's fields go first
+  return function(self, ...)
+    if type_(self) ~= "table" then return ret(py(n, nil, nil, nil, self, ...)) end   -- a.f(x)
+    if blocking then return ret(co_yield(n, self[1], self[2], self[3], ...)) end
+    return ret(py(n, self[1], self[2], self[3], ...))
   end
 end
-
--- Channels ---------------------------------------------------------------------------------
-local handle = setmetatable_({}, {__mode = "k"})    -- channel object -> Python channel
-local C = {}
-local ChanMT = {__index = C, __metatable = false}
-local function chan(h, kind)
-  local ch = setmetatable_({kind}, ChanMT)
-  handle[ch] = h
-  return ch
+local function module(name, parent, key)
+  local c = cache[name]
+  if c == nil then c = {}; cache[name] = c end
+  local t = setmetatable_({}, {__metatable = false, __index = function(t, k)
+    local v = c[k]
+    if v == nil then
+      local kind, x, y, z = py(OP.describe, name, k)
+      if kind == "f" then v = fn(x, false)
+      elseif kind == "b" then v = fn(x, true)
+      elseif kind == "m" then v = meth(x, false)
+      elseif kind == "mb" then v = meth(x, true)
+      elseif kind == "g" then v = getter(x)
+      elseif kind == "c" then v = x
+      elseif kind == "o" then              -- an object: one per process (objects are mutable)
+        v = new_obj(x, y, z)
+        rawset_(t, k, v)
+        return v
+      elseif kind == "t" then return module(x, t, k)
+      else return nil end
+      c[k] = v
+    end
+    rawset_(t, k, v)
+    return v
+  end})
+  if parent then rawset_(parent, key, t) end
+  return t
 end
--- ch[1]: the topic, for process.listen(topic, {message = true}): payloads become messages
-local function recv_result(ch, ok, tag, ...)
-  if not ok then return nil, false end
-  if ch[1] then return setmetatable_({ch[1], nil, decode(tag, ...)}, MsgMT), true end
-  return decode(tag, ...), true
-end
-function C.receive(ch) return recv_result(ch, co_yield(REQ.recv, handle[ch])) end
-function C.send(ch, v)
-  local x, ref = put(v)
-  local ok, kind, msg = co_yield(REQ.send, handle[ch], x, ref)
-  if not ok then
-    if ref then take(x) end
-    if ok == nil then co_yield() end
-    error_(mkerr(kind, msg), 2)
+local function class(name)
+  local mt = classes[name]
+  if mt == nil then
+    mt = {__index = module("@" .. name), __metatable = false}
+    classes[name] = mt
   end
-  return true
+  return mt
 end
-function C.close(ch) return raise(py(OP.chan_close, handle[ch])) end
+local ChanMT = class("Channel")
+local CHANNEL_FIELD = {Timer = 2, Ticker = 2, Future = 2, Subscription = 2}
+function new_obj(cls, a, b, c, d, e)
+  local o = setmetatable_({a, b, c, d, e}, class(cls))
+  local f = CHANNEL_FIELD[cls]
+  if f then o[f] = setmetatable_({o[f], false}, ChanMT) end
+  return o
+end
+ErrMT = class("Error")
+ErrMT.__tostring = getter(2)
+
+-- Channels: ch = {handle, topic or false}; receive and select are blocking calls answered by
+-- Python with final values. A table or function sent over a channel stays in this process:
+-- the driver parks it and only a number travels.
+local PayloadMT = class("Payload")
+local C = cache["@Channel"]
 function C.case_receive(ch) return {ch, false} end
 function C.case_send(ch, v) return {ch, true, v} end
+cache["@Message"] = {payload = function(m) return setmetatable_({m[3]}, PayloadMT) end}
 
-local function select_result(cases, ok, idx, recv_ok, ...)
-  if not ok then
-    if ok == nil then co_yield() end
-    error_(mkerr(idx, recv_ok), 3)
+local libs = {}                                -- lib/<name>.lua, loaded once per state
+function lib(name)
+  local l = libs[name]
+  if l == nil then
+    l = load_(py(OP.lua_lib, name), "=" .. name, "b")(py, ret, mkerr, fatal, KILL, killer, HK,
+                                                      class, getmt, LIBARGS)
+    libs[name] = l
   end
-  if idx == 0 then return {default = true, ok = true}, 0 end
-  local c = cases[idx]
-  if c[2] then return {channel = c[1], value = c[3], ok = true}, idx end
-  local v = nil
-  if recv_ok then
-    v = decode(...)
-    if c[1][1] then v = setmetatable_({c[1][1], nil, v}, MsgMT) end
-  end
-  return {channel = c[1], value = v, ok = recv_ok}, idx
-end
-local function select(cases)
-  if type_(cases) ~= "table" then error_("bad argument #1 to 'select' (table of cases expected)", 2) end
-  local args, n, refs = {}, #cases, nil
-  for i = 1, n do
-    local c = cases[i]
-    local h = type_(c) == "table" and handle[c[1]]
-    if not h then error_("channel.select: case " .. i .. " is not a channel case", 2) end
-    local x, ref = nil, false
-    if c[2] then
-      x, ref = put(c[3])
-      if ref then refs = refs or {}; refs[i] = x end
-    end
-    args[4 * i - 3], args[4 * i - 2], args[4 * i - 1], args[4 * i] = h, c[2], x, ref
-  end
-  local r, chosen = select_result(cases, co_yield(REQ.select, cases.default == true, n,
-                                                   unpack(args, 1, 4 * n)))
-  if refs then
-    for i, id in next_, refs do
-      if i ~= chosen then slots[id] = nil end
-    end
-  end
-  return r
+  return l
 end
 
-local channel = {
-  new = function(size) return chan(raise(py(OP.chan_new, size))) end,
-  select = select,
-}
-
--- Environments, require, lazy globals ------------------------------------------------------
-local loaded_libs = {}       -- library entry id -> its module value
-local loading = {}
-local new_env
-
-local function make_require(entry)
-  return function(name)
-    if type_(name) ~= "string" then error_("bad argument #1 to 'require' (string expected)", 2) end
-    local what, a, b, c = raise(py(OP.require, entry, name))
-    if what == "global" then return _G[name] end
-    if what == "module" then return internal(name) end
-    -- a library.lua entry: a, b, c = library id, its binary chunk, chunk name
-    local v = loaded_libs[a]
-    if v ~= nil then return v end
-    if loading[a] then error_("require: import cycle through " .. a, 2) end
-    loading[a] = true
-    local env = new_env(a)
-    local f = load_(b, c, "b", env)
-    local okr, res = pcall(f)
-    loading[a] = nil
-    if not okr then error_(res, 0) end
-    if res == nil then res = env end
-    loaded_libs[a] = res
-    return res
-  end
-end
-
-local EnvMT = {__index = _G, __metatable = false}
-function new_env(entry)
-  local env = setmetatable_({}, EnvMT)
-  env._G, env.require = env, make_require(entry)
-  return env
-end
-
-local function print(...)
-  local n = select_("#", ...)
-  local parts = {...}
-  for i = 1, n do parts[i] = tostring_(parts[i]) end
-  py(OP.print, concat(parts, "\t", 1, n))
-end
-local function safe_setmetatable(t, mt)
-  if type_(mt) == "table" and rawget_(mt, "__gc") ~= nil then
-    error_("setmetatable: __gc metamethods are not allowed", 2)
-  end
-  return setmetatable_(t, mt)
-end
-local function safe_getmetatable(v)
-  if type_(v) == "userdata" then return nil end
-  return getmetatable_(v)
-end
-
--- Prune the global table in place: it becomes the read-only fallback of every environment.
+-- The sandbox -------------------------------------------------------------------------------
+-- The pruned global table is the shared fallback; each process gets its own layer (penv) with
+-- copy-on-write proxies of the libraries and its lazily made API tables; each chunk (the entry,
+-- each library) gets its own environment on top, with its own `require`.
+local string_mt = getmetatable("")
 local LOADED = registry._LOADED
-for _, k in next_, {"io", "debug", "package", "python"} do LOADED[k] = nil end
-for _, k in next_, {"load", "loadfile", "dofile", "require", "collectgarbage", "rawlen",
-                     "io", "debug", "package", "python", "module", "loadstring", "setfenv",
-                     "getfenv", "newproxy", "gcinfo", "warn"} do _G[k] = nil end
+for _, k in next, {"io", "debug", "package", "python", "coroutine"} do LOADED[k] = nil end
+for _, k in next, {"load", "loadfile", "dofile", "require", "collectgarbage", "rawlen", "io",
+                   "debug", "package", "python", "module", "loadstring", "setfenv", "getfenv",
+                   "newproxy", "gcinfo", "warn", "coroutine", "pcall", "xpcall", "print",
+                   "setmetatable", "getmetatable"} do _G[k] = nil end
 string.dump = nil
-for _, k in next_, {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"} do
+for _, k in next, {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"} do
   os[k] = nil
 end
-getmetatable_("").__metatable = false
-_G.pcall, _G.xpcall, _G.print = pcall, xpcall, print
-_G.setmetatable, _G.getmetatable = safe_setmetatable, safe_getmetatable
-_G.unpack, _G.channel = unpack, channel
-local LAZY_GLOBALS = {process = "process", errors = "errors"}
+for _, k in next, {"string", "table", "math", "os", "utf8"} do
+  PROXY[k] = {__index = _G[k], __metatable = false}
+  _G[k] = nil
+end
+string_mt.__metatable = false
+_G.unpack = LIBARGS[13]
+
+local penv, EnvMT, loaded_libs, loading, mods
+-- globals made on first use, per process: an API table, or something from a lib/*.lua
+local LAZY = {process = false, channel = false, errors = false, coroutine = "coroutine",
+              pcall = "base", xpcall = "base", print = "base", setmetatable = "base",
+              getmetatable = "base", __wippy_types = "types", typeof = "types",
+              Number = "types", Integer = "types", String = "types", Boolean = "types",
+              Nil = "types", Any = "types", Unknown = "types", Never = "types",
+              number = "types", integer = "types", boolean = "types"}
 setmetatable_(_G, {
-  __index = function(t, k)
-    local m = LAZY_GLOBALS[k]
-    if m then local v = internal(m); rawset_(t, k, v); return v end
+  __index = function(_, k)
+    local how = LAZY[k]
+    if how == nil then return nil end
+    local v
+    if how == "coroutine" then v = lib(how).new()
+    elseif how == "types" then v = lib(how).get(k)
+    elseif how then v = lib(how)[k]
+    else v = module(k) end
+    rawset_(penv, k, v)
+    return v
   end,
   __metatable = false,
 })
 
--- Tasks ------------------------------------------------------------------------------------
+local function make_require(entry)
+  return function(name)
+    if type_(name) ~= "string" then error_("bad argument #1 to 'require' (string expected)", 2) end
+    local what, a, b, c = py(OP.require, entry, name)
+    if what == "module" then
+      local m = mods[name] or module(name)
+      mods[name] = m
+      return m
+    elseif what == "global" then
+      return penv[name]
+    elseif what == "library" then          -- a, b, c: library id, binary chunk, chunk name
+      local v = loaded_libs[a]
+      if v ~= nil then return v end
+      if loading[a] then error_("require: import cycle through " .. a, 2) end
+      loading[a] = true
+      local env = setmetatable_({}, EnvMT)
+      env._G, env.require = env, make_require(a)
+      local ok, res = LIBARGS[6](load_(b, c, "b", env))
+      loading[a] = nil
+      if not ok then error_(res, 0) end
+      if res == nil then res = true end
+      loaded_libs[a] = res
+      return res
+    end
+    error_(a, 2)                            -- what == false: a is the message
+  end
+end
+
+-- Tasks -------------------------------------------------------------------------------------
 local function handler(e)
   if fatal(e) then return e end
-  if is_error(e) then
+  if getmt(e) == ErrMT then
     if e[5] == nil then e[5] = traceback(e[2], 2) end
     return e
   end
   local msg = type_(e) == "string" and e or tostring_(e)
-  return setmetatable_({"INTERNAL", msg, nil, nil, traceback(msg, 2)}, ErrMT)
-end
-local function parts(e)
-  if is_error(e) then return e[1], e[2], e[5] end
-  if fatal(e) then return "LIMIT_EXCEEDED", tostring_(e) end
-  return "INTERNAL", tostring_(e)
-end
-local function finish_main(ok, v, e)
-  if not ok then return false, parts(v) end
-  if e ~= nil then return false, parts(e) end
-  return true, v
-end
-local function finish_task(ok, e)
-  if not ok then return false, parts(e) end
-  return true
+  return mkerr("INTERNAL", msg, nil, nil, traceback(msg, 2))
 end
 local function run_main(chunk, env, method, ...)
   local mod = chunk()
-  local fn = type_(mod) == "table" and mod[method] or nil
-  if fn == nil then fn = rawget_(env, method) end
-  if type_(fn) ~= "function" then
+  local f = type_(mod) == "table" and mod[method] or nil
+  if f == nil then f = rawget_(env, method) end
+  if type_(f) ~= "function" then
     error_(mkerr("INVALID", "the entry's code has no function '" .. method .. "'"), 0)
   end
-  return fn(...)
+  return f(...)
+end
+-- Python reads: true, value -- or false, kind, message, stack
+local function outcome(ok, v, e)
+  if ok then
+    if e == nil or type_(e) == "boolean" then return true, v end
+    v = e                                   -- `return value, err`
+  end
+  if getmt(v) == ErrMT then return false, v[1], v[2], v[5] end
+  local why = fatal(v)
+  if why then return false, "LIMIT_EXCEEDED", why end
+  return false, "INTERNAL", tostring_(v)
 end
 
-local exports = {}
-function exports.main(code, entry, method, ...)        -- a process's (or function call's) main
-  HK[co_running()] = killer
-  local env = new_env(entry)
-  local chunk = load_(code, nil, "b", env)
-  return finish_main(xpcall_(run_main, handler, chunk, env, method, ...))
+local exports = {new_obj = new_obj, collect = function() collect("collect") end}
+function exports.new_process()             -- a fresh layer for the next process of this state
+  penv = {}
+  for name, mt in next, PROXY do penv[name] = setmetatable_({}, mt) end
+  string_mt.__index = penv.string
+  setmetatable_(penv, {__index = _G, __metatable = false})
+  EnvMT = {__index = penv, __metatable = false}
+  loaded_libs, loading, mods = {}, {}, {}
 end
-function exports.task(fn, ...)                          -- coroutine.spawn
+function exports.main(code, entry, method, ...)
   HK[co_running()] = killer
-  return finish_task(xpcall_(fn, handler, ...))
+  local env = setmetatable_({}, EnvMT)
+  env._G, env.require = env, make_require(entry)
+  return outcome(xpcall_(run_main, handler, load_(code, nil, "b", env), env, method, ...))
 end
-
-LIB = {
-  py = py, ret = ret, raise = raise, api = api, blocking = blocking, mkerr = mkerr,
-  is_error = is_error, E = E, chan = chan, handle = handle, decode = decode,
-  internal = internal, put = put, take = take, yield = co_yield, PayloadMT = PayloadMT,
-  MsgMT = MsgMT,
-}
+function exports.task(f, ...)              -- coroutine.spawn
+  HK[co_running()] = killer
+  local ok, e = xpcall_(f, handler, ...)
+  if ok then return true end
+  return outcome(false, e)
+end
 return exports, tostring_(co_running())

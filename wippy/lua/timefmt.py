@@ -48,7 +48,7 @@ def _tokenize(layout: str) -> list[tuple[str, str]]:
     """Layout -> [(kind, text)]: kind "lit" for literal text, else the token."""
     out: list[tuple[str, str]] = []
     i = 0
-    lit = []
+    lit: list[str] = []
     while i < len(layout):
         m = _FRAC.match(layout, i)
         if m and not lit and out and out[-1][0] in ("05", "5"):   # fractional seconds

@@ -1,0 +1,22 @@
+"""Lua processes (S6): ``process.lua``, ``function.lua`` and ``library.lua`` entries run
+sandboxed in ``lupa.lua54``, one Lua state per process, with Wippy's API and per-process limits.
+
+Modules: ``engine`` (the only importer of lupa: states, the count hook, value conversion),
+``driver`` (the task that drives a Lua coroutine, and the blocking calls), ``api`` (the
+non-blocking calls), ``bus`` (the event bus), ``limits`` and ``timefmt`` (pure helpers), and the
+Lua side in ``prelude.lua`` and ``lib/*.lua``. Importing this package does not import lupa.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+__all__ = ["entry_runner", "LUA_RUNNABLE"]
+
+#: Kinds a host can run as a process (or call, for functions).
+LUA_RUNNABLE = frozenset({"process.lua", "function.lua"})
+
+
+def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
+    """The async callable that runs a ``process.lua`` / ``function.lua`` entry (for codeload)."""
+    from .driver import entry_runner as runner
+    return runner(store, entry_id)

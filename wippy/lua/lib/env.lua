@@ -1,3 +1,0 @@
--- require("env"): environment variables (the host's OS environment; set() is host-local).
-local L = ...
-return {get = L.api(OP.env_get), set = L.api(OP.env_set), get_all = L.api(OP.env_all)}
