@@ -141,3 +141,23 @@ def test_timers_fire_in_deadline_order():
     h.cancel()
     sched.fire_due()
     assert fired == ["first", "second"]
+
+
+def test_cancelled_timers_do_not_pin_memory_until_their_deadline():
+    sched = scheduler.get()
+    far = scheduler.monotonic() + 3600
+    handles = [sched.call_at(far, lambda: None) for _ in range(5000)]
+    for h in handles:
+        h.cancel()
+    assert len(sched._timers) < 2000
+
+
+def test_select_result_names_the_case_that_fired():
+    a = channel.new(1)
+
+    async def go():
+        await a.send(1)
+        r = await channel.select(a.case_send(2), a.case_receive())
+        return r.index, r.value
+
+    assert run(go()) == [(1, 1)]

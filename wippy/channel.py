@@ -156,6 +156,7 @@ class SelectResult:
     value: Any = None
     ok: bool = True
     default: bool = False
+    index: int = -1          # which case fired (its position in the call); -1 for default
 
 
 def new(size: int = 0) -> Channel:
@@ -171,18 +172,18 @@ async def select(*cases: tuple[int, Channel, Any], default: bool = False) -> Sel
     sched.budget -= 1
     if sched.budget < 0 and not default:
         await scheduler.yield_now()
-    for op, ch, value in cases:
+    for i, (op, ch, value) in enumerate(cases):
         if op == _RECV:
             v, ok = ch.receive_nowait()
             if ok:
-                return SelectResult(ch, v, True)
+                return SelectResult(ch, v, True, False, i)
             if ch._closed:
-                return SelectResult(ch, None, False)
+                return SelectResult(ch, None, False, False, i)
         else:
             if ch._closed:
                 raise ChannelClosed("send on a closed channel")
             if ch.send_nowait(value):
-                return SelectResult(ch, value, True)
+                return SelectResult(ch, value, True, False, i)
     if default:
         return SelectResult(None, None, True, True)
     if not cases:
@@ -195,4 +196,4 @@ async def select(*cases: tuple[int, Channel, Any], default: bool = False) -> Sel
             ch._sendq.append((w, i, value))
     idx, value, ok = await scheduler.suspend()
     op, ch, sent = cases[idx]
-    return SelectResult(ch, sent if op == _SEND else value, ok)
+    return SelectResult(ch, sent if op == _SEND else value, ok, False, idx)

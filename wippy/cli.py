@@ -13,6 +13,7 @@ USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--l
 wippy ps [APP] [--json]
 wippy stop [APP]
 wippy registry [--app APP] list | show ID | history | diff V1 V2 | rollback V
+wippy lint [PATH...]    check (typed) Lua code and the application's files without running them
 wippy bench [ARGS...]   (from a checkout: python -m benchmarks ARGS...)"""
 
 
@@ -120,6 +121,25 @@ def _stop(argv: list[str]) -> int:
     return 0
 
 
+def _lint(argv: list[str]) -> int:
+    from .lua.engine import compile_chunk
+    from .typedlua import lint_paths
+    issues = lint_paths(argv or ["."], compile=lambda code, name: compile_chunk(code, name))
+    seen: set[tuple[str, int, int, str]] = set()
+    unique = []
+    for issue in sorted(issues, key=lambda i: i.entry is None):   # keep the one naming the entry
+        key = (issue.path, issue.line, issue.col, issue.severity)
+        if key not in seen:
+            seen.add(key)
+            unique.append(issue)
+    issues = sorted(unique, key=lambda i: (i.path, i.line, i.col))
+    for issue in issues:
+        print(issue)
+    errors = sum(1 for i in issues if i.severity == "error")
+    print(f"wippy lint: {errors} error(s), {len(issues) - errors} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _registry(argv: list[str]) -> int:
     from .cli_registry import main as registry_main
     return registry_main(argv)
@@ -141,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry}
+    handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry,
+                "lint": _lint}
     if cmd not in handlers:
         print(f"wippy: unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
         return 2

@@ -590,7 +590,7 @@ class LoadedApp:
     warnings: list[str]
 
 
-def load_app(app_dir: str) -> LoadedApp:
+def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
     """Find, parse and validate every registry file of the application at ``app_dir``.
 
     Blocks on file reads only. Raises ``ConfigError`` listing every problem found.
@@ -615,6 +615,10 @@ def load_app(app_dir: str) -> LoadedApp:
                                              "'namespace' and 'entries')"))
     if not file_failed:
         issues.extend(validate_references(entries))
+        if check_code:                            # Lua code must translate (typed Lua, S6)
+            from .typedlua.lint import check_entry
+            for entry in entries.values():
+                issues.extend(check_entry(entry))
     if issues:
         raise ConfigError(issues)
     return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found])

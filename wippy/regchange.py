@@ -19,6 +19,7 @@ __all__ = ["plan", "stored_entry", "source_hash", "ChangeRejected", "changed_ids
            "PYTHON_CODE_KINDS", "MAX_WORKERS"]
 
 PYTHON_CODE_KINDS = frozenset({"process.py", "function.py", "workflow.py"})
+_LUA_KINDS = frozenset({"process.lua", "function.lua", "library.lua", "workflow.lua"})
 MAX_WORKERS = 64        # a host entry asking for more OS processes than this is refused
 
 
@@ -79,6 +80,11 @@ def _check(entry: dict[str, Any], app_dir: str) -> tuple[dict[str, Any] | None, 
         if isinstance(workers, int) and workers > MAX_WORKERS:
             issues.append(f"entry {eid}: field 'host.workers': {workers} OS processes is more than "
                           f"the {MAX_WORKERS} a host may have")
+    if not issues and kind in _LUA_KINDS:
+        from .typedlua.lint import check_entry
+        candidate = Entry.from_plain({"id": eid, "kind": kind, "meta": meta, "data": checked.data})
+        issues += [f"entry {eid}: field 'source': line {i.line}:{i.col}: {i.message}"
+                   for i in check_entry(candidate)]
     if issues:
         return None, issues
     return stored_entry({"id": eid, "kind": kind, "meta": meta, "data": checked.data},

@@ -53,21 +53,25 @@ class Task:
 
 
 class TimerHandle:
-    __slots__ = ("when", "fn", "args", "cancelled")
+    __slots__ = ("when", "fn", "args", "cancelled", "sched")
 
-    def __init__(self, when: float, fn: Callable[..., None], args: tuple) -> None:
+    def __init__(self, when: float, fn: Callable[..., None], args: tuple, sched: Scheduler) -> None:
         self.when = when
         self.fn = fn
         self.args = args
         self.cancelled = False
+        self.sched = sched
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.sched._timer_cancelled()
 
     def __lt__(self, other: TimerHandle) -> bool:
         return self.when < other.when
 
 
+COMPACT_AT = 1024   # cancelled timers tolerated in the heap before it may be rebuilt
 STEP_BUDGET = 256   # awaits that complete at once before a task must let others run
 
 
@@ -92,6 +96,7 @@ class Scheduler:
         self._timers: list[TimerHandle] = []
         self.current: Task | None = None
         self.budget = STEP_BUDGET
+        self._ncancelled = 0
 
     # -- tasks ---------------------------------------------------------------------------
     def start(self, coro: Coroutine[Any, Any, Any], proc: Any,
@@ -163,9 +168,19 @@ class Scheduler:
 
     # -- timers --------------------------------------------------------------------------
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> TimerHandle:
-        h = TimerHandle(when, fn, args)
+        h = TimerHandle(when, fn, args, self)
         heapq.heappush(self._timers, h)
         return h
+
+    def _timer_cancelled(self) -> None:
+        """Cancelled timers leave the heap lazily; when they are most of it (a process that
+        exits with an hour-long timer, thousands of times), rebuild it so they do not pin
+        memory until their deadline."""
+        self._ncancelled += 1
+        if self._ncancelled > COMPACT_AT and self._ncancelled * 2 > len(self._timers):
+            self._timers = [h for h in self._timers if not h.cancelled]
+            heapq.heapify(self._timers)
+            self._ncancelled = 0
 
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> TimerHandle:
         return self.call_at(monotonic() + max(0.0, delay), fn, *args)
@@ -177,7 +192,9 @@ class Scheduler:
         now = monotonic()
         while timers and timers[0].when <= now:
             h = heapq.heappop(timers)
-            if not h.cancelled:
+            if h.cancelled:
+                self._ncancelled = max(0, self._ncancelled - 1)
+            else:
                 h.cancelled = True      # fired: stop() now reports False
                 h.fn(*h.args)
 

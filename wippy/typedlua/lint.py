@@ -188,7 +188,7 @@ def _lint_app(root: str, compile: Compile | None, seen: set[str]) -> list[LintIs
 
     out: list[LintIssue] = []
     try:
-        app = load_app(root)
+        app = load_app(root, check_code=False)   # the code is what we check here, with context
     except ConfigError as exc:
         if not any("no registry files" in i.message for i in exc.issues):
             out.extend(LintIssue(i.path, i.line, i.col, "error",
