@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
+    if cmd in ("ps", "registry", "lint"):
+        import signal as _signal
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)   # `wippy ps | head` ends quietly
     handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry,
                 "lint": _lint}
     if cmd not in handlers:

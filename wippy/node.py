@@ -45,6 +45,7 @@ NODE_PID = make_pid("node", 0, "0")
 BOOT_TIMEOUT_S = 30.0
 FORCE_GRACE_S = 2.0        # after stop_timeout, how long hosts get before SIGKILL
 STOP_POLL_S = 0.01         # how often an orderly stop checks whether a level has exited
+SIGNAL_REPEAT_S = 0.2      # a repeat within this is the same signal (sent to us and our group)
 LOADS_EVERY_S = 0.25
 ACK_TIMEOUT_S = 2.0        # a host that does not ack a name in time is presumed dying
 RESTART_WINDOW_S = 1.0     # deaths of one host slot closer than this back off
@@ -158,6 +159,8 @@ class Node:
         self.exit_code: int | None = None
         self.force_at = 0.0
         self.signals = 0
+        self._pending_signals: list[tuple[int, float]] = []
+        self._last_signal = 0.0
         self.booted = False
         self.wake_r = -1
         self.started = _time.monotonic()
@@ -220,15 +223,27 @@ class Node:
                     except BlockingIOError:
                         pass
                     osproc.reap_all()
+                    self._handle_signals()
             self.mesh.flush()
             self.sched.fire_due()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self.signals += 1
-        if self.signals == 1:
-            self.sched.call_later(0, self.begin_stop, 0, f"signal {signal.Signals(signum).name}")
-        else:
-            self.sched.call_later(0, self._kill_hosts)
+        # Only record it: the handler may run in the middle of a timer-heap operation, so it
+        # must not touch the scheduler. The wakeup fd wakes the loop, which acts (_signals).
+        self._pending_signals.append((signum, _time.monotonic()))
+
+    def _handle_signals(self) -> None:
+        while self._pending_signals:
+            signum, at = self._pending_signals.pop(0)
+            if self.signals and at - self._last_signal < SIGNAL_REPEAT_S:
+                continue        # the same Ctrl-C delivered twice (to us and to our group)
+            self.signals += 1
+            self._last_signal = at
+            if self.signals == 1:
+                self.begin_stop(0, f"signal {signal.Signals(signum).name}")
+            else:
+                log.warning("second signal: killing the hosts now")
+                self._kill_hosts()
 
     def begin_stop(self, code: int, reason: str) -> None:
         """Orderly stop: services in reverse dependency order (CANCEL, ``stop_timeout``,
@@ -716,6 +731,11 @@ class Node:
                     pass
             row.update({k: v for k, v in pend["hosts"].get(hp.serial, {}).items()
                         if k in ("processes", "spawns", "exits", "last_failure")})
+            names_of: dict[str, list[str]] = {}
+            for name, pid in self.names.items():
+                names_of.setdefault(pid, []).append(name)
+            for p in row.get("processes", []):
+                p["names"] = sorted(set(p.get("names", [])) | set(names_of.get(p["pid"], [])))
             hosts.append(row)
         svcs = [{"id": s.spec.id, "state": s.state.value, "pid": s.pid, "host": s.spec.host,
                  "restarts": s.restarts, "last_error": s.last_error, "supervisor": s.parent}
