@@ -21,6 +21,7 @@ __all__ = ["Channel", "SelectResult", "new", "select"]
 
 _RECV = 0
 _SEND = 1
+_suspend = scheduler.suspend
 
 
 class Channel:
@@ -39,13 +40,13 @@ class Channel:
 
     # -- non-blocking core ---------------------------------------------------------------
     def _hand_to_receiver(self, value: Any) -> bool:
-        sched = scheduler.get()
         q = self._recvq
         while q:
             w, idx = q.pop(0)
             if w.done:
                 continue
-            sched.wake(w, value if idx < 0 else (idx, value, True))
+            w.done = True        # Scheduler.wake, inlined: this is every delivery's path
+            scheduler._SCHED.ready.append((w.task, value if idx < 0 else (idx, value, True), None))
             return True
         return False
 
@@ -102,16 +103,16 @@ class Channel:
         sched.budget -= 1
         if sched.budget < 0:               # fairness: a receive loop that never blocks
             await scheduler.yield_now()     # still lets the host's other work run
-        if self._buf and not self._sendq:
+        if self._sendq:
+            value, ok = self.receive_nowait()
+            if ok:
+                return value
+        elif self._buf:
             return self._buf.popleft()
-        value, ok = self.receive_nowait()
-        if ok:
-            return value
         if self._closed:
             raise ChannelClosed("receive on a closed channel")
-        w = sched.new_wait()
-        self._recvq.append((w, -1))
-        return await scheduler.suspend()
+        self._recvq.append((sched.new_wait(), -1))
+        return await _suspend()
 
     def close(self) -> None:
         """Close: waiting receivers get ChannelClosed (``ok=False`` in select), senders too."""

@@ -50,6 +50,7 @@ class Host:
         self.store = Store(spec["store"], readonly=True)
         self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request)
         self.rt.ctl_notify = self.notify
+        self.rt._dispatch[wire.Op.CTL] = lambda f: self.on_ctl(f[1])   # node -> host, after welcome
         self.sched = scheduler.get()
         self.req_seq = 0
         self.req_waits: dict[int, scheduler.Wait] = {}
@@ -142,15 +143,22 @@ class Host:
         for serial in welcome["dead"]:
             self.mesh.dead_serials.add(serial)
 
-        poller = transport.Poller()
-        inbox, ctl = self.mesh.inbox, self.ctl
-        poller.register(inbox, transport.POLLIN)
-        poller.register(ctl, transport.POLLIN)
-        thread_fd = threads.wakeup_fd()
-        poller.register(thread_fd, transport.POLLIN)
+        # The loop waits on the inbox alone: node-to-host control arrives there too (Op.CTL),
+        # so a blocking recv with RCVTIMEO is the whole wait (one poll(2) in libzmq, as cheap
+        # as pyzmq's own ping-pong). The to_thread pipe joins a zmq.Poller only once a process
+        # has used to_thread. Draining checks ZMQ_EVENTS instead of reading until zmq.Again:
+        # pyzmq's Again exception costs ~9 us per wake, more than the message itself (S11).
+        inbox = self.mesh.inbox
         sched, rt, mesh = self.sched, self.rt, self.mesh
         dispatch_bytes = rt.dispatch_bytes
-        flush_out = False
+        recv = inbox.recv
+        Again = transport.Again
+        NB = int(transport.NOBLOCK)
+        POLLIN = transport.POLLIN
+        EVENTS = transport.EVENTS
+        poller = None
+        thread_fd = -1
+        rcvtimeo = None
         while True:
             sched.run_ready()
             flush_out = mesh.flush() if mesh.backlog else False
@@ -162,29 +170,50 @@ class Host:
                     rt.exit(proc, None, Terminated("killed at node stop (stop_timeout passed)"))
                 sched.run_ready()
                 break
-            delay = sched.next_delay()
-            if flush_out or self.stopping:
-                delay = 0.005 if delay is None else min(delay, 0.005)
-            timeout = -1 if delay is None else math.ceil(delay * 1000)
-            if timeout < 0 or timeout > LOAD_REPORT_S * 1000:
-                timeout = int(LOAD_REPORT_S * 1000)
-            for sock, _ in poller.poll(timeout):
-                if sock == thread_fd:
-                    threads.drain()
-                elif sock is inbox:
+            if sched.ready:
+                timeout = 0
+            else:
+                delay = sched.next_delay()
+                if flush_out or self.stopping:
+                    delay = 0.005 if delay is None else min(delay, 0.005)
+                timeout = -1 if delay is None else math.ceil(delay * 1000)
+                if timeout < 0 or timeout > LOAD_REPORT_S * 1000:
+                    timeout = int(LOAD_REPORT_S * 1000)
+            if poller is None and threads.active():
+                poller = transport.Poller()
+                poller.register(inbox, POLLIN)
+                thread_fd = threads.wakeup_fd()
+                poller.register(thread_fd, POLLIN)
+            if poller is None:
+                if timeout == 0:
                     for _ in range(DRAIN_BATCH):
-                        try:
-                            data = inbox.recv(transport.NOBLOCK)
-                        except transport.Again:
+                        if not inbox.getsockopt(EVENTS) & POLLIN:
                             break
-                        dispatch_bytes(data)
+                        dispatch_bytes(recv(NB))
                 else:
-                    for _ in range(DRAIN_BATCH):
-                        try:
-                            data = ctl.recv(transport.NOBLOCK)
-                        except transport.Again:
-                            break
-                        self.on_ctl(wire.loads(data))
+                    if timeout != rcvtimeo:
+                        inbox.rcvtimeo = rcvtimeo = timeout
+                    try:
+                        data = recv()
+                    except Again:
+                        pass
+                    else:
+                        dispatch_bytes(data)
+                        # drain what queued meanwhile in this turn (one EVENTS check when
+                        # nothing did): a turn costs a flush, which must not be paid per message
+                        for _ in range(DRAIN_BATCH):
+                            if not inbox.getsockopt(EVENTS) & POLLIN:
+                                break
+                            dispatch_bytes(recv(NB))
+            else:
+                for sock, _ in poller.poll(timeout):
+                    if sock == thread_fd:
+                        threads.drain()
+                    else:
+                        for _ in range(DRAIN_BATCH):
+                            dispatch_bytes(recv(NB))
+                            if not inbox.getsockopt(EVENTS) & POLLIN:
+                                break
             sched.fire_due()
         self._flush_stdio()
         mesh.flush()

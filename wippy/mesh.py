@@ -17,6 +17,8 @@ from .errors import ProcessNotFound, SendBufferFull
 
 __all__ = ["Mesh", "SEND_BUDGET"]
 
+_NOBLOCK = int(transport.NOBLOCK)   # a plain int: pyzmq's IntFlag costs a conversion per call
+
 SEND_BUDGET = 512 * 1024 * 1024   # bytes buffered for slow peers per OS process
 DEAD_PIDS_KEPT = 100_000
 BATCH_FRAMES = 1024               # frames per multipart message when a turn sent many          # how many exited remote PIDs we remember, to fail sends early
@@ -93,36 +95,51 @@ class Mesh:
         multipart message per peer: a burst of sends costs one zmq message, not one each."""
         if serial in self.dead_serials:
             raise ProcessNotFound(f"OS process {serial} of the node is down")
-        if self.backlog_bytes + len(data) > SEND_BUDGET:
+        n = len(data)
+        if self.backlog_bytes + n > SEND_BUDGET:
             raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
         q = self.backlog.get(serial)
         if q is None:
-            self.backlog[serial] = q = deque()
-        q.append(data)
-        self.backlog_bytes += len(data)
+            self.backlog[serial] = deque((data,))
+        else:
+            q.append(data)
+        self.backlog_bytes += n
 
     def flush(self) -> bool:
         """Push queued frames to their peers; True while some could not go (peer is slow)."""
-        if not self.backlog:
+        backlog = self.backlog
+        if not backlog:
             return False
-        for serial in list(self.backlog):
-            q = self.backlog[serial]
-            sock = self.peers.get(serial)
+        peers = self.peers
+        for serial, q in list(backlog.items()):
+            sock = peers.get(serial)
             if sock is None:
-                sock = self.peers[serial] = transport.connect_peer(
+                sock = peers[serial] = transport.connect_peer(
                     self.ctx, os.path.join(self.rundir, str(serial)))
             while q:
-                n = min(len(q), BATCH_FRAMES)
-                data = q[0] if n == 1 else wire.pack_batch([q[i] for i in range(n)])
+                n = len(q)
+                if n == 1:
+                    data = q[0]
+                else:
+                    if not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:
+                        break       # peer slow or gone: don't pack a batch only to get Again
+                    if n > BATCH_FRAMES:
+                        n = BATCH_FRAMES
+                    data = wire.pack_batch([q[i] for i in range(n)])
                 try:
-                    sock.send(data, transport.NOBLOCK)
+                    sock.send(data, _NOBLOCK)
                 except transport.Again:
                     break
-                for _ in range(n):
+                if n == 1:
                     self.backlog_bytes -= len(q.popleft())
+                else:
+                    sent = 0
+                    for _ in range(n):
+                        sent += len(q.popleft())
+                    self.backlog_bytes -= sent
             if not q:
-                del self.backlog[serial]
-        return bool(self.backlog)
+                del backlog[serial]
+        return bool(backlog)
 
     def close(self) -> None:
         for sock in self.peers.values():

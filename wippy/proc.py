@@ -34,6 +34,9 @@ class Message(NamedTuple):
         return self.sender
 
 
+_new_message = Message._make     # tuple.__new__ without the keyword-argument wrapper
+
+
 class Result(NamedTuple):
     """How a process ended: ``value`` on a normal exit, ``error`` otherwise."""
 
@@ -86,9 +89,10 @@ class Process:
             if ch is not None:
                 ch.send_nowait(payload)
                 return
-        msg = Message(topic, sender, payload)
-        if self._inbox is not None:
-            self._inbox.send_nowait(msg)
+        msg = _new_message((topic, sender, payload))
+        ch = self._inbox
+        if ch is not None:
+            ch.send_nowait(msg)
         elif self._pending is None:
             self._pending = [msg]
         else:

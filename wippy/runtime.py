@@ -29,6 +29,9 @@ LINK = 2
 STARTED_ACK = 4       # tell the node once main has taken its first step (service start order)
 EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
 _Op = wire.Op
+_MSG = _Op.MSG
+_plain = wire.plain
+_dumps = wire.dumps
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 
 
@@ -101,14 +104,14 @@ class Runtime:
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
         if type(topic) is not str:
             raise InvalidMessage(f"topic must be a string, not {type(topic).__name__}")
-        if topic[:1] == "@":
+        if topic.startswith("@"):
             raise InvalidMessage(f"topic '{topic}' is reserved (topics starting with '@')")
         name = None
-        if dest[:1] != "{":
+        if not dest.startswith("{"):
             name = dest
             dest = self.resolve(dest)
         if type(payload) not in _ATOMS:
-            payload = wire.plain(payload)
+            payload = _plain(payload)
         if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
             local = dest[self._plen:-1]
             proc = self.procs.get(local)
@@ -123,9 +126,10 @@ class Runtime:
             p = parse_pid(dest)
         except ValueError:
             raise ProcessNotFound(f"process {dest} not found") from None
-        if self.mesh.known_dead(dest, p.serial):
+        mesh = self.mesh
+        if mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
-        self.mesh.send(p.serial, wire.dumps((_Op.MSG, p.local, sender, topic, payload, name)))
+        mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
 
     def _on_msg(self, f: tuple) -> None:
         _, local, sender, topic, payload, name = f

@@ -16,12 +16,18 @@ from typing import Any, Callable
 
 from . import scheduler
 
-__all__ = ["to_thread", "wakeup_fd", "drain"]
+__all__ = ["to_thread", "wakeup_fd", "drain", "active"]
 
 MAX_WORKERS = 8
 _pool: ThreadPoolExecutor | None = None
 _done: deque[tuple[scheduler.Wait, Any, BaseException | None]] = deque()
 _pipe: tuple[int, int] | None = None
+
+
+def active() -> bool:
+    """True once ``to_thread`` was used here: the host loop then also polls the wakeup fd
+    (until then it waits on its inbox alone, which is cheaper per message)."""
+    return _pipe is not None
 
 
 def wakeup_fd() -> int:

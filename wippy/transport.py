@@ -27,6 +27,7 @@ Again = zmq.Again
 ZMQError = zmq.ZMQError
 POLLIN = zmq.POLLIN
 POLLOUT = zmq.POLLOUT
+EVENTS = zmq.EVENTS
 NOBLOCK = zmq.NOBLOCK
 IPC_PATH_MAX = 107
 

@@ -38,6 +38,7 @@ class Op:
     CANCEL = 10      # (CANCEL, dest_local, by_pid, reason[, shutdown])
     CALL = 11        # (CALL, call_id, caller_pid, func_id, args)
     REPLY = 12       # (REPLY, dest_local, call_id, value, error_or_None)
+    CTL = 13         # (CTL, control_message): node -> host control, after the welcome
 
 
 def plain(obj: Any) -> Any:
