@@ -482,16 +482,28 @@ class Runtime:
 
 
 def _copy(payload: Any) -> Any:
-    """A private copy of a plain payload (processes never share mutable data)."""
+    """A private copy of a plain payload (processes never share mutable data). A flat list or
+    map of atoms (the usual message) is copied shallowly, which is a full copy; anything
+    deeper goes through pickle."""
     t = type(payload)
     if t in _ATOMS:
         if (t is bytes or t is str) and len(payload) > wire.MAX_FRAME:
             raise InvalidMessage(f"message of {len(payload)} bytes exceeds the {wire.MAX_FRAME} byte limit")
         return payload
+    if t is dict or t is list:
+        for v in (payload.values() if t is dict else payload):
+            tv = type(v)
+            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
+                break
+        else:
+            return t(payload)
     data = pickle.dumps(payload, 5)
     if len(data) > wire.MAX_FRAME:
         raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
     return pickle.loads(data)
+
+
+_BIG = 1 << 20    # a string this long inside a flat payload takes the size-checked path
 
 
 async def _fail(exc: BaseException) -> Any:
