@@ -305,3 +305,48 @@ def test_chaos_kill_9_of_random_hosts_under_load(app_dir):
         # nothing killed is left behind: no zombie, no orphan
         for pid in killed:
             wait_until(lambda: not psutil.pid_exists(pid), 10, what=f"host {pid} reaped")
+
+
+def test_python_and_lua_processes_read_the_same_supervisor_states(app_dir):
+    write_app(app_dir, {
+        "config/_index.yaml": """
+namespace: app
+entries:
+  - name: h
+    kind: process.host
+  - name: svc
+    kind: process.service
+    process: idle
+    host: h
+    lifecycle: {auto_start: true}
+  - name: idle
+    kind: process.lua
+    method: main
+    source: |
+      local function main() process.inbox():receive() end
+      return {main = main}
+  - name: lua_probe
+    kind: process.lua
+    method: main
+    modules: [system]
+    source: |
+      local system = require("system")
+      local function main()
+        local states, err = system.supervisor.states()
+        if err then return nil, err end
+        return states
+      end
+      return {main = main}
+  - name: py_probe
+    kind: process.py
+    source: file://probe.py
+    method: main
+""",
+        "config/probe.py": "import wippy\nasync def main():\n    return await wippy.system.supervisor.states()\n"})
+    with wippy.Node(app_dir) as node:
+        py = node.exec("app:py_probe", "app:h", timeout=10)
+        lua = node.exec("app:lua_probe", "app:h", timeout=10)
+    assert [s["id"] for s in py] == [s["id"] for s in lua] == ["app:svc"]
+    assert py[0]["status"] == lua[0]["status"] == "running"
+    assert set(py[0]) == set(lua[0]) == {"id", "status", "desired", "retry_count", "last_update",
+                                         "started_at", "details"}

@@ -618,6 +618,24 @@ async def _changes_apply(ctx: Ctx, ch: Any, _a: Any, _b: Any) -> Any:
     return New((b"Version", int(await ch.apply())))
 
 
+@blocking("system.supervisor", "states")
+async def _supervisor_states(ctx: Ctx) -> Any:
+    from .. import system
+    return (True, to_lua(ctx.state, await system.supervisor.states()))
+
+
+@blocking("system.supervisor", "state")
+async def _supervisor_state(ctx: Ctx, service_id: Any = None) -> Any:
+    from .. import system
+    return (True, to_lua(ctx.state, await system.supervisor.state(text(service_id, "service id"))))
+
+
+@blocking("system", "exit")
+async def _system_exit(ctx: Ctx, code: Any = 0) -> Any:
+    from .. import system
+    return (True, await system.exit(int(code or 0)))
+
+
 @blocking("registry", "apply_version")
 async def _apply_version(ctx: Ctx, v: Any) -> Any:
     from .. import registry

@@ -26,7 +26,7 @@ log = logging.getLogger("wippy.lua")
 
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "env", "io"})
+                             "env", "io", "system"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
@@ -277,6 +277,13 @@ subtable("process", "event", "process.event")
 for _e in ("EXIT", "LINK_DOWN", "CANCEL"):
     constant("process.event", _e, _e)
 subtable("process", "registry", "process.registry")
+subtable("system", "supervisor", "system.supervisor")
+subtable("system", "process", "system.process")
+
+
+@function("system.process", "pid")
+def system_pid() -> int:
+    return os.getpid()
 for _i, _scope in enumerate(("LOCAL", "EVENTUAL", "CONSISTENT", "STRONG")):
     constant("process.registry", _scope, _i)
 
