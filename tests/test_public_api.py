@@ -9,7 +9,7 @@ import wippy
 PUBLIC = [
     "__version__",
     "Node", "Connection", "connect",
-    "process", "channel", "time", "funcs", "registry", "events", "system", "coroutine", "to_thread",
+    "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",

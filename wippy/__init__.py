@@ -5,7 +5,7 @@ versioned registry in LMDB. See README.md for a tour.
 """
 from __future__ import annotations
 
-from . import channel, coroutine, events, funcs, process, registry, system, time
+from . import channel, coroutine, events, funcs, process, registry, system, time, workflow
 from ._version import __version__
 from .channel import Channel, SelectResult
 from .client import Connection, Node, connect
@@ -18,7 +18,7 @@ from .threads import to_thread
 __all__ = [
     "__version__",
     "Node", "Connection", "connect",
-    "process", "channel", "time", "funcs", "registry", "events", "system", "coroutine", "to_thread",
+    "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",

@@ -325,6 +325,27 @@ class Connection:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
         return self._request("ps", timeout=10.0)
 
+    def monitor(self, pid: str) -> None:
+        """Get an EXIT (``events()``, ``wait_exit``) when ``pid`` ends."""
+        self._check()
+        p = parse_pid(self._resolve(pid))
+        self._watch.add(pid)
+        self._mesh.send(p.serial, wire.dumps((wire.Op.MONITOR, p.local, self.pid)))
+        self._mesh.flush()
+
+    def workflow_start(self, id: str, input: Any = None, name: str | None = None) -> str:
+        """Start durable workflow ``id`` with ``input``; returns its PID. A ``name`` makes the
+        start idempotent (the existing workflow's PID comes back)."""
+        return self._request("wf_start", id, input, name)
+
+    def workflow_result(self, pid: str, timeout: float | None = None) -> Any:
+        """Wait for workflow ``pid`` to finish (or have finished): its result, or raise."""
+        self.monitor(pid)
+        return self.wait_exit(pid, timeout)
+
+    def workflow_cancel(self, pid: str) -> None:
+        self._request("wf_cancel", parse_pid(pid).local)
+
     def supervisor_states(self) -> list[dict[str, Any]]:
         """Every service's state, in Wippy's ``system.supervisor.states()`` shape."""
         return self._request("supervisor_states")

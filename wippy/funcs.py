@@ -27,7 +27,12 @@ def _function(id: str) -> Any:
 
 
 async def call(id: str, *args: Any) -> Any:
-    """Run function entry ``id`` with ``args`` and return its result (raises its error)."""
+    """Run function entry ``id`` with ``args`` and return its result (raises its error).
+    Inside a workflow this is an activity: its result is journaled (see wippy.workflow)."""
+    from .workflow import current
+    wf = current()
+    if wf is not None and not wf.in_activity:
+        return await wf.call(id, args)
     fn = _function(id)
     result = fn(*args)
     if inspect.isawaitable(result):

@@ -33,6 +33,7 @@ from .pid import make_pid, parse_pid
 from .rundir import RunDir, data_dir_for, run_dir_for
 from .noderegistry import RegistryKeeper
 from .nodeservices import ServiceManager
+from .nodeworkflows import WorkflowManager
 from .regchange import changed_ids
 from .store import Store
 from .zygote import Zygote
@@ -154,6 +155,7 @@ class Node:
         self.ps_seq = 0
         self.spawn_counter = 0
         self.services = ServiceManager(self)
+        self.workflows = WorkflowManager(self, os.path.join(self.data_dir, "journal"))
         self.exec_pid: str | None = None
         self.stopping = False
         self.exit_code: int | None = None
@@ -183,6 +185,7 @@ class Node:
                   timeout=BOOT_TIMEOUT_S, what="hosts to start")
         self.booted = True
         self._start_services()
+        self.workflows.boot()
         self.loop(wake_r, until=lambda: not self.services.booting or self.stopping)
         if self.opts.exec_entry is not None:
             self._start_exec()
@@ -225,6 +228,7 @@ class Node:
                     osproc.reap_all()
                     self._handle_signals()
             self.sched.fire_due()
+            self.workflows.flush()      # group commit: one transaction for this turn's writes
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -315,6 +319,7 @@ class Node:
 
     def close(self) -> None:
         self.zygote.close()
+        self.workflows.close()
         try:
             self.ctx.destroy(linger=0)
         finally:
@@ -460,6 +465,7 @@ class Node:
         self._broadcast(("host_down", hp.serial, reason))
         self._broadcast(("topology", self.topology()))
         self.services.host_died(hp.serial, reason, hp.host_id)
+        self.workflows.host_down(hp.serial)
         if self.exec_pid is not None and parse_pid(self.exec_pid).serial == hp.serial:
             print(f"wippy: {self.opts.exec_entry} failed: its host died ({reason})", file=sys.stderr)
             self.begin_stop(1, "exec host died")
@@ -500,6 +506,7 @@ class Node:
         self._broadcast(("topology", topo), skip=serial)
         if self.booted:
             self.services.host_ready(hp.host_id)
+            self.workflows.host_ready(hp.host_id)
 
     # -- control plane -------------------------------------------------------------------
     def _send_to(self, ident: bytes, msg: tuple) -> None:
@@ -601,6 +608,8 @@ class Node:
         self._send_to(ident, ("reply", req, ok, value))
 
     def _on_request(self, ident: bytes, req: int, op: str, args: list) -> None:
+        if op.startswith("wf_") and self.workflows.request(ident, req, op, args):
+            return
         if op == "register":
             name, pid = args
             holder = self.names.get(name)
@@ -788,7 +797,10 @@ class Node:
                 continue
             for frame in frames:
                 if frame[0] == wire.Op.EXIT:
-                    self._on_exit(frame[2], frame[3], frame[4])
+                    if not self.workflows.on_exit(frame[2], frame[4]):
+                        self._on_exit(frame[2], frame[3], frame[4])
+                elif frame[1] != "0":
+                    self.workflows.on_frame(frame)
 
     def _on_exit(self, pid: str, value: Any, error: dict | None) -> None:
         if pid == self.exec_pid:

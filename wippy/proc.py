@@ -59,7 +59,7 @@ class Process:
     __slots__ = (
         "local", "pid", "entry", "main", "tasks", "timers", "exited",
         "_inbox", "_events", "_listeners", "_pending",
-        "monitors", "links", "watching", "exec_waits", "names", "trap_links",
+        "monitors", "links", "watching", "exec_waits", "names", "trap_links", "workflow",
     )
 
     def __init__(self, local: str, pid: str, entry: str) -> None:
@@ -80,6 +80,7 @@ class Process:
         self.exec_waits: dict[str, Any] | None = None  # PID -> Wait of a pending exec
         self.names: list[str] | None = None
         self.trap_links = False
+        self.workflow: Any = None                   # WorkflowContext when running a workflow
 
     # -- mailbox -------------------------------------------------------------------------
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:

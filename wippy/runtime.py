@@ -224,6 +224,11 @@ class Runtime:
                 self.dispatch(frame)
         return proc
 
+    def adopt_pid(self, proc: Process, pid: str) -> None:
+        """A workflow process takes its workflow's stable PID (routed through the node): what
+        it sends carries that PID, so replies are journaled as signals."""
+        proc.pid = pid
+
     async def _ack_started(self, pid: str) -> None:
         self.ctl_notify("started", pid)
 

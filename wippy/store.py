@@ -26,11 +26,20 @@ from typing import Any, Iterator
 
 import lmdb
 
-__all__ = ["Store", "diff_snapshots", "FORMAT"]
+__all__ = ["Store", "diff_snapshots", "FORMAT", "open_env"]
 
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
 MAX_READERS = 1024
+
+
+def open_env(path: str, max_dbs: int, readonly: bool = False) -> Any:
+    """An LMDB environment with wippy's settings (huge map reserved up front, no cached read
+    transactions, enough reader slots); other durable stores (the workflow journal) use it."""
+    if not readonly:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return lmdb.open(path, map_size=MAP_SIZE, max_dbs=max_dbs, max_readers=MAX_READERS,
+                     readonly=readonly, max_spare_txns=0, create=not readonly)
 
 
 def _key(version: int) -> bytes:

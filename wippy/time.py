@@ -13,7 +13,11 @@ __all__ = ["sleep", "after", "timer", "ticker", "now", "Timer", "Ticker", "parse
 
 
 def now() -> float:
-    """Wall-clock time in seconds since the epoch."""
+    """Wall-clock time in seconds since the epoch (journaled inside a workflow)."""
+    from .workflow import current
+    wf = current()
+    if wf is not None and not wf.in_activity:
+        return wf.record_sync("now", None, _stdtime.time())
     return _stdtime.time()
 
 
@@ -22,8 +26,13 @@ def _owner() -> Any:
 
 
 async def sleep(duration: str | float) -> None:
-    """Suspend this task for ``duration``."""
+    """Suspend this task for ``duration`` (a durable timer inside a workflow)."""
     d = parse_duration(duration)
+    from .workflow import current
+    wf = current()
+    if wf is not None and not wf.in_activity:
+        await wf.sleep(d)
+        return
     sched = _sched.get()
     w = sched.new_wait()
     h = sched.call_later(d, sched.wake, w, None)

@@ -1,0 +1,127 @@
+"""Durable workflows: journaled steps, replay after kill -9 of a host or of the node."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+import psutil
+import pytest
+
+import wippy
+from conftest import wait_until
+from wippy.journal import Journal
+
+APP = os.path.join(os.path.dirname(__file__), "data", "apps", "wf")
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def app(app_dir):
+    dest = os.path.join(app_dir, "app")
+    shutil.copytree(APP, dest)
+    return dest
+
+
+def runs(log: str) -> list[str]:
+    with open(log) as fh:
+        return [line.split()[0] for line in fh if line.strip()]
+
+
+def flows_host(node) -> int | None:
+    for h in node.ps()["hosts"]:
+        if h["host"] == "app:flows" and h["state"] == "ready":
+            return h["os_pid"]
+    return None
+
+
+def test_a_workflow_completes_and_a_named_start_is_idempotent(app):
+    log = os.path.join(app, "acts.log")
+    with wippy.Node(app) as node:
+        pid = node.workflow_start("app:order", {"log": log, "steps": 3}, name="order-1")
+        assert node.workflow_result(pid, timeout=20)["total"] == 12
+        again = node.workflow_start("app:order", {"log": log, "steps": 3}, name="order-1")
+        assert again == pid
+        assert node.workflow_result(again, timeout=5)["total"] == 12   # recorded, not re-run
+    assert len(runs(log)) == 3
+
+
+def test_kill_9_of_the_workflow_host_many_times_still_completes_exactly_once(app):
+    log = os.path.join(app, "acts.log")
+    open(log + ".slow", "w").close()
+    steps = 30
+    with wippy.Node(app) as node:
+        pid = node.workflow_start("app:order", {"log": log, "steps": steps, "sleep": 0.02}, name="k")
+        kills = 0
+        deadline = time.monotonic() + 30
+        while kills < 5 and time.monotonic() < deadline:
+            wait_until(lambda: os.path.exists(log) and len(runs(log)) > kills * 4 + 2, 20,
+                       what="progress")
+            host = wait_until(lambda: flows_host(node), 10, what="the flows host")
+            os.kill(host, signal.SIGKILL)
+            kills += 1
+        result = node.workflow_result(pid, timeout=60)
+    assert result["total"] == sum(2 * (i + 1) for i in range(steps))
+    keys = runs(log)
+    assert len(set(keys)) == steps                          # every activity ran
+    assert len(keys) - len(set(keys)) <= kills              # only interrupted ones ran again
+    for key in set(keys):
+        assert keys.count(key) <= 2
+
+
+def test_kill_9_of_the_node_resumes_every_workflow_after_restart(app):
+    log = os.path.join(app, "acts.log")
+    open(log + ".slow", "w").close()
+    node = wippy.Node(app)
+    node.start()
+    try:
+        pids = [node.workflow_start("app:order", {"log": log, "steps": 20, "sleep": 0.03}, name=f"n{i}")
+                for i in range(3)]
+        wait_until(lambda: os.path.exists(log) and len(runs(log)) >= 6, 20, what="progress")
+        root = psutil.Process(node.process.pid)
+        tree = root.children(recursive=True)
+        node.close()
+        root.kill()
+        node.process.wait(10)
+        psutil.wait_procs(tree, timeout=10)
+    finally:
+        node.process = None
+    before = len(runs(log))
+    with wippy.Node(app) as node:
+        again = [node.workflow_start("app:order", {}, name=f"n{i}") for i in range(3)]
+        assert again == pids
+        results = [node.workflow_result(p, timeout=60) for p in pids]
+    assert all(r["total"] == sum(2 * (i + 1) for i in range(20)) for r in results)
+    keys = runs(log)
+    assert len(set(keys)) == 60 and len(keys) - 60 <= 3 and before < 60
+
+
+def test_signals_sent_while_the_host_is_down_arrive_after_recovery(app):
+    with wippy.Node(app) as node:
+        pid = node.workflow_start("app:waiter", {"n": 3})
+        node.send(pid, "sig", 1)
+        host = wait_until(lambda: flows_host(node), 10, what="the flows host")
+        os.kill(host, signal.SIGKILL)
+        node.send(pid, "sig", 2)            # journaled by the node while the host is down
+        node.send(pid, "sig", 3)
+        assert node.workflow_result(pid, timeout=30) == [1, 2, 3]
+
+
+def test_code_that_diverges_from_its_journal_fails_with_a_nondeterminism_error(app):
+    log = os.path.join(app, "acts.log")
+    with wippy.Node(app) as node:
+        pid = node.workflow_start("app:order", {"log": log, "steps": 50, "sleep": 0.05})
+        wait_until(lambda: os.path.exists(log) and len(runs(log)) >= 2, 10, what="progress")
+        # the new code asks for a uuid where the journal recorded time.now()
+        src = os.path.join(app, "config", "flows.py")
+        text = open(src).read().replace("started = time.now()", "started = workflow.uuid()")
+        with open(src + ".tmp", "w") as fh:
+            fh.write(text)
+        os.replace(src + ".tmp", src)
+        wait_until(lambda: "app:order" in node.registry.history()[-1]["updated"], 10, what="reload")
+        host = wait_until(lambda: flows_host(node), 10, what="the flows host")
+        os.kill(host, signal.SIGKILL)       # the replay runs the new code against the journal
+        with pytest.raises(wippy.ProcessFailed, match="the journal has now") as info:
+            node.workflow_result(pid, timeout=30)
+        assert info.value.kind == "NONDETERMINISM"
