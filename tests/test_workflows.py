@@ -125,3 +125,52 @@ def test_code_that_diverges_from_its_journal_fails_with_a_nondeterminism_error(a
         with pytest.raises(wippy.ProcessFailed, match="the journal has now") as info:
             node.workflow_result(pid, timeout=30)
         assert info.value.kind == "NONDETERMINISM"
+
+
+def test_workflow_commands_list_show_signal_cancel(app):
+    from conftest import run_wippy
+    log = os.path.join(app, "acts.log")
+    with wippy.Node(app) as node:
+        slow = node.workflow_start("app:order", {"log": log, "steps": 2, "sleep": 60}, name="slow")
+        waiter = node.workflow_start("app:waiter", {"n": 1})
+        wait_until(lambda: os.path.exists(log) and len(runs(log)) == 1, 10, what="first step")
+        r = run_wippy(["workflow", "--app", app, "list"])
+        assert r.returncode == 0 and "app:order" in r.stdout and "slow" in r.stdout
+        r = run_wippy(["workflow", "--app", app, "show", slow])
+        assert "call    app:charge" in r.stdout and "(pending," in r.stdout
+        r = run_wippy(["workflow", "--app", app, "signal", waiter, "go", '{"x": 1}'])
+        assert r.returncode == 0, r.stderr
+        assert node.workflow_result(waiter, timeout=10) == [{"x": 1}]
+        r = run_wippy(["workflow", "--app", app, "cancel", slow])
+        assert r.returncode == 0, r.stderr
+        with pytest.raises(wippy.ProcessFailed, match="cancelled"):
+            node.workflow_result(slow, timeout=10)
+    r = run_wippy(["workflow", "--app", app, "list"])          # a stopped node's journal
+    assert "cancelled" in r.stdout and "completed" in r.stdout
+
+
+def test_the_journal_stays_consistent_when_the_node_dies_mid_commit(app):
+    """LMDB commits are atomic: after kill -9 during heavy journaling every workflow's steps
+    are contiguous and every recorded signal count matches the signals stored."""
+    log = os.path.join(app, "acts.log")
+    node = wippy.Node(app)
+    node.start()
+    try:
+        for i in range(8):
+            node.workflow_start("app:order", {"log": log, "steps": 200}, name=f"t{i}")
+        wait_until(lambda: os.path.exists(log) and len(runs(log)) > 100, 20, what="journaling")
+        root = psutil.Process(node.process.pid)
+        tree = root.children(recursive=True)
+        node.close()
+        root.kill()
+        node.process.wait(10)
+        psutil.wait_procs(tree, timeout=10)
+    finally:
+        node.process = None
+    j = Journal(os.path.join(app, ".wippy", "data", "journal"), readonly=True)
+    for wf in j.workflows():
+        steps = j.steps(wf["id"])
+        assert [s["op"] for s in steps[:1]] in ([], ["now"])
+        assert all(s["op"] == "call" for s in steps[1:])
+        assert len(j.signals(wf["id"])) == wf["signals"]
+    j.close()

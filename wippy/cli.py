@@ -13,6 +13,7 @@ USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--l
 wippy ps [APP] [--json]
 wippy stop [APP]
 wippy registry [--app APP] list | show ID | history | diff V1 V2 | rollback V
+wippy workflow [--app APP] list | show ID | signal ID TOPIC [PAYLOAD] | cancel ID
 wippy lint [PATH...]    check (typed) Lua code and the application's files without running them
 wippy bench [ARGS...]   (from a checkout: python -m benchmarks ARGS...)"""
 
@@ -121,6 +122,11 @@ def _stop(argv: list[str]) -> int:
     return 0
 
 
+def _workflow(argv: list[str]) -> int:
+    from .cli_workflow import main as workflow_main
+    return workflow_main(argv)
+
+
 def _lint(argv: list[str]) -> int:
     from .lua.engine import compile_chunk
     from .typedlua import lint_paths
@@ -161,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd in ("ps", "registry", "lint"):
+    if cmd in ("ps", "registry", "lint", "workflow"):
         import signal as _signal
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)   # `wippy ps | head` ends quietly
     handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry,
-                "lint": _lint}
+                "lint": _lint, "workflow": _workflow}
     if cmd not in handlers:
         print(f"wippy: unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
         return 2

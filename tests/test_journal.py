@@ -1,0 +1,38 @@
+"""The workflow journal's on-disk format, pinned byte for byte (a change breaks this test)."""
+from __future__ import annotations
+
+from wippy.journal import FORMAT, Journal
+
+GOLDEN = {
+    b"workflows": {b"w1": b'{"created":1.5,"entry":"app:order","error":null,"finished":null,'
+                          b'"host":"app:flows","id":"w1","input":{"n":2},"name":"job-1",'
+                          b'"result":null,"signals":1,"status":"running"}'},
+    b"steps": {b"w1\x00" + (0).to_bytes(8, "big"): b'{"key":null,"op":"now","result":2.5}',
+               b"w1\x00" + (1).to_bytes(8, "big"):
+                   b'{"error":null,"key":"app:charge","op":"call","result":4}'},
+    b"signals": {b"w1\x00" + (0).to_bytes(8, "big"):
+                     b'{"from":"{client/3|0}","payload":{"x":1},"topic":"go"}'},
+    b"names": {b"job-1": b"w1"},
+    b"meta": {b"format": FORMAT.encode()},
+}
+
+
+def test_journal_layout_is_stable(tmp_path):
+    j = Journal(str(tmp_path / "journal"))
+    j.commit([
+        ("wf", {"id": "w1", "entry": "app:order", "host": "app:flows", "input": {"n": 2},
+                "name": "job-1", "status": "running", "result": None, "error": None,
+                "created": 1.5, "finished": None, "signals": 1}),
+        ("name", "job-1", "w1"),
+        ("step", "w1", 0, {"op": "now", "key": None, "result": 2.5}),
+        ("step", "w1", 1, {"op": "call", "key": "app:charge", "result": 4, "error": None}),
+        ("signal", "w1", 0, {"topic": "go", "payload": {"x": 1}, "from": "{client/3|0}"}),
+    ])
+    found = {}
+    with j.env.begin() as txn:
+        for db in GOLDEN:
+            found[db] = dict(txn.cursor(db=j.env.open_db(db, txn=txn)))
+    assert found == GOLDEN
+    assert j.by_name("job-1") == "w1"
+    assert [s["op"] for s in j.steps("w1")] == ["now", "call"]
+    j.close()
