@@ -45,10 +45,13 @@ CASES: dict[str, str] = {
     "cpu": "CPU-bound work (N-queens) spread over cores",
     "registry": "registry version commit -> every subscribed process (1/8/64 OS processes), "
                 "get/find, file save -> new version",
+    "workflow": "durable workflow steps (fsync'd journal, group commit) vs one fsync per step; "
+                "step latency; recovery after kill -9 of the node",
 }
 
 #: The system each case is compared against.
 FLOOR_SYSTEM: dict[str, str] = {
+    "workflow": "floor:lmdb-fsync",
     "roundtrip": "floor:zmq",
     "oneway": "floor:zmq",
     "inproc": "floor:asyncio",

@@ -1,0 +1,124 @@
+"""The ``workflow`` case (S8, S11): durable steps per second, step latency, recovery.
+
+* floor ``lmdb-fsync``: one LMDB write transaction (fsync'd, LMDB's defaults) per step of a
+  ~100-byte JSON record: what a journal without group commit pays.
+* wippy ``steps_per_s``: W workflows at once, each S activities (``funcs.call`` of a trivial
+  ``function.py``); every step is journaled by the node (fsync'd LMDB, group commit: one
+  transaction per node loop turn for every step that arrived in it) before the workflow sees
+  its result. Wall time from the first start to the last result, over W x S steps.
+* wippy ``step_latency_us``: one workflow alone, S sequential steps: wall time / S (an
+  activity call plus a journal round trip through the node and its fsync).
+* wippy ``recovery_s``: N workflows each journal one step and wait for a signal; the node is
+  killed (SIGKILL) and started again on the same data; ``recovery_s`` is the time from the
+  new node's start until every workflow, replayed, has received a signal sent right after the
+  boot and finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ._harness import Ctx, Unit, short_tmpdir
+
+__all__ = ["UNITS"]
+
+_CASE = "workflow"
+APP = Path(__file__).resolve().parent / "app" / "workflow"
+
+
+def _sizes(quick: bool) -> dict[str, int]:
+    return ({"floor": 300, "W": 20, "S": 20, "lat": 200, "N": 1000} if quick
+            else {"floor": 2000, "W": 50, "S": 100, "lat": 1000, "N": 1000})
+
+
+def floor(ctx: Ctx) -> None:
+    from wippy.store import open_env
+    d = short_tmpdir("lmdb-")
+    env = open_env(d, 2)
+    db = env.open_db(b"steps")
+    n = _sizes(ctx.quick)["floor"]
+    rec = json.dumps({"op": "call", "key": "bwf:act", "result": 1, "error": None, "pad": "x" * 40}).encode()
+    t = time.perf_counter()
+    for i in range(n):
+        with env.begin(write=True, db=db) as txn:
+            txn.put(b"w\0" + i.to_bytes(8, "big"), rec)
+    dt = time.perf_counter() - t
+    env.close()
+    shutil.rmtree(d, ignore_errors=True)
+    ctx.add(_CASE, "floor:lmdb-fsync", "steps_per_s", n / dt, "steps/s", n=n)
+    ctx.add(_CASE, "floor:lmdb-fsync", "step_latency_us", dt / n * 1e6, "us", n=n)
+
+
+def _app() -> str:
+    d = short_tmpdir("wfapp-")
+    for f in APP.iterdir():
+        shutil.copy2(f, d)
+    return d
+
+
+def wippy_cases(ctx: Ctx) -> None:
+    import wippy
+    sz = _sizes(ctx.quick)
+    app = _app()
+    with ctx.attempt(_CASE, "wippy"):
+        with wippy.Node(app, boot_timeout=120) as node:
+            ctx.place(node.process.pid, "node")
+            # throughput: W workflows at once
+            t = time.perf_counter()
+            pids = [node.workflow_start("bwf:steps", sz["S"]) for _ in range(sz["W"])]
+            for p in pids:
+                node.workflow_result(p, timeout=600)
+            dt = time.perf_counter() - t
+            ctx.add(_CASE, "wippy", "steps_per_s", sz["W"] * sz["S"] / dt, "steps/s",
+                    workflows=sz["W"], steps_each=sz["S"])
+            # latency: one workflow alone
+            t = time.perf_counter()
+            node.workflow_result(node.workflow_start("bwf:steps", sz["lat"]), timeout=600)
+            dt = time.perf_counter() - t
+            ctx.add(_CASE, "wippy", "step_latency_us", dt / sz["lat"] * 1e6, "us", steps=sz["lat"])
+            # recovery: N parked workflows, then kill -9 of the node
+            parked = [node.workflow_start("bwf:parked", None, name=f"p{i}") for i in range(sz["N"])]
+            from wippy.journal import Journal
+            jpath = os.path.join(app, ".wippy", "data", "journal")
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                j = Journal(jpath, readonly=True)
+                done = sum(1 for w in j.workflows() if w["entry"] == "bwf:parked" and j.steps(w["id"]))
+                j.close()
+                if done == sz["N"]:
+                    break
+                time.sleep(0.2)
+            root = psutil.Process(node.process.pid)
+            tree = root.children(recursive=True)
+            node.close()
+            root.send_signal(signal.SIGKILL)
+            node.process.wait(10)
+            psutil.wait_procs(tree, timeout=10)
+            node.process = None
+        t = time.perf_counter()
+        with wippy.Node(app, boot_timeout=120) as node:
+            for p in parked:
+                node.send(p, "go", 1)
+            for p in parked:
+                node.workflow_result(p, timeout=600)
+            dt = time.perf_counter() - t
+        ctx.add(_CASE, "wippy", "recovery_s", dt, "s", workflows=sz["N"])
+    shutil.rmtree(app, ignore_errors=True)
+
+
+def run_workflow(ctx: Ctx, cases: tuple[str, ...]) -> None:
+    ctx.place(os.getpid(), "client (case runner)")
+    floor(ctx)
+    wippy_cases(ctx)
+
+
+UNITS: list[Unit] = [
+    Unit("wippy.workflow", "wippy", (_CASE,), ("wippy", "floor:lmdb-fsync"), run_workflow, 600, 3600),
+]
