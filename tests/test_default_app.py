@@ -138,3 +138,14 @@ def test_plain_run_does_the_default_workload_then_stops_cleanly_on_sigint(app_di
     assert "job 1 (default workload): 16 tasks" in out
     assert re.search(r"^tasks\s+16/16 done, each exactly once", out, re.M), out
     assert re.search(r"restarted\s+resident agent", out), out
+
+
+def test_research_runs_as_a_durable_workflow(data_dir):
+    r = run_wippy(["run", REPO, "--data-dir", data_dir, "-x", "app:research", "3", "r1"], timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("research workflow {wf/0|")
+    report = json.loads(r.stdout.split("research done: ", 1)[1])
+    assert report["tasks"] == 3
+    # a named start is idempotent: the recorded result comes back, nothing is solved again
+    again = run_wippy(["run", REPO, "--data-dir", data_dir, "-x", "app:research", "3", "r1"], timeout=90)
+    assert json.loads(again.stdout.split("research done: ", 1)[1]) == report

@@ -435,6 +435,7 @@ class Coordinator:
     async def run(self) -> str:
         events = process.events()
         inbox = process.inbox()
+        changes = _subscribe_settings()      # registry events: settings edited live
         cfg = settings()
         tick = time.ticker(cfg["progress_every"])
         autorun = time.timer(cfg["autorun_delay"]) if cfg["autorun"] else None
@@ -443,7 +444,8 @@ class Coordinator:
                  f"{cfg['autorun_delay']} unless a client sends a job" if autorun
                  else "waiting for jobs (autorun is off)"), flush=True)
         while True:
-            cases = [events.case_receive(), inbox.case_receive(), tick.channel().case_receive()]
+            cases = [events.case_receive(), inbox.case_receive(), tick.channel().case_receive(),
+                     changes.channel().case_receive()]
             if autorun is not None:
                 cases.append(autorun.channel().case_receive())
             r = await channel.select(*cases)
@@ -463,6 +465,13 @@ class Coordinator:
                     autorun.stop()
                     autorun = None
                 await self.on_message(r.value)
+            elif r.channel is changes.channel():
+                ev = r.value              # a live registry change: the next job picks it up
+                if ev["path"] == SETTINGS:
+                    data = ev.get("data", {}).get("data", {})
+                    print(f"coordinator: {SETTINGS} changed ({ev['kind']}, registry "
+                          f"{registry.current_version()}): next job: {data.get('tasks')} tasks, "
+                          f"{data.get('difficulty')}", flush=True)
             elif autorun is not None and r.channel is autorun.channel():
                 autorun = None
                 if self.job is None:
@@ -473,6 +482,11 @@ class Coordinator:
             if self.job is None and self.pending:
                 client, req = self.pending.popleft()
                 await self.start_job(client, req)
+
+
+def _subscribe_settings() -> Any:
+    from wippy import events as bus
+    return bus.subscribe("registry")
 
 
 async def main() -> str:
