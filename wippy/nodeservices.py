@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import time as _time
 from dataclasses import dataclass, field
 from typing import Any
@@ -349,7 +350,7 @@ class ServiceManager:
             self._child_ended(self.sups[sup.parent], sup.id, True, f"supervisor {sup.id} gave up: {reason}")
         else:
             msg = f"supervisor {sup.id} reached its restart intensity ({reason}); stopping the node"
-            print(f"wippy: {msg}", file=__import__("sys").stderr, flush=True)
+            print(f"wippy: {msg}", file=sys.stderr, flush=True)
             self.node.begin_stop(1, msg)
 
     # -- hot reload ----------------------------------------------------------------------
