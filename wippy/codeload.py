@@ -123,8 +123,10 @@ def load_callable(store: Any, entry_id: str, code: bytes | None) -> Callable[...
         if kind in ("process.lua", "function.lua"):
             from .lua import entry_runner  # lupa is imported on the first Lua spawn only
             return entry_runner(store, entry_id)
-        if kind == "workflow.lua":
-            raise InvalidMessage(f"entry {entry_id}: Lua workflows are not available in this build")
+        if kind == "workflow.lua":    # the Lua main, replayed like a workflow.py main
+            from .lua import entry_runner
+            from .workflow import runner
+            return runner(entry_runner(store, entry_id))
         raise InvalidMessage(f"entry {entry_id} of kind {kind} cannot be spawned")
     mod = _load_module(entry)
     method = entry.get("data", {}).get("method") or "main"

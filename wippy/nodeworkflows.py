@@ -113,8 +113,8 @@ class WorkflowManager:
             if existing is not None:
                 return wf_pid(existing)
         entry = self.node.store.get(entry_id)
-        if entry is None or entry.get("kind") not in ("workflow.py",):
-            raise WippyError(f"entry {entry_id} is not a workflow.py entry")
+        if entry is None or entry.get("kind") not in ("workflow.py", "workflow.lua"):
+            raise WippyError(f"entry {entry_id} is not a workflow entry (workflow.py or workflow.lua)")
         wf_id = os.urandom(6).hex()
         record = {"id": wf_id, "entry": entry_id, "host": (entry.get("data") or {}).get("host"),
                   "input": wire.plain(input_), "name": name, "status": "running", "result": None,

@@ -103,6 +103,30 @@ class WorkflowContext:
             raise exit_error(error)
         return result
 
+    async def step(self, op: str, key: Any, fn: Any) -> Any:
+        """A journaled step with an effect outside the workflow (a child workflow's start):
+        on replay the recorded result (or error) comes back and ``fn`` does not run; else
+        ``await fn(i)`` runs (``i``: this step's index, stable across replays) and its result
+        is journaled before the code sees it. A WippyError is recorded like a result."""
+        rec = self._recorded(op, key)
+        if rec is not None:
+            if rec.get("error") is not None:
+                raise exit_error(rec["error"])
+            return rec["result"]
+        await self.commit()                     # earlier now()/uuid() before any effect
+        i = self.seq
+        try:
+            result, error = await fn(i), None
+        except WippyError as exc:
+            result, error = None, to_wire(exc)
+        record = {"op": op, "key": key, "result": result, "error": error}
+        await self.commit((i, record))
+        self.steps.append(record)
+        self.seq += 1
+        if error is not None:
+            raise exit_error(error)
+        return result
+
     async def sleep(self, seconds: float) -> None:
         rec = self._recorded("timer", seconds)
         if rec is None:
@@ -168,13 +192,25 @@ def version(change_id: str, min_version: int, max_version: int) -> int:
 
 async def start(entry_id: str, input: Any = None, name: str | None = None) -> str:
     """Start workflow ``entry_id`` with ``input``; returns its PID. With a ``name`` the start
-    is idempotent: the existing workflow's PID comes back, before or after completion."""
+    is idempotent: the existing workflow's PID comes back, before or after completion.
+
+    Inside a workflow this starts a child workflow, as a journaled step: a replay gets the
+    recorded PID back. Without a ``name`` the child is named ``<workflow id>:<step>``, so a
+    start interrupted before its step was journaled finds the same child when it runs again."""
+    wf = current()
+    if wf is not None and not wf.in_activity:
+        key = entry_id if name is None else f"{entry_id} {name}"
+
+        async def run(i: int) -> str:
+            return await _rt.get().ctl_request("wf_start", entry_id, input,
+                                               name if name is not None else f"{wf.wf_id}:{i}")
+        return await wf.step("child", key, run)
     return await _rt.get().ctl_request("wf_start", entry_id, input, name)
 
 
 def runner(fn: Any) -> Any:
     """Wrap a workflow's ``main`` so that it runs under replay (what a spawn of a
-    ``workflow.py`` entry actually runs; its argument is the workflow id)."""
+    ``workflow.py`` or ``workflow.lua`` entry actually runs; its argument is the workflow id)."""
     async def run_workflow(wf_id: str) -> Any:
         rt = _rt.get()
         proc = rt.current()

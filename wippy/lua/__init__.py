@@ -1,5 +1,5 @@
-"""Lua processes (S6): ``process.lua``, ``function.lua`` and ``library.lua`` entries run
-sandboxed in ``lupa.lua54``, one Lua state per process, with Wippy's API and per-process limits.
+"""Lua processes (S6): ``process.lua``, ``function.lua``, ``workflow.lua`` (S8) and
+``library.lua`` entries run sandboxed in ``lupa.lua54``, one Lua state per process, with Wippy's API and per-process limits.
 
 Modules: ``engine`` (the only importer of lupa: states, the count hook, value conversion),
 ``driver`` (the task that drives a Lua coroutine, and the blocking calls), ``api`` (the
@@ -13,10 +13,11 @@ from typing import Any, Callable
 __all__ = ["entry_runner", "LUA_RUNNABLE"]
 
 #: Kinds a host can run as a process (or call, for functions).
-LUA_RUNNABLE = frozenset({"process.lua", "function.lua"})
+LUA_RUNNABLE = frozenset({"process.lua", "function.lua", "workflow.lua"})
 
 
 def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
-    """The async callable that runs a ``process.lua`` / ``function.lua`` entry (for codeload)."""
+    """The async callable that runs a ``process.lua`` / ``function.lua`` entry, or the main of
+    a ``workflow.lua`` one (codeload wraps it in ``wippy.workflow.runner``)."""
     from .driver import entry_runner as runner
     return runner(store, entry_id)

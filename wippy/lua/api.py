@@ -26,7 +26,8 @@ and return a Lua-ready value or tuple (bytes, numbers, booleans, None, Lua objec
 or :class:`New` for an object. Errors are exceptions (``ApiError`` with Wippy's kind, any
 ``WippyError``; ``ValueError``/``TypeError`` become ``INVALID``), which Lua receives as
 ``nil, err``. A process that ends itself inside a call (``terminate`` of its own PID, a failed
-link) gets ``ok = nil``: Lua yields, and the driver ends the process.
+link, a workflow whose code no longer matches its journal) gets ``ok = nil``: Lua yields, and
+the driver ends the process.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from typing import Any, Callable
 from ..errors import InvalidMessage, WippyError
 from ..proc import Event, Message
 from ..runtime import LinkFailed, Terminated
+from ..workflow import NondeterminismError
 from . import engine
 from .engine import LuaMemoryError, to_lua
 
@@ -87,7 +89,7 @@ def _api(fn: Callable[..., Any]) -> Callable[..., tuple]:
     def call(*args: Any) -> tuple:
         try:
             r = fn(*args)
-        except (Terminated, LinkFailed) as exc:      # the caller ended itself
+        except (Terminated, LinkFailed, NondeterminismError) as exc:  # the caller ends
             st = engine.current()
             if st is not None:
                 st.ctx.exit_exc = exc

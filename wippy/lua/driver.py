@@ -35,7 +35,8 @@ from .. import scheduler
 from .. import time as _wtime
 from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
 from ..threads import to_thread
-from . import api, engine, limits, modules, timemod  # noqa: F401 - modules register the API
+from .. import workflow as _workflow
+from . import api, engine, limits, modules, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (MEMBERS, ApiError, FutureDone, LuaRef, New, Raise, current_ctx, error_result,
                   function, internal, method, receive_result, received, text)
 from .engine import LuaError, LuaMemoryError, from_lua, to_lua
@@ -313,6 +314,9 @@ async def drive(ctx: Ctx, co: Any) -> Any:
                     value = (True, None, False)
                 continue
             value = await reqs[n](ctx, *args)
+        except _workflow.NondeterminismError:
+            state.killed = state.killed or "exit"   # the workflow fails: no nil, err to Lua
+            raise
         except (WippyError, ValueError, TypeError) as exc:
             value = error_result(exc)
         except LuaMemoryError:
@@ -430,6 +434,9 @@ def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
 
 @function("funcs", "async")
 def funcs_async(fid: Any, *args: Any) -> Any:
+    if wfmod.in_workflow() is not None:
+        raise ApiError("INVALID", "funcs.async is not journaled: a workflow calls its "
+                                  "activities with funcs.call")
     ctx = current_ctx()
     fut = _start_call(ctx, text(fid, "function id"), [from_lua(a) for a in args])
     return New((b"Future", fut, fut.channel))
@@ -580,6 +587,18 @@ async def _sleep(ctx: Ctx, d: Any) -> tuple:
     return (True,)
 
 
+@blocking("workflow", "start")
+async def _workflow_start(ctx: Ctx, entry_id: Any, input: Any = None, opts: Any = None) -> tuple:
+    name = None
+    if opts is not None:
+        if not engine.is_lua_table(opts):
+            raise ApiError("INVALID", "workflow.start: options must be a table {name = ...}")
+        if opts[b"name"] is not None:
+            name = text(opts[b"name"], "name")
+    pid = await _workflow.start(text(entry_id, "workflow id"), from_lua(input), name)
+    return (True, pid.encode())
+
+
 @blocking("process", "exec")
 async def _exec(ctx: Ctx, id: Any, host: Any, *args: Any) -> tuple:
     plain = [from_lua(a) for a in args]
@@ -604,7 +623,11 @@ async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
 @blocking("funcs", "call")
 async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
     plain = [from_lua(a) for a in args]
-    value = await call_function(text(fid, "function id"), plain)
+    wf = wfmod.in_workflow()
+    if wf is not None:                  # an activity: journaled (see wippy.workflow)
+        value = await wf.call(text(fid, "function id"), tuple(plain))
+    else:
+        value = await call_function(text(fid, "function id"), plain)
     return (True, to_lua(ctx.state, value))
 
 

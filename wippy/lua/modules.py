@@ -1,7 +1,8 @@
 """Wippy's Lua API, the non-blocking half: ``process``, ``channel``, ``errors`` and the modules
 ``json``, ``logger``, ``registry``, ``events``, ``uuid``, ``env``, ``io`` (``time`` is in
-``timemod.py``; the blocking calls are in ``driver.py``). See ``api.py`` for the conventions:
-arguments arrive as raw lupa values (``bytes`` for strings), results go back Lua-ready.
+``timemod.py``, ``workflow`` in ``wfmod.py``; the blocking calls are in ``driver.py``). See
+``api.py`` for the conventions: arguments arrive as raw lupa values (``bytes`` for strings),
+results go back Lua-ready. Inside a workflow, ``uuid.v1/v4/v7`` are journaled (``wfmod.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..errors import EntryNotFound, InvalidMessage
 from .api import (ApiError, MEMBERS, New, constant, current_ctx, field, function, internal,
                   lua_value, method, raw_op, subtable, text)
 from .engine import from_lua, is_lua_table
+from .wfmod import journaled
 
 __all__ = ["BUILTIN_MODULES", "GLOBAL_MODULES", "LUA_LIBS"]
 
@@ -26,7 +28,7 @@ log = logging.getLogger("wippy.lua")
 
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "env", "io", "system"})
+                             "env", "io", "system", "workflow"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
@@ -649,17 +651,17 @@ _VARIANTS = {_uuid.RFC_4122: "RFC4122", _uuid.RESERVED_NCS: "NCS",
 
 @function("uuid")
 def v1() -> bytes:
-    return str(_uuid.uuid1()).encode()
+    return journaled("uuid", lambda: str(_uuid.uuid1())).encode()
 
 
 @function("uuid")
 def v4() -> bytes:
-    return str(_uuid.uuid4()).encode()
+    return journaled("uuid", lambda: str(_uuid.uuid4())).encode()
 
 
 @function("uuid")
 def v7() -> bytes:
-    return str(_v7()).encode()
+    return journaled("uuid", lambda: str(_v7())).encode()
 
 
 @function("uuid")

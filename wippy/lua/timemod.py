@@ -4,7 +4,8 @@ Objects (fields, as the prelude stores them): ``Time {ns since the epoch, zone n
 offset or nil}``, ``Duration {ns}``, ``Location {name, fixed offset or nil}``,
 ``Timer``/``Ticker {handle, channel}``. A number given as a duration is nanoseconds (Go);
 ``"1h30m"`` strings and Duration objects are accepted everywhere a duration is.
-``time.sleep`` is a blocking call (``driver.py``). Zones: ``UTC``, ``Local``, fixed offsets,
+``time.sleep`` is a blocking call (``driver.py``). Inside a workflow (S8) ``time.now`` and
+``time.after``'s due time are journaled (``wfmod.py``), ``time.sleep`` is a durable timer. Zones: ``UTC``, ``Local``, fixed offsets,
 and IANA names through ``zoneinfo`` when the system has tzdata.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..durations import parse_duration
 from . import timefmt
 from .api import MEMBERS, ApiError, New, constant, field, function, method, text
 from .engine import is_lua_table
+from .wfmod import in_workflow, journaled
 
 __all__ = ["seconds", "LuaTimer", "LuaTicker", "ns_of"]
 
@@ -152,7 +154,7 @@ def _loc(loc: Any, default: tuple = (b"Local", None)) -> tuple:
 # -- times -----------------------------------------------------------------------------------
 @function("time")
 def now() -> Any:
-    return New((b"Time", _stdtime.time_ns(), b"Local", None))
+    return New((b"Time", journaled("now", _stdtime.time_ns), b"Local", None))
 
 
 @function("time")
@@ -326,9 +328,31 @@ class LuaTicker(_wtime.Ticker):
         self._arm()
 
 
+class _DueTimer(_wtime.Timer):
+    """``time.after`` in a workflow: fires at a journaled due time, carrying that time."""
+
+    def __init__(self, left: float, due_ns: int) -> None:
+        self._due_ns = due_ns
+        super().__init__(left)
+
+    def _fire(self) -> None:
+        from .api import TimeValue
+        self._ch.send_nowait(TimeValue(self._due_ns))
+
+
 @function("time", "after")
 def after_(d: Any) -> Any:
-    return New((b"Channel", LuaTimer(max(0.0, seconds(d))).channel(), False))
+    s = max(0.0, seconds(d))
+    wf = in_workflow()
+    if wf is None:
+        return New((b"Channel", LuaTimer(s).channel(), False))
+    due_ns = wf.record_sync("after", s, _stdtime.time_ns() + round(s * NS))
+    if wf.pending:                      # make the due time durable now, not at the next step
+        from .api import current_ctx
+        ctx = current_ctx()
+        ctx.rt.start_task(ctx.proc, wf.commit())
+    left = max(0.0, (due_ns - _stdtime.time_ns()) / NS)
+    return New((b"Channel", _DueTimer(left, due_ns).channel(), False))
 
 
 
