@@ -13,7 +13,7 @@ from typing import Any
 from . import codeload
 from . import runtime as _rt
 from . import scheduler as _sched
-from .errors import ProcessFailed, WippyError
+from .errors import InvalidMessage, ProcessFailed, WippyError
 
 __all__ = ["call", "async_", "Future"]
 
@@ -75,6 +75,11 @@ def async_(id: str, *args: Any) -> Future:
     """Start function ``id`` as another task of this process; returns a :class:`Future`."""
     rt = _rt.get()
     me = rt.current()
+    from .workflow import current
+    wf = current()
+    if wf is not None and not wf.in_activity:
+        raise InvalidMessage("funcs.async_ is not journaled inside a workflow: await "
+                             "funcs.call (one activity at a time)")
     fut = Future()
 
     async def run() -> None:
