@@ -174,3 +174,13 @@ def test_the_journal_stays_consistent_when_the_node_dies_mid_commit(app):
         assert all(s["op"] == "call" for s in steps[1:])
         assert len(j.signals(wf["id"])) == wf["signals"]
     j.close()
+
+
+def test_process_spawn_of_a_workflow_entry_starts_a_durable_workflow(app):
+    log = os.path.join(app, "acts.log")
+    with wippy.Node(app) as node:
+        assert node.exec("app:order", "app:flows", {"log": log, "steps": 2}, timeout=20)["total"] == 6
+        pid = node.spawn("app:waiter", "app:flows", {"n": 1}, monitor=True)
+        assert pid.startswith("{wf/0|")
+        node.send(pid, "sig", "hi")          # right after spawn: held in order, journaled
+        assert node.wait_exit(pid, timeout=10) == ["hi"]

@@ -232,6 +232,17 @@ class Connection:
     def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
         self._check()
         self._pump(0)
+        from . import codeload
+        if code is None and codeload.kind_of(self._store, id) in codeload.WORKFLOW_KINDS:
+            self._counter += 1
+            wf = f"{self.serial:x}{os.urandom(5).hex()}"
+            pid = make_pid("wf", 0, wf)
+            if flags:
+                self._watch.add(pid)
+            self._mesh.send(0, wire.dumps((wire.Op.SPAWN, wf, self.pid, id,
+                                           wire.plain(list(args)), flags, None)))
+            self._mesh.flush()
+            return pid
         serial = self._mesh.pick(host)
         self._counter += 1
         local = f"{self.serial}.{self._counter}"

@@ -32,9 +32,11 @@ def invalidate(entry_ids: Any = None) -> None:
     """Forget cached code: for the given entry ids, or all of it."""
     if entry_ids is None:
         _callables.clear()
+        _kinds.clear()
     else:
         for entry_id in entry_ids:
             _callables.pop(entry_id, None)
+            _kinds.pop(entry_id, None)
 
 
 _seen_version: list[int | None] = [None]
@@ -50,12 +52,28 @@ def _catch_up(store: Any) -> None:
         return
     if seen is None or version is None or version < seen:
         _callables.clear()
+        _kinds.clear()
     else:
         for v in range(seen + 1, version + 1):
             record = store.changeset(v) or {}
             invalidate([e["id"] for e in record.get("created", []) + record.get("updated", [])]
                        + list(record.get("deleted", [])))
     _seen_version[0] = version
+
+
+_kinds: dict[str, str | None] = {}
+WORKFLOW_KINDS = frozenset({"workflow.py", "workflow.lua"})
+
+
+def kind_of(store: Any, entry_id: str) -> str | None:
+    """An entry's kind, cached like the code (one LMDB read per new version, not per spawn)."""
+    if store is None:
+        return None
+    _catch_up(store)
+    if entry_id not in _kinds:
+        entry = store.get(entry_id)
+        _kinds[entry_id] = None if entry is None else entry.get("kind")
+    return _kinds[entry_id]
 
 
 def resolve(store: Any, entry_id: str, code: bytes | None,

@@ -799,6 +799,8 @@ class Node:
                 if frame[0] == wire.Op.EXIT:
                     if not self.workflows.on_exit(frame[2], frame[4]):
                         self._on_exit(frame[2], frame[3], frame[4])
+                elif frame[0] == wire.Op.SPAWN:
+                    self.workflows.on_spawn(frame)
                 elif frame[1] != "0":
                     self.workflows.on_frame(frame)
 

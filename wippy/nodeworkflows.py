@@ -107,7 +107,20 @@ class WorkflowManager:
             return False
         return True
 
-    def start(self, entry_id: str, input_: Any, name: str | None) -> str:
+    def on_spawn(self, frame: tuple) -> None:
+        """``process.spawn`` of a workflow entry: start it under the id the spawner chose."""
+        _, wf_id, spawner, entry_id, args, flags, _code = frame
+        input_ = args[0] if len(args) == 1 else args
+        try:
+            self.start(entry_id, input_, None, wf_id)
+        except WippyError as exc:
+            if spawner is not None and flags & 1:
+                self._send_exit(spawner, wf_pid(wf_id), None, {"kind": exc.kind, "message": str(exc)})
+            return
+        if spawner is not None and flags & 1:
+            self.watchers.setdefault(wf_id, set()).add(spawner)
+
+    def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None) -> str:
         if name:
             existing = self.journal.by_name(name)
             if existing is not None:
@@ -115,7 +128,7 @@ class WorkflowManager:
         entry = self.node.store.get(entry_id)
         if entry is None or entry.get("kind") not in ("workflow.py", "workflow.lua"):
             raise WippyError(f"entry {entry_id} is not a workflow entry (workflow.py or workflow.lua)")
-        wf_id = os.urandom(6).hex()
+        wf_id = wf_id or os.urandom(6).hex()
         record = {"id": wf_id, "entry": entry_id, "host": (entry.get("data") or {}).get("host"),
                   "input": wire.plain(input_), "name": name, "status": "running", "result": None,
                   "error": None, "created": _time.time(), "finished": None, "signals": 0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import pickle
 import traceback
 from typing import Any, Callable
@@ -161,6 +162,8 @@ class Runtime:
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
               flags: int = 0, code: bytes | None = None) -> str:
         args = wire.plain(list(args))
+        if code is None and codeload.kind_of(self.store, entry_id) in codeload.WORKFLOW_KINDS:
+            return self._spawn_workflow(spawner, entry_id, args, flags)
         serial = self.mesh.pick(host_id)
         self.counter += 1
         if serial == self.serial:
@@ -178,6 +181,22 @@ class Runtime:
             self.create(local, pid, spawner, entry_id, args, flags, code)
         else:
             self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, args, flags, code)))
+        return pid
+
+    def _spawn_workflow(self, spawner: str | None, entry_id: str, args: list, flags: int) -> str:
+        """``spawn`` of a workflow entry starts a durable workflow: the node owns it (its PID
+        routes to the node), so the SPAWN goes there, on the data plane, ahead of anything
+        this process sends to the new PID. Its input is the one argument (or the list)."""
+        wf_id = os.urandom(6).hex()
+        pid = make_pid("wf", 0, wf_id)
+        if spawner is not None and flags & MONITOR:
+            sp = parse_pid(spawner)
+            caller = self.procs.get(sp.local) if sp.serial == self.serial else None
+            if caller is not None:
+                if caller.watching is None:
+                    caller.watching = set()
+                caller.watching.add(pid)
+        self.mesh.send(0, wire.dumps((_Op.SPAWN, wf_id, spawner, entry_id, args, flags, None)))
         return pid
 
     def _watch(self, caller: Process, target: str, flags: int, serial: int | None = None) -> None:
