@@ -1,7 +1,13 @@
-"""The workflow journal's on-disk format, pinned byte for byte (a change breaks this test)."""
+"""The workflow journal's on-disk format, pinned byte for byte against a golden file (a change
+of the format breaks this test; update tests/data/golden/journal_v1.json only on purpose)."""
 from __future__ import annotations
 
+import json
+import os
+
 from wippy.journal import FORMAT, Journal
+
+GOLDEN_FILE = os.path.join(os.path.dirname(__file__), "data", "golden", "journal_v1.json")
 
 GOLDEN = {
     b"workflows": {b"w1": b'{"created":1.5,"entry":"app:order","error":null,"finished":null,'
@@ -33,6 +39,9 @@ def test_journal_layout_is_stable(tmp_path):
         for db in GOLDEN:
             found[db] = dict(txn.cursor(db=j.env.open_db(db, txn=txn)))
     assert found == GOLDEN
+    with open(GOLDEN_FILE) as fh:
+        golden = json.load(fh)
+    assert {db.decode(): {k.hex(): v.decode() for k, v in kv.items()} for db, kv in found.items()} == golden
     assert j.by_name("job-1") == "w1"
     assert [s["op"] for s in j.steps("w1")] == ["now", "call"]
     j.close()
