@@ -113,14 +113,27 @@ def test_a_lua_process_starts_workflows_with_workflow_start(app):
 
 
 def test_time_after_in_a_lua_workflow_keeps_its_due_time_across_a_kill(app):
+    journal = os.path.join(app, ".wippy", "data", "journal")
     with wippy.Node(app) as node:
         t0 = time.monotonic()
-        pid = node.workflow_start("app:waiter", {"n": 1, "after": 3})
-        time.sleep(1.0)
+        pid = node.workflow_start("app:waiter", {"n": 1, "after": 4})
+        wf_id = pid[1:-1].rpartition("|")[2]
+
+        def due_recorded():
+            j = Journal(journal, readonly=True)
+            try:
+                return [s["result"] for s in j.steps(wf_id) if s["op"] == "after"]
+            finally:
+                j.close()
+        due = wait_until(due_recorded, 10, what="the timer's due time in the journal")
+        # kill 1.5 s into the 4 s wait: a timer restarted by the replay would then fire at
+        # >= 5.5 s, the recorded one fires at 4 s
+        wait_until(lambda: time.monotonic() - t0 >= 1.5, 5, interval=0.05, what="1.5 s")
         kill_host(node)
         assert node.workflow_result(pid, timeout=30) == ["timeout"]
         elapsed = time.monotonic() - t0
-    assert 2.9 < elapsed < 3.9       # not restarted at the replay (that would be >= 4 s)
+    assert due_recorded() == due        # the replay reused the recorded due time
+    assert elapsed < 4.8
 
 
 def test_a_child_workflow_is_a_journaled_step_of_its_parent(app):
