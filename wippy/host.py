@@ -22,7 +22,7 @@ import time as _time
 from typing import Any
 
 from . import codeload, scheduler, threads, transport, wire
-from .errors import NodeError, WippyError, from_wire
+from .errors import NodeError, from_wire
 from .mesh import Mesh
 from .proc import CANCEL, Event
 from .registry import public_entry

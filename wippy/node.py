@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import sys
 import time as _time
@@ -31,6 +30,7 @@ from .errors import ConfigError, NodeError, WippyError, from_wire
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .rundir import RunDir, data_dir_for, run_dir_for
+from .nodehosts import BOOT_TIMEOUT_S, HostControl, HostProc
 from .noderegistry import RegistryKeeper
 from .nodeservices import ServiceManager
 from .nodeworkflows import WorkflowManager
@@ -43,14 +43,11 @@ __all__ = ["NodeOptions", "run_node", "NODE_PID"]
 log = logging.getLogger("wippy.node")
 
 NODE_PID = make_pid("node", 0, "0")
-BOOT_TIMEOUT_S = 30.0
 FORCE_GRACE_S = 2.0        # after stop_timeout, how long hosts get before SIGKILL
 STOP_POLL_S = 0.01         # how often an orderly stop checks whether a level has exited
 SIGNAL_REPEAT_S = 0.2      # a repeat within this is the same signal (sent to us and our group)
 LOADS_EVERY_S = 0.25
 ACK_TIMEOUT_S = 2.0        # a host that does not ack a name in time is presumed dying
-RESTART_WINDOW_S = 1.0     # deaths of one host slot closer than this back off
-RESTART_MIN_S, RESTART_MAX_S = 0.01, 1.0
 TERMINAL_HOST = "wippy:terminal"
 
 
@@ -65,21 +62,6 @@ class NodeOptions:
     ready_fd: int | None = None
     stop_timeout: float | None = None
     watch: bool = True          # hot reload: watch the application's files
-
-
-@dataclass
-class HostProc:
-    serial: int
-    host_id: str
-    slot: int
-    terminal: bool = False
-    os_pid: int = 0
-    state: str = "forking"          # forking -> ready -> dead
-    forked_at: float = 0.0
-    ready_at: float = 0.0
-    ident: bytes = b""
-    ps: Any = None                  # psutil.Process, primed for cpu_percent
-    doomed: bool = False            # killed on purpose (a supervisor's restart): not a failure
 
 
 def run_node(opts: NodeOptions) -> int:
@@ -123,7 +105,7 @@ def _host_child(host_main: Any) -> Any:
     return child
 
 
-class Node:
+class Node(HostControl):
     def __init__(self, opts: NodeOptions, app: loader.LoadedApp, zygote: Zygote) -> None:
         self.opts = opts
         self.app = app
@@ -289,22 +271,6 @@ class Node:
             self.terminate_pid(svc.pid)
         self._stop_next_level()
 
-    def _zygote_died(self) -> None:
-        """The zygote is gone, and its hosts with it (parent-death signal): stop with an error."""
-        log.error("the zygote (os pid %d) died; every host died with it; stopping", self.zygote.pid)
-        for hp in self._live_hosts():
-            hp.state = "dead"
-        self.begin_stop(1, "zygote died")
-
-    def _kill_hosts(self) -> None:
-        for hp in self._live_hosts():
-            if hp.os_pid:
-                try:
-                    os.kill(hp.os_pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.force_at = _time.monotonic() + 3600
-
     def _announce_ready(self) -> None:
         n_hosts = len({h.host_id for h in self.hosts.values()})
         n_os = len(self._live_hosts())
@@ -327,69 +293,10 @@ class Node:
             self.rundir.release()
 
     # -- hosts ---------------------------------------------------------------------------
-    def _live_hosts(self) -> list[HostProc]:
-        return [h for h in self.hosts.values() if h.state != "dead"]
 
     @property
     def version(self) -> int:
         return self.registry.version
-
-    def fork_host(self, host_id: str, slot: int, terminal: bool = False) -> HostProc:
-        serial = self.next_serial
-        self.next_serial += 1
-        hp = HostProc(serial, host_id, slot, terminal, forked_at=_time.monotonic(),
-                      ident=f"h{serial}".encode())
-        self.hosts[serial] = hp
-        self.by_ident[hp.ident] = serial
-        self.zygote.fork_host({
-            "serial": serial, "host_id": host_id, "rundir": self.rundir.path,
-            "store": self.store.path, "terminal": terminal, "app_dir": self.app_dir,
-            "stdout_to_stderr": self.opts.exec_entry is not None and not terminal,
-            "log_level": self.opts.log_level,
-        })
-        return hp
-
-    def _set_host_workers(self, entry: dict[str, Any] | None, host_id: str | None = None) -> None:
-        """Make the running workers of a ``process.host`` match its entry (start, rescale,
-        or stop them all when the entry is gone or not auto-started)."""
-        hid = entry["id"] if entry is not None else host_id
-        assert hid is not None
-        data = (entry or {}).get("data") or {}
-        want = 0
-        if entry is not None and (data.get("lifecycle") or {}).get("auto_start", True):
-            want = int((data.get("host") or {}).get("workers", 1))
-        self.host_workers[hid] = want
-        live = {h.slot: h for h in self.hosts.values() if h.host_id == hid and h.state != "dead"
-                and not h.terminal}
-        for slot in range(want):
-            if slot not in live:
-                self.fork_host(hid, slot)
-        for slot, hp in live.items():
-            if slot >= want:
-                self._retire(hp)
-
-    def restart_host_entry(self, host_id: str, counted: bool) -> None:
-        """A supervisor restarts host ``host_id``: refork its dead workers; with ``counted``
-        (a sibling's restart) kill the live ones first."""
-        if counted:
-            self.stop_host_entry(host_id)
-        live = {h.slot for h in self.hosts.values() if h.host_id == host_id and h.state != "dead"
-                and not h.doomed and not h.terminal}
-        for slot in range(self.host_workers.get(host_id, 0)):
-            if slot not in live:
-                self.fork_host(host_id, slot)
-
-    def stop_host_entry(self, host_id: str) -> None:
-        for hp in self._live_hosts():
-            if hp.host_id == host_id and not hp.terminal and not hp.doomed:
-                hp.doomed = True
-                hp.state = "stopping"
-                if hp.os_pid:
-                    try:
-                        os.kill(hp.os_pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-        self._broadcast(("topology", self.topology()))
 
     def terminate_pid(self, pid: str) -> None:
         p = parse_pid(pid)
@@ -405,108 +312,6 @@ class Node:
         except Exception:  # noqa: BLE001
             pass
 
-    def _retire(self, hp: HostProc) -> None:
-        """Stop one host OS process for good (scaled down or deleted): its processes get the
-        usual stop, the others are untouched."""
-        was_ready = hp.state == "ready"
-        hp.state = "stopping"
-        if was_ready:
-            self._broadcast(("topology", self.topology()))
-            self._to_host(hp, ("stop", self.opts.stop_timeout or 10.0))
-
-    def topology(self) -> dict[str, list[int]]:
-        topo: dict[str, list[int]] = {}
-        for h in self.hosts.values():
-            topo.setdefault(h.host_id, [])
-            if h.state == "ready":
-                topo[h.host_id].append(h.serial)
-        return topo
-
-    def _on_zygote(self, ev: tuple) -> None:
-        if ev[0] == "started":
-            hp = self.hosts.get(ev[1])
-            if hp is not None:
-                hp.os_pid = ev[2]
-        elif ev[0] == "exited":
-            _, serial, os_pid, status = ev
-            hp = self.hosts.get(serial)
-            if hp is None or hp.state == "dead":
-                return
-            was_ready = hp.state in ("ready", "stopping")
-            hp.state = "dead"
-            self.store.reader_check()
-            reason = osproc.describe_status(status)
-            if self.stopping:
-                return
-            if hp.doomed:
-                self._host_down(hp, "stopped by its supervisor")
-                return
-            log.warning("host %s/%d (os pid %d) died: %s", hp.host_id, serial, os_pid, reason)
-            self._host_down(hp, reason)
-            if not was_ready and not self.booted:
-                raise NodeError(f"host {hp.host_id} failed to start: {reason}")
-            if not hp.terminal and self.services.host_failed(hp.host_id, f"host {hp.host_id}/{serial} died: {reason}"):
-                return      # its supervisor decides
-            self._schedule_restart(hp)
-
-    def _host_down(self, hp: HostProc, reason: str) -> None:
-        self.mesh.host_down(hp.serial)
-        self.loads.pop(hp.serial, None)
-        for name, pid in list(self.names.items()):
-            if parse_pid(pid).serial == hp.serial:
-                del self.names[name]
-        for ack in list(self.acks.values()):
-            ack["waiting"].discard(hp.serial)
-        self._check_acks()
-        for seq, pend in list(self.ps_pending.items()):
-            pend["waiting"].discard(hp.serial)
-            if not pend["waiting"]:
-                self._finish_ps(seq)
-        self._broadcast(("host_down", hp.serial, reason))
-        self._broadcast(("topology", self.topology()))
-        self.services.host_died(hp.serial, reason, hp.host_id)
-        self.workflows.host_down(hp.serial)
-        if self.exec_pid is not None and parse_pid(self.exec_pid).serial == hp.serial:
-            print(f"wippy: {self.opts.exec_entry} failed: its host died ({reason})", file=sys.stderr)
-            self.begin_stop(1, "exec host died")
-
-    def _schedule_restart(self, hp: HostProc) -> None:
-        if not hp.terminal and hp.slot >= self.host_workers.get(hp.host_id, 0):
-            return      # retired (scaled down or deleted): not restarted
-        key = (hp.host_id, hp.slot)
-        now = _time.monotonic()
-        deaths = [t for t in self.slot_deaths.get(key, []) if now - t < RESTART_WINDOW_S]
-        deaths.append(now)
-        self.slot_deaths[key] = deaths
-        delay = 0.0 if len(deaths) == 1 else min(RESTART_MAX_S, RESTART_MIN_S * 2 ** (len(deaths) - 2))
-        self.sched.call_later(delay, self._restart_slot, hp.host_id, hp.slot, hp.terminal)
-
-    def _restart_slot(self, host_id: str, slot: int, terminal: bool) -> None:
-        if not self.stopping:
-            self.fork_host(host_id, slot, terminal)
-
-    def _on_ready(self, ident: bytes, serial: int, os_pid: int) -> None:
-        hp = self.hosts.get(serial)
-        if hp is None or hp.state != "forking":
-            return
-        hp.state = "ready"
-        hp.os_pid = os_pid
-        hp.ready_at = _time.monotonic()
-        try:
-            import psutil
-            hp.ps = psutil.Process(os_pid)
-            hp.ps.cpu_percent()
-        except Exception:  # noqa: BLE001 - monitoring is best effort
-            hp.ps = None
-        topo = self.topology()
-        self.mesh.set_topology(topo)
-        self._send_router(hp.ident, ("welcome", {"topology": topo, "loads": dict(self.loads),
-                                       "names": dict(self.names),
-                                       "dead": [h.serial for h in self.hosts.values() if h.state == "dead"]}))
-        self._broadcast(("topology", topo), skip=serial)
-        if self.booted:
-            self.services.host_ready(hp.host_id)
-            self.workflows.host_ready(hp.host_id)
 
     # -- control plane -------------------------------------------------------------------
     def _send_to(self, ident: bytes, msg: tuple) -> None:

@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Callable
 
 from . import codeload, scheduler, wire
-from .errors import (Cancelled, InvalidMessage, ProcessFailed, ProcessNotFound, WippyError,
+from .errors import (Cancelled, InvalidMessage, ProcessNotFound, WippyError,
                      exit_error, to_wire)
 from .mesh import Mesh
 from .pid import make_pid, parse_pid

@@ -27,7 +27,7 @@ from . import scheduler as _sched
 from .errors import WippyError, exit_error, to_wire
 
 __all__ = ["start", "idempotency_key", "uuid", "random", "version", "NondeterminismError",
-           "WorkflowContext", "run_workflow", "current"]
+           "WorkflowContext", "runner", "current"]
 
 
 class NondeterminismError(WippyError):
