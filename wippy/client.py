@@ -21,13 +21,13 @@ from collections import deque
 from typing import Any, Callable
 
 from . import transport, wire
-from .errors import (NodeError, ProcessFailed, ProcessNotFound, Timeout, WippyError, exit_error,
+from .errors import (NodeError, ProcessNotFound, Timeout, WippyError, exit_error,
                      from_wire)
 from .mesh import Mesh
 from .pid import make_pid, parse_pid
 from .proc import EXIT, LINK_DOWN, Event, Message, Result
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
-from .rundir import read_node_info, run_dir_for
+from .rundir import run_dir_for
 from .store import Store
 
 __all__ = ["Connection", "Node", "connect", "RegistryView"]
@@ -478,10 +478,3 @@ class Node(Connection):
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def node_info(run_dir: str) -> dict[str, Any] | None:
-    return read_node_info(run_dir)
-
-
-del ProcessFailed

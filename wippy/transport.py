@@ -3,21 +3,21 @@
 Layout (S2, measured in the library notes): every OS process of a node binds one PULL inbox at
 ``<rundir>/<serial>`` and pushes directly to each peer it talks to (no broker on the data plane:
 a broker halved throughput and doubled latency). The node's control plane is a ROUTER that hosts
-and clients reach with a DEALER; node-wide announcements go out on one PUB.
+and clients reach with a DEALER; node-wide announcements go to each host over that control pair (reliable and
+ordered, unlike a PUB), and, once a host is ready, on its data-plane inbox.
 
 Options are set before bind/connect, because zmq applies most of them only to later ones.
 """
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import zmq
 
 __all__ = [
     "Context", "Socket", "Poller", "Again", "ZMQError", "POLLIN", "POLLOUT",
     "new_context", "bind_inbox", "connect_peer", "bind_router", "connect_dealer",
-    "bind_pub", "connect_sub", "ipc", "IPC_PATH_MAX",
+    "ipc", "IPC_PATH_MAX",
 ]
 
 Context = zmq.Context
@@ -48,11 +48,16 @@ def new_context() -> zmq.Context:
     return ctx
 
 
-def bind_inbox(ctx: zmq.Context, path: str) -> zmq.Socket:
+def _clear(path: str) -> None:
+    """Remove a stale socket file (the run directory is ours alone: it is locked)."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def bind_inbox(ctx: zmq.Context, path: str) -> zmq.Socket:
+    _clear(path)
     sock = ctx.socket(zmq.PULL)
     sock.rcvhwm = HWM
     sock.bind(ipc(path))
@@ -67,10 +72,7 @@ def connect_peer(ctx: zmq.Context, path: str) -> zmq.Socket:
 
 
 def bind_router(ctx: zmq.Context, path: str) -> zmq.Socket:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    _clear(path)
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
     sock.sndhwm = sock.rcvhwm = HWM
@@ -84,30 +86,3 @@ def connect_dealer(ctx: zmq.Context, path: str, identity: bytes) -> zmq.Socket:
     sock.sndhwm = sock.rcvhwm = HWM
     sock.connect(ipc(path))
     return sock
-
-
-def bind_pub(ctx: zmq.Context, path: str) -> zmq.Socket:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    sock = ctx.socket(zmq.PUB)
-    sock.sndhwm = HWM
-    sock.bind(ipc(path))
-    return sock
-
-
-def connect_sub(ctx: zmq.Context, path: str) -> zmq.Socket:
-    sock = ctx.socket(zmq.SUB)
-    sock.rcvhwm = HWM
-    sock.setsockopt(zmq.SUBSCRIBE, b"")
-    sock.connect(ipc(path))
-    return sock
-
-
-def close_all(ctx: zmq.Context, linger: int = 0) -> None:
-    ctx.destroy(linger=linger)
-
-
-def poll_fds(poller: zmq.Poller, timeout_ms: int) -> list[tuple[Any, int]]:
-    return poller.poll(timeout_ms)
