@@ -17,6 +17,7 @@ import re
 import sys
 from typing import Any, Callable
 
+from . import sources
 from .errors import EntryNotFound, InvalidMessage
 
 __all__ = ["load_callable", "resolve", "invalidate", "entry_source_path", "PY_KINDS"]
@@ -99,10 +100,7 @@ def resolve(store: Any, entry_id: str, code: bytes | None,
 
 
 def entry_source_path(entry: dict[str, Any]) -> str | None:
-    src = entry.get("data", {}).get("source")
-    if isinstance(src, str) and src.startswith("file://"):
-        return os.path.normpath(os.path.join(entry.get("base_dir") or ".", src[len("file://"):]))
-    return None
+    return sources.code_file(entry)
 
 
 def _load_module(entry: dict[str, Any]) -> Any:

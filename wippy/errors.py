@@ -24,6 +24,7 @@ __all__ = [
     "RegistryError",
     "EntryNotFound",
     "LimitExceeded",
+    "PermissionDenied",
 ]
 
 
@@ -142,12 +143,19 @@ class LimitExceeded(WippyError):
     kind = "LIMIT_EXCEEDED"
 
 
+class PermissionDenied(WippyError):
+    """An action its caller may not take: a policy denies it, or code outside the application."""
+
+    kind = "PERMISSION_DENIED"
+
+
 _BY_KIND: dict[str, type[WippyError]] = {
     "NOT_FOUND": ProcessNotFound,
     "INVALID": InvalidMessage,
     "TIMEOUT": Timeout,
     "CANCELED": Cancelled,
     "LIMIT_EXCEEDED": LimitExceeded,
+    "PERMISSION_DENIED": PermissionDenied,
 }
 
 

@@ -21,7 +21,7 @@ import sys
 import time as _time
 from typing import Any
 
-from . import codeload, scheduler, threads, transport, wire
+from . import codeload, scheduler, sources, threads, transport, wire
 from .errors import NodeError, from_wire
 from .mesh import Mesh
 from .proc import CANCEL, Event
@@ -256,6 +256,7 @@ def host_main(spec: HostSpec) -> int:
     logging.basicConfig(level=spec.get("log_level", "WARNING"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {spec['host_id']}/{spec['serial']} %(message)s")
     sys.path.insert(0, spec.get("app_dir", "."))
+    sources.set_app_root(spec.get("app_dir", "."))
     host = Host(spec)
     try:
         host.run()

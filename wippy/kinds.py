@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from . import sources
 from .durations import parse_duration
 
 __all__ = [
@@ -111,12 +112,16 @@ OPTIONAL: Any = object()
 
 
 class _Ctx:
-    __slots__ = ("namespace", "base_dir", "check_files", "problems", "refs")
+    __slots__ = ("namespace", "base_dir", "check_files", "root", "relative_only", "problems",
+                 "refs")
 
-    def __init__(self, namespace: str, base_dir: str, check_files: bool) -> None:
+    def __init__(self, namespace: str, base_dir: str, check_files: bool, root: str | None,
+                 relative_only: bool) -> None:
         self.namespace = namespace
         self.base_dir = os.path.abspath(base_dir or ".")
         self.check_files = check_files
+        self.root = root
+        self.relative_only = relative_only
         self.problems: list[Problem] = []
         self.refs: list[Ref] = []
 
@@ -296,7 +301,14 @@ def _source(value: Any, path: str, ctx: _Ctx) -> Any:
     rel = value[len("file://"):]
     if not rel:
         return ctx.error(path, "empty file path in 'file://'")
-    full = os.path.normpath(os.path.join(ctx.base_dir, rel))
+    if ctx.relative_only and os.path.isabs(rel):
+        return ctx.error(path, f"{value}: an absolute path; write the path relative to this file "
+                               "(code must live inside the application)")
+    full = sources.source_path(value, ctx.base_dir) or ""
+    if ctx.root is not None:
+        outside = sources.outside_reason(full, ctx.root)
+        if outside is not None:
+            return ctx.error(path, outside)
     if ctx.check_files and not os.path.isfile(full):
         return ctx.error(path, f"file not found: {full} (from {value})")
     return "file://" + full
@@ -475,14 +487,17 @@ assert set(SCHEMAS) == KINDS
 
 
 def validate(kind: str, fields: Mapping[Any, Any], namespace: str, base_dir: str = ".",
-             *, check_files: bool = True) -> Checked:
+             *, check_files: bool = True, root: str | None = None,
+             relative_only: bool = False) -> Checked:
     """Check one entry's data fields (everything but ``name``, ``kind``, ``meta``).
 
     ``namespace`` resolves relative references; ``base_dir`` resolves ``file://`` sources,
-    which must exist when ``check_files``. Never raises for bad input: the problems are in the
-    result (an unknown kind is a problem on field ``kind``).
+    which must exist when ``check_files`` and lie inside ``root`` (the application directory)
+    when it is given; ``relative_only`` refuses absolute source paths (files written by hand).
+    Never raises for bad input: the problems are in the result (an unknown kind is a problem
+    on field ``kind``).
     """
-    ctx = _Ctx(namespace, base_dir, check_files)
+    ctx = _Ctx(namespace, base_dir, check_files, root, relative_only)
     spec = SCHEMAS.get(kind)
     if spec is None:
         ctx.error("kind", f"unknown kind {kind!r}")

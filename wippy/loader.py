@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from . import kinds
+from . import kinds, sources
 from .errors import ConfigError, ConfigIssue
 
 __all__ = ["Entry", "LoadedApp", "load_yaml", "find_config_files", "load_app",
@@ -271,10 +271,7 @@ class Entry:
 
 def source_file(entry: Entry) -> str | None:
     """Absolute path of a ``source: file://...`` entry's code, or None for inline source."""
-    src = entry.data.get("source")
-    if not isinstance(src, str) or not src.startswith("file://"):
-        return None
-    return os.path.normpath(os.path.join(entry.base_dir or os.getcwd(), src[len("file://"):]))
+    return sources.source_path(entry.data.get("source"), entry.base_dir or os.getcwd())
 
 
 def _suggest(word: str, choices: Any) -> str:
@@ -283,7 +280,7 @@ def _suggest(word: str, choices: Any) -> str:
 
 
 def _entries_from_doc(doc: Any, path: str, base_dir: str, issues: list[ConfigIssue],
-                      warnings: list[ConfigIssue]) -> list[Entry] | None:
+                      warnings: list[ConfigIssue], root: str | None) -> list[Entry] | None:
     """Validate one parsed file; append problems to ``issues``/``warnings``.
 
     Returns None when the file as a whole is unusable (no namespace, no entry list).
@@ -315,14 +312,14 @@ def _entries_from_doc(doc: Any, path: str, base_dir: str, issues: list[ConfigIss
     item_pos = getattr(raw, "_pos", [])
     for i, item in enumerate(raw or []):
         at = item_pos[i] if i < len(item_pos) else pos.get("entries", (1, 1))
-        entry = _entry(item, i, at, ns, path, base_dir, issues, warnings)
+        entry = _entry(item, i, at, ns, path, base_dir, issues, warnings, root)
         if entry is not None:
             out.append(entry)
     return out
 
 
 def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_dir: str,
-           issues: list[ConfigIssue], warnings: list[ConfigIssue]) -> Entry | None:
+           issues: list[ConfigIssue], warnings: list[ConfigIssue], root: str | None) -> Entry | None:
     """One entry. An entry with a name and a known kind is returned even when it has errors,
     so that references to it do not add "unknown entry" noise."""
     if not isinstance(item, dict):
@@ -349,7 +346,8 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
         issues.append(_problem(path, field_pos["meta"], "must be a mapping", entry=entry_id,
                                field="meta"))
     fields = {k: v for k, v in item.items() if k not in _ENTRY_KEYS}
-    checked = kinds.validate(kind, _plain(fields, budget), ns, base_dir)
+    checked = kinds.validate(kind, _plain(fields, budget), ns, base_dir, root=root,
+                             relative_only=True)
     for p in checked.problems:
         issue = _problem(path, _locate(field_pos, p.field, at), p.message, entry=entry_id,
                          field=p.field or None)
@@ -360,10 +358,11 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
 
 
 def _file_entries(doc: Any, path: str, base_dir: str, issues: list[ConfigIssue],
-                  warnings: list[ConfigIssue]) -> list[Entry] | None:
-    """:func:`_entries_from_doc`, turning an alias bomb into an issue."""
+                  warnings: list[ConfigIssue], root: str | None = None) -> list[Entry] | None:
+    """:func:`_entries_from_doc`, turning an alias bomb into an issue. ``root``: the
+    application directory every ``file://`` source must stay inside."""
     try:
-        return _entries_from_doc(doc, path, base_dir, issues, warnings)
+        return _entries_from_doc(doc, path, base_dir, issues, warnings, root)
     except (_TooBig, RecursionError):
         issues.append(ConfigIssue(path, 1, 1, f"document too large (more than {MAX_NODES} "
                                   "values after expanding aliases, or nested too deeply)"))
@@ -607,7 +606,7 @@ def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
             issues.append(problem)
             file_failed = True
             continue
-        new = _file_entries(doc, path, os.path.dirname(path), issues, found)
+        new = _file_entries(doc, path, os.path.dirname(path), issues, found, app)
         file_failed |= new is None
         _add(entries, new or [], issues)
     if not files and not issues:

@@ -437,7 +437,9 @@ class Node(HostControl):
             self._reply(ident, req, True, True)
             self.begin_stop(0, "stop requested")
         elif op == "registry_apply":
-            self._registry_request(ident, req, lambda: self.registry.apply(args[0]))
+            from_process = ident in self.by_ident    # a host: the caller is a process
+            self._registry_request(ident, req, lambda: self.registry.apply(
+                args[0], "process" if from_process else "api", python=not from_process))
         elif op == "registry_rollback":
             self._registry_request(ident, req, lambda: self.registry.rollback(int(args[0])))
         elif op == "exit":

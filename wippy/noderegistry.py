@@ -46,22 +46,16 @@ class RegistryKeeper:
         self.reloads = 0
         self.last_reload_error: str | None = None
         if watch:
-            self.watcher = FileWatcher(self.app_dir, self._outside_sources())
+            self.watcher = FileWatcher(self.app_dir)
             self.call_later(POLL_S, self._poll)
 
-    def _outside_sources(self) -> list[str]:
-        out = []
-        for e in self.files.values():
-            path = regchange._source_path(e.get("data") or {}, e.get("base_dir") or "")
-            if path and not path.startswith(self.app_dir + "/"):
-                out.append(path)
-        return out
-
     # -- requests ------------------------------------------------------------------------
-    def apply(self, ops: list[dict[str, Any]], source: str = "api") -> int:
-        """Validate and commit ``ops``; returns the new version. Raises RegistryError."""
+    def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True) -> int:
+        """Validate and commit ``ops``; returns the new version. Raises RegistryError.
+        Without ``python`` (a change made by a process) Python code entries may not be
+        created or altered."""
         try:
-            changes = regchange.plan(self.store.entries(), ops, self.app_dir)
+            changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python)
         except regchange.ChangeRejected as exc:
             raise RegistryError("registry change rejected: " + "; ".join(exc.issues)) from None
         return self._commit(changes, source)
@@ -131,8 +125,6 @@ class RegistryKeeper:
             log.error("the edit was not applied; registry stays at v%d", self.version)
             return None
         self.files = new_files
-        if self.watcher is not None:
-            self.watcher.extra = self._outside_sources()
         self.last_reload_error = None
         self.reloads += 1
         if not any(changes.values()):

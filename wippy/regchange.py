@@ -12,7 +12,7 @@ import hashlib
 import os
 from typing import Any, Iterable
 
-from . import kinds
+from . import kinds, sources
 from .loader import Entry, validate_references
 
 __all__ = ["plan", "stored_entry", "source_hash", "ChangeRejected", "changed_ids", "delta_ops",
@@ -40,10 +40,7 @@ def source_hash(path: str) -> str | None:
 
 
 def _source_path(data: dict[str, Any], base_dir: str) -> str | None:
-    src = data.get("source")
-    if isinstance(src, str) and src.startswith("file://"):
-        return os.path.normpath(os.path.join(base_dir or ".", src[len("file://"):]))
-    return None
+    return sources.source_path(data.get("source"), base_dir)
 
 
 def stored_entry(plain: dict[str, Any], path: str = "", base_dir: str = "") -> dict[str, Any]:
@@ -73,7 +70,7 @@ def _check(entry: dict[str, Any], app_dir: str) -> tuple[dict[str, Any] | None, 
         return None, [f"entry {eid}: field 'source': inline Python source is refused in a registry "
                       "change: Python code is arbitrary code and must come from a file the operator "
                       "put there (no security policy grants registry.apply.python)"]
-    checked = kinds.validate(kind, data, ns, base_dir)
+    checked = kinds.validate(kind, data, ns, base_dir, root=app_dir)
     issues = [f"entry {eid}: field '{p.field}': {p.message}" for p in checked.problems if not p.warning]
     if kind == "process.host":
         workers = (checked.data.get("host") or {}).get("workers", 1)
@@ -92,11 +89,13 @@ def _check(entry: dict[str, Any], app_dir: str) -> tuple[dict[str, Any] | None, 
 
 
 def plan(current: dict[str, dict[str, Any]], ops: Iterable[dict[str, Any]], app_dir: str,
-         *, prechecked: bool = False) -> dict[str, list]:
+         *, prechecked: bool = False, python: bool = True) -> dict[str, list]:
     """Validate ``ops`` against ``current``; return the changeset or raise ChangeRejected.
 
     ``ops`` items: ``{"op": "create"|"update", "entry": {...}}`` or ``{"op": "delete", "id"}``.
     ``prechecked`` entries (from the file loader, already validated) skip the kind check.
+    Without ``python`` (the change comes from a process, which may run code an agent wrote),
+    creating or altering an entry whose code is Python is refused.
     """
     ops = list(ops)
     if not ops:
@@ -137,6 +136,11 @@ def plan(current: dict[str, dict[str, Any]], ops: Iterable[dict[str, Any]], app_
         if problems or stored is None:
             issues.extend(problems)
             continue
+        if not python and _python_code_changed(current.get(eid), stored):
+            issues.append(f"entry {eid}: creating or changing Python code at run time needs "
+                          "registry.apply.python, which this caller does not hold (Python code "
+                          "is not sandboxed; write it to the application's files instead)")
+            continue
         after[eid] = stored
         if eid in current:
             if current[eid] != stored:
@@ -150,6 +154,13 @@ def plan(current: dict[str, dict[str, Any]], ops: Iterable[dict[str, Any]], app_
     if issues:
         raise ChangeRejected(issues)
     return {"created": list(created.values()), "updated": list(updated.values()), "deleted": deleted}
+
+
+def _python_code_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Whether storing ``after`` over ``before`` creates or alters Python code."""
+    if after.get("kind") not in PYTHON_CODE_KINDS and (before or {}).get("kind") not in PYTHON_CODE_KINDS:
+        return False
+    return before is None or before.get("kind") != after.get("kind") or before.get("data") != after.get("data")
 
 
 def _reference_issues(after: dict[str, dict[str, Any]], touched: set[str]) -> list[str]:

@@ -32,14 +32,13 @@ def _walk(root: str) -> Iterator[str]:
 
 
 class FileWatcher:
-    def __init__(self, root: str, extra: list[str] | None = None) -> None:
+    def __init__(self, root: str) -> None:
         self.root = root
-        self.extra = list(extra or [])
         self.state = self.scan()
 
     def scan(self) -> dict[str, Stamp]:
         out: dict[str, Stamp] = {}
-        for path in list(_walk(self.root)) + self.extra:
+        for path in _walk(self.root):
             try:
                 st = os.stat(path)
             except OSError:

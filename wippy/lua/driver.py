@@ -31,7 +31,7 @@ from .. import channel as _channel
 from .. import funcs as _funcs
 from .. import process as _process
 from .. import runtime as _runtime
-from .. import scheduler
+from .. import scheduler, sources
 from .. import time as _wtime
 from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
 from ..threads import to_thread
@@ -122,7 +122,10 @@ def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
     if not isinstance(src, str) or not src:
         raise LuaFailure("INVALID", f"entry {entry['id']}: no Lua source")
     if src.startswith("file://"):
-        path = os.path.normpath(os.path.join(entry.get("base_dir") or ".", src[len("file://"):]))
+        try:
+            path = sources.code_file(entry) or ""
+        except WippyError as exc:
+            raise LuaFailure(exc.kind, str(exc)) from None
         try:
             with open(path, "rb") as fh:
                 return fh.read(), os.path.basename(path)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .. import sources
 from ..errors import ConfigError, ConfigIssue
 from .translate import TypedLuaError, translate_full
 
@@ -150,7 +151,7 @@ def _lint_entry(entry: Any, compile: Compile | None, seen: set[str] | None = Non
         return []
     allowed = _entry_modules(entry.data) if warnings else None
     if src.startswith("file://"):
-        path = os.path.realpath(os.path.join(entry.base_dir or ".", src[len("file://"):]))
+        path = os.path.realpath(sources.source_path(src, entry.base_dir or ".") or "")
         text, problem = _read(path)
         if problem:
             return [problem]
