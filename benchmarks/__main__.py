@@ -22,12 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from . import floor, peers_inproc, peers_mp, peers_ray, registry_cases, wippy_cases, workflow_cases
-from ._harness import PIN_MODES, Ctx, NoiseMeter, Params, Unit, reap_orphans, run_isolated
-from ._harness import run_root, select_units
-from ._harness import set_subreaper
-from ._report import CASES, Result, attach_floor_ratios, build_report, derive_speedups
-from ._report import format_placement
-from ._report import format_table, write_report
+from ._harness import (
+    PIN_MODES,
+    Ctx,
+    NoiseMeter,
+    Params,
+    Unit,
+    reap_orphans,
+    run_isolated,
+    run_root,
+    select_units,
+    set_subreaper,
+)
+from ._report import (
+    CASES,
+    Result,
+    attach_floor_ratios,
+    build_report,
+    derive_speedups,
+    format_placement,
+    format_table,
+    write_report,
+)
 
 __all__ = ["main", "all_units", "DEFAULT_OUT"]
 

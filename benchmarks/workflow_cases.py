@@ -39,7 +39,7 @@ def _sizes(quick: bool) -> dict[str, int]:
 
 
 def floor(ctx: Ctx) -> None:
-    from wippy.store import open_env
+    from wippy.registry.store import open_env
     d = short_tmpdir("lmdb-")
     env = open_env(d, 2)
     db = env.open_db(b"steps")
@@ -85,7 +85,7 @@ def wippy_cases(ctx: Ctx) -> None:
             ctx.add(_CASE, "wippy", "step_latency_us", dt / sz["lat"] * 1e6, "us", steps=sz["lat"])
             # recovery: N parked workflows, then kill -9 of the node
             parked = [node.workflow_start("bwf:parked", None, name=f"p{i}") for i in range(sz["N"])]
-            from wippy.journal import Journal
+            from wippy.workflow.journal import Journal
             jpath = os.path.join(app, ".wippy", "data", "journal")
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:

@@ -17,11 +17,17 @@ if str(REPO) not in sys.path:  # benchmarks/ is not an installed package: it run
 
 from benchmarks import _work  # noqa: E402
 from benchmarks._harness import Unit, select_units  # noqa: E402
-from benchmarks._report import (FLOOR_SYSTEM, Result, attach_floor_ratios,  # noqa: E402
-                                build_report, derive_speedups, format_table, status_result,
-                                timestamp_name)
+from benchmarks._report import (  # noqa: E402
+    FLOOR_SYSTEM,
+    Result,
+    attach_floor_ratios,
+    build_report,
+    derive_speedups,
+    format_table,
+    status_result,
+    timestamp_name,
+)
 from benchmarks._stats import latency_summary, percentile, rate_per_s  # noqa: E402
-
 
 # --------------------------------------------------------------------------- statistics
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_wippy, wait_until
 
 import wippy
-from conftest import run_wippy, wait_until
 
 APP = os.path.join(os.path.dirname(__file__), "data", "apps", "cli")
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -102,5 +102,5 @@ def _ps_ok():
 
 
 def _run_dir() -> str:
-    from wippy.rundir import run_dir_for
+    from wippy.core.rundir import run_dir_for
     return run_dir_for(APP)

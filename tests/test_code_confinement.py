@@ -7,15 +7,14 @@ method ``system``, and ran shell commands as the node's user."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
+from conftest import write_app
 
 import wippy
-from conftest import write_app
-from wippy import sources
 from wippy.errors import ConfigError, PermissionDenied
-from wippy.loader import load_app
+from wippy.registry import entry as sources  # the module under test
+from wippy.registry.loader import load_app
 
 STDLIB_OS = os.__file__
 

@@ -17,7 +17,6 @@ import tempfile
 import time
 
 import pytest
-
 from conftest import REPO, run_wippy, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from wippy.durations import format_duration, parse_duration
+from wippy.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
+from conftest import run_wippy, wait_until, write_app
 
 import wippy
-from conftest import run_wippy, wait_until, write_app
-from wippy.pid import parse_pid
+from wippy.core.pid import parse_pid
 
 APP = os.path.join(os.path.dirname(__file__), "data", "apps", "s4")
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

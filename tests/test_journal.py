@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from wippy.journal import FORMAT, Journal
+from wippy.workflow.journal import FORMAT, Journal
 
 GOLDEN_FILE = os.path.join(os.path.dirname(__file__), "data", "golden", "journal_v1.json")
 

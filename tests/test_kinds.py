@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from wippy import kinds
-from wippy.kinds import Checked, validate
+from wippy.registry import kinds
+from wippy.registry.kinds import Checked, validate
 
 
 def _ok(kind: str, fields: dict[str, Any], ns: str = "app", base_dir: str = ".") -> Checked:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_wippy, write_app
 
 import wippy
-from conftest import run_wippy, write_app
 
 pytestmark = [pytest.mark.timeout(60)]
 

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from wippy.errors import ConfigError
-from wippy.loader import (Entry, find_config_files, load_app, load_entries_from_text,
-                          load_yaml, source_file, validate_references)
+from wippy.registry.loader import (
+    Entry,
+    find_config_files,
+    load_app,
+    load_entries_from_text,
+    load_yaml,
+    source_file,
+    validate_references,
+)
 
 MINIMAL = Path(__file__).parent / "data" / "apps" / "minimal"
 

@@ -3,9 +3,9 @@ sockets): process, channels, coroutines, errors, the modules, exit conventions, 
 from __future__ import annotations
 
 import pytest
+from test_lua_harness import host_factory, lua_entry  # noqa: F401 - fixture
 
 import wippy
-from test_lua_harness import host_factory, lua_entry  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.timeout(30)
 

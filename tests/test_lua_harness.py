@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from wippy import codeload, runtime, scheduler, wire
+from wippy.core import wire
 from wippy.errors import ProcessNotFound, exit_error
 from wippy.lua import engine
+from wippy.runtime import codeload, scheduler
+from wippy.runtime import table as runtime
 
 CLIENT = "{client/2|0}"
 HOST = "app:h"

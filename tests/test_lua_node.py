@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+
 import pytest
+from conftest import run_wippy, wait_until
 
 import wippy
-from conftest import run_wippy, wait_until
 
 APP = os.path.join(os.path.dirname(__file__), "data", "apps", "lua")
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

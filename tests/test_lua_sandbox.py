@@ -6,9 +6,9 @@ drivers, without sockets. Limits are small so the tests are quick.
 from __future__ import annotations
 
 import pytest
+from test_lua_harness import host_factory, lua_entry  # noqa: F401 - fixture
 
 import wippy
-from test_lua_harness import host_factory, lua_entry  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import wippy
-from wippy.pid import parse_pid
+from wippy.core.pid import parse_pid
 
 APP = os.path.join(os.path.dirname(__file__), "data", "apps", "s4")
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
+from conftest import run_wippy, wait_until, write_app
 
 import wippy
-from conftest import run_wippy, wait_until, write_app
 from wippy.registry import match
-from wippy.store import Store
+from wippy.registry.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -274,7 +272,7 @@ def test_kill_9_of_the_node_during_applies_leaves_a_consistent_registry(app):
                     {"id": f"app:k{attempt}_{i}", "kind": "registry.entry", "data": {"i": i}}).apply()
                 i += 1
             # one more apply in flight while the node dies
-            node._ctl.send(__import__("wippy.wire", fromlist=["dumps"]).dumps(
+            node._ctl.send(__import__("wippy.core.wire", fromlist=["dumps"]).dumps(
                 ("req", 999999, "registry_apply", [{"op": "create", "entry": {
                     "id": f"app:last{attempt}", "kind": "registry.entry", "meta": {}, "data": {}}}])))
             os.kill(node.process.pid, signal.SIGKILL)

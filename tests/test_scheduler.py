@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from wippy import channel, scheduler
+from wippy import channel
 from wippy.errors import ChannelClosed
+from wippy.runtime import scheduler
 
 
 def run(*coros):

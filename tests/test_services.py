@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from wippy.services import RestartPolicy, backoff_delay, service_spec, should_restart, start_levels
+from wippy.supervision.services import (
+    RestartPolicy,
+    backoff_delay,
+    service_spec,
+    should_restart,
+    start_levels,
+)
 
 
 def test_backoff_grows_exponentially_and_is_capped():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from wippy.store import FORMAT, Store, diff_snapshots
+from wippy.registry.store import FORMAT, Store, diff_snapshots
 
 
 def entry(i, kind="registry.entry", **data):
@@ -34,7 +34,7 @@ def test_a_reader_in_another_process_sees_committed_versions(tmp_path):
     w = Store(str(tmp_path / "reg"))
     w.commit_files({"app:e1": entry(1)})
     w.commit_files({"app:e2": entry(2)})
-    code = ("import sys; from wippy.store import Store; r = Store(sys.argv[1], readonly=True); "
+    code = ("import sys; from wippy.registry.store import Store; r = Store(sys.argv[1], readonly=True); "
             "print(r.version(), r.get('app:e1'), r.get('app:e2')['kind'])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "reg")], capture_output=True,
                          text=True, timeout=30)

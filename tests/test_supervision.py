@@ -4,15 +4,13 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import psutil
 import pytest
+from conftest import run_wippy, wait_until, write_app
 
 import wippy
-from conftest import run_wippy, wait_until, write_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import pytest
 
-from wippy import nodeservices
-from wippy.nodeservices import ServiceManager
-from wippy.services import State
-from wippy.supervision import (RestartType, Strategy, restart_child, restart_plan, stop_order,
-                               within_intensity)
+from wippy.node import services as nodeservices
+from wippy.node.services import ServiceManager
+from wippy.supervision.services import State
+from wippy.supervision.strategy import (
+    RestartType,
+    Strategy,
+    restart_child,
+    restart_plan,
+    stop_order,
+    within_intensity,
+)
 
 
 def test_restart_types_follow_erlang():

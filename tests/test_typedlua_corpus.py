@@ -5,8 +5,8 @@ from pathlib import Path
 
 import lupa.lua54 as lua54
 import pytest
-
 from test_typedlua_support import DATA, corpus_header, load_chunk, new_state, to_py
+
 from wippy.typedlua import TypedLuaError, translate
 
 TYPED = sorted((DATA / "typed").glob("*.lua"))

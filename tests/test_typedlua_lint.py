@@ -129,7 +129,7 @@ def test_lint_source_with_offsets_and_a_clean_source() -> None:
 
 
 def test_check_entry_gives_config_issues_for_the_loader_and_registry_apply(app: Path) -> None:
-    from wippy.loader import Entry, load_entries_from_text
+    from wippy.registry.loader import Entry, load_entries_from_text
 
     index = app / "workers/_index.yaml"
     entries = load_entries_from_text(index.read_text(), str(index), str(app / "workers"))

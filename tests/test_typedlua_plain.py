@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_typedlua_support import DATA, load_chunk, new_state, to_py
+
 from wippy.typedlua import translate
 
 PLAIN = sorted((DATA / "plain").glob("*.lua"))

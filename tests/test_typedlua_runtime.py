@@ -5,10 +5,15 @@ from typing import Any
 
 import lupa.lua54 as lua54
 import pytest
-
 from test_typedlua_support import load_chunk, new_state, run_typed, to_py
-from wippy.typedlua.types_rt import (CORE_CHUNK_NAME, PRELUDE_CHUNK_NAME, core_source,
-                                     engine_source, prelude)
+
+from wippy.typedlua.types_rt import (
+    CORE_CHUNK_NAME,
+    PRELUDE_CHUNK_NAME,
+    core_source,
+    engine_source,
+    prelude,
+)
 
 TYPES = """
 type User = {name: string, age?: integer @min(0)}

@@ -12,8 +12,14 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from wippy.typedlua import translate
-from wippy.typedlua.types_rt import (CORE_CHUNK_NAME, ENGINE_CHUNK_NAME, PRELUDE_CHUNK_NAME,
-                                     core_source, engine_source, prelude)
+from wippy.typedlua.types_rt import (
+    CORE_CHUNK_NAME,
+    ENGINE_CHUNK_NAME,
+    PRELUDE_CHUNK_NAME,
+    core_source,
+    engine_source,
+    prelude,
+)
 
 DATA = Path(__file__).parent / "data" / "typedlua"
 

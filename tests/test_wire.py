@@ -6,9 +6,9 @@ import pickle
 
 import pytest
 
-from wippy import wire
+from wippy.core import wire
+from wippy.core.pid import make_pid, parse_pid
 from wippy.errors import InvalidMessage
-from wippy.pid import make_pid, parse_pid
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden", "wire_msg_v1.bin")
 

@@ -8,10 +8,10 @@ import signal
 import time
 
 import pytest
+from conftest import wait_until
 
 import wippy
-from conftest import wait_until
-from wippy.journal import Journal
+from wippy.workflow.journal import Journal
 
 APP = os.path.join(os.path.dirname(__file__), "data", "apps", "wflua")
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

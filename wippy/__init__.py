@@ -9,11 +9,24 @@ from . import channel, coroutine, events, funcs, process, registry, system, time
 from ._version import __version__
 from .channel import Channel, SelectResult
 from .client import Connection, Node, connect
-from .errors import (Cancelled, ChannelClosed, ConfigError, EntryNotFound, InvalidMessage,
-                     LimitExceeded, NodeError, ProcessError, ProcessFailed, ProcessNotFound,
-                     RegistryError, SendBufferFull, Timeout, WippyError)
-from .proc import Event, Message, Result
-from .threads import to_thread
+from .errors import (
+    Cancelled,
+    ChannelClosed,
+    ConfigError,
+    EntryNotFound,
+    InvalidMessage,
+    LimitExceeded,
+    NodeError,
+    ProcessError,
+    ProcessFailed,
+    ProcessNotFound,
+    RegistryError,
+    SendBufferFull,
+    Timeout,
+    WippyError,
+)
+from .runtime.proc import Event, Message, Result
+from .runtime.threads import to_thread
 
 __all__ = [
     "__version__",

@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from . import scheduler
 from .errors import ChannelClosed
+from .runtime import scheduler
 
 __all__ = ["Channel", "SelectResult", "new", "select"]
 

@@ -20,15 +20,14 @@ import time as _time
 from collections import deque
 from typing import Any, Callable
 
-from . import transport, wire
-from .errors import (NodeError, ProcessNotFound, Timeout, WippyError, exit_error,
-                     from_wire)
-from .mesh import Mesh
-from .pid import make_pid, parse_pid
-from .proc import EXIT, LINK_DOWN, Event, Message, Result
+from .core import transport, wire
+from .core.mesh import Mesh
+from .core.pid import make_pid, parse_pid
+from .core.rundir import run_dir_for
+from .errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
-from .rundir import run_dir_for
-from .store import Store
+from .registry.store import Store
+from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
 
 __all__ = ["Connection", "Node", "connect", "RegistryView"]
 
@@ -232,7 +231,7 @@ class Connection:
     def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
         self._check()
         self._pump(0)
-        from . import codeload
+        from .runtime import codeload
         if code is None and codeload.kind_of(self._store, id) in codeload.WORKFLOW_KINDS:
             self._counter += 1
             wf = f"{self.serial:x}{os.urandom(5).hex()}"
@@ -265,9 +264,7 @@ class Connection:
     def send(self, dest: str, topic: str, payload: Any = None) -> None:
         """Fire-and-forget a message to a PID or a registered name."""
         self._check()
-        if topic[:1] == "@":
-            from .errors import InvalidMessage
-            raise InvalidMessage(f"topic '{topic}' is reserved")
+        wire.check_topic(topic)
         pid = self._resolve(dest)
         try:
             p = parse_pid(pid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Coroutine
 
-from . import runtime as _rt
+from .runtime import table as _rt
 
 __all__ = ["spawn"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from . import runtime as _rt
 from .channel import Channel
 from .errors import InvalidMessage
+from .runtime import table as _rt
 
 __all__ = ["send", "subscribe", "Subscription", "match"]
 
@@ -84,6 +84,6 @@ def send(system: str, kind: str, path: str, data: Any = None) -> bool:
     """Publish an event node-wide. True when the runtime accepted it (not that anyone got it)."""
     if not system or not kind or not path:
         raise InvalidMessage("events.send needs a system, a kind and a path")
-    from .wire import plain
+    from .core.wire import plain
     _rt.get().ctl_notify("event", system, kind, path, plain(data))
     return True

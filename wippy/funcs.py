@@ -10,19 +10,19 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from . import codeload
-from . import runtime as _rt
-from . import scheduler as _sched
 from .errors import InvalidMessage, ProcessFailed, WippyError
+from .registry.entry import FUNCTION_KINDS
+from .runtime import codeload
+from .runtime import scheduler as _sched
+from .runtime import table as _rt
 
 __all__ = ["call", "async_", "Future"]
 
 
-_FUNCTION_KINDS = frozenset({"function.py", "function.lua"})
 
 
 def _function(id: str) -> Any:
-    fn, _ = codeload.resolve(_rt.get().store, id, None, _FUNCTION_KINDS)
+    fn, _ = codeload.resolve(_rt.get().store, id, None, FUNCTION_KINDS)
     return fn
 
 

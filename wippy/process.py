@@ -11,11 +11,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from . import runtime as _rt
-from . import scheduler as _sched
 from .channel import Channel
+from .core.wire import check_topic
 from .errors import exit_error
-from .proc import CANCEL, EXIT, LINK_DOWN, Event, Message, Result
+from .runtime import scheduler as _sched
+from .runtime import table as _rt
+from .runtime.proc import CANCEL, EXIT, LINK_DOWN, Event, Message, Result
 
 __all__ = [
     "pid", "spawn", "spawn_monitored", "spawn_linked", "spawn_linked_monitored", "exec",
@@ -91,10 +92,7 @@ def inbox() -> Channel:
 
 def listen(topic: str) -> Channel:
     """A channel of the raw payloads of one topic (exact match)."""
-    if topic[:1] == "@":
-        from .errors import InvalidMessage
-        raise InvalidMessage(f"topic '{topic}' is reserved")
-    return _me().listen(topic)
+    return _me().listen(check_topic(topic))
 
 
 def unlisten(ch: Channel) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import runtime as _rt
 from .errors import EntryNotFound
+from .runtime import table as _rt
 
 __all__ = ["supervisor", "process", "exit"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time as _stdtime
 from typing import Any
 
-from . import runtime as _rt
-from . import scheduler as _sched
 from .channel import Channel
-from .durations import parse_duration
+from .core.durations import parse_duration
+from .runtime import scheduler as _sched
+from .runtime import table as _rt
 
 __all__ = ["sleep", "after", "timer", "ticker", "now", "Timer", "Ticker", "parse_duration"]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..registry.entry import LUA_KINDS, RUNNABLE_KINDS
+
 __all__ = ["entry_runner", "LUA_RUNNABLE"]
 
 #: Kinds a host can run as a process (or call, for functions).
-LUA_RUNNABLE = frozenset({"process.lua", "function.lua", "workflow.lua"})
+LUA_RUNNABLE = LUA_KINDS & RUNNABLE_KINDS
 
 
 def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:

@@ -36,8 +36,8 @@ import logging
 from typing import Any, Callable
 
 from ..errors import InvalidMessage, WippyError
-from ..proc import Event, Message
-from ..runtime import LinkFailed, Terminated
+from ..runtime.proc import Event, Message
+from ..runtime.table import LinkFailed, Terminated
 from ..workflow import NondeterminismError
 from . import engine
 from .engine import LuaMemoryError, to_lua

@@ -30,15 +30,30 @@ from typing import Any, Callable
 from .. import channel as _channel
 from .. import funcs as _funcs
 from .. import process as _process
-from .. import runtime as _runtime
-from .. import scheduler, sources
 from .. import time as _wtime
-from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
-from ..threads import to_thread
 from .. import workflow as _workflow
+from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
+from ..registry.entry import code_file
+from ..runtime import scheduler
+from ..runtime import table as _runtime
+from ..runtime.threads import to_thread
 from . import api, engine, limits, modules, timemod, wfmod  # noqa: F401 - they register the API
-from .api import (MEMBERS, ApiError, FutureDone, LuaRef, New, Raise, current_ctx, error_result,
-                  function, internal, method, receive_result, received, text)
+from .api import (
+    MEMBERS,
+    ApiError,
+    FutureDone,
+    LuaRef,
+    New,
+    Raise,
+    current_ctx,
+    error_result,
+    function,
+    internal,
+    method,
+    receive_result,
+    received,
+    text,
+)
 from .engine import LuaError, LuaMemoryError, from_lua, to_lua
 
 __all__ = ["entry_runner", "call_function", "LuaFailure", "blocking", "builtin_chunk", "drive"]
@@ -123,7 +138,7 @@ def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
         raise LuaFailure("INVALID", f"entry {entry['id']}: no Lua source")
     if src.startswith("file://"):
         try:
-            path = sources.code_file(entry) or ""
+            path = code_file(entry) or ""
         except WippyError as exc:
             raise LuaFailure(exc.kind, str(exc)) from None
         try:

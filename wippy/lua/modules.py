@@ -15,10 +15,24 @@ import uuid as _uuid
 from typing import Any
 
 from .. import channel as _channel
-from .. import runtime as _runtime
+from ..core.wire import check_topic
 from ..errors import EntryNotFound, InvalidMessage
-from .api import (ApiError, MEMBERS, New, constant, current_ctx, field, function, internal,
-                  lua_value, method, raw_op, subtable, text)
+from ..runtime import table as _runtime
+from .api import (
+    MEMBERS,
+    ApiError,
+    New,
+    constant,
+    current_ctx,
+    field,
+    function,
+    internal,
+    lua_value,
+    method,
+    raw_op,
+    subtable,
+    text,
+)
 from .engine import from_lua, is_lua_table
 from .wfmod import journaled
 
@@ -241,8 +255,10 @@ def events() -> Any:
 @function("process")
 def listen(topic: Any, options: Any = None) -> Any:
     t = text(topic, "topic")
-    if t[:1] == "@":
-        raise ApiError("INVALID", f"topic '{t}' is reserved (topics starting with '@')")
+    try:
+        check_topic(t)
+    except InvalidMessage as exc:
+        raise ApiError("INVALID", str(exc)) from None
     as_message = is_lua_table(options) and options[b"message"] is True
     return _channel_obj(("listen", t, as_message), lambda: _me().listen(t),
                         t.encode() if as_message else False)

@@ -15,7 +15,7 @@ import time as _stdtime
 from typing import Any
 
 from .. import time as _wtime
-from ..durations import parse_duration
+from ..core.durations import parse_duration
 from . import timefmt
 from .api import MEMBERS, ApiError, New, constant, field, function, method, text
 from .engine import is_lua_table
@@ -82,7 +82,7 @@ for _name, _div in (("seconds", NS), ("minutes", 60 * NS), ("hours", 3600 * NS))
 
 @method("Duration", "string")
 def duration_string(ns: int, _a: Any, _b: Any) -> bytes:
-    from ..durations import format_duration
+    from ..core.durations import format_duration
     return format_duration(ns / NS).encode()
 
 
@@ -96,8 +96,8 @@ def _offset(ns: int, zone: Any, fixed: Any) -> int:
     if z == "Local":
         return timefmt.local_offset(ns)
     try:
-        from zoneinfo import ZoneInfo
         from datetime import datetime, timezone
+        from zoneinfo import ZoneInfo
         off = datetime.fromtimestamp(ns // NS, tz=timezone.utc).astimezone(ZoneInfo(z)).utcoffset()
         return int(off.total_seconds()) if off is not None else 0
     except Exception:  # noqa: BLE001 - an unknown zone shows as UTC rather than failing a format

@@ -12,10 +12,22 @@ See docs/typed-lua.md.
 from __future__ import annotations
 
 from .lint import LintIssue, lint_paths, lint_source
-from .translate import (Translation, TypedLuaError, cache_clear, cache_info, translate,
-                        translate_full)
-from .types_rt import (CORE_CHUNK_NAME, ENGINE_CHUNK_NAME, PRELUDE_CHUNK_NAME, core_source,
-                       engine_source, prelude)
+from .translate import (
+    Translation,
+    TypedLuaError,
+    cache_clear,
+    cache_info,
+    translate,
+    translate_full,
+)
+from .types_rt import (
+    CORE_CHUNK_NAME,
+    ENGINE_CHUNK_NAME,
+    PRELUDE_CHUNK_NAME,
+    core_source,
+    engine_source,
+    prelude,
+)
 
 __all__ = [
     "translate", "translate_full", "Translation", "TypedLuaError", "cache_info", "cache_clear",

@@ -27,6 +27,7 @@ duplicate aliases, generic arity mismatches, and ``require("x")`` calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from ._lexer import Tokens, line_col
 from ._typecode import ANY, Node, emit, lua_string
 from ._typeparse import TYPE_START, ParseError, TypeParser

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import sources
 from ..errors import ConfigError, ConfigIssue
+from ..registry.entry import LUA_KINDS, source_path
 from .translate import TypedLuaError, translate_full
 
 __all__ = ["LintIssue", "lint_source", "lint_paths", "check_entry", "BUILTIN_MODULES"]
@@ -36,7 +36,6 @@ Severity = Literal["error", "warning"]
 #: Modules the Lua runtime provides to ``require`` (SPEC S6); an entry lists those it uses.
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
                              "io", "env", "workflow"})
-_LUA_KINDS = frozenset({"process.lua", "function.lua", "library.lua", "workflow.lua"})
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "benchmarks", "tests"})
 _LUA_LINE = re.compile(r"^(?:.*?):(\d+): ")
 
@@ -151,7 +150,7 @@ def _lint_entry(entry: Any, compile: Compile | None, seen: set[str] | None = Non
         return []
     allowed = _entry_modules(entry.data) if warnings else None
     if src.startswith("file://"):
-        path = os.path.realpath(sources.source_path(src, entry.base_dir or ".") or "")
+        path = os.path.realpath(source_path(src, entry.base_dir or ".") or "")
         text, problem = _read(path)
         if problem:
             return [problem]
@@ -178,14 +177,14 @@ def check_entry(entry: Any) -> list[ConfigIssue]:
     Issues name the file (or the YAML file of an inline source, or the entry id when the entry
     came without a file), the line and column, the entry and the field ``source``.
     """
-    if getattr(entry, "kind", None) not in _LUA_KINDS:
+    if getattr(entry, "kind", None) not in LUA_KINDS:
         return []
     return [ConfigIssue(i.path, i.line, i.col, i.message, entry=i.entry, field="source")
             for i in _lint_entry(entry, None, warnings=False)]
 
 
 def _lint_app(root: str, compile: Compile | None, seen: set[str]) -> list[LintIssue]:
-    from ..loader import load_app   # the loader is the one YAML reader; only apps need it
+    from ..registry.loader import load_app  # the loader is the one YAML reader; only apps need it
 
     out: list[LintIssue] = []
     try:
@@ -197,7 +196,7 @@ def _lint_app(root: str, compile: Compile | None, seen: set[str]) -> list[LintIs
                                  i.entry) for i in exc.issues)
         return out
     for entry in app.entries.values():
-        if entry.kind in _LUA_KINDS:
+        if entry.kind in LUA_KINDS:
             out.extend(_lint_entry(entry, compile, seen))
     return out
 

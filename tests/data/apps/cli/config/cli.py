@@ -1,4 +1,3 @@
-import wippy
 from wippy import process
 
 

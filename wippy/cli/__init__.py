@@ -1,0 +1,4 @@
+"""The ``wippy`` command."""
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,96 @@
+"""``wippy registry list | show ID | history | diff V1 V2 | rollback V``.
+
+Against a running node (through a connection; ``rollback`` goes to the node, the single
+writer) or, read-only, against a stopped node's data directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time as _time
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _open(app: str, data_dir: str | None) -> tuple[Any, Any]:
+    """(registry view, connection or None)."""
+    from ..client import RegistryView, connect
+    from ..core.rundir import data_dir_for, run_dir_for
+    from ..errors import NodeError
+    from ..registry.store import Store
+    if os.path.exists(os.path.join(run_dir_for(app), "ctl")):
+        try:
+            conn = connect(run_dir_for(app))
+            return conn.registry, conn
+        except NodeError:
+            pass
+    path = os.path.join(data_dir_for(app, data_dir), "registry")
+    if not os.path.exists(os.path.join(path, "data.mdb")):
+        raise SystemExit(f"wippy registry: no node is running for {app} and there is no registry at {path}")
+    return RegistryView(Store(path, readonly=True)), None
+
+
+def _fmt_entry(e: dict[str, Any]) -> str:
+    return json.dumps(e, indent=2, sort_keys=True, default=str)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="wippy registry")
+    p.add_argument("--app", default=".", help="application directory (default: .)")
+    p.add_argument("--data-dir", default=None)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="entries of the current version")
+    ls.add_argument("--kind", default=None)
+    sh = sub.add_parser("show", help="one entry")
+    sh.add_argument("id")
+    sub.add_parser("history", help="every version and what it changed")
+    df = sub.add_parser("diff", help="what changed between two versions")
+    df.add_argument("v1", type=lambda s: int(s.lstrip("v")))
+    df.add_argument("v2", type=lambda s: int(s.lstrip("v")))
+    rb = sub.add_parser("rollback", help="make an earlier version's contents current (as a new version)")
+    rb.add_argument("version", type=lambda s: int(s.lstrip("v")))
+    a = p.parse_args(argv)
+    from ..errors import WippyError
+    reg, conn = _open(a.app, a.data_dir)
+    try:
+        if a.cmd == "list":
+            print(f"registry v{reg.version()}")
+            for e in sorted(reg.find({".kind": a.kind} if a.kind else {}), key=lambda e: e["id"]):
+                print(f"  {e['id']:<40} {e['kind']}")
+        elif a.cmd == "show":
+            print(_fmt_entry(reg.get(a.id)))
+        elif a.cmd == "history":
+            for h in reg.history():
+                when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(h["time"])) if h.get("time") else "-"
+                parts = [f"+{len(h['created'])}", f"~{len(h['updated'])}", f"-{len(h['deleted'])}"]
+                print(f"v{h['version']:<5} {when}  {h.get('source') or '-':<24} {' '.join(parts)}  "
+                      + ", ".join(h["created"] + h["updated"] + h["deleted"])[:200])
+        elif a.cmd == "diff":
+            old, new = reg.snapshot_at(a.v1), reg.snapshot_at(a.v2)
+            from ..registry import build_delta
+            for op in build_delta(old.entries(), new.entries()):
+                sign = {"entry.create": "+", "entry.update": "~", "entry.delete": "-"}[op["kind"]]
+                print(f"{sign} {op['entry']['id']}")
+                if op["kind"] == "entry.update":
+                    before = old.get(op["entry"]["id"])
+                    for key in ("meta", "data"):
+                        if before[key] != op["entry"][key]:
+                            print(f"    {key}: {json.dumps(before[key], sort_keys=True, default=str)}")
+                            print(f"    {' ' * len(key)}  -> {json.dumps(op['entry'][key], sort_keys=True, default=str)}")
+        elif a.cmd == "rollback":
+            if conn is None:
+                print("wippy registry rollback: the node is not running (the registry is read-only)",
+                      file=sys.stderr)
+                return 1
+            version = reg.apply_version(a.version)
+            print(f"registry now at {version} (contents of v{a.version})")
+    except WippyError as exc:
+        print(f"wippy registry: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if conn is not None:
+            conn.close()
+    return 0

@@ -1,0 +1,147 @@
+"""Who is where: the data-plane peers, the node's topology, placement and known deaths.
+
+Shared by host processes and by programs attached through the Python API. A message to a PID
+goes straight to the PUSH socket of the PID's OS process (its serial); sockets are created on
+first use. When a peer is slow and its pipe is full, frames wait in a per-peer buffer that the
+owner flushes when the socket is writable again; past ``SEND_BUDGET`` bytes over all peers a
+send fails instead of growing without bound (S4).
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict, deque
+from typing import Any
+
+from ..errors import ProcessNotFound, SendBufferFull
+from . import transport, wire
+
+__all__ = ["Mesh", "SEND_BUDGET"]
+
+_NOBLOCK = int(transport.NOBLOCK)   # a plain int: pyzmq's IntFlag costs a conversion per call
+
+SEND_BUDGET = 512 * 1024 * 1024   # bytes buffered for slow peers per OS process
+DEAD_PIDS_KEPT = 100_000
+BATCH_FRAMES = 1024               # frames per multipart message when a turn sent many          # how many exited remote PIDs we remember, to fail sends early
+
+
+class Mesh:
+    def __init__(self, ctx: Any, rundir: str, serial: int) -> None:
+        self.ctx = ctx
+        self.rundir = rundir
+        self.serial = serial
+        self.inbox = transport.bind_inbox(ctx, os.path.join(rundir, str(serial)))
+        self.peers: dict[int, Any] = {}
+        self.backlog: dict[int, deque[bytes]] = {}
+        self.backlog_bytes = 0
+        self.topology: dict[str, list[int]] = {}       # host entry id -> live serials
+        self.host_of: dict[int, str] = {}              # serial -> host entry id
+        self.loads: dict[int, int] = {}                # serial -> estimated live processes
+        self.dead_serials: set[int] = set()
+        self.dead_pids: OrderedDict[str, None] = OrderedDict()
+        self._rr = 0
+
+    # -- topology ------------------------------------------------------------------------
+    def set_topology(self, topology: dict[str, list[int]]) -> None:
+        self.topology = {h: list(s) for h, s in topology.items()}
+        self.host_of = {s: h for h, ss in topology.items() for s in ss}
+
+    def set_loads(self, loads: dict[int, int]) -> None:
+        self.loads.update(loads)
+
+    def pick(self, host_id: str) -> int:
+        """The host's OS process with the fewest live processes; round-robin on ties (S4)."""
+        serials = self.topology.get(host_id)
+        if not serials:
+            if host_id in self.topology:
+                raise ProcessNotFound(f"host {host_id} has no running OS process")
+            raise ProcessNotFound(f"host {host_id} not found")
+        if len(serials) == 1:
+            best = serials[0]
+        else:
+            loads = self.loads
+            low = min(loads.get(s, 0) for s in serials)
+            tied = [s for s in serials if loads.get(s, 0) == low]
+            self._rr += 1
+            best = tied[self._rr % len(tied)]
+        self.loads[best] = self.loads.get(best, 0) + 1
+        return best
+
+    def host_down(self, serial: int) -> None:
+        self.dead_serials.add(serial)
+        sock = self.peers.pop(serial, None)
+        if sock is not None:
+            sock.close(linger=0)
+        dropped = self.backlog.pop(serial, None)
+        if dropped:
+            self.backlog_bytes -= sum(len(f) for f in dropped)
+        for h, ss in self.topology.items():
+            if serial in ss:
+                ss.remove(serial)
+        self.loads.pop(serial, None)
+
+    def note_dead(self, pid: str) -> None:
+        d = self.dead_pids
+        d[pid] = None
+        if len(d) > DEAD_PIDS_KEPT:
+            d.popitem(last=False)
+
+    def known_dead(self, pid: str, serial: int) -> bool:
+        return serial in self.dead_serials or pid in self.dead_pids
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, serial: int, data: bytes) -> None:
+        """Queue one frame for OS process ``serial``; never blocks. Frames go out at the next
+        :meth:`flush` (the host loop flushes after every turn, before it waits), batched as one
+        multipart message per peer: a burst of sends costs one zmq message, not one each."""
+        if serial in self.dead_serials:
+            raise ProcessNotFound(f"OS process {serial} of the node is down")
+        n = len(data)
+        if self.backlog_bytes + n > SEND_BUDGET:
+            raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
+        q = self.backlog.get(serial)
+        if q is None:
+            self.backlog[serial] = deque((data,))
+        else:
+            q.append(data)
+        self.backlog_bytes += n
+
+    def flush(self) -> bool:
+        """Push queued frames to their peers; True while some could not go (peer is slow)."""
+        backlog = self.backlog
+        if not backlog:
+            return False
+        peers = self.peers
+        for serial, q in list(backlog.items()):
+            sock = peers.get(serial)
+            if sock is None:
+                sock = peers[serial] = transport.connect_peer(
+                    self.ctx, os.path.join(self.rundir, str(serial)))
+            while q:
+                n = len(q)
+                if n == 1:
+                    data = q[0]
+                else:
+                    if not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:
+                        break       # peer slow or gone: don't pack a batch only to get Again
+                    if n > BATCH_FRAMES:
+                        n = BATCH_FRAMES
+                    data = wire.pack_batch([q[i] for i in range(n)])
+                try:
+                    sock.send(data, _NOBLOCK)
+                except transport.Again:
+                    break
+                if n == 1:
+                    self.backlog_bytes -= len(q.popleft())
+                else:
+                    sent = 0
+                    for _ in range(n):
+                        sent += len(q.popleft())
+                    self.backlog_bytes -= sent
+            if not q:
+                del backlog[serial]
+        return bool(backlog)
+
+    def close(self) -> None:
+        for sock in self.peers.values():
+            sock.close()
+        self.inbox.close(linger=0)

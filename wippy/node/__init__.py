@@ -1,0 +1,1 @@
+"""The node: the root OS process of ``wippy run``, composed of parts with narrow interfaces."""

@@ -1,0 +1,268 @@
+"""The node's side of durable workflows: the journal's single writer (group commit), the
+workflows' stable PIDs, and restarting them wherever they stopped.
+
+Every journal write a loop turn receives (steps, signals, starts, completions) is committed in
+one transaction at the end of that turn; only then are the writers answered, so a step's effect
+is never visible before it is durable. A workflow's PID is ``{wf/0|<id>}``: it routes to the
+node, which journals messages sent to it (signals) before forwarding them to the OS process
+that runs the workflow now, and answers monitors with the recorded result.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time as _time
+from typing import Any
+
+from ..core import wire
+from ..core.pid import make_pid, parse_pid
+from ..core.protocol import MONITOR
+from ..errors import WippyError
+from ..registry.entry import WORKFLOW_KINDS
+from ..workflow.journal import Journal
+
+__all__ = ["WorkflowManager", "wf_pid"]
+
+log = logging.getLogger("wippy.workflow")
+
+WF_HOST = "wf"
+
+
+def wf_pid(wf_id: str) -> str:
+    return make_pid(WF_HOST, 0, wf_id)
+
+
+class WorkflowManager:
+    def __init__(self, node: Any, path: str) -> None:
+        self.node = node
+        self.journal = Journal(path)
+        self.batch: list[tuple] = []
+        self.after: list[Any] = []            # callbacks once the batch is durable
+        self.inc: dict[str, str] = {}           # workflow id -> PID of the process running it
+        self.by_inc: dict[str, str] = {}        # that PID (and the adopted wf PID) -> workflow id
+        self.waiting_host: set[str] = set()
+        self.watchers: dict[str, set[str]] = {}
+        self.commits = 0
+        self.writes = 0
+        # records as of the writes queued this turn: two signals in one turn must not both
+        # read the committed record and take the same sequence number
+        self.records: dict[str, dict[str, Any]] = {}
+
+    # -- group commit --------------------------------------------------------------------
+    def write(self, *w: Any) -> None:
+        if w[0] == "wf":
+            self.records[w[1]["id"]] = w[1]
+        self.batch.append(w)
+
+    def record(self, wf_id: str) -> dict[str, Any] | None:
+        """A workflow's record, including writes not committed yet (a copy to change)."""
+        rec = self.records.get(wf_id)
+        if rec is None:
+            rec = self.journal.workflow(wf_id)
+        return None if rec is None else dict(rec)
+
+    def flush(self) -> None:
+        """Commit this turn's writes in one transaction, then answer everyone who waited."""
+        if not self.batch and not self.after:
+            return
+        if self.batch:
+            self.journal.commit(self.batch)
+            self.commits += 1
+            self.writes += len(self.batch)
+            self.batch = []
+            self.records.clear()
+        after, self.after = self.after, []
+        for fn in after:
+            fn()
+
+    # -- requests ------------------------------------------------------------------------
+    def request(self, ident: bytes, req: int, op: str, args: list) -> bool:
+        reply = lambda ok, value: self.node._reply(ident, req, ok, value)  # noqa: E731
+        if op == "wf_start":
+            entry_id, input_, name = args
+            try:
+                pid = self.start(entry_id, input_, name)
+            except WippyError as exc:
+                reply(False, {"kind": exc.kind, "message": str(exc)})
+                return True
+            self.after.append(lambda: reply(True, pid))
+        elif op == "wf_load":
+            wf = self.record(args[0])
+            if wf is None:
+                reply(False, {"kind": "NOT_FOUND", "message": f"workflow {args[0]} not found"})
+            else:
+                reply(True, {"input": wf["input"], "steps": self.journal.steps(args[0]),
+                             "signals": self.journal.signals(args[0]), "pid": wf_pid(args[0])})
+        elif op == "wf_steps":
+            wf_id, steps = args
+            for seq, record in steps:
+                self.write("step", wf_id, seq, record)
+            self.after.append(lambda: reply(True, True))
+        elif op == "wf_done":
+            wf_id, value, error = args
+            self.finish(wf_id, value, error)
+            self.after.append(lambda: reply(True, True))
+        elif op == "wf_cancel":
+            self.cancel(args[0])
+            self.after.append(lambda: reply(True, True))
+        else:
+            return False
+        return True
+
+    def on_spawn(self, frame: tuple) -> None:
+        """``process.spawn`` of a workflow entry: start it under the id the spawner chose."""
+        _, wf_id, spawner, entry_id, args, flags, _code = frame
+        input_ = args[0] if len(args) == 1 else args
+        try:
+            self.start(entry_id, input_, None, wf_id)
+        except WippyError as exc:
+            if spawner is not None and flags & MONITOR:
+                self._send_exit(spawner, wf_pid(wf_id), None, {"kind": exc.kind, "message": str(exc)})
+            return
+        if spawner is not None and flags & MONITOR:
+            self.watchers.setdefault(wf_id, set()).add(spawner)
+
+    def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None) -> str:
+        if name:
+            existing = self.journal.by_name(name)
+            if existing is not None:
+                return wf_pid(existing)
+        entry = self.node.store.get(entry_id)
+        if entry is None or entry.get("kind") not in WORKFLOW_KINDS:
+            raise WippyError(f"entry {entry_id} is not a workflow entry (workflow.py or workflow.lua)")
+        wf_id = wf_id or os.urandom(6).hex()
+        record = {"id": wf_id, "entry": entry_id, "host": (entry.get("data") or {}).get("host"),
+                  "input": wire.plain(input_), "name": name, "status": "running", "result": None,
+                  "error": None, "created": _time.time(), "finished": None, "signals": 0}
+        self.write("wf", record)
+        if name:
+            self.write("name", name, wf_id)
+        self.after.append(lambda: self.launch(record))
+        return wf_pid(wf_id)
+
+    def launch(self, record: dict[str, Any]) -> None:
+        """Run (or run again) a workflow on its host; replay brings it to where it stopped."""
+        wf_id = record["id"]
+        try:
+            pid = self.node.spawn(record["entry"], record["host"], [wf_id], monitor=True)
+        except WippyError:
+            self.waiting_host.add(wf_id)      # its host is down: launched when it is back
+            return
+        self.inc[wf_id] = pid
+        self.by_inc[pid] = wf_id
+
+    def boot(self) -> None:
+        """Node start: every workflow that had not finished resumes."""
+        for wf in self.journal.workflows():
+            if wf["status"] == "running":
+                self.launch(wf)
+
+    def host_ready(self, host_id: str) -> None:
+        for wf_id in list(self.waiting_host):
+            wf = self.record(wf_id)
+            if wf is not None and wf["host"] == host_id and wf["status"] == "running":
+                self.waiting_host.discard(wf_id)
+                self.launch(wf)
+
+    def host_down(self, serial: int) -> None:
+        for wf_id, pid in list(self.inc.items()):
+            if parse_pid(pid).serial == serial:
+                del self.inc[wf_id]
+                self.waiting_host.add(wf_id)
+
+    def finish(self, wf_id: str, value: Any, error: dict | None, status: str | None = None) -> None:
+        wf = self.record(wf_id)
+        if wf is None or wf["status"] != "running":
+            return
+        wf.update(status=status or ("failed" if error else "completed"), result=value, error=error,
+                  finished=_time.time())
+        self.write("wf", wf)
+        pid = wf_pid(wf_id)
+        self.after.append(lambda: self._notify_exit(wf_id, pid, value, error))
+
+    def cancel(self, wf_id: str) -> None:
+        inc = self.inc.pop(wf_id, None)
+        if inc is not None:
+            self.node.terminate_pid(inc)
+        self.finish(wf_id, None, {"kind": "CANCELED", "message": f"workflow {wf_id} cancelled"},
+                    "cancelled")
+
+    def _notify_exit(self, wf_id: str, pid: str, value: Any, error: dict | None) -> None:
+        for watcher in self.watchers.pop(wf_id, set()):
+            self._send_exit(watcher, pid, value, error)
+
+    def _send_exit(self, watcher: str, pid: str, value: Any, error: dict | None) -> None:
+        w = parse_pid(watcher)
+        try:
+            self.node.mesh.send(w.serial, wire.dumps((wire.Op.EXIT, w.local, pid, value, error)))
+        except WippyError:
+            pass
+
+    # -- frames addressed to workflow PIDs -----------------------------------------------
+    def on_frame(self, frame: tuple) -> bool:
+        op = frame[0]
+        if op == wire.Op.MSG:
+            _, wf_id, sender, topic, payload, _name = frame
+            wf = self.record(wf_id)
+            if wf is None or wf["status"] != "running":
+                return True             # a finished workflow: dropped, like a dead process
+            seq = wf["signals"]
+            wf["signals"] = seq + 1
+            self.write("wf", wf)
+            self.write("signal", wf_id, seq, {"topic": topic, "payload": payload, "from": sender})
+            self.after.append(lambda: self._forward(wf_id, sender, topic, payload))
+            return True
+        if op == wire.Op.MONITOR:
+            _, wf_id, watcher = frame
+            wf = self.record(wf_id)
+            if wf is not None and wf["status"] != "running":
+                self._send_exit(watcher, wf_pid(wf_id), wf["result"], wf["error"])
+            elif wf is None:
+                self._send_exit(watcher, wf_pid(wf_id), None,
+                                {"kind": "NOT_FOUND", "message": f"workflow {wf_id} not found"})
+            else:
+                self.watchers.setdefault(wf_id, set()).add(watcher)
+            return True
+        if op == wire.Op.UNMONITOR:
+            self.watchers.get(frame[1], set()).discard(frame[2])
+            return True
+        return False
+
+    def _forward(self, wf_id: str, sender: str | None, topic: str, payload: Any) -> None:
+        inc = self.inc.get(wf_id)
+        if inc is None:
+            return                      # delivered from the journal when it runs again
+        p = parse_pid(inc)
+        try:
+            self.node.mesh.send(p.serial, wire.dumps((wire.Op.MSG, p.local, sender, topic, payload, None)))
+        except WippyError:
+            pass
+
+    def on_exit(self, pid: str, error: dict | None) -> bool:
+        """The process running a workflow ended. Unless the workflow finished, run it again."""
+        wf_id = self.by_inc.pop(pid, None)
+        if wf_id is None:
+            if pid.startswith("{" + WF_HOST + "/0|"):
+                wf_id = parse_pid(pid).local
+                for k in [k for k, v in self.by_inc.items() if v == wf_id]:
+                    del self.by_inc[k]
+            else:
+                return False
+        self.inc.pop(wf_id, None)
+        wf = self.record(wf_id)
+        if wf is None or wf["status"] != "running" or self.node.stopping:
+            return True
+        if error is not None and error.get("kind") == "HOST_DOWN":
+            self.waiting_host.add(wf_id)    # its host comes back, and so does the workflow
+            return True
+        if error is not None and error.get("kind") == "NONDETERMINISM":
+            self.finish(wf_id, None, error)   # replaying it again cannot help
+            return True
+        log.warning("workflow %s stopped without finishing (%s); running it again", wf_id,
+                    (error or {}).get("message"))
+        self.node.sched.call_later(0.05, self.launch, wf)
+        return True
+
+    def close(self) -> None:
+        self.flush()
+        self.journal.close()

@@ -1,0 +1,512 @@
+"""One validator per registry entry kind, as a table of field specs.
+
+Each kind is a spec: ``field -> (checker, default)``. A checker takes the raw value, the field's
+dotted path (``"lifecycle.restart.max_delay"``) and a context that collects problems and
+references; it returns the clean value. The default is REQUIRED, OPTIONAL (left out), or a raw
+value that goes through the same checker, so nested defaults (``lifecycle: {}`` ->
+``restart: {...}``) fill themselves and live in one place.
+
+Design decisions:
+- Validators are pure and know nothing of YAML or positions: they name a field by its path and
+  the loader turns the path into ``file:line:col``. The same code checks entries written at run
+  time (``registry.apply``), which have no file.
+- The output is normalized and filled in: durations as float seconds, sizes as int bytes,
+  references as full ids, supervisor children as ``{"id", "restart"}`` maps, ``input`` as the
+  argument list, ``file://`` sources as absolute ``file:///...`` URLs (so an entry read back from
+  the registry, without its YAML file, still finds its code). Validating clean data again gives
+  the same data; :func:`references` relies on that.
+- Type checks are strict, because YAML 1.1 reads ``yes/no/on/off`` as booleans: ``strategy:
+  yes`` is an error naming the field and saying what YAML made of it.
+- Unknown fields (also inside ``host``, ``lifecycle``, ``restart``...) are warnings and dropped,
+  so a typo such as ``lifecycle.autostart`` is seen. ``registry.entry`` data and
+  ``security.policy.policy`` are open: extra fields are kept.
+- References are checked for existence and kind later, across all files
+  (``loader.validate_references``); here they are only resolved and collected.
+- Wippy's newer ``lifecycle.requires`` is accepted as an alias of ``depends_on`` (merged into it).
+- ``limits.max_memory`` takes bytes or ``"64MB"``; K/M/G/T are powers of 1024 with or without
+  ``i``, as for memory limits in container runtimes.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from ..core.durations import parse_duration
+from .entry import (
+    CODE_KINDS,
+    HOST_KINDS,
+    KINDS,
+    LUA_KINDS,
+    PROCESS_KINDS,
+    PYTHON_KINDS,
+    WORKFLOW_KINDS,
+    outside_reason,
+    source_path,
+)
+
+__all__ = [
+    "KINDS", "HOST_KINDS", "CODE_KINDS", "LUA_KINDS", "PYTHON_KINDS", "PROCESS_KINDS",
+    "WORKFLOW_KINDS", "Strategy", "RestartType", "STRATEGIES", "RESTART_TYPES",
+    "Problem", "Ref", "Checked", "SCHEMAS", "validate", "references", "describe", "ID_RE",
+    "NAMESPACE_RE", "NAME_RE",
+]
+
+
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+RestartType = Literal["permanent", "transient", "temporary"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+RESTART_TYPES: tuple[str, ...] = get_args(RestartType)
+
+_DEPENDENCY_KINDS = frozenset({"process.service"}) | HOST_KINDS
+_CHILD_KINDS = frozenset({"process.service", "process.host", "supervisor"})
+
+NAMESPACE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+ID_RE = re.compile(rf"(?:{NAMESPACE_RE.pattern}):(?:{NAME_RE.pattern})")
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])i?)?B?\s*", re.IGNORECASE)
+_SIZE_UNITS = {None: 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding about an entry: ``field`` is a dotted path ("" for the entry itself)."""
+
+    field: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference from a field to another entry, which must exist and have one of ``kinds``."""
+
+    field: str
+    target: str
+    kinds: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What :func:`validate` found: the clean data, the problems and the references."""
+
+    data: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that reject the entry."""
+        return [p for p in self.problems if not p.warning]
+
+
+class _Invalid:
+    __slots__ = ()
+
+
+INVALID: Any = _Invalid()  # a checker's "no value": the field is left out
+REQUIRED: Any = object()
+OPTIONAL: Any = object()
+
+
+class _Ctx:
+    __slots__ = ("namespace", "base_dir", "check_files", "root", "relative_only", "problems",
+                 "refs")
+
+    def __init__(self, namespace: str, base_dir: str, check_files: bool, root: str | None,
+                 relative_only: bool) -> None:
+        self.namespace = namespace
+        self.base_dir = os.path.abspath(base_dir or ".")
+        self.check_files = check_files
+        self.root = root
+        self.relative_only = relative_only
+        self.problems: list[Problem] = []
+        self.refs: list[Ref] = []
+
+    def error(self, path: str, message: str) -> Any:
+        self.problems.append(Problem(path, message))
+        return INVALID
+
+    def warn(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, warning=True))
+
+
+Checker = Callable[[Any, str, _Ctx], Any]
+Spec = dict[str, tuple[Checker, Any]]
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def describe(value: object) -> str:
+    """How YAML read ``value``, for messages (names YAML 1.1's yes/no/on/off booleans)."""
+    if isinstance(value, bool):
+        return (f"boolean {str(value).lower()} (YAML 1.1 reads yes/no/on/off as booleans; "
+                f"quote the value)")
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+# -- checkers ------------------------------------------------------------------------------
+
+def _int(minimum: int) -> Checker:
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            return ctx.error(path, f"must be an integer >= {minimum}, got {describe(value)}")
+        return value
+    return check
+
+
+def _number(minimum: float, maximum: float | None = None) -> Checker:
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not minimum <= value <= (maximum if maximum is not None else float("inf")):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            return ctx.error(path, f"must be a number {bound}, got {describe(value)}")
+        return float(value)
+    return check
+
+
+def _bool(value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, bool):
+        return ctx.error(path, f"must be true or false, got {describe(value)}")
+    return value
+
+
+def _str(value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return ctx.error(path, f"must be a non-empty string, got {describe(value)}")
+    return value
+
+
+def _enum(choices: tuple[str, ...]) -> Checker:
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if not isinstance(value, str) or value not in choices:
+            return ctx.error(path, f"must be one of {', '.join(choices)}, got {describe(value)}")
+        return value
+    return check
+
+
+def _duration(positive: bool) -> Checker:
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            return ctx.error(path, str(exc))
+        if seconds < 0 or (positive and seconds == 0):
+            return ctx.error(path, f"must be {'> 0' if positive else '>= 0'}, got {value!r}")
+        return seconds
+    return check
+
+
+def _size(value: Any, path: str, ctx: _Ctx) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = _SIZE_RE.fullmatch(value) if isinstance(value, str) else None
+    size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").upper() or None]) if m else 0
+    if size <= 0:
+        return ctx.error(path, f"must be a size in bytes or like '64MB', got {describe(value)}")
+    return size
+
+
+def _nullable(checker: Checker) -> Checker:
+    return lambda value, path, ctx: None if value is None else checker(value, path, ctx)
+
+
+def _list(item: Checker, single_ok: bool = False) -> Checker:
+    """A list checked item by item (``None`` is empty; a lone string if ``single_ok``)."""
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if value is None:
+            return []
+        if single_ok and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return ctx.error(path, f"must be a list, got {describe(value)}")
+        out = [item(v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+        return [v for v in out if v is not INVALID]
+    return check
+
+
+def _ref(kinds: frozenset[str]) -> Checker:
+    """A reference: ``name`` resolves in the entry's namespace, ``ns:name`` is kept."""
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return ctx.error(path, f"must be an entry id, got {describe(value)}")
+        target = value if ":" in value else f"{ctx.namespace}:{value}"
+        if not ID_RE.fullmatch(target):
+            return ctx.error(path, f"invalid entry id {value!r} (expected 'namespace:name')")
+        ctx.refs.append(Ref(path, target, kinds))
+        return target
+    return check
+
+
+def _mapping(spec: Spec | None, open_: bool = False,
+             post: Callable[[dict[str, Any], str, _Ctx], dict[str, Any]] | None = None) -> Checker:
+    """A mapping checked against ``spec`` (``None``: any mapping, kept as is)."""
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            return ctx.error(path, f"must be a mapping, got {describe(value)}")
+        if spec is None:
+            return dict(value)
+        out = _check_fields(value, spec, path, ctx, open_)
+        return post(out, path, ctx) if post else out
+    return check
+
+
+def _check_fields(value: Mapping[Any, Any], spec: Spec, path: str, ctx: _Ctx,
+                  open_: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in value.items():
+        if key in spec:
+            continue
+        if open_:
+            out[key] = raw
+        elif isinstance(key, bool):
+            ctx.warn(_join(path, key), f"unknown field, ignored (YAML 1.1 read this key as "
+                                       f"boolean {str(key).lower()}; quote it)")
+        else:
+            ctx.warn(_join(path, key), "unknown field, ignored")
+    for key, (checker, default) in spec.items():
+        sub = _join(path, key)
+        if key in value:
+            got = checker(value[key], sub, ctx)
+        elif default is REQUIRED:
+            got = ctx.error(sub, "required field missing")
+        elif default is OPTIONAL:
+            continue
+        else:
+            got = checker(copy.deepcopy(default), sub, ctx)
+        if got is not INVALID:
+            out[key] = got
+    return out
+
+
+def _source(value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return ctx.error(path, f"must be 'file://<path>' or inline code, got {describe(value)}")
+    if not value.startswith("file://"):
+        return value
+    rel = value[len("file://"):]
+    if not rel:
+        return ctx.error(path, "empty file path in 'file://'")
+    if ctx.relative_only and os.path.isabs(rel):
+        return ctx.error(path, f"{value}: an absolute path; write the path relative to this file "
+                               "(code must live inside the application)")
+    full = source_path(value, ctx.base_dir) or ""
+    if ctx.root is not None:
+        outside = outside_reason(full, ctx.root)
+        if outside is not None:
+            return ctx.error(path, outside)
+    if ctx.check_files and not os.path.isfile(full):
+        return ctx.error(path, f"file not found: {full} (from {value})")
+    return "file://" + full
+
+
+def _input(value: Any, path: str, ctx: _Ctx) -> Any:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+_CHILD_MAP = _mapping({"id": (_ref(_CHILD_KINDS), REQUIRED),
+                       "restart": (_enum(RESTART_TYPES), "permanent")})
+
+
+def _children(value: Any, path: str, ctx: _Ctx) -> Any:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return ctx.error(path, f"must be a list, got {describe(value)}")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        sub = f"{path}[{i}]"
+        if isinstance(item, Mapping):
+            child = _CHILD_MAP(item, sub, ctx)
+        else:
+            target = _ref(_CHILD_KINDS)(item, sub, ctx)
+            child = INVALID if target is INVALID else {"id": target, "restart": "permanent"}
+        if child is INVALID or "id" not in child:
+            continue
+        if child["id"] in seen:
+            ctx.error(sub, f"child {child['id']!r} is listed twice")
+            continue
+        seen.add(child["id"])
+        out.append(child)
+    return out
+
+
+def _imports(value: Any, path: str, ctx: _Ctx) -> Any:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return ctx.error(path, f"must be a mapping of alias -> library id, got {describe(value)}")
+    out: dict[str, str] = {}
+    for alias, target in value.items():
+        sub = _join(path, alias)
+        if not isinstance(alias, str) or not alias:
+            ctx.error(sub, f"alias must be a string, got {describe(alias)}")
+            continue
+        got = _ref(frozenset({"library.lua"}))(target, sub, ctx)
+        if got is not INVALID:
+            out[alias] = got
+    return out
+
+
+def _restart_post(out: dict[str, Any], path: str, ctx: _Ctx) -> dict[str, Any]:
+    if out.get("max_delay", 0.0) < out.get("initial_delay", 0.0):
+        ctx.error(_join(path, "max_delay"), "must not be smaller than initial_delay")
+    return out
+
+
+def _lifecycle_post(out: dict[str, Any], path: str, ctx: _Ctx) -> dict[str, Any]:
+    extra = out.pop("requires", None)  # Wippy's newer name for depends_on
+    if extra:
+        deps = out.setdefault("depends_on", [])
+        deps.extend(d for d in extra if d not in deps)
+    return out
+
+
+# -- specs ---------------------------------------------------------------------------------
+
+_RESTART = _mapping({
+    "initial_delay": (_duration(False), "1s"),
+    "max_delay": (_duration(False), "90s"),
+    "backoff_factor": (_number(1.0), 2.0),
+    "jitter": (_number(0.0, 1.0), 0.1),
+    "max_attempts": (_int(0), 0),
+}, post=_restart_post)
+
+_SECURITY = _mapping({
+    "actor": (_mapping({"id": (_str, OPTIONAL), "meta": (_mapping(None), OPTIONAL)}), OPTIONAL),
+    "policies": (_list(_ref(frozenset({"security.policy"}))), OPTIONAL),
+    "groups": (_list(_str), OPTIONAL),
+})
+
+_LIFECYCLE_FIELDS: dict[str, tuple[Checker, Any]] = {
+    "auto_start": (_bool, False),
+    "start_timeout": (_duration(True), "10s"),
+    "stop_timeout": (_duration(True), "10s"),
+    "stable_threshold": (_duration(False), "5s"),
+    "depends_on": (_list(_ref(_DEPENDENCY_KINDS), single_ok=True), []),
+    "requires": (_list(_ref(_DEPENDENCY_KINDS), single_ok=True), OPTIONAL),
+    "restart": (_RESTART, {}),
+    "security": (_SECURITY, OPTIONAL),
+}
+
+
+def _lifecycle(fill: tuple[str, ...], auto_start: bool = False) -> tuple[Checker, Any]:
+    """The ``lifecycle`` field, filling in the defaults named in ``fill``."""
+    spec: Spec = {}
+    for key, (checker, default) in _LIFECYCLE_FIELDS.items():
+        if key == "auto_start":
+            default = auto_start
+        spec[key] = (checker, default if key in fill else OPTIONAL)
+    return _mapping(spec, post=_lifecycle_post), ({} if fill else OPTIONAL)
+
+
+_HOST_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout", "depends_on"),
+                             auto_start=True)
+_SERVICE_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout",
+                                 "stable_threshold", "depends_on", "restart"))
+_PLAIN_LIFECYCLE = _lifecycle(())
+_LIMITS = (_mapping({"max_memory": (_size, OPTIONAL), "max_cpu": (_duration(True), OPTIONAL)}),
+           OPTIONAL)
+_HOST_REF = _ref(frozenset({"process.host"}))
+
+
+def _code_spec(method: Any, lua: bool, workflow: bool) -> Spec:
+    spec: Spec = {"source": (_source, REQUIRED), "lifecycle": _PLAIN_LIFECYCLE}
+    if method is not None:
+        spec["method"] = (_str, method)
+    if lua:
+        spec.update(modules=(_list(_str), []), imports=(_imports, {}), limits=_LIMITS)
+    if workflow:
+        spec["host"] = (_HOST_REF, REQUIRED)
+    return spec
+
+
+SCHEMAS: dict[str, Spec] = {
+    "process.host": {
+        "host": (_mapping({
+            "workers": (_int(1), 1),
+            "max_processes": (_nullable(_int(1)), None),
+            "queue_size": (_int(1), OPTIONAL),  # Wippy's scheduler knobs: accepted, unused
+            "local_queue_size": (_int(1), OPTIONAL),
+        }), {}),
+        "limits": _LIMITS,
+        "lifecycle": _HOST_LIFECYCLE,
+    },
+    "terminal.host": {"limits": _LIMITS, "lifecycle": _HOST_LIFECYCLE},
+    "process.lua": _code_spec(REQUIRED, lua=True, workflow=False),
+    "function.lua": _code_spec(REQUIRED, lua=True, workflow=False),
+    "library.lua": _code_spec(None, lua=True, workflow=False),
+    "workflow.lua": _code_spec(REQUIRED, lua=True, workflow=True),
+    "process.py": _code_spec("main", lua=False, workflow=False),
+    "function.py": _code_spec(REQUIRED, lua=False, workflow=False),
+    "workflow.py": _code_spec("main", lua=False, workflow=True),
+    "process.service": {
+        "process": (_ref(PROCESS_KINDS), REQUIRED),
+        "host": (_HOST_REF, REQUIRED),
+        "input": (_input, None),
+        "lifecycle": _SERVICE_LIFECYCLE,
+        "restart_type": (_enum(RESTART_TYPES), OPTIONAL),  # accepted, not used yet
+    },
+    "supervisor": {
+        "strategy": (_enum(STRATEGIES), "one_for_one"),
+        "intensity": (_int(0), 1),
+        "period": (_duration(True), "5s"),
+        "children": (_children, []),
+        "lifecycle": _HOST_LIFECYCLE,
+    },
+    "registry.entry": {"lifecycle": _PLAIN_LIFECYCLE},
+    "security.policy": {
+        "policy": (_mapping({
+            "actions": (_list(_str, single_ok=True), REQUIRED),
+            "resources": (_list(_str, single_ok=True), REQUIRED),
+            "effect": (_enum(("allow", "deny")), REQUIRED),
+        }, open_=True), REQUIRED),
+        "groups": (_list(_str, single_ok=True), OPTIONAL),
+        "lifecycle": _PLAIN_LIFECYCLE,
+    },
+}
+_OPEN_KINDS = frozenset({"registry.entry"})
+assert set(SCHEMAS) == KINDS
+
+
+def validate(kind: str, fields: Mapping[Any, Any], namespace: str, base_dir: str = ".",
+             *, check_files: bool = True, root: str | None = None,
+             relative_only: bool = False) -> Checked:
+    """Check one entry's data fields (everything but ``name``, ``kind``, ``meta``).
+
+    ``namespace`` resolves relative references; ``base_dir`` resolves ``file://`` sources,
+    which must exist when ``check_files`` and lie inside ``root`` (the application directory)
+    when it is given; ``relative_only`` refuses absolute source paths (files written by hand).
+    Never raises for bad input: the problems are in the result (an unknown kind is a problem
+    on field ``kind``).
+    """
+    ctx = _Ctx(namespace, base_dir, check_files, root, relative_only)
+    spec = SCHEMAS.get(kind)
+    if spec is None:
+        ctx.error("kind", f"unknown kind {kind!r}")
+        return Checked({}, ctx.problems, [])
+    data = _check_fields(fields, spec, "", ctx, kind in _OPEN_KINDS)
+    return Checked(data, ctx.problems, ctx.refs)
+
+
+def references(kind: str, data: Mapping[str, Any], namespace: str) -> list[Ref]:
+    """The references held by an entry's (clean) data, with the kinds each must point to."""
+    return validate(kind, data, namespace, check_files=False).refs

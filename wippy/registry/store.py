@@ -1,0 +1,180 @@
+"""The registry's LMDB store: the only module that imports lmdb.
+
+One writer (the node), many readers (the hosts, opened after fork, read-only). Layout, frozen by
+a golden test (``tests/test_store.py``):
+
+* ``entries``: entry id (utf-8) -> JSON of the entry's plain form (``id kind meta data`` plus
+  ``path``/``base_dir`` where it came from a file).
+* ``history``: version number (8-byte big-endian) -> JSON changeset
+  ``{"version": n, "time": t, "source": s, "created": [...], "updated": [...], "deleted": [...],
+  "before": {id: entry or null}}`` (full entries for created/updated, ids for deleted, and the
+  entries as they were before, so any version's snapshot can be rebuilt backwards).
+* ``meta``: ``version`` -> decimal string of the current version; ``format`` -> "1";
+  ``files`` -> JSON snapshot of what the application's files last said (the baseline that file
+  edits are diffed against, so entries created at run time survive file reloads and reboots).
+
+The first load is version 0. After that every change, from the files or from ``apply``, is one
+transaction that writes the entries and the changeset together: a node killed mid-apply
+leaves the old or the new version, never a mix.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any, Iterator
+
+import lmdb
+
+__all__ = ["Store", "diff_snapshots", "FORMAT", "open_env"]
+
+FORMAT = "1"
+MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
+MAX_READERS = 1024
+
+
+def open_env(path: str, max_dbs: int, readonly: bool = False) -> Any:
+    """An LMDB environment with wippy's settings (huge map reserved up front, no cached read
+    transactions, enough reader slots); other durable stores (the workflow journal) use it."""
+    if not readonly:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return lmdb.open(path, map_size=MAP_SIZE, max_dbs=max_dbs, max_readers=MAX_READERS,
+                     readonly=readonly, max_spare_txns=0, create=not readonly)
+
+
+def _key(version: int) -> bytes:
+    return struct.pack(">Q", version)
+
+
+def diff_snapshots(old: dict[str, dict], new: dict[str, dict]) -> dict[str, list]:
+    """Pure: what changed from ``old`` to ``new`` (both id -> plain entry)."""
+    created = [new[k] for k in new if k not in old]
+    updated = [new[k] for k in new if k in old and old[k] != new[k]]
+    deleted = [k for k in old if k not in new]
+    return {"created": created, "updated": updated, "deleted": deleted}
+
+
+class Store:
+    """Registry snapshot + history in one LMDB environment under ``path``."""
+
+    def __init__(self, path: str, readonly: bool = False) -> None:
+        if not readonly:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        self.path = path
+        self.readonly = readonly
+        self.env = lmdb.open(path, map_size=MAP_SIZE, max_dbs=4, max_readers=MAX_READERS,
+                             readonly=readonly, max_spare_txns=0, create=not readonly)
+        if not readonly:
+            self.env.reader_check()
+        self._entries = self.env.open_db(b"entries", create=not readonly)
+        self._history = self.env.open_db(b"history", create=not readonly)
+        self._meta = self.env.open_db(b"meta", create=not readonly)
+        self._entries_cache: tuple[bytes | None, dict[str, dict[str, Any]]] | None = None
+
+    def close(self) -> None:
+        self.env.close()
+
+    def reader_check(self) -> int:
+        """Free reader slots of dead processes (call after a child dies)."""
+        return self.env.reader_check()
+
+    # -- reads ---------------------------------------------------------------------------
+    def version(self) -> int | None:
+        with self.env.begin(db=self._meta) as txn:
+            raw = txn.get(b"version")
+        return None if raw is None else int(raw)
+
+    def get(self, entry_id: str) -> dict[str, Any] | None:
+        with self.env.begin(db=self._entries) as txn:
+            raw = txn.get(entry_id.encode())
+        return None if raw is None else json.loads(raw)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """The current snapshot, decoded once per version (callers must not mutate it)."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"version", db=self._meta)
+            cached = self._entries_cache
+            if cached is not None and cached[0] == raw:
+                return cached[1]
+            out = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+        self._entries_cache = (raw, out)
+        return out
+
+    def history(self) -> Iterator[dict[str, Any]]:
+        with self.env.begin(db=self._history) as txn:
+            for _, v in txn.cursor():
+                yield json.loads(v)
+
+    def changeset(self, version: int) -> dict[str, Any] | None:
+        with self.env.begin(db=self._history) as txn:
+            raw = txn.get(_key(version))
+        return None if raw is None else json.loads(raw)
+
+    def snapshot_at(self, version: int) -> dict[str, dict[str, Any]]:
+        """The registry as it was at ``version`` (rebuilt backwards from the current one)."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"version", db=self._meta)
+            if raw is None or not 0 <= version <= int(raw):
+                from ..errors import EntryNotFound
+                raise EntryNotFound(f"version v{version} not found")
+            snap = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+            for v in range(int(raw), version, -1):
+                record = json.loads(txn.get(_key(v), db=self._history))
+                for entry_id, before in record.get("before", {}).items():
+                    if before is None:
+                        snap.pop(entry_id, None)
+                    else:
+                        snap[entry_id] = before
+        return snap
+
+    def file_baseline(self) -> dict[str, dict[str, Any]] | None:
+        with self.env.begin(db=self._meta) as txn:
+            raw = txn.get(b"files")
+        return None if raw is None else json.loads(raw)
+
+    # -- writes (node only) --------------------------------------------------------------
+    def commit(self, changes: dict[str, list], source: str = "api",
+               files: dict[str, dict[str, Any]] | None = None) -> int:
+        """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
+        version, atomically; returns it. ``files`` also records a new file baseline."""
+        import time as _t
+        with self.env.begin(write=True) as txn:
+            raw = txn.get(b"version", db=self._meta)
+            version = 0 if raw is None else int(raw) + 1
+            before: dict[str, Any] = {}
+            for entry in changes.get("created", []) + changes.get("updated", []):
+                key = entry["id"].encode()
+                old = txn.get(key, db=self._entries)
+                before[entry["id"]] = None if old is None else json.loads(old)
+                txn.put(key, json.dumps(entry, sort_keys=True).encode(), db=self._entries)
+            for entry_id in changes.get("deleted", []):
+                old = txn.get(entry_id.encode(), db=self._entries)
+                before[entry_id] = None if old is None else json.loads(old)
+                txn.delete(entry_id.encode(), db=self._entries)
+            record = {"version": version, "time": _t.time(), "source": source,
+                      "created": changes.get("created", []), "updated": changes.get("updated", []),
+                      "deleted": changes.get("deleted", []), "before": before}
+            txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
+            txn.put(b"version", str(version).encode(), db=self._meta)
+            txn.put(b"format", FORMAT.encode(), db=self._meta)
+            if files is not None:
+                txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)
+        return version
+
+    def commit_files(self, files: dict[str, dict[str, Any]]) -> tuple[int, bool]:
+        """Boot: make the registry agree with the application's files. The first boot stores
+        them as v0; later boots apply what changed in the files since the last baseline (so
+        entries created at run time stay). Returns (current version, whether one was added)."""
+        baseline = self.file_baseline()
+        current = self.version()
+        if current is None:
+            return self.commit({"created": list(files.values())}, "files", files), True
+        if baseline is None:
+            baseline = self.entries()
+        changes = diff_snapshots(baseline, files)
+        if not any(changes.values()):
+            return current, False
+        live = self.entries()
+        changes["created"] = [e for e in changes["created"] if live.get(e["id"]) != e]
+        changes["deleted"] = [i for i in changes["deleted"] if i in live]
+        return self.commit(changes, "files", files), True

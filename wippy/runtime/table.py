@@ -1,0 +1,552 @@
+"""The process table of one host OS process: spawn, deliver, exit, monitors and links.
+
+Every operation of S4 ends here, whether it came from a local process (through the public
+``wippy.process`` API) or as a frame from another OS process (``dispatch``). Frames for a local
+destination skip the socket; their payloads are still copied so processes never share mutable
+state.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import pickle
+import traceback
+from typing import Any, Callable
+
+from ..core import wire
+from ..core.mesh import Mesh
+from ..core.pid import make_pid, parse_pid
+from ..core.protocol import LINK, MONITOR, STARTED_ACK
+from ..errors import Cancelled, InvalidMessage, ProcessNotFound, WippyError, exit_error, to_wire
+from . import codeload, scheduler
+from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
+
+__all__ = ["Runtime", "get", "MONITOR", "LINK"]
+
+log = logging.getLogger("wippy.runtime")
+
+EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
+_Op = wire.Op
+_MSG = _Op.MSG
+_plain = wire.plain
+_RESERVED = wire.RESERVED_PREFIX
+_dumps = wire.dumps
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+class Terminated(WippyError):
+    kind = "CANCELED"
+
+
+class LinkFailed(WippyError):
+    kind = "INTERNAL"
+
+
+class Runtime:
+    """All processes of this OS process. One per host OS process; also used by tests."""
+
+    def __init__(self, mesh: Mesh, host_id: str, store: Any = None,
+                 ctl_request: Callable[..., Any] | None = None) -> None:
+        self.mesh = mesh
+        self.serial = mesh.serial
+        self.host_id = host_id
+        self.prefix = make_pid(host_id, mesh.serial, "")[:-1]   # "{host/serial|": PIDs of ours
+        self._plen = len(self.prefix)
+        self.store = store
+        self.ctl_request = ctl_request          # (op, *args) -> awaitable reply, to the node
+        self.ctl_notify: Callable[..., None] = lambda *a: None
+        self.sched = scheduler.get()
+        self.procs: dict[str, Process] = {}
+        self.counter = 0
+        self.spawn_hwm: dict[int, int] = {}     # spawner serial -> highest counter seen here
+        self.early: dict[str, list[tuple]] = {}
+        self.remote_watch: dict[str, set[tuple[str, int]]] = {}   # remote pid -> {(local, kind)}
+        self.names: dict[str, str] = {}         # name -> pid (node-wide, kept by the node)
+        self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
+        self.exits = 0
+        self.spawns = 0
+        self.last_failure: str | None = None
+        self._dispatch: dict[int, Callable[[tuple], None]] = {
+            _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
+            _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
+            _Op.EXIT: self._on_exit, _Op.LINK_DOWN: self._on_link_down,
+            _Op.TERMINATE: self._on_terminate, _Op.CANCEL: self._on_cancel,
+        }
+        global _RUNTIME
+        _RUNTIME = self
+
+    # -- helpers -------------------------------------------------------------------------
+    def current(self) -> Process:
+        task = self.sched.current
+        if task is None or task.proc is None:
+            raise RuntimeError("this wippy call must be made from inside a wippy process")
+        return task.proc
+
+    def resolve(self, dest: str) -> str:
+        """PID for a PID or a registered name; raises ProcessNotFound."""
+        if dest[:1] == "{":
+            return dest
+        pid = self.names.get(dest)
+        if pid is None:
+            raise ProcessNotFound(f"no process registered as '{dest}'")
+        return pid
+
+    def emit(self, pid: str, frame: tuple) -> None:
+        """Send a control frame about ``pid`` to the OS process that owns it."""
+        p = parse_pid(pid)
+        if p.serial == self.serial:
+            self.dispatch(frame)
+        else:
+            self.mesh.send(p.serial, wire.dumps(frame))
+
+    # -- messages ------------------------------------------------------------------------
+    def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
+        if type(topic) is not str or topic.startswith(_RESERVED):
+            wire.check_topic(topic)         # raises, naming the problem
+        name = None
+        if not dest.startswith("{"):
+            name = dest
+            dest = self.resolve(dest)
+        if type(payload) not in _ATOMS:
+            payload = _plain(payload)
+        if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
+            local = dest[self._plen:-1]
+            proc = self.procs.get(local)
+            if proc is not None:
+                proc.deliver(topic, sender, _copy(payload))
+                return
+            if self._not_yet_created(local):
+                self._keep_early(local, (_Op.MSG, local, sender, topic, payload, name))
+                return
+            raise ProcessNotFound(f"process {dest} not found")
+        try:
+            p = parse_pid(dest)
+        except ValueError:
+            raise ProcessNotFound(f"process {dest} not found") from None
+        mesh = self.mesh
+        if mesh.known_dead(dest, p.serial):
+            raise ProcessNotFound(f"process {dest} not found")
+        mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
+
+    def _on_msg(self, f: tuple) -> None:
+        _, local, sender, topic, payload, name = f
+        proc = self.procs.get(local)
+        if proc is not None:
+            proc.deliver(topic, sender, payload)
+        elif self._not_yet_created(local):
+            self._keep_early(local, f)
+        elif name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
+            # addressed by a name that has moved on (a restarted service): follow it
+            try:
+                self.send(sender, name, topic, payload)
+            except WippyError:
+                pass
+
+    def _not_yet_created(self, local: str) -> bool:
+        spawner, dot, counter = local.partition(".")
+        if not dot:
+            return False              # our own ids are created synchronously
+        return int(counter) > self.spawn_hwm.get(int(spawner), 0)
+
+    def _keep_early(self, local: str, frame: tuple) -> None:
+        if local not in self.early:
+            self.early[local] = []
+            self.sched.call_later(EARLY_KEEP_S, self.early.pop, local, None)
+        self.early[local].append(frame)
+
+    # -- spawn ---------------------------------------------------------------------------
+    def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
+              flags: int = 0, code: bytes | None = None) -> str:
+        args = wire.plain(list(args))
+        if code is None and codeload.kind_of(self.store, entry_id) in codeload.WORKFLOW_KINDS:
+            return self._spawn_workflow(spawner, entry_id, args, flags)
+        serial = self.mesh.pick(host_id)
+        self.counter += 1
+        if serial == self.serial:
+            local = str(self.counter)
+            pid = make_pid(host_id, serial, local)
+        else:
+            local = f"{self.serial}.{self.counter}"
+            pid = make_pid(host_id, serial, local)
+        if spawner is not None and flags:
+            sp = parse_pid(spawner)
+            caller = self.procs.get(sp.local) if sp.serial == self.serial else None
+            if caller is not None:
+                self._watch(caller, pid, flags, serial)
+        if serial == self.serial:
+            self.create(local, pid, spawner, entry_id, args, flags, code)
+        else:
+            self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, args, flags, code)))
+        return pid
+
+    def _spawn_workflow(self, spawner: str | None, entry_id: str, args: list, flags: int) -> str:
+        """``spawn`` of a workflow entry starts a durable workflow: the node owns it (its PID
+        routes to the node), so the SPAWN goes there, on the data plane, ahead of anything
+        this process sends to the new PID. Its input is the one argument (or the list)."""
+        wf_id = os.urandom(6).hex()
+        pid = make_pid("wf", 0, wf_id)
+        if spawner is not None and flags & MONITOR:
+            sp = parse_pid(spawner)
+            caller = self.procs.get(sp.local) if sp.serial == self.serial else None
+            if caller is not None:
+                if caller.watching is None:
+                    caller.watching = set()
+                caller.watching.add(pid)
+        self.mesh.send(0, wire.dumps((_Op.SPAWN, wf_id, spawner, entry_id, args, flags, None)))
+        return pid
+
+    def _watch(self, caller: Process, target: str, flags: int, serial: int | None = None) -> None:
+        if flags & MONITOR:
+            if caller.watching is None:
+                caller.watching = set()
+            caller.watching.add(target)
+        if flags & LINK:
+            caller.add_link(target)
+        if (parse_pid(target).serial if serial is None else serial) != self.serial:
+            self.remote_watch.setdefault(target, set()).update(
+                (caller.local, k) for k in (MONITOR, LINK) if flags & k)
+
+    def _on_spawn(self, f: tuple) -> None:
+        _, local, spawner, entry_id, args, flags, code = f
+        s, _, c = local.partition(".")
+        s_i, c_i = int(s), int(c)
+        if c_i > self.spawn_hwm.get(s_i, 0):
+            self.spawn_hwm[s_i] = c_i
+        self.create(local, make_pid(self.host_id, self.serial, local), spawner, entry_id, args, flags, code)
+
+    def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
+               flags: int, code: bytes | None) -> Process:
+        proc = Process(local, pid, entry_id)
+        self.procs[local] = proc
+        self.spawns += 1
+        if spawner is not None:
+            if flags & MONITOR:
+                proc.add_monitor(spawner)
+            if flags & LINK:
+                proc.add_link(spawner)
+        try:
+            fn, is_coro = codeload.resolve(self.store, entry_id, code)
+            coro = fn(*args) if is_coro else _call_sync(fn, args)
+        except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
+            coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
+                                # this PID must be registered before the EXIT is sent
+        proc.main = self.sched.start(coro, proc, self._task_done)
+        if flags & STARTED_ACK:
+            self.sched.start(self._ack_started(pid), None, None)   # runs right after main's step
+        early = self.early.pop(local, None)
+        if early:
+            for frame in early:
+                self.dispatch(frame)
+        return proc
+
+    def adopt_pid(self, proc: Process, pid: str) -> None:
+        """A workflow process takes its workflow's stable PID (routed through the node): what
+        it sends carries that PID, so replies are journaled as signals."""
+        proc.pid = pid
+
+    async def _ack_started(self, pid: str) -> None:
+        self.ctl_notify("started", pid)
+
+    def start_task(self, proc: Process, coro: Any) -> Any:
+        """``coroutine.spawn``: another task of the same process, stopped when main ends."""
+        task = self.sched.start(coro, proc, self._task_done)
+        if proc.tasks is None:
+            proc.tasks = [task]
+        else:
+            proc.tasks = [t for t in proc.tasks if not t.finished]
+            proc.tasks.append(task)
+        return task
+
+    def _task_done(self, task: Any, value: Any, exc: BaseException | None) -> None:
+        proc = task.proc
+        if proc.exited:
+            return
+        if task is proc.main or exc is not None:
+            self.exit(proc, value if task is proc.main else None, exc)
+
+    # -- exit ----------------------------------------------------------------------------
+    def exit(self, proc: Process, value: Any, exc: BaseException | None) -> None:
+        """End ``proc``: stop its tasks and timers, release names, tell monitors and links."""
+        if proc.exited:
+            return
+        proc.exited = True
+        self.procs.pop(proc.local, None)
+        self.exits += 1
+        error = None
+        if exc is not None:
+            error = to_wire(exc)
+            if not isinstance(exc, (Terminated, LinkFailed, Cancelled)):
+                self.last_failure = f"{proc.pid} {proc.entry}: {error['message']}"
+                if not proc.monitors:
+                    tb = "".join(traceback.format_exception(exc)) if not isinstance(exc, WippyError) else ""
+                    log.warning("process %s (%s) failed: %s\n%s", proc.pid, proc.entry, error["message"], tb)
+        else:
+            try:
+                value = wire.plain(value)
+            except InvalidMessage as bad:
+                value, error = None, to_wire(InvalidMessage(f"result: {bad}"))
+        current = self.sched.current
+        if proc.tasks:
+            for t in proc.tasks:
+                if t is not current:
+                    self.sched.kill(t)
+        if proc.main is not None and proc.main is not current:
+            self.sched.kill(proc.main)
+        if proc.timers:
+            for h in proc.timers:
+                h.cancel()
+        if proc.names:
+            self.ctl_notify("release", proc.pid, proc.names)
+        if proc.monitors:
+            for w in proc.monitors:
+                local = parse_pid(w).local
+                try:
+                    self.emit(w, (_Op.EXIT, local, proc.pid, value, error))
+                except InvalidMessage as bad:   # a result too large to travel
+                    self._emit_quiet(w, (_Op.EXIT, local, proc.pid, None, to_wire(bad)))
+                except WippyError:
+                    pass
+        if error is not None and proc.links:
+            for peer in proc.links:
+                self._emit_quiet(peer, (_Op.LINK_DOWN, parse_pid(peer).local, proc.pid, error))
+
+    def _emit_quiet(self, pid: str, frame: tuple) -> None:
+        try:
+            self.emit(pid, frame)
+        except WippyError:
+            pass   # the watcher's OS process is gone; nobody is left to tell
+
+    def _on_exit(self, f: tuple) -> None:
+        _, local, from_pid, value, error = f
+        if not from_pid.startswith(self.prefix):
+            self.mesh.note_dead(from_pid)
+            watchers = self.remote_watch.get(from_pid)
+            if watchers is not None:
+                watchers.discard((local, MONITOR))
+                if not watchers:
+                    del self.remote_watch[from_pid]
+        proc = self.procs.get(local)
+        if proc is None:
+            return
+        if proc.watching:
+            proc.watching.discard(from_pid)
+        if proc.exec_waits:
+            w = proc.exec_waits.pop(from_pid, None)
+            if w is not None:
+                self.sched.wake(w, (value, error))
+                return
+        proc.post_event(Event(EXIT, from_pid, Result(value, exit_error(error) if error else None)))
+
+    def _on_link_down(self, f: tuple) -> None:
+        _, local, from_pid, error = f
+        if parse_pid(from_pid).serial != self.serial:
+            self.mesh.note_dead(from_pid)
+        proc = self.procs.get(local)
+        if proc is None or not proc.links or from_pid not in proc.links:
+            return
+        proc.links.discard(from_pid)
+        err = exit_error(error)
+        if proc.trap_links:
+            proc.post_event(Event(LINK_DOWN, from_pid, Result(None, err)))
+        else:
+            self.kill(proc, LinkFailed(f"linked process {from_pid} failed: {err}"))
+
+    def kill(self, proc: Process, exc: BaseException) -> None:
+        task = self.sched.current
+        if task is not None and task.proc is proc:
+            raise exc   # a process ending itself unwinds through its own stack
+        self.exit(proc, None, exc)
+
+    # -- monitor / link / terminate / cancel ---------------------------------------------
+    def monitor(self, caller: Process, dest: str, on: bool = True) -> None:
+        pid = self.resolve(dest)
+        if on:
+            self._watch(caller, pid, MONITOR)
+        elif caller.watching:
+            caller.watching.discard(pid)
+        op = _Op.MONITOR if on else _Op.UNMONITOR
+        self.emit(pid, (op, parse_pid(pid).local, caller.pid))
+
+    def link(self, caller: Process, dest: str, on: bool = True) -> None:
+        pid = self.resolve(dest)
+        if on:
+            self._watch(caller, pid, LINK)
+        elif caller.links:
+            caller.links.discard(pid)
+        self.emit(pid, (_Op.LINK if on else _Op.UNLINK, parse_pid(pid).local, caller.pid))
+
+    def _gone(self, local: str, watcher: str, kind: int) -> None:
+        """Monitor/link of a process that is not there: answer at once (Erlang's noproc)."""
+        me = make_pid(self.host_id, self.serial, local)
+        err = {"kind": "NOT_FOUND", "message": f"process {me} not found"}
+        if kind == MONITOR:
+            self._emit_quiet(watcher, (_Op.EXIT, parse_pid(watcher).local, me, None, err))
+        else:
+            self._emit_quiet(watcher, (_Op.LINK_DOWN, parse_pid(watcher).local, me, err))
+
+    def _on_monitor(self, f: tuple) -> None:
+        _, local, watcher = f
+        proc = self.procs.get(local)
+        if proc is not None:
+            proc.add_monitor(watcher)
+        elif self._not_yet_created(local):
+            self._keep_early(local, f)
+        else:
+            self._gone(local, watcher, MONITOR)
+
+    def _on_unmonitor(self, f: tuple) -> None:
+        proc = self.procs.get(f[1])
+        if proc is not None and proc.monitors:
+            proc.monitors.discard(f[2])
+
+    def _on_link(self, f: tuple) -> None:
+        _, local, peer = f
+        proc = self.procs.get(local)
+        if proc is not None:
+            proc.add_link(peer)
+        elif self._not_yet_created(local):
+            self._keep_early(local, f)
+        else:
+            self._gone(local, peer, LINK)
+
+    def _on_unlink(self, f: tuple) -> None:
+        proc = self.procs.get(f[1])
+        if proc is not None and proc.links:
+            proc.links.discard(f[2])
+
+    def terminate(self, by: str | None, dest: str) -> None:
+        pid = self.resolve(dest)
+        p = parse_pid(pid)
+        if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
+            raise ProcessNotFound(f"process {pid} not found")
+        self.emit(pid, (_Op.TERMINATE, p.local, by))
+
+    def _on_terminate(self, f: tuple) -> None:
+        proc = self.procs.get(f[1])
+        if proc is not None:
+            self.kill(proc, Terminated(f"terminated by {f[2] or 'the node'}"))
+        elif self._not_yet_created(f[1]):
+            self._keep_early(f[1], f)
+
+    def cancel(self, by: str | None, dest: str, reason: str = "") -> None:
+        pid = self.resolve(dest)
+        p = parse_pid(pid)
+        if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
+            raise ProcessNotFound(f"process {pid} not found")
+        self.emit(pid, (_Op.CANCEL, p.local, by, str(reason)))
+
+    def _on_cancel(self, f: tuple) -> None:
+        proc = self.procs.get(f[1])
+        if proc is not None:
+            if len(f) > 4 and f[4] and not proc.events_requested():
+                # a node shutdown: a process that never asked for events() cannot see CANCEL,
+                # so waiting its stop_timeout would only delay the stop
+                self.exit(proc, None, Terminated("node stopping"))
+            else:
+                proc.post_event(Event(CANCEL, f[2], None, f[3]))
+        elif self._not_yet_created(f[1]):
+            self._keep_early(f[1], f)
+
+    # -- node-wide events ----------------------------------------------------------------
+    def host_down(self, serial: int, reason: str) -> None:
+        """An OS process of the node died: everything watching its processes hears of it."""
+        self.mesh.host_down(serial)
+        host = self.mesh.host_of.get(serial, "?")
+        err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
+        for target in [t for t in self.remote_watch if parse_pid(t).serial == serial]:
+            for local, kind in self.remote_watch.pop(target):
+                if kind == MONITOR:
+                    self._on_exit((_Op.EXIT, local, target, None, err))
+                else:
+                    self._on_link_down((_Op.LINK_DOWN, local, target, err))
+        for name, pid in list(self.names.items()):
+            if parse_pid(pid).serial == serial:
+                del self.names[name]
+
+    def publish(self, system: str, kind: str, path: str, data: Any) -> None:
+        """Hand a bus event to this host's matching subscribers (each gets its own copy)."""
+        if not self.subscriptions:
+            return
+        live = []
+        for sub in self.subscriptions:
+            if sub.owner.exited:
+                continue
+            live.append(sub)
+            if sub.wants(system, kind):
+                event = {"system": system, "kind": kind, "path": path}
+                if data is not None:
+                    event["data"] = _copy(data)
+                sub.deliver(event)
+        self.subscriptions[:] = live
+
+    def on_control(self, handler: Callable[[Any], None]) -> None:
+        """Route ``Op.CTL`` frames (node-to-host control, sent on the data plane once a host is
+        ready) to ``handler(message)``."""
+        self._dispatch[_Op.CTL] = lambda f: handler(f[1])
+
+    def dispatch(self, frame: tuple) -> None:
+        handler = self._dispatch.get(frame[0])
+        if handler is None:
+            log.warning("dropped a frame with unknown op %r", frame[0])
+            return
+        handler(frame)
+
+    def dispatch_bytes(self, data: bytes) -> None:
+        try:
+            frames = wire.unpack(data)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must not take the host down
+            log.warning("dropped an undecodable message (%d bytes): %s", len(data), exc)
+            return
+        handlers = self._dispatch
+        for frame in frames:
+            handler = handlers.get(frame[0])
+            if handler is None:
+                log.warning("dropped a frame with unknown op %r", frame[0])
+            else:
+                handler(frame)
+
+
+def _copy(payload: Any) -> Any:
+    """A private copy of a plain payload (processes never share mutable data). A flat list or
+    map of atoms (the usual message) is copied shallowly, which is a full copy; anything
+    deeper goes through pickle."""
+    t = type(payload)
+    if t in _ATOMS:
+        if (t is bytes or t is str) and len(payload) > wire.MAX_FRAME:
+            raise InvalidMessage(f"message of {len(payload)} bytes exceeds the {wire.MAX_FRAME} byte limit")
+        return payload
+    if t is dict or t is list:
+        for v in (payload.values() if t is dict else payload):
+            tv = type(v)
+            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
+                break
+        else:
+            return t(payload)
+    data = pickle.dumps(payload, 5)
+    if len(data) > wire.MAX_FRAME:
+        raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
+    return pickle.loads(data)
+
+
+_BIG = 1 << 20    # a string this long inside a flat payload takes the size-checked path
+
+
+async def _fail(exc: BaseException) -> Any:
+    raise exc
+
+
+async def _call_sync(fn: Callable[..., Any], args: list) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+_RUNTIME: Runtime | None = None
+
+
+def get() -> Runtime:
+    if _RUNTIME is None:
+        raise RuntimeError("no wippy runtime in this OS process (call this from a wippy process)")
+    return _RUNTIME

@@ -1,0 +1,103 @@
+"""The durable workflow journal in LMDB (S8). Written by the node only, with group commit.
+
+Layout (``APP/.wippy/data/journal``), frozen by a golden test:
+
+* ``workflows``: workflow id -> JSON ``{"id", "entry", "host", "input", "name", "status"
+  ("running" | "completed" | "failed" | "cancelled"), "result", "error", "created",
+  "finished", "signals": n}``;
+* ``steps``: workflow id + ``\\0`` + 8-byte big-endian sequence -> JSON step
+  ``{"op": "call" | "timer" | "now" | "uuid" | "random" | "version", "key": ..., "result": ...,
+  "error": ...}``;
+* ``signals``: workflow id + ``\\0`` + 8-byte sequence -> JSON ``{"topic", "payload", "from"}``;
+* ``names``: workflow name -> workflow id (a name stays bound after completion).
+
+Group commit: the node collects every journal write of one loop turn and commits them in one
+transaction (one fsync), then acknowledges each; a step's effect becomes visible to the
+workflow only after that acknowledgement.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Iterator
+
+from ..registry.store import open_env
+
+__all__ = ["Journal", "FORMAT"]
+
+FORMAT = "1"
+_SEQ = struct.Struct(">Q")
+
+
+def _key(wf: str, seq: int) -> bytes:
+    return wf.encode() + b"\0" + _SEQ.pack(seq)
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Journal:
+    def __init__(self, path: str, readonly: bool = False) -> None:
+        self.env = open_env(path, 5, readonly)
+        self._wf = self.env.open_db(b"workflows", create=not readonly)
+        self._steps = self.env.open_db(b"steps", create=not readonly)
+        self._sig = self.env.open_db(b"signals", create=not readonly)
+        self._names = self.env.open_db(b"names", create=not readonly)
+        self._meta = self.env.open_db(b"meta", create=not readonly)
+        if not readonly:
+            with self.env.begin(write=True) as txn:
+                txn.put(b"format", FORMAT.encode(), db=self._meta)
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- reads ---------------------------------------------------------------------------
+    def workflow(self, wf: str) -> dict[str, Any] | None:
+        with self.env.begin(db=self._wf) as txn:
+            raw = txn.get(wf.encode())
+        return None if raw is None else json.loads(raw)
+
+    def workflows(self) -> Iterator[dict[str, Any]]:
+        with self.env.begin(db=self._wf) as txn:
+            for _, v in txn.cursor():
+                yield json.loads(v)
+
+    def by_name(self, name: str) -> str | None:
+        with self.env.begin(db=self._names) as txn:
+            raw = txn.get(name.encode())
+        return None if raw is None else raw.decode()
+
+    def _range(self, db: Any, wf: str) -> list[dict[str, Any]]:
+        prefix = wf.encode() + b"\0"
+        out = []
+        with self.env.begin(db=db) as txn:
+            cur = txn.cursor()
+            if cur.set_range(prefix):
+                for k, v in cur:
+                    if not k.startswith(prefix):
+                        break
+                    out.append(json.loads(v))
+        return out
+
+    def steps(self, wf: str) -> list[dict[str, Any]]:
+        return self._range(self._steps, wf)
+
+    def signals(self, wf: str) -> list[dict[str, Any]]:
+        return self._range(self._sig, wf)
+
+    # -- writes: one transaction for a whole batch (group commit) --------------------------
+    def commit(self, writes: list[tuple]) -> None:
+        """Apply ``writes`` atomically: ("wf", record) | ("step", wf, seq, record) |
+        ("signal", wf, seq, record) | ("name", name, wf)."""
+        with self.env.begin(write=True) as txn:
+            for w in writes:
+                kind = w[0]
+                if kind == "wf":
+                    txn.put(w[1]["id"].encode(), _dump(w[1]), db=self._wf)
+                elif kind == "step":
+                    txn.put(_key(w[1], w[2]), _dump(w[3]), db=self._steps)
+                elif kind == "signal":
+                    txn.put(_key(w[1], w[2]), _dump(w[3]), db=self._sig)
+                elif kind == "name":
+                    txn.put(w[1].encode(), w[2].encode(), db=self._names)
