@@ -23,12 +23,13 @@ LADDER: list[tuple[str, ...]] = [
     #    decisions; typed Lua; the workflow journal and replay decisions
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
      "wippy.registry.changes", "wippy.registry.store", "wippy.registry.query",
-     "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay"),
+     "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
+     "wippy.security.policy"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
-     "wippy.coroutine", "wippy.registry", "wippy.workflow"),
+     "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program

@@ -1,0 +1,1 @@
+"""Security: actors, policies and scopes (S9)."""
