@@ -8,14 +8,18 @@ send fails instead of growing without bound (S4).
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict, deque
 from typing import Any
 
 from ..errors import ProcessNotFound, SendBufferFull
+from .rundir import TrustError
 from . import transport, wire
 
 __all__ = ["Mesh", "SEND_BUDGET"]
+
+log = logging.getLogger("wippy.mesh")
 
 _NOBLOCK = int(transport.NOBLOCK)   # a plain int: pyzmq's IntFlag costs a conversion per call
 
@@ -114,8 +118,13 @@ class Mesh:
         for serial, q in list(backlog.items()):
             sock = peers.get(serial)
             if sock is None:
-                sock = peers[serial] = transport.connect_peer(
-                    self.ctx, os.path.join(self.rundir, str(serial)))
+                try:
+                    sock = peers[serial] = transport.connect_peer(
+                        self.ctx, os.path.join(self.rundir, str(serial)))
+                except TrustError as exc:       # not ours: never deliver there
+                    log.error("%s", exc)
+                    self.host_down(serial)
+                    continue
             while q:
                 n = len(q)
                 if n == 1:

@@ -14,6 +14,8 @@ import os
 
 import zmq
 
+from .rundir import check_socket
+
 __all__ = [
     "Context", "Socket", "Poller", "Again", "ZMQError", "POLLIN", "POLLOUT",
     "new_context", "bind_inbox", "connect_peer", "bind_router", "connect_dealer",
@@ -65,6 +67,7 @@ def bind_inbox(ctx: zmq.Context, path: str) -> zmq.Socket:
 
 
 def connect_peer(ctx: zmq.Context, path: str) -> zmq.Socket:
+    check_socket(path)
     sock = ctx.socket(zmq.PUSH)
     sock.sndhwm = HWM
     sock.connect(ipc(path))
@@ -81,6 +84,7 @@ def bind_router(ctx: zmq.Context, path: str) -> zmq.Socket:
 
 
 def connect_dealer(ctx: zmq.Context, path: str, identity: bytes) -> zmq.Socket:
+    check_socket(path)
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, identity)
     sock.sndhwm = sock.rcvhwm = HWM
