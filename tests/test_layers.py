@@ -22,7 +22,7 @@ LADDER: list[tuple[str, ...]] = [
     # 2: pure models and storage: registry entries, validation, YAML, LMDB; supervision
     #    decisions; typed Lua; the workflow journal and replay decisions
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
-     "wippy.registry.refs", "wippy.registry.changes",
+     "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
      "wippy.registry.store", "wippy.registry.query",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay"),
     # 3: processes inside one OS process
