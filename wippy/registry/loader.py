@@ -3,8 +3,8 @@
 The only module that imports ``yaml``. Pipeline: find the files (:func:`find_config_files`),
 parse each with a loader that remembers where every key is and refuses duplicate keys, check
 each entry with its kind's validator (:mod:`wippy.registry.kinds`), then check the references
-between entries (:func:`validate_references`, the rules of :mod:`wippy.registry.refs`) and each
-entry's code. Every problem is collected and raised at
+between entries (:func:`validate_references`, the rules of :mod:`wippy.registry.refs`) and, with
+the code check the caller hands in, each entry's code. Every problem is collected and raised at
 once as one :class:`~wippy.errors.ConfigError` whose lines read ``path:line:col: entry ns:name:
 field 'f': message``. The entries are :class:`~wippy.registry.entry.Entry` values.
 
@@ -27,6 +27,8 @@ Design decisions:
 - References are only checked when every file was read: a file that failed would otherwise
   make every reference into it look unresolved.
 - An application with no registry file at all is an error: running nothing is never intended.
+- The code check is passed in (``check_code``) by whoever boots the application, rather than
+  imported: the Lua tools sit above the loader (``wippy lint`` reads applications with it).
 """
 from __future__ import annotations
 
@@ -480,10 +482,12 @@ class LoadedApp:
     code_checked: bool = False
 
 
-def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
+def load_app(app_dir: str, *, check_code: CodeCheck | None = None) -> LoadedApp:
     """Find, parse and validate every registry file of the application at ``app_dir``.
 
-    Blocks on file reads only. Raises ``ConfigError`` listing every problem found.
+    ``check_code`` checks each entry's code once the references are good (the node passes
+    ``wippy.typedlua.lint.check_entry``: Lua must translate); without it the code is not
+    looked at. Blocks on file reads only. Raises ``ConfigError`` listing every problem found.
     """
     app = os.path.realpath(app_dir)
     if not os.path.isdir(app):
@@ -505,11 +509,10 @@ def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
                                              "'namespace' and 'entries')"))
     if not file_failed:
         issues.extend(validate_references(entries))
-        if check_code:                            # Lua code must translate (typed Lua, S6)
-            from ..typedlua.lint import check_entry
+        if check_code is not None:                # Lua code must translate (typed Lua, S6)
             for entry in entries.values():
-                issues.extend(check_entry(entry))
+                issues.extend(check_code(entry))
     if issues:
         raise ConfigError(issues)
     return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found],
-                     code_checked=check_code)
+                     code_checked=check_code is not None)

@@ -124,22 +124,27 @@ class RefIndex:
             self.drop(eid)
 
     def with_changes(self, staged: Mapping[str, Mapping[str, Any] | None]) -> RefGraph:
-        """This index as it would be with ``staged`` (id -> new entry, or None: deleted)."""
+        """This index as it would be with ``staged`` (id -> new entry, or None: deleted). The
+        index itself does not change (it only remembers the references it computed)."""
         self._last_view = {eid: (e, entry_refs(eid, e["kind"], e.get("data") or {}))
                            for eid, e in staged.items() if e is not None}
         return _View(self, {eid: None if e is None else (e["kind"], self._last_view[eid][1])
                             for eid, e in staged.items()})
 
     def kind(self, eid: str) -> str | None:
+        """See :class:`RefGraph`."""
         return self._kind.get(eid)
 
     def refs(self, eid: str) -> Refs:
+        """See :class:`RefGraph`."""
         return self._refs.get(eid, ())
 
     def referrers(self, eid: str) -> Iterable[str]:
+        """See :class:`RefGraph`."""
         return self._by_target.get(eid, ())
 
     def ids(self) -> Iterable[str]:
+        """See :class:`RefGraph`."""
         return self._kind.keys()
 
 
