@@ -15,6 +15,10 @@ The keeper holds what the planner needs beside the snapshot: the code check (typ
 translate; the node hands it to the loader and the planner, which cannot import it) and the
 index of who references whom, kept up to date with every commit so that a change is checked in
 proportion to its size.
+
+Rejected alternative: at boot, committing the files' difference straight into the store, as a
+hot reload's poorer cousin. Two validation paths drift apart: a file edit that left an entry
+made at run time dangling was refused while the node ran but committed by the next boot.
 """
 from __future__ import annotations
 

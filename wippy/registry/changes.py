@@ -23,6 +23,11 @@ What it decides, in order:
 The same planner serves the files: :func:`file_ops` turns an edit of the application's files
 (their last snapshot, the *baseline*, against the new one) into operations on the running
 registry, so entries created at run time survive file edits and reboots.
+
+Rejected alternatives: applying the operations to a copy of the snapshot and diffing or
+validating the copy (every apply would cost the size of the registry); and tracking created /
+updated / deleted lists while walking the operations (an update followed by its undo, in one
+change, committed the intermediate value).
 """
 from __future__ import annotations
 
