@@ -9,7 +9,6 @@ import pytest
 from conftest import run_wippy, wait_until, write_app
 
 import wippy
-from wippy.registry import match
 from wippy.registry.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -102,6 +101,8 @@ async def agent():
         out["dangling"] = str(exc)
     out["version"] = int(registry.current_version())
     out["find"] = [e["id"] for e in registry.find({".kind": "registry.entry", "meta.team": "blue"})]
+    out["find_bare"] = [e["id"] for e in registry.find({"kind": "registry.entry", "ns": "app",
+                                                        "name": "settings"})]
     out["history"] = len(registry.history())
     return out
 
@@ -155,6 +156,7 @@ def test_api_changes_are_validated_committed_and_seen_by_subscribers(app):
         assert "app.w:nothing" in out["dangling"]
         assert out["version"] == int(v0) + 3           # rejected changes add no version
         assert out["find"] == ["app:settings"]
+        assert out["find_bare"] == ["app:settings"]       # Wippy's unprefixed keys
 
 
 def test_concurrent_appliers_get_contiguous_versions(app):
@@ -285,12 +287,3 @@ def test_kill_9_of_the_node_during_applies_leaves_a_consistent_registry(app):
         assert [h["version"] for h in store.history()] == list(range(v + 1))
         assert store.snapshot_at(v) == store.entries()
         store.close()
-
-
-def test_filter_keys_follow_wippy():
-    e = {"id": "app.api:users", "kind": "http.endpoint", "meta": {"path": "/api/users", "tag": "v2"}}
-    assert match(e, {".kind": "http.endpoint", ".ns": "app.api", ".name": "users"})
-    assert match(e, {"meta.tag": "v2", "~meta.path": r"^/api/\w+$", "*meta.path": "users",
-                     "^meta.path": "/api", "$meta.path": "ers"})
-    assert not match(e, {"^meta.path": "/web"})
-    assert not match(e, {"meta.missing": "x"})

@@ -1,29 +1,35 @@
-"""The registry store: versions, changesets, atomic commits, and the on-disk layout."""
+"""The registry store: versions, changesets, atomic commits, the on-disk layout, and reads that
+follow new versions. (What to commit, and the file baseline, are decided by the keeper:
+tests/test_registry_keeper.py.)"""
 from __future__ import annotations
 
 import json
 
-from wippy.registry.store import FORMAT, Store, diff_snapshots
+import pytest
+
+from wippy.registry import store as store_mod
+from wippy.registry.store import FORMAT, Store
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def entry(i, kind="registry.entry", **data):
     return {"id": f"app:e{i}", "kind": kind, "meta": {}, "data": data}
 
 
-def test_diff_names_created_updated_deleted():
-    old = {"a": {"id": "a", "v": 1}, "b": {"id": "b"}}
-    new = {"a": {"id": "a", "v": 2}, "c": {"id": "c"}}
-    assert diff_snapshots(old, new) == {"created": [{"id": "c"}], "updated": [{"id": "a", "v": 2}],
-                                        "deleted": ["b"]}
+def boot(s: Store, files: dict) -> int:
+    """What the first boot commits: the files as v0, and the files as the baseline."""
+    return s.commit({"created": list(files.values())}, "files", files)
 
 
-def test_first_load_is_v0_and_unchanged_files_add_no_version(tmp_path):
+def test_versions_count_up_from_0_and_each_holds_its_changeset(tmp_path):
     s = Store(str(tmp_path / "reg"))
-    snap = {"app:e1": entry(1, x=1)}
-    assert s.commit_files(snap) == (0, True)
-    assert s.commit_files(snap) == (0, False)
-    assert s.commit_files({"app:e1": entry(1, x=2)}) == (1, True)
+    assert s.version() is None and s.entries() == {}
+    assert boot(s, {"app:e1": entry(1, x=1)}) == 0
+    assert s.commit({"updated": [entry(1, x=2)]}) == 1
     assert [h["version"] for h in s.history()] == [0, 1]
+    assert s.changeset(1)["updated"] == [entry(1, x=2)]
+    assert s.changeset(1)["before"] == {"app:e1": entry(1, x=1)}
     assert s.get("app:e1")["data"] == {"x": 2}
     s.close()
 
@@ -32,8 +38,8 @@ def test_a_reader_in_another_process_sees_committed_versions(tmp_path):
     import subprocess
     import sys
     w = Store(str(tmp_path / "reg"))
-    w.commit_files({"app:e1": entry(1)})
-    w.commit_files({"app:e2": entry(2)})
+    boot(w, {"app:e1": entry(1)})
+    w.commit({"created": [entry(2)], "deleted": ["app:e1"]})
     code = ("import sys; from wippy.registry.store import Store; r = Store(sys.argv[1], readonly=True); "
             "print(r.version(), r.get('app:e1'), r.get('app:e2')['kind'])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "reg")], capture_output=True,
@@ -46,7 +52,7 @@ def test_on_disk_layout_is_stable(tmp_path):
     """Golden layout: key encodings and JSON shapes that old data directories rely on."""
     import lmdb
     s = Store(str(tmp_path / "reg"))
-    s.commit_files({"app:e1": entry(1, x=1)})
+    boot(s, {"app:e1": entry(1, x=1)})
     s.close()
     env = lmdb.open(str(tmp_path / "reg"), max_dbs=4, readonly=True)
     with env.begin() as txn:
@@ -67,7 +73,7 @@ def test_on_disk_layout_is_stable(tmp_path):
 
 def test_snapshot_at_rebuilds_any_version(tmp_path):
     s = Store(str(tmp_path / "reg"))
-    s.commit_files({"app:e1": entry(1, x=1)})
+    boot(s, {"app:e1": entry(1, x=1)})
     s.commit({"created": [entry(2)], "updated": [entry(1, x=2)]})
     s.commit({"deleted": ["app:e1"]})
     assert s.snapshot_at(0) == {"app:e1": entry(1, x=1)}
@@ -76,13 +82,45 @@ def test_snapshot_at_rebuilds_any_version(tmp_path):
     s.close()
 
 
-def test_entries_created_at_run_time_survive_a_reboot_with_changed_files(tmp_path):
+def test_a_file_baseline_can_be_recorded_without_a_version(tmp_path):
     s = Store(str(tmp_path / "reg"))
-    s.commit_files({"app:e1": entry(1, x=1)})
-    s.commit({"created": [entry(9, note="from an agent")]})
-    version, changed = s.commit_files({"app:e1": entry(1, x=5)})
-    assert (version, changed) == (2, True)
-    assert s.get("app:e9")["data"] == {"note": "from an agent"}
-    assert s.get("app:e1")["data"] == {"x": 5}
-    assert s.commit_files({"app:e1": entry(1, x=5)}) == (2, False)
+    assert s.file_baseline() is None
+    boot(s, {"app:e1": entry(1)})
+    s.record_files({"app:e1": entry(1), "app:e2": entry(2)})
+    assert s.file_baseline() == {"app:e1": entry(1), "app:e2": entry(2)}
+    assert s.version() == 0 and list(s.entries()) == ["app:e1"]
     s.close()
+
+
+def test_entries_follow_new_versions_and_an_earlier_snapshot_never_changes(tmp_path, monkeypatch):
+    replays = []
+    replay = Store._replay
+    monkeypatch.setattr(Store, "_replay",
+                        lambda self, *a: replays.append(a[2:]) or replay(self, *a))
+    w = Store(str(tmp_path / "reg"))
+    boot(w, {"app:e1": entry(1, x=1), "app:e2": entry(2)})
+    first = w.entries()
+    assert first == {"app:e1": entry(1, x=1), "app:e2": entry(2)}
+    w.commit({"created": [entry(3)], "updated": [entry(1, x=2)], "deleted": ["app:e2"]})
+    w.commit({"updated": [entry(3, y=[1, 2])]})
+    second = w.entries()
+    assert replays == [(0, 2)]                                          # from the changesets
+    assert second == {"app:e1": entry(1, x=2), "app:e3": entry(3, y=[1, 2])}
+    assert first == {"app:e1": entry(1, x=1), "app:e2": entry(2)}     # as it was handed out
+    assert second is w.entries()                                       # once per version
+    w.close()
+    fresh = Store(str(tmp_path / "reg"), readonly=True)                # decodes from scratch
+    assert fresh.entries() == second
+    fresh.close()
+
+
+def test_a_reader_far_behind_reads_the_whole_snapshot_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "MAX_REPLAY", 2)
+    w = Store(str(tmp_path / "reg"))
+    boot(w, {"app:e1": entry(1, n=0)})
+    assert w.entries()["app:e1"]["data"] == {"n": 0}
+    for n in range(1, 6):
+        w.commit({"updated": [entry(1, n=n)], "created": [entry(n + 1)]})
+    monkeypatch.setattr(Store, "_replay", lambda *a: pytest.fail("replayed 5 versions"))
+    assert w.entries() == {"app:e1": entry(1, n=5), **{f"app:e{i}": entry(i) for i in range(2, 7)}}
+    w.close()

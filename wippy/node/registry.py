@@ -1,14 +1,24 @@
 """The node's side of the registry: the single writer, the file watcher, the change feed.
 
 Every change (``changes:apply()`` from a process or a program, ``apply_version``, an edited
-file) is planned by :mod:`wippy.regchange`, committed in one LMDB transaction, then announced
-to every host and client in commit order; the node applies its own effects (services, hosts)
-through the ``on_change`` callback. Requests are handled one at a time by the node's loop, so
-concurrent appliers are serialized and versions stay contiguous.
+file, and the application's files at boot) is planned by :func:`wippy.registry.changes.plan`,
+committed in one LMDB transaction, then announced to every host and client in commit order;
+the node applies its own effects (services, hosts) through the ``on_change`` callback.
+Requests are handled one at a time by the node's loop, so concurrent appliers are serialized
+and versions stay contiguous.
 
-A change that the node cannot carry out is refused before it is committed (the kind checks in
-``regchange``), so a committed version never needs undoing; an invalid file edit is reported as
-``file:line:col: ...`` and the running version stays.
+A change that the node cannot carry out is refused before it is committed (the planner's
+checks), so a committed version never needs undoing; an invalid file edit is reported as
+``file:line:col: ...`` and the running version stays. At boot the same refusal stops the start.
+
+The keeper holds what the planner needs beside the snapshot: the code check (typed Lua must
+translate; the node hands it to the loader and the planner, which cannot import it) and the
+index of who references whom, kept up to date with every commit so that a change is checked in
+proportion to its size.
+
+Rejected alternative: at boot, committing the files' difference straight into the store, as a
+hot reload's poorer cousin. Two validation paths drift apart: a file edit that left an entry
+made at run time dangling was refused while the node ran but committed by the next boot.
 """
 from __future__ import annotations
 
@@ -16,39 +26,96 @@ import logging
 import time as _time
 from typing import Any, Callable
 
-from ..errors import ConfigError, RegistryError
+from ..errors import ConfigError, NodeError, RegistryError
 from ..registry import changes as regchange
 from ..registry import loader
+from ..registry.diff import delta_ops, is_empty
+from ..registry.entry import CodeCheck
+from ..registry.refs import RefIndex
 from ..registry.store import Store
+from ..typedlua.lint import check_entry
 from .watcher import DEBOUNCE_S, POLL_S, FileWatcher
 
-__all__ = ["RegistryKeeper"]
+__all__ = ["RegistryKeeper", "file_snapshot", "load_app"]
 
 log = logging.getLogger("wippy.registry")
 
+Snapshot = dict[str, dict[str, Any]]
 
-def file_snapshot(app: loader.LoadedApp) -> dict[str, dict[str, Any]]:
-    return {e.id: regchange.stored_entry(e.to_plain(), e.path, e.base_dir)
-            for e in app.entries.values()}
+
+def load_app(app_dir: str, check_code: CodeCheck = check_entry) -> loader.LoadedApp:
+    """Read the application at ``app_dir`` as the node does: the loader with the code check.
+    Raises :class:`ConfigError` listing every problem."""
+    return loader.load_app(app_dir, check_code=check_code)
+
+
+def file_snapshot(app: loader.LoadedApp) -> Snapshot:
+    """What the application's files say: id -> stored entry."""
+    return {e.id: e.stored() for e in app.entries.values()}
 
 
 class RegistryKeeper:
+    """The registry's single writer: plans every change, commits it, announces it.
+
+    Construction is the boot: the application's files become a version where they differ from
+    what the store holds (the first boot is v0), through the same planner as every later
+    change. Raises :class:`NodeError` naming every problem when the files are refused.
+    """
+
+    #: The node reads its application with this (the loader and the keeper's code check).
+    load_app = staticmethod(load_app)
+
     def __init__(self, store: Store, app: loader.LoadedApp,
                  on_change: Callable[[int, dict[str, list], str], None],
-                 call_later: Callable[..., Any], watch: bool = True) -> None:
+                 call_later: Callable[..., Any], watch: bool = True,
+                 check_code: CodeCheck = check_entry) -> None:
         self.store = store
         self.app_dir = app.app_dir
         self.on_change = on_change
         self.call_later = call_later
-        self.files = file_snapshot(app)
-        self.version, _ = store.commit_files(self.files)
+        self.check_code = check_code
+        self._refs: RefIndex | None = None
         self.watcher: FileWatcher | None = None
         self._dirty_at = 0.0
         self.reloads = 0
         self.last_reload_error: str | None = None
+        self._booted = False
+        self._boot(app)
+        self._booted = True
         if watch:
             self.watcher = FileWatcher(self.app_dir)
             self.call_later(POLL_S, self._poll)
+
+    def _boot(self, app: loader.LoadedApp) -> None:
+        issues = [] if app.code_checked else [
+            str(i) for e in app.entries.values() for i in self.check_code(e)]
+        files = file_snapshot(app)
+        baseline = self.store.file_baseline()
+        if baseline is None:
+            # data from before file baselines were kept: the registry itself is the baseline
+            baseline = self.store.entries() if self.store.version() is not None else {}
+        version: int | None = None
+        if not issues:
+            try:
+                version = self._apply_files(baseline, files)
+            except regchange.ChangeRejected as exc:
+                issues = exc.issues
+        if issues:
+            raise NodeError("the registry refused the application's files:\n" + "\n".join(issues))
+        if self.store.version() is None:    # the first boot is v0, even with no entry at all
+            version = self.store.commit({"created": [], "updated": [], "deleted": []}, "files",
+                                        files)
+        self.files = files
+        self.version = version if version is not None else (self.store.version() or 0)
+
+    @property
+    def refs(self) -> RefIndex:
+        """Who references whom in the committed registry: built when a change first needs it
+        (O(registry), so a boot that changes nothing does not pay it), then kept up to date by
+        every commit."""
+        if self._refs is None:
+            self._refs = RefIndex.of(self.store.entries())
+        return self._refs
 
     # -- requests ------------------------------------------------------------------------
     def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True) -> int:
@@ -56,34 +123,52 @@ class RegistryKeeper:
         Without ``python`` (a change made by a process) Python code entries may not be
         created or altered."""
         try:
-            changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python)
+            changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python,
+                                     check_code=self.check_code, refs=self.refs)
         except regchange.ChangeRejected as exc:
             raise RegistryError("registry change rejected: " + "; ".join(exc.issues)) from None
         return self._commit(changes, source)
 
     def rollback(self, version: int) -> int:
         """Make ``version``'s snapshot current again, as a new version."""
-        target = self.store.snapshot_at(version)
-        ops = regchange.delta_ops(self.store.entries(), target)
+        current = self.store.entries()
+        ops = delta_ops(current, self.store.snapshot_at(version))
         if not ops:
             raise RegistryError(f"the registry is already at v{version}'s contents")
         try:
-            changes = regchange.plan(self.store.entries(), ops, self.app_dir, prechecked=True)
+            changes = regchange.plan(current, ops, self.app_dir, prechecked=True, refs=self.refs)
         except regchange.ChangeRejected as exc:
             raise RegistryError(f"cannot go back to v{version}: " + "; ".join(exc.issues)) from None
         return self._commit(changes, f"apply_version v{version}")
 
     def _commit(self, changes: dict[str, list], source: str,
-                files: dict[str, dict[str, Any]] | None = None) -> int:
-        if not any(changes.values()):
+                files: Snapshot | None = None) -> int:
+        if is_empty(changes):
             raise RegistryError("no changes to apply")
         self.version = self.store.commit(changes, source, files)
+        if self._refs is not None:
+            self._refs.apply(changes)
         log.info("registry v%d committed (%s): %d created, %d updated, %d deleted", self.version,
                  source, len(changes["created"]), len(changes["updated"]), len(changes["deleted"]))
-        self.on_change(self.version, changes, source)
+        if self._booted:        # at boot nobody is listening yet: the hosts read the store
+            self.on_change(self.version, changes, source)
         return self.version
 
-    # -- hot reload ----------------------------------------------------------------------
+    # -- the application's files ---------------------------------------------------------
+    def _apply_files(self, baseline: Snapshot, files: Snapshot) -> int | None:
+        """Carry what the files changed since ``baseline`` onto the registry; the new version,
+        or None when the registry already says it all. Raises ChangeRejected."""
+        if files == baseline:
+            return None
+        live = self.store.entries()
+        ops = regchange.file_ops(baseline, files, live)
+        changes = regchange.plan(live, ops, self.app_dir, prechecked=True,
+                                 refs=self.refs) if ops else None
+        if changes is None or is_empty(changes):
+            self.store.record_files(files)
+            return None
+        return self._commit(changes, "files", files)
+
     def _poll(self) -> None:
         try:
             if self.watcher is not None and self.watcher.poll():
@@ -101,33 +186,23 @@ class RegistryKeeper:
     def reload(self) -> int | None:
         """Read the files again; apply what changed since the last good read as one version."""
         try:
-            app = loader.load_app(self.app_dir)
+            new_files = file_snapshot(load_app(self.app_dir, self.check_code))
+            if new_files == self.files:
+                return None
+            version = self._apply_files(self.files, new_files)
         except ConfigError as exc:
-            self.last_reload_error = str(exc)
-            for issue in exc.issues:
-                log.error("%s", issue)
-            log.error("the edit was not applied; registry stays at v%d", self.version)
+            self._refused([str(i) for i in exc.issues])
             return None
-        new_files = file_snapshot(app)
-        ops = regchange.delta_ops(self.files, new_files)
-        if not ops:
-            return None
-        live = self.store.entries()
-        # apply the file delta on top of the live registry (entries made at run time stay)
-        ops = [op for op in ops if not (op["op"] == "delete" and op["id"] not in live)]
-        ops = [{"op": "update" if op["entry"]["id"] in live else "create", "entry": op["entry"]}
-               if op["op"] != "delete" else op for op in ops]
-        try:
-            changes = regchange.plan(live, ops, self.app_dir, prechecked=True)
         except regchange.ChangeRejected as exc:
-            self.last_reload_error = "; ".join(exc.issues)
-            for issue in exc.issues:
-                log.error("%s", issue)
-            log.error("the edit was not applied; registry stays at v%d", self.version)
+            self._refused(exc.issues)
             return None
         self.files = new_files
         self.last_reload_error = None
         self.reloads += 1
-        if not any(changes.values()):
-            return None
-        return self._commit(changes, "files", new_files)
+        return version
+
+    def _refused(self, issues: list[str]) -> None:
+        self.last_reload_error = "; ".join(issues)
+        for issue in issues:
+            log.error("%s", issue)
+        log.error("the edit was not applied; registry stays at v%d", self.version)

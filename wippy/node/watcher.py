@@ -32,11 +32,14 @@ def _walk(root: str) -> Iterator[str]:
 
 
 class FileWatcher:
+    """Polls the files under ``root`` that can change the registry (YAML, code, ``wippy.lock``)."""
+
     def __init__(self, root: str) -> None:
         self.root = root
         self.state = self.scan()
 
     def scan(self) -> dict[str, Stamp]:
+        """(mtime_ns, size, inode) of every watched file, by path (one ``stat`` each)."""
         out: dict[str, Stamp] = {}
         for path in _walk(self.root):
             try:

@@ -12,63 +12,29 @@ Inside a process::
     changes.update({**entry, "data": {**entry["data"], "level": 3}})
     version = await changes.apply()                      # Version; str(version) == "v4"
     sub = wippy.events.subscribe("registry")             # entry.create / update / delete
+
+The pieces live in private modules, each one concept: the entry and its forms
+(:mod:`.entry`), the kinds' validators (:mod:`.kinds`), the YAML loader (:mod:`.loader`), the
+references (:mod:`.refs`), the diff (:mod:`.diff`), the change plan (:mod:`.changes`), the
+filter (:mod:`.query`) and the LMDB store (:mod:`.store`).
 """
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
 from ..errors import EntryNotFound, RegistryError, WippyError
 from ..runtime import table as _rt
+from .diff import Op, build_delta
+from .entry import public_entry
+from .query import match
 
 __all__ = ["get", "find", "snapshot", "snapshot_at", "current_version", "versions", "history",
            "apply_version", "build_delta", "parse_id", "Version", "Snapshot", "Changes",
            "public_entry", "match"]
 
 
-def public_entry(stored: dict[str, Any]) -> dict[str, Any]:
-    return {"id": stored["id"], "kind": stored["kind"], "meta": dict(stored.get("meta") or {}),
-            "data": dict(stored.get("data") or {})}
-
-
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def match(entry: dict[str, Any], flt: dict[str, Any]) -> bool:
-    """Pure: does ``entry`` pass Wippy's filter: ``.kind``, ``.ns``, ``.name``, ``meta.k``
-    (equal), ``~meta.k`` (regex), ``*meta.k`` (contains), ``^meta.k`` (prefix), ``$meta.k``
-    (suffix)."""
-    ns, _, name = entry["id"].partition(":")
-    meta = entry.get("meta") or {}
-    for key, want in flt.items():
-        if key == ".kind":
-            ok = entry["kind"] == want
-        elif key == ".ns":
-            ok = ns == want
-        elif key == ".name":
-            ok = name == want
-        elif key[:1] in "~*^$" and key[1:6] == "meta.":
-            have = meta.get(key[6:])
-            if have is None:
-                return False
-            have, want_s = str(have), str(want)
-            op = key[0]
-            ok = (bool(_regex(want_s).search(have)) if op == "~" else want_s in have if op == "*"
-                  else have.startswith(want_s) if op == "^" else have.endswith(want_s))
-        elif key.startswith("meta."):
-            ok = meta.get(key[5:]) == want
-        else:
-            raise RegistryError(f"unknown filter key '{key}' (.kind .ns .name meta.k ~meta.k "
-                                "*meta.k ^meta.k $meta.k)")
-        if not ok:
-            return False
-    return True
-
-
 def parse_id(id: str) -> dict[str, str]:
+    """``{"ns", "name"}`` of an entry id."""
     ns, _, name = id.partition(":")
     return {"ns": ns, "name": name}
 
@@ -119,17 +85,20 @@ class Changes:
         self._submit = submit
 
     def create(self, entry: dict[str, Any]) -> Changes:
-        self._ops.append({"op": "create", "entry": _plain_entry(entry)})
+        """Add the creation of ``entry`` (``id``, ``kind``, ``meta``, ``data``)."""
+        self._ops.append({"op": Op.CREATE.value, "entry": _plain_entry(entry)})
         return self
 
     def update(self, entry: dict[str, Any]) -> Changes:
-        self._ops.append({"op": "update", "entry": _plain_entry(entry)})
+        """Add the replacement of entry ``entry["id"]`` by ``entry``."""
+        self._ops.append({"op": Op.UPDATE.value, "entry": _plain_entry(entry)})
         return self
 
     def delete(self, id: str | dict[str, str]) -> Changes:
+        """Add the deletion of entry ``id`` (a string or ``{"ns", "name"}``)."""
         if isinstance(id, dict):
             id = f"{id['ns']}:{id['name']}"
-        self._ops.append({"op": "delete", "id": id})
+        self._ops.append({"op": Op.DELETE.value, "id": id})
         return self
 
     def ops(self) -> list[dict[str, Any]]:
@@ -144,8 +113,7 @@ class Changes:
 def _plain_entry(entry: dict[str, Any]) -> dict[str, Any]:
     if "id" not in entry or "kind" not in entry:
         raise RegistryError("an entry needs 'id' and 'kind'")
-    return {"id": entry["id"], "kind": entry["kind"], "meta": dict(entry.get("meta") or {}),
-            "data": dict(entry.get("data") or {})}
+    return public_entry(entry)
 
 
 class Snapshot:
@@ -170,24 +138,14 @@ class Snapshot:
         return public_entry(e)
 
     def find(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        return [e for e in self.entries() if match(e, flt)]
+        """Entries matching every key of ``flt`` (see :func:`match`)."""
+        return [public_entry(e) for e in self._entries.values() if match(e, flt)]
 
     def namespace(self, ns: str) -> list[dict[str, Any]]:
         return self.find({".ns": ns})
 
     def changes(self) -> Changes:
         return Changes(self._submit)
-
-
-def build_delta(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Operations that turn entry list ``old`` into ``new``: ``{"kind": "entry.create" |
-    "entry.update" | "entry.delete", "entry": ...}``."""
-    a = {e["id"]: public_entry(e) for e in old}
-    b = {e["id"]: public_entry(e) for e in new}
-    out = [{"kind": "entry.create", "entry": e} for i, e in b.items() if i not in a]
-    out += [{"kind": "entry.update", "entry": e} for i, e in b.items() if i in a and a[i] != e]
-    out += [{"kind": "entry.delete", "entry": e} for i, e in a.items() if i not in b]
-    return out
 
 
 def history_of(store: Any) -> list[dict[str, Any]]:
@@ -232,7 +190,7 @@ def get(id: str) -> dict[str, Any]:
 
 def find(flt: dict[str, Any]) -> list[dict[str, Any]]:
     """Entries matching every key of ``flt`` (see :func:`match`)."""
-    return [e for e in (public_entry(s) for s in _store().entries().values()) if match(e, flt)]
+    return [public_entry(e) for e in _store().entries().values() if match(e, flt)]
 
 
 def snapshot() -> Snapshot:

@@ -1,62 +1,67 @@
-"""Registry changes as pure functions: validate a changeset against a snapshot, diff files.
+"""The registry change plan: is this change allowed, and what exactly does it change? (S3, S9)
 
-The node is the registry's single writer. Every change, from ``changes:apply()``, a rollback or
-an edited file, goes through :func:`plan`: it applies the operations to a copy of the current
-snapshot, validates each touched entry with its kind's validator, checks every reference of
-the resulting registry, and returns either the changeset to commit or the problems, named
-``entry ns:name: field 'f': message``. Nothing here touches LMDB, sockets or the clock.
+The node is the registry's single writer, and every change goes through :func:`plan`: an
+``apply()`` from a process or a program, a rollback, an edited file, and the files at boot. It
+is a pure decision, as Erlang's supervisor decides a restart: the current snapshot and the
+operations in, the changeset to commit (or every problem, named ``entry ns:name: field 'f':
+message``) out. Nothing here touches LMDB, sockets or the clock; the caller commits.
+
+What it decides, in order:
+
+1. each operation against the registry as the earlier operations left it (``create`` of an
+   existing id, ``update`` or ``delete`` of a missing one are refused; a delete then a create of
+   one id in one change is a replacement);
+2. each created or updated entry with its kind's validator (sources confined to the
+   application), unless ``prechecked`` (the loader validated it with file positions), and its
+   code with the ``check_code`` the node hands in (Lua must translate);
+3. without ``python`` (a change made by a process), creating or altering Python code is refused;
+4. the outcome is the difference between the final state and the current one, so an update to
+   what is already there is no change at all;
+5. the references that outcome touches (:mod:`wippy.registry.refs`): work in proportion to the
+   change, given the node's index of who references whom.
+
+The same planner serves the files: :func:`file_ops` turns an edit of the application's files
+(their last snapshot, the *baseline*, against the new one) into operations on the running
+registry, so entries created at run time survive file edits and reboots.
+
+Rejected alternatives: applying the operations to a copy of the snapshot and diffing or
+validating the copy (every apply would cost the size of the registry); and tracking created /
+updated / deleted lists while walking the operations (an update followed by its undo, in one
+change, committed the intermediate value).
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import kinds
-from .entry import LUA_KINDS, PYTHON_KINDS, source_path
-from .loader import Entry, validate_references
+from .diff import Op, changed_ids, delta_ops, diff
+from .entry import LUA_KINDS, PYTHON_KINDS, CodeCheck, Entry, Kind, source_path, stored_entry
+from .refs import RefIndex, problems
 
-__all__ = ["plan", "stored_entry", "source_hash", "ChangeRejected", "changed_ids", "delta_ops",
-           "PYTHON_CODE_KINDS", "MAX_WORKERS"]
+__all__ = ["plan", "file_ops", "ChangeRejected", "PYTHON_CODE_KINDS", "MAX_WORKERS",
+           "changed_ids", "delta_ops", "stored_entry"]
 
 PYTHON_CODE_KINDS = PYTHON_KINDS
 MAX_WORKERS = 64        # a host entry asking for more OS processes than this is refused
 
+Snapshot = Mapping[str, Mapping[str, Any]]
+Changeset = dict[str, list[Any]]
+
 
 class ChangeRejected(Exception):
-    """The changeset is invalid; ``issues`` lists every problem."""
+    """The change is refused; ``issues`` names every problem found."""
 
     def __init__(self, issues: list[str]) -> None:
         self.issues = issues
         super().__init__("; ".join(issues))
 
 
-def source_hash(path: str) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()[:16]
-    except OSError:
-        return None
-
-
-def _source_path(data: dict[str, Any], base_dir: str) -> str | None:
-    return source_path(data.get("source"), base_dir)
-
-
-def stored_entry(plain: dict[str, Any], path: str = "", base_dir: str = "") -> dict[str, Any]:
-    """The form kept in LMDB: the plain entry, where it came from, and a hash of its source
-    file, so that editing a code file changes the entry (and restarts what runs it)."""
-    out = {"id": plain["id"], "kind": plain["kind"], "meta": dict(plain.get("meta") or {}),
-           "data": dict(plain.get("data") or {}), "path": path, "base_dir": base_dir}
-    src = _source_path(out["data"], base_dir)
-    if src is not None:
-        out["source_hash"] = source_hash(src)
-    return out
-
-
-def _check(entry: dict[str, Any], app_dir: str) -> tuple[dict[str, Any] | None, list[str]]:
-    eid, kind = entry.get("id"), entry.get("kind")
-    if not isinstance(eid, str) or ":" not in eid:
-        return None, [f"entry {eid!r}: field 'id': must be 'namespace:name'"]
+def _check(entry: Mapping[str, Any], app_dir: str,
+           check_code: CodeCheck | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """An entry from a change (its id already checked): its stored form, or the problems that
+    refuse it."""
+    eid, kind = str(entry.get("id")), entry.get("kind")
     if not isinstance(kind, str):
         return None, [f"entry {eid}: field 'kind': missing"]
     ns = eid.partition(":")[0]
@@ -65,138 +70,139 @@ def _check(entry: dict[str, Any], app_dir: str) -> tuple[dict[str, Any] | None, 
     if not isinstance(data, dict) or not isinstance(meta, dict):
         return None, [f"entry {eid}: 'meta' and 'data' must be maps"]
     base_dir = entry.get("base_dir") or app_dir
-    if kind in PYTHON_CODE_KINDS and _source_path(data, base_dir) is None:
-        return None, [f"entry {eid}: field 'source': inline Python source is refused in a registry "
-                      "change: Python code is arbitrary code and must come from a file the operator "
-                      "put there (no security policy grants registry.apply.python)"]
+    if kind in PYTHON_CODE_KINDS and source_path(data.get("source"), base_dir) is None:
+        return None, [f"entry {eid}: field 'source': inline Python source is refused in a "
+                      "registry change: Python code is arbitrary code and must come from a file "
+                      "the operator put there (no security policy grants registry.apply.python)"]
     checked = kinds.validate(kind, data, ns, base_dir, root=app_dir)
-    issues = [f"entry {eid}: field '{p.field}': {p.message}" for p in checked.problems if not p.warning]
-    if kind == "process.host":
+    issues = [f"entry {eid}: field '{p.field}': {p.message}" for p in checked.errors]
+    if kind == Kind.PROCESS_HOST:
         workers = (checked.data.get("host") or {}).get("workers", 1)
         if isinstance(workers, int) and workers > MAX_WORKERS:
             issues.append(f"entry {eid}: field 'host.workers': {workers} OS processes is more than "
                           f"the {MAX_WORKERS} a host may have")
-    if not issues and kind in LUA_KINDS:
-        from ..typedlua.lint import check_entry
+    if not issues and kind in LUA_KINDS and check_code is not None:
         candidate = Entry.from_plain({"id": eid, "kind": kind, "meta": meta, "data": checked.data})
         issues += [f"entry {eid}: field 'source': line {i.line}:{i.col}: {i.message}"
-                   for i in check_entry(candidate)]
+                   for i in check_code(candidate)]
     if issues:
         return None, issues
     return stored_entry({"id": eid, "kind": kind, "meta": meta, "data": checked.data},
                         entry.get("path", ""), base_dir), []
 
 
-def plan(current: dict[str, dict[str, Any]], ops: Iterable[dict[str, Any]], app_dir: str,
-         *, prechecked: bool = False, python: bool = True) -> dict[str, list]:
-    """Validate ``ops`` against ``current``; return the changeset or raise ChangeRejected.
+def _python_code_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
+    """Whether storing ``after`` over ``before`` creates or alters Python code."""
+    if after.get("kind") not in PYTHON_CODE_KINDS and \
+            (before or {}).get("kind") not in PYTHON_CODE_KINDS:
+        return False
+    return (before is None or before.get("kind") != after.get("kind")
+            or before.get("data") != after.get("data"))
 
-    ``ops`` items: ``{"op": "create"|"update", "entry": {...}}`` or ``{"op": "delete", "id"}``.
-    ``prechecked`` entries (from the file loader, already validated) skip the kind check.
-    Without ``python`` (the change comes from a process, which may run code an agent wrote),
-    creating or altering an entry whose code is Python is refused.
-    """
-    ops = list(ops)
-    if not ops:
-        raise ChangeRejected(["no changes to apply"])
-    after = dict(current)
-    created: dict[str, dict] = {}
-    updated: dict[str, dict] = {}
-    deleted: list[str] = []
-    issues: list[str] = []
+
+def _stage(current: Snapshot, ops: list[Any], app_dir: str, prechecked: bool,
+           python: bool, check_code: CodeCheck | None,
+           issues: list[str]) -> dict[str, Mapping[str, Any] | None]:
+    """Each operation in turn: id -> the entry it leaves (None: deleted); problems to ``issues``."""
+    staged: dict[str, Mapping[str, Any] | None] = {}
+
+    def now(eid: str) -> Mapping[str, Any] | None:
+        return staged[eid] if eid in staged else current.get(eid)
+
     for op in ops:
-        kind = op.get("op")
-        if kind == "delete":
-            eid = op.get("id")
-            if eid not in after:
+        if not isinstance(op, Mapping):
+            issues.append(f"operation {op!r}: must be a map with 'op'")
+            continue
+        name = op.get("op")
+        try:
+            kind = Op(name)
+        except ValueError:
+            issues.append(f"unknown operation {name!r} (create, update, delete)")
+            continue
+        entry = {} if kind is Op.DELETE else (op.get("entry") or {})
+        if not isinstance(entry, Mapping):
+            issues.append(f"operation {kind.value}: the entry must be a map")
+            continue
+        eid = op.get("id") if kind is Op.DELETE else entry.get("id")
+        if not isinstance(eid, str) or ":" not in eid:
+            issues.append(f"entry {eid!r}: field 'id': must be 'namespace:name'")
+            continue
+        exists = now(eid) is not None
+        if kind is Op.DELETE:
+            if not exists:
                 issues.append(f"entry {eid}: cannot delete: not found")
-                continue
-            del after[eid]
-            created.pop(eid, None)
-            updated.pop(eid, None)
-            if eid in current:
-                deleted.append(eid)
+            else:
+                staged[eid] = None
             continue
-        if kind not in ("create", "update"):
-            issues.append(f"unknown operation {kind!r} (create, update, delete)")
-            continue
-        entry = op.get("entry") or {}
-        eid = entry.get("id")
-        if kind == "create" and eid in after:
+        if kind is Op.CREATE and exists:
             issues.append(f"entry {eid}: cannot create: it already exists")
             continue
-        if kind == "update" and eid not in after:
+        if kind is Op.UPDATE and not exists:
             issues.append(f"entry {eid}: cannot update: not found")
             continue
-        if prechecked:
-            stored, problems = entry, []
-        else:
-            stored, problems = _check(entry, app_dir)
-        if problems or stored is None:
-            issues.extend(problems)
+        stored, found = (entry, []) if prechecked else _check(entry, app_dir, check_code)
+        if found or stored is None:
+            issues.extend(found)
             continue
         if not python and _python_code_changed(current.get(eid), stored):
             issues.append(f"entry {eid}: creating or changing Python code at run time needs "
                           "registry.apply.python, which this caller does not hold (Python code "
                           "is not sandboxed; write it to the application's files instead)")
             continue
-        after[eid] = stored
-        if eid in current:
-            if current[eid] != stored:
-                updated[eid] = stored
-            if eid in deleted:
-                deleted.remove(eid)
-        else:
-            created[eid] = stored
+        staged[eid] = stored
+    return staged
+
+
+def plan(current: Snapshot, ops: Iterable[dict[str, Any]], app_dir: str, *,
+         prechecked: bool = False, python: bool = True, check_code: CodeCheck | None = None,
+         refs: RefIndex | None = None) -> Changeset:
+    """The changeset that ``ops`` make of ``current``; raises :class:`ChangeRejected`.
+
+    ``current``: the registry (id -> stored entry). ``ops`` items: ``{"op": "create" |
+    "update", "entry": {...}}`` or ``{"op": "delete", "id": ...}``. ``app_dir``: the
+    application, which every ``file://`` source must stay inside. ``prechecked``: the entries
+    are stored entries the loader validated (the files, a rollback's snapshot); their kind and
+    code checks are skipped. ``python=False``: the change comes from a process, which may run
+    code an agent wrote, so it may not create or alter Python code. ``check_code``: the code
+    check for created and updated Lua entries (none when not given). ``refs``: the index of
+    ``current``'s references (built from ``current`` when not given: O(registry)).
+
+    Returns ``{"created": [stored entries], "updated": [stored entries], "deleted": [ids]}``,
+    empty lists when every operation leaves the registry as it is. Pure.
+    """
+    ops = list(ops)
+    if not ops:
+        raise ChangeRejected(["no changes to apply"])
+    issues: list[str] = []
+    staged = _stage(current, ops, app_dir, prechecked, python, check_code, issues)
+    changes = diff({eid: current[eid] for eid in staged if eid in current},
+                   {eid: e for eid, e in staged.items() if e is not None})
     if not issues:
-        issues = _reference_issues(after, set(created) | set(updated) | set(deleted))
+        touched = ([e["id"] for e in changes["created"]] + [e["id"] for e in changes["updated"]]
+                   + changes["deleted"])
+        if touched:
+            index = refs if refs is not None else RefIndex.of(current)
+            graph = index.with_changes({eid: staged[eid] for eid in touched})
+            issues = [str(p) for p in problems(graph, touched)]
     if issues:
         raise ChangeRejected(issues)
-    return {"created": list(created.values()), "updated": list(updated.values()), "deleted": deleted}
+    return changes
 
 
-def _python_code_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
-    """Whether storing ``after`` over ``before`` creates or alters Python code."""
-    if after.get("kind") not in PYTHON_CODE_KINDS and (before or {}).get("kind") not in PYTHON_CODE_KINDS:
-        return False
-    return before is None or before.get("kind") != after.get("kind") or before.get("data") != after.get("data")
+def file_ops(baseline: Snapshot, files: Snapshot, live: Snapshot) -> list[dict[str, Any]]:
+    """The operations that carry an edit of the application's files onto the live registry.
 
-
-def _reference_issues(after: dict[str, dict[str, Any]], touched: set[str]) -> list[str]:
-    entries = {}
-    for eid, e in after.items():
-        try:
-            entries[eid] = Entry.from_plain(e)
-        except ValueError as exc:
-            return [f"entry {eid}: {exc}"]
-    out = []
-    for issue in validate_references(entries):
-        # a reference problem matters when the change caused it: the entry was touched, or it
-        # points at something the change touched (a deletion leaves it dangling)
-        if issue.entry in touched or any(t in issue.message for t in touched):
-            text = f"entry {issue.entry}: " if issue.entry else ""
-            if issue.field:
-                text += f"field '{issue.field}': "
-            out.append(text + issue.message)
-    return out
-
-
-def delta_ops(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Operations turning ``old`` into ``new`` (Wippy's build_delta)."""
-    ops: list[dict[str, Any]] = []
-    for eid, e in new.items():
-        if eid not in old:
-            ops.append({"op": "create", "entry": e})
-        elif old[eid] != e:
-            ops.append({"op": "update", "entry": e})
-    ops.extend({"op": "delete", "id": eid} for eid in old if eid not in new)
-    return ops
-
-
-def changed_ids(changes: dict[str, list]) -> list[tuple[str, str, dict[str, Any] | None]]:
-    """(event kind, id, entry) for every change: ``entry.create | entry.update | entry.delete``."""
-    out: list[tuple[str, str, dict[str, Any] | None]] = []
-    out += [("entry.create", e["id"], e) for e in changes.get("created", [])]
-    out += [("entry.update", e["id"], e) for e in changes.get("updated", [])]
-    out += [("entry.delete", eid, None) for eid in changes.get("deleted", [])]
+    ``baseline`` is what the files said when last applied, ``files`` what they say now, and
+    ``live`` the registry. Only what the files changed is applied, as a create or an update by
+    what ``live`` holds, so entries created at run time stay; a file's deletion of an entry
+    already gone is dropped. Pure.
+    """
+    out: list[dict[str, Any]] = []
+    for op in delta_ops(baseline, files):
+        if op["op"] == Op.DELETE:
+            if op["id"] in live:
+                out.append(op)
+        else:
+            kind = Op.UPDATE if op["entry"]["id"] in live else Op.CREATE
+            out.append({"op": kind.value, "entry": op["entry"]})
     return out

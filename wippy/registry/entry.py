@@ -1,4 +1,14 @@
-"""The registry's entry model: the kinds and their families, and where an entry's code lives.
+"""The registry's entry model: an entry, its two plain forms, its kind, and where its code lives.
+
+Entry: :class:`Entry` is one validated entry as the loader reads it from a file (with the file
+position of each field). Two plain forms leave it, each built by one function:
+
+* the *public* form (:func:`public_entry`): ``{"id", "kind", "meta", "data"}``, what
+  ``registry.get`` returns, what events carry and what ``changes:create`` takes;
+* the *stored* form (:func:`stored_entry`): the public form plus ``path`` and ``base_dir`` (where
+  it came from) and, for a ``file://`` source, ``source_hash``, so that editing a code file
+  changes the entry (and restarts what runs it). This is what LMDB holds, byte for byte (its
+  layout is frozen by a golden test in ``tests/test_store.py``).
 
 Kinds: the closed set of entry kinds (:class:`Kind`) and the families the rest of wippy asks
 about (``LUA``, ``PYTHON``, ``WORKFLOW``...), defined once here.
@@ -16,14 +26,19 @@ before the rule.
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PermissionDenied
+from ..errors import ConfigIssue, PermissionDenied
 
 __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KINDS",
            "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS",
-           "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file"]
+           "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
+           "Entry", "CodeCheck", "public_entry", "stored_entry", "source_hash", "source_file",
+           "plain_copy", "TooLarge", "MAX_NODES"]
 
 
 class Kind(str, enum.Enum):
@@ -105,3 +120,112 @@ def code_file(entry: dict[str, Any]) -> str | None:
         if outside is not None:
             raise PermissionDenied(f"entry {entry.get('id')}: {outside}")
     return path
+
+
+# -- the entry and its plain forms -------------------------------------------------------------
+
+#: Upper bound on values copied out of one entry (or one YAML file after alias expansion): a
+#: "billion laughs" guard.
+MAX_NODES = 250_000
+
+
+class TooLarge(ValueError):
+    """A value holds more than :data:`MAX_NODES` values (or is nested too deeply)."""
+
+
+def plain_copy(value: Any, budget: list[int]) -> Any:
+    """Deep copy into plain dicts and lists (sets and tuples become lists), counting every
+    value against ``budget[0]``; raises :class:`TooLarge` when it runs out."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TooLarge
+    if isinstance(value, dict):
+        return {k: plain_copy(v, budget) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain_copy(v, budget) for v in value]
+    return value
+
+
+def public_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The public form ``{"id", "kind", "meta", "data"}`` of a stored (or public) entry.
+
+    ``meta`` and ``data`` are fresh top-level dicts; nested values are shared with ``entry``
+    (this runs for every entry ``find`` looks at, so it copies no deeper)."""
+    return {"id": entry["id"], "kind": entry["kind"], "meta": dict(entry.get("meta") or {}),
+            "data": dict(entry.get("data") or {})}
+
+
+def source_hash(path: str) -> str | None:
+    """A short hash of the file at ``path`` (None when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def stored_entry(entry: Mapping[str, Any], path: str = "", base_dir: str = "") -> dict[str, Any]:
+    """The stored form of a public entry: what LMDB holds (``id kind meta data path base_dir``,
+    plus ``source_hash`` for a ``file://`` source). Reads the source file to hash it."""
+    out = public_entry(entry)
+    out["path"], out["base_dir"] = path, base_dir
+    src = source_path(out["data"].get("source"), base_dir)
+    if src is not None:
+        out["source_hash"] = source_hash(src)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One validated registry entry. ``data`` holds every root field but name, kind and meta,
+    normalized by its kind's validator (defaults filled in, references as full ids).
+
+    ``path``/``line``/``col``/``field_pos`` place the entry and its fields in the YAML file it
+    came from (empty for an entry made at run time); ``base_dir`` resolves its ``file://``
+    source."""
+
+    id: str
+    namespace: str
+    name: str
+    kind: str
+    meta: dict[str, Any]
+    data: dict[str, Any]
+    path: str = ""
+    line: int = 0
+    col: int = 0
+    field_pos: dict[str, tuple[int, int]] = field(default_factory=dict)
+    base_dir: str = ""
+
+    def to_plain(self) -> dict[str, Any]:
+        """The public form as a fresh, JSON-able deep copy."""
+        budget = [MAX_NODES]
+        return public_entry({"id": self.id, "kind": self.kind,
+                             "meta": plain_copy(self.meta, budget),
+                             "data": plain_copy(self.data, budget)})
+
+    def stored(self) -> dict[str, Any]:
+        """The stored form (see :func:`stored_entry`)."""
+        return stored_entry(self.to_plain(), self.path, self.base_dir)
+
+    @classmethod
+    def from_plain(cls, d: Mapping[str, Any]) -> Entry:
+        """Rebuild from the public form (no file position). Raises ``ValueError`` for an id
+        that is not ``namespace:name``."""
+        entry_id = d.get("id")
+        ns, _, name = entry_id.partition(":") if isinstance(entry_id, str) else ("", "", "")
+        if not ns or not name:
+            raise ValueError(f"invalid entry id {entry_id!r} (expected 'namespace:name')")
+        budget = [MAX_NODES]
+        return cls(str(entry_id), ns, name, str(d.get("kind", "")),
+                   plain_copy(d.get("meta") or {}, budget), plain_copy(d.get("data") or {}, budget))
+
+
+def source_file(entry: Entry) -> str | None:
+    """Absolute path of a ``source: file://...`` entry's code, or None for inline source."""
+    return source_path(entry.data.get("source"), entry.base_dir or os.getcwd())
+
+
+#: A check of an entry's code (Lua must translate): the issues, empty when the code is fine.
+#: The layer that boots an application hands one to the loader and to the change planner
+#: (``wippy.typedlua.lint.check_entry``), so neither imports the code tools above it.
+CodeCheck = Callable[[Entry], list[ConfigIssue]]

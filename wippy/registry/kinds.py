@@ -21,7 +21,7 @@ Design decisions:
   so a typo such as ``lifecycle.autostart`` is seen. ``registry.entry`` data and
   ``security.policy.policy`` are open: extra fields are kept.
 - References are checked for existence and kind later, across all files
-  (``loader.validate_references``); here they are only resolved and collected.
+  (:mod:`wippy.registry.refs`); here they are only resolved and collected.
 - Wippy's newer ``lifecycle.requires`` is accepted as an alias of ``depends_on`` (merged into it).
 - ``limits.max_memory`` takes bytes or ``"64MB"``; K/M/G/T are powers of 1024 with or without
   ``i``, as for memory limits in container runtimes.
@@ -29,6 +29,7 @@ Design decisions:
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -51,7 +52,8 @@ from .entry import (
 __all__ = [
     "KINDS", "HOST_KINDS", "CODE_KINDS", "LUA_KINDS", "PYTHON_KINDS", "PROCESS_KINDS",
     "WORKFLOW_KINDS", "Strategy", "RestartType", "STRATEGIES", "RESTART_TYPES",
-    "Problem", "Ref", "Checked", "SCHEMAS", "validate", "references", "describe", "ID_RE",
+    "Problem", "Ref", "Checked", "SCHEMAS", "validate", "references", "describe", "suggest",
+    "ID_RE",
     "NAMESPACE_RE", "NAME_RE",
 ]
 
@@ -119,7 +121,7 @@ class _Ctx:
     def __init__(self, namespace: str, base_dir: str, check_files: bool, root: str | None,
                  relative_only: bool) -> None:
         self.namespace = namespace
-        self.base_dir = os.path.abspath(base_dir or ".")
+        self.base_dir = base_dir      # made absolute only where a source needs it (hot path)
         self.check_files = check_files
         self.root = root
         self.relative_only = relative_only
@@ -156,6 +158,12 @@ def describe(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
+
+
+def suggest(word: str, choices: Any) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # -- checkers ------------------------------------------------------------------------------
@@ -305,7 +313,7 @@ def _source(value: Any, path: str, ctx: _Ctx) -> Any:
     if ctx.relative_only and os.path.isabs(rel):
         return ctx.error(path, f"{value}: an absolute path; write the path relative to this file "
                                "(code must live inside the application)")
-    full = source_path(value, ctx.base_dir) or ""
+    full = source_path(value, os.path.abspath(ctx.base_dir or ".")) or ""
     if ctx.root is not None:
         outside = outside_reason(full, ctx.root)
         if outside is not None:

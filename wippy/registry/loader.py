@@ -2,10 +2,11 @@
 
 The only module that imports ``yaml``. Pipeline: find the files (:func:`find_config_files`),
 parse each with a loader that remembers where every key is and refuses duplicate keys, check
-each entry with its kind's validator (:mod:`wippy.kinds`), then check the references between
-entries (:func:`validate_references`). Every problem is collected and raised at once as one
-:class:`~wippy.errors.ConfigError` whose lines read ``path:line:col: entry ns:name: field 'f':
-message``.
+each entry with its kind's validator (:mod:`wippy.registry.kinds`), then check the references
+between entries (:func:`validate_references`, the rules of :mod:`wippy.registry.refs`) and, with
+the code check the caller hands in, each entry's code. Every problem is collected and raised at
+once as one :class:`~wippy.errors.ConfigError` whose lines read ``path:line:col: entry ns:name:
+field 'f': message``. The entries are :class:`~wippy.registry.entry.Entry` values.
 
 Design decisions:
 - Positions are kept out of the data: the YAML loader builds ``dict``/``list`` subclasses with a
@@ -26,25 +27,27 @@ Design decisions:
 - References are only checked when every file was read: a file that failed would otherwise
   make every reference into it look unresolved.
 - An application with no registry file at all is an error: running nothing is never intended.
+- The code check is passed in (``check_code``) by whoever boots the application, rather than
+  imported: the Lua tools sit above the loader (``wippy lint`` reads applications with it).
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigError, ConfigIssue
-from . import kinds
-from .entry import source_path
+from . import kinds, refs
+from .entry import MAX_NODES, CodeCheck, Entry, TooLarge, plain_copy, source_file
 
 __all__ = ["Entry", "LoadedApp", "load_yaml", "find_config_files", "load_app",
-           "load_entries_from_text", "validate_references", "source_file"]
+           "load_entries_from_text", "validate_references", "source_file", "CodeCheck",
+           "MAX_NODES"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,6 @@ log = logging.getLogger(__name__)
 SKIP_DIRS = frozenset({"tests", "benchmarks", "__pycache__", "node_modules"})
 #: The folders of rule (2) of S3's discovery order, loaded in this order.
 APP_DIRS = ("config", "workers", "supervisors")
-#: Upper bound on values visited per file after alias expansion (a "billion laughs" guard).
-MAX_NODES = 250_000
 
 _YAML_EXT = (".yaml", ".yml")
 _INDEX_NAMES = frozenset({"_index.yaml", "_index.yml"})
@@ -184,28 +185,12 @@ def load_yaml(path: str) -> Any:
     raise ConfigError(issue)
 
 
-class _TooBig(Exception):
-    pass
-
-
-def _plain(value: Any, budget: list[int]) -> Any:
-    """Deep copy into plain dicts and lists (sets and tuples become lists)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooBig
-    if isinstance(value, dict):
-        return {k: _plain(v, budget) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v, budget) for v in value]
-    return value
-
-
 def _positions(value: Any, prefix: str, out: dict[str, tuple[int, int]],
                budget: list[int]) -> dict[str, tuple[int, int]]:
     """Flatten the ``_pos`` tables under ``value`` into ``{"a.b[2].c": (line, col)}``."""
     budget[0] -= 1
     if budget[0] < 0:
-        raise _TooBig
+        raise TooLarge
     if isinstance(value, dict):
         pos = getattr(value, "_pos", {})
         for key, sub in value.items():
@@ -234,51 +219,6 @@ def _locate(field_pos: Mapping[str, tuple[int, int]], path: str,
 
 
 # -- entries ------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One validated registry entry. ``data`` holds every root field but name, kind and meta,
-    normalized by its kind's validator (defaults filled in, references as full ids)."""
-
-    id: str
-    namespace: str
-    name: str
-    kind: str
-    meta: dict[str, Any]
-    data: dict[str, Any]
-    path: str = ""
-    line: int = 0
-    col: int = 0
-    field_pos: dict[str, tuple[int, int]] = field(default_factory=dict)
-    base_dir: str = ""
-
-    def to_plain(self) -> dict[str, Any]:
-        """``{"id", "kind", "meta", "data"}`` as a fresh, JSON-able copy."""
-        budget = [MAX_NODES]
-        return {"id": self.id, "kind": self.kind, "meta": _plain(self.meta, budget),
-                "data": _plain(self.data, budget)}
-
-    @classmethod
-    def from_plain(cls, d: Mapping[str, Any]) -> Entry:
-        """Rebuild from :meth:`to_plain` output (no file position). Raises ``ValueError``."""
-        entry_id = d.get("id")
-        ns, _, name = entry_id.partition(":") if isinstance(entry_id, str) else ("", "", "")
-        if not ns or not name:
-            raise ValueError(f"invalid entry id {entry_id!r} (expected 'namespace:name')")
-        budget = [MAX_NODES]
-        return cls(str(entry_id), ns, name, str(d.get("kind", "")),
-                   _plain(d.get("meta") or {}, budget), _plain(d.get("data") or {}, budget))
-
-
-def source_file(entry: Entry) -> str | None:
-    """Absolute path of a ``source: file://...`` entry's code, or None for inline source."""
-    return source_path(entry.data.get("source"), entry.base_dir or os.getcwd())
-
-
-def _suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.8)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
 
 def _entries_from_doc(doc: Any, path: str, base_dir: str, issues: list[ConfigIssue],
                       warnings: list[ConfigIssue], root: str | None) -> list[Entry] | None:
@@ -338,7 +278,7 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
     entry_id = f"{ns}:{name}"
     if not isinstance(kind, str) or kind not in kinds.KINDS:
         message = "required field missing" if "kind" not in item else (
-            f"unknown kind {kind!r}" + _suggest(str(kind), kinds.KINDS))
+            f"unknown kind {kind!r}" + kinds.suggest(str(kind), kinds.KINDS))
         issues.append(_problem(path, field_pos.get("kind", at), message, entry=entry_id,
                                field="kind"))
         return None
@@ -347,13 +287,13 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
         issues.append(_problem(path, field_pos["meta"], "must be a mapping", entry=entry_id,
                                field="meta"))
     fields = {k: v for k, v in item.items() if k not in _ENTRY_KEYS}
-    checked = kinds.validate(kind, _plain(fields, budget), ns, base_dir, root=root,
+    checked = kinds.validate(kind, plain_copy(fields, budget), ns, base_dir, root=root,
                              relative_only=True)
     for p in checked.problems:
         issue = _problem(path, _locate(field_pos, p.field, at), p.message, entry=entry_id,
                          field=p.field or None)
         (warnings if p.warning else issues).append(issue)
-    meta_clean = _plain(meta, budget) if isinstance(meta, dict) else {}
+    meta_clean = plain_copy(meta, budget) if isinstance(meta, dict) else {}
     return Entry(entry_id, ns, name, kind, meta_clean, checked.data, path, at[0], at[1],
                  field_pos, base_dir)
 
@@ -364,7 +304,7 @@ def _file_entries(doc: Any, path: str, base_dir: str, issues: list[ConfigIssue],
     application directory every ``file://`` source must stay inside."""
     try:
         return _entries_from_doc(doc, path, base_dir, issues, warnings, root)
-    except (_TooBig, RecursionError):
+    except (TooLarge, RecursionError):
         issues.append(ConfigIssue(path, 1, 1, f"document too large (more than {MAX_NODES} "
                                   "values after expanding aliases, or nested too deeply)"))
         return None
@@ -418,67 +358,17 @@ def _issue(entry: Entry, path: str, message: str) -> ConfigIssue:
                        field=path or None)
 
 
-def _cycles(graph: Mapping[str, list[tuple[str, str]]]) -> list[list[str]]:
-    """Every cycle closed by a back edge of a depth-first search (iterative: no depth limit)."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    found: list[list[str]] = []
-    for root in graph:
-        if root in state:
-            continue
-        state[root] = 1
-        path, stack = [root], [iter(graph.get(root, ()))]
-        while stack:
-            edge = next(stack[-1], None)
-            if edge is None:
-                state[path.pop()] = 2
-                stack.pop()
-                continue
-            target = edge[0]
-            if state.get(target) == 1:
-                found.append(path[path.index(target):] + [target])
-            elif target not in state:
-                state[target] = 1
-                path.append(target)
-                stack.append(iter(graph.get(target, ())))
-    return found
-
-
 def validate_references(entries: Mapping[str, Entry]) -> list[ConfigIssue]:
     """Check the references between ``entries``: each target exists and has an allowed kind;
     every supervisor child has one supervisor; no cycle in ``depends_on`` or in supervision.
 
     Pure: reads only the entries (file positions are used when the entries have them).
     """
-    issues: list[ConfigIssue] = []
-    depends: dict[str, list[tuple[str, str]]] = {}
-    supervises: dict[str, list[tuple[str, str]]] = {}
-    parent: dict[str, str] = {}
+    index = refs.RefIndex()
     for e in entries.values():
-        for ref in kinds.references(e.kind, e.data, e.namespace):
-            target = entries.get(ref.target)
-            if target is None:
-                issues.append(_issue(e, ref.field, f"unknown entry {ref.target!r}"
-                                     + _suggest(ref.target, entries)))
-                continue
-            if target.kind not in ref.kinds:
-                issues.append(_issue(e, ref.field, f"{ref.target!r} is a {target.kind}, expected "
-                                     + " or ".join(sorted(ref.kinds))))
-                continue
-            if ref.field.startswith("lifecycle.depends_on"):
-                depends.setdefault(e.id, []).append((target.id, ref.field))
-            elif e.kind == "supervisor" and ref.field.startswith("children"):
-                if target.id in parent:
-                    issues.append(_issue(e, ref.field, f"{target.id!r} is already a child of "
-                                         f"supervisor {parent[target.id]!r}"))
-                    continue
-                parent[target.id] = e.id
-                supervises.setdefault(e.id, []).append((target.id, ref.field))
-    for graph, what in ((depends, "dependency"), (supervises, "supervision")):
-        for cycle in _cycles(graph):
-            start = entries[cycle[0]]
-            via = next(f for t, f in graph[cycle[0]] if t == cycle[1])
-            issues.append(_issue(start, via, f"{what} cycle: " + " -> ".join(cycle)))
-    return issues
+        index.put(e.id, e.kind, refs.entry_refs(e.id, e.kind, e.data))
+    return [_issue(entries[p.entry], p.field, p.message)
+            for p in refs.problems(index, list(entries))]
 
 
 # -- discovery ----------------------------------------------------------------------------
@@ -582,18 +472,22 @@ def find_config_files(app_dir: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class LoadedApp:
-    """A validated application: its entries by id in load order, its files and warnings."""
+    """A validated application: its entries by id in load order, its files and warnings, and
+    whether its code was checked too (``load_app`` was given a ``check_code``)."""
 
     app_dir: str
     entries: dict[str, Entry]
     files: list[str]
     warnings: list[str]
+    code_checked: bool = False
 
 
-def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
+def load_app(app_dir: str, *, check_code: CodeCheck | None = None) -> LoadedApp:
     """Find, parse and validate every registry file of the application at ``app_dir``.
 
-    Blocks on file reads only. Raises ``ConfigError`` listing every problem found.
+    ``check_code`` checks each entry's code once the references are good (the node passes
+    ``wippy.typedlua.lint.check_entry``: Lua must translate); without it the code is not
+    looked at. Blocks on file reads only. Raises ``ConfigError`` listing every problem found.
     """
     app = os.path.realpath(app_dir)
     if not os.path.isdir(app):
@@ -615,10 +509,10 @@ def load_app(app_dir: str, *, check_code: bool = True) -> LoadedApp:
                                              "'namespace' and 'entries')"))
     if not file_failed:
         issues.extend(validate_references(entries))
-        if check_code:                            # Lua code must translate (typed Lua, S6)
-            from ..typedlua.lint import check_entry
+        if check_code is not None:                # Lua code must translate (typed Lua, S6)
             for entry in entries.values():
-                issues.extend(check_entry(entry))
+                issues.extend(check_code(entry))
     if issues:
         raise ConfigError(issues)
-    return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found])
+    return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found],
+                     code_checked=check_code is not None)

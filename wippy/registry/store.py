@@ -3,8 +3,9 @@
 One writer (the node), many readers (the hosts, opened after fork, read-only). Layout, frozen by
 a golden test (``tests/test_store.py``):
 
-* ``entries``: entry id (utf-8) -> JSON of the entry's plain form (``id kind meta data`` plus
-  ``path``/``base_dir`` where it came from a file).
+* ``entries``: entry id (utf-8) -> JSON of the entry's stored form
+  (:func:`wippy.registry.entry.stored_entry`: ``id kind meta data path base_dir`` and, for a
+  ``file://`` source, ``source_hash``).
 * ``history``: version number (8-byte big-endian) -> JSON changeset
   ``{"version": n, "time": t, "source": s, "created": [...], "updated": [...], "deleted": [...],
   "before": {id: entry or null}}`` (full entries for created/updated, ids for deleted, and the
@@ -14,23 +15,36 @@ a golden test (``tests/test_store.py``):
   edits are diffed against, so entries created at run time survive file reloads and reboots).
 
 The first load is version 0. After that every change, from the files or from ``apply``, is one
-transaction that writes the entries and the changeset together: a node killed mid-apply
-leaves the old or the new version, never a mix.
+transaction (:meth:`Store.commit`, the one commit) that writes the entries and the changeset
+together: a node killed mid-apply leaves the old or the new version, never a mix. What to
+commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keeps it.
+
+Reads: :meth:`Store.entries` decodes the snapshot once and then follows new versions through
+their history records (a version's changeset holds its entries in full), so a new version costs
+a reader the size of its change, not of the registry. Each new version gets a new dict (a
+snapshot handed out earlier never changes); unchanged entries are shared between them.
 """
 from __future__ import annotations
 
 import json
 import os
 import struct
+import time
 from typing import Any, Iterator
 
 import lmdb
 
-__all__ = ["Store", "diff_snapshots", "FORMAT", "open_env"]
+from ..errors import EntryNotFound
+from .diff import patch
+
+__all__ = ["FORMAT", "Store", "open_env"]
 
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
 MAX_READERS = 1024
+# A reader this many versions behind decodes the whole snapshot again rather than replaying
+# every changeset in between.
+MAX_REPLAY = 64
 
 
 def open_env(path: str, max_dbs: int, readonly: bool = False) -> Any:
@@ -44,14 +58,6 @@ def open_env(path: str, max_dbs: int, readonly: bool = False) -> Any:
 
 def _key(version: int) -> bytes:
     return struct.pack(">Q", version)
-
-
-def diff_snapshots(old: dict[str, dict], new: dict[str, dict]) -> dict[str, list]:
-    """Pure: what changed from ``old`` to ``new`` (both id -> plain entry)."""
-    created = [new[k] for k in new if k not in old]
-    updated = [new[k] for k in new if k in old and old[k] != new[k]]
-    deleted = [k for k in old if k not in new]
-    return {"created": created, "updated": updated, "deleted": deleted}
 
 
 class Store:
@@ -69,7 +75,7 @@ class Store:
         self._entries = self.env.open_db(b"entries", create=not readonly)
         self._history = self.env.open_db(b"history", create=not readonly)
         self._meta = self.env.open_db(b"meta", create=not readonly)
-        self._entries_cache: tuple[bytes | None, dict[str, dict[str, Any]]] | None = None
+        self._cache: tuple[int, dict[str, dict[str, Any]]] | None = None   # version, snapshot
 
     def close(self) -> None:
         self.env.close()
@@ -90,14 +96,34 @@ class Store:
         return None if raw is None else json.loads(raw)
 
     def entries(self) -> dict[str, dict[str, Any]]:
-        """The current snapshot, decoded once per version (callers must not mutate it)."""
+        """The current snapshot, id -> stored entry (callers must not mutate it).
+
+        Decoded once, then brought up to date from the history records of the versions since
+        (see the module's note); a snapshot returned earlier stays as it was."""
         with self.env.begin() as txn:
             raw = txn.get(b"version", db=self._meta)
-            cached = self._entries_cache
-            if cached is not None and cached[0] == raw:
+            version = -1 if raw is None else int(raw)
+            cached = self._cache
+            if cached is not None and cached[0] == version:
                 return cached[1]
-            out = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
-        self._entries_cache = (raw, out)
+            out = None
+            if cached is not None and 0 <= version - cached[0] <= MAX_REPLAY:
+                out = self._replay(txn, cached[1], cached[0], version)
+            if out is None:
+                out = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+        self._cache = (version, out)
+        return out
+
+    def _replay(self, txn: Any, snap: dict[str, dict[str, Any]], have: int,
+                want: int) -> dict[str, dict[str, Any]] | None:
+        """``snap`` (at version ``have``) moved on to ``want`` through the history, or None
+        when a record is missing."""
+        out = snap
+        for v in range(have + 1, want + 1):
+            raw = txn.get(_key(v), db=self._history)
+            if raw is None:
+                return None
+            out = patch(out, json.loads(raw))
         return out
 
     def history(self) -> Iterator[dict[str, Any]]:
@@ -115,11 +141,10 @@ class Store:
         with self.env.begin() as txn:
             raw = txn.get(b"version", db=self._meta)
             if raw is None or not 0 <= version <= int(raw):
-                from ..errors import EntryNotFound
                 raise EntryNotFound(f"version v{version} not found")
             snap = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
             for v in range(int(raw), version, -1):
-                record = json.loads(txn.get(_key(v), db=self._history))
+                record = json.loads(txn.get(_key(v), db=self._history) or b"{}")
                 for entry_id, before in record.get("before", {}).items():
                     if before is None:
                         snap.pop(entry_id, None)
@@ -128,6 +153,8 @@ class Store:
         return snap
 
     def file_baseline(self) -> dict[str, dict[str, Any]] | None:
+        """What the application's files said when last applied (None before the first boot,
+        or in data written before baselines were kept)."""
         with self.env.begin(db=self._meta) as txn:
             raw = txn.get(b"files")
         return None if raw is None else json.loads(raw)
@@ -137,7 +164,6 @@ class Store:
                files: dict[str, dict[str, Any]] | None = None) -> int:
         """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
         version, atomically; returns it. ``files`` also records a new file baseline."""
-        import time as _t
         with self.env.begin(write=True) as txn:
             raw = txn.get(b"version", db=self._meta)
             version = 0 if raw is None else int(raw) + 1
@@ -151,7 +177,7 @@ class Store:
                 old = txn.get(entry_id.encode(), db=self._entries)
                 before[entry_id] = None if old is None else json.loads(old)
                 txn.delete(entry_id.encode(), db=self._entries)
-            record = {"version": version, "time": _t.time(), "source": source,
+            record = {"version": version, "time": time.time(), "source": source,
                       "created": changes.get("created", []), "updated": changes.get("updated", []),
                       "deleted": changes.get("deleted", []), "before": before}
             txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
@@ -161,20 +187,8 @@ class Store:
                 txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)
         return version
 
-    def commit_files(self, files: dict[str, dict[str, Any]]) -> tuple[int, bool]:
-        """Boot: make the registry agree with the application's files. The first boot stores
-        them as v0; later boots apply what changed in the files since the last baseline (so
-        entries created at run time stay). Returns (current version, whether one was added)."""
-        baseline = self.file_baseline()
-        current = self.version()
-        if current is None:
-            return self.commit({"created": list(files.values())}, "files", files), True
-        if baseline is None:
-            baseline = self.entries()
-        changes = diff_snapshots(baseline, files)
-        if not any(changes.values()):
-            return current, False
-        live = self.entries()
-        changes["created"] = [e for e in changes["created"] if live.get(e["id"]) != e]
-        changes["deleted"] = [i for i in changes["deleted"] if i in live]
-        return self.commit(changes, "files", files), True
+    def record_files(self, files: dict[str, dict[str, Any]]) -> None:
+        """Record a new file baseline without a new version (the files changed, but nothing
+        they changed differs from the registry)."""
+        with self.env.begin(write=True) as txn:
+            txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)

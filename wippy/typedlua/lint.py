@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import ConfigError, ConfigIssue
-from ..registry.entry import LUA_KINDS, source_path
+from ..registry.entry import LUA_KINDS, Entry, source_path
+from ..registry.loader import load_app
 from .translate import TypedLuaError, translate_full
 
 __all__ = ["LintIssue", "lint_source", "lint_paths", "check_entry", "BUILTIN_MODULES"]
@@ -142,9 +143,9 @@ def _entry_modules(data: Mapping[str, Any]) -> set[str]:
     return allowed
 
 
-def _lint_entry(entry: Any, compile: Compile | None, seen: set[str] | None = None,
+def _lint_entry(entry: Entry, compile: Compile | None, seen: set[str] | None = None,
                 warnings: bool = True) -> list[LintIssue]:
-    """Issues of one Lua entry (a :class:`wippy.loader.Entry`), placed in its file."""
+    """Issues of one Lua entry, placed in its file."""
     src = entry.data.get("source")
     if not isinstance(src, str):
         return []
@@ -168,27 +169,26 @@ def _lint_entry(entry: Any, compile: Compile | None, seen: set[str] | None = Non
     return found if warnings else [i for i in found if i.severity == "error"]
 
 
-def check_entry(entry: Any) -> list[ConfigIssue]:
+def check_entry(entry: Entry) -> list[ConfigIssue]:
     """Syntax errors of a Lua entry's code, as config issues (empty when it translates).
 
-    For the loader (reject the entry at load) and for registry apply (reject the change).
-    ``entry`` is a :class:`wippy.loader.Entry`; a non-Lua entry gives ``[]``. Reads the
+    The code check the node hands to the loader (reject the entry at load) and to the change
+    planner (reject the change): a ``wippy.registry.entry.CodeCheck``. A non-Lua entry gives
+    ``[]``. Reads the
     entry's file; the translation is cached, so the Lua loader's own call costs nothing more.
     Issues name the file (or the YAML file of an inline source, or the entry id when the entry
     came without a file), the line and column, the entry and the field ``source``.
     """
-    if getattr(entry, "kind", None) not in LUA_KINDS:
+    if entry.kind not in LUA_KINDS:
         return []
     return [ConfigIssue(i.path, i.line, i.col, i.message, entry=i.entry, field="source")
             for i in _lint_entry(entry, None, warnings=False)]
 
 
 def _lint_app(root: str, compile: Compile | None, seen: set[str]) -> list[LintIssue]:
-    from ..registry.loader import load_app  # the loader is the one YAML reader; only apps need it
-
     out: list[LintIssue] = []
     try:
-        app = load_app(root, check_code=False)   # the code is what we check here, with context
+        app = load_app(root)          # no code check there: the code is what we check here
     except ConfigError as exc:
         if not any("no registry files" in i.message for i in exc.issues):
             out.extend(LintIssue(i.path, i.line, i.col, "error",
