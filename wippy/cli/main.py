@@ -35,7 +35,7 @@ def _run(argv: list[str]) -> int:
     p.add_argument("--stop-timeout", type=float, default=None)
     a = p.parse_args(argv)
     # options after -x ENTRY belong to the entry, except --host given before ENTRY
-    from ..node.node import NodeOptions, run_node
+    from ..node.main import NodeOptions, run_node
     opts = NodeOptions(app_dir=a.app, data_dir=a.data_dir, log_level=a.log_level.upper(),
                        ready_fd=a.ready_fd, stop_timeout=a.stop_timeout, exec_host=a.host,
                        exec_entry=exec_part[0] if exec_part else None, exec_args=exec_part[1:])

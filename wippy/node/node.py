@@ -1,8 +1,5 @@
-"""The node: the root OS process of ``wippy run``, and the control loop that wires its parts.
-
-Order of birth matters (S2): the node loads and validates the application (pure Python, no
-threads), forks the zygote, and only then takes the run-directory lock, opens LMDB, creates its
-zmq context and binds the control ROUTER. Hosts are forked by the zygote on request.
+"""The node: the root OS process of ``wippy run``, and the control loop that wires its parts
+(:mod:`wippy.node.main` boots it).
 
 The parts, each with only what it needs:
 
@@ -30,7 +27,6 @@ import os
 import signal
 import sys
 import time as _time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..core import osproc, protocol, transport, wire
@@ -38,25 +34,27 @@ from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
 from ..core.rundir import RunDir, data_dir_for, run_dir_for
 from ..core.zygote import Zygote
-from ..errors import ConfigError, NodeError, WippyError
+from ..errors import NodeError
 from ..registry import loader
 from ..registry.changes import changed_ids
 from ..registry.entry import Kind as EntryKind
 from ..registry.store import Store
 from ..runtime import scheduler
 from ..supervision.services import State
-from .control import ControlPlane, Reply
+from .control import ControlPlane
 from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
 from .names import NameTable
+from .options import NodeOptions
 from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
+from .requests import Handler, NodeRequests
 from .services import ServiceManager
 from .shutdown import HOST_STOP_TIMEOUT_S, Shutdown
 from .status import StatusCollector
 from .terminal import Terminal
 from .workflows import WorkflowManager
 
-__all__ = ["NodeOptions", "NodeServer", "run_node", "NODE_PID"]
+__all__ = ["NodeServer", "NODE_PID"]
 
 log = logging.getLogger("wippy.node")
 
@@ -65,60 +63,12 @@ LOADS_EVERY_S = 0.25       # how often changed placement loads are broadcast
 POLL_MAX_MS = 100          # the loop wakes at least this often
 
 
-@dataclass
-class NodeOptions:
-    """What ``wippy run`` was asked to do."""
-
-    app_dir: str
-    data_dir: str | None = None
-    exec_entry: str | None = None
-    exec_args: list[str] = field(default_factory=list)
-    exec_host: str | None = None
-    log_level: str = "WARNING"
-    ready_fd: int | None = None
-    stop_timeout: float | None = None
-    watch: bool = True          # hot reload: watch the application's files
-
-
-def run_node(opts: NodeOptions) -> int:
-    """Boot, run until stopped, return the process exit code."""
-    logging.basicConfig(level=opts.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s node %(message)s")
-    try:
-        app = loader.load_app(opts.app_dir)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(str(issue), file=sys.stderr)
-        print(f"wippy: {len(exc.issues)} error(s); nothing started", file=sys.stderr)
-        return 1
-    for warning in app.warnings:
-        print(warning, file=sys.stderr)
-    if opts.exec_entry is not None and opts.exec_entry not in app.entries:
-        print(f"wippy: unknown entry '{opts.exec_entry}'", file=sys.stderr)
-        return 1
-
-    from ..host.loop import host_main
-    zygote = Zygote(host_main)
-    zygote.start()          # before any context, env or thread exists in this process
-    try:
-        node = NodeServer(opts, app, zygote)
-    except NodeError as exc:
-        zygote.close()
-        print(f"wippy: {exc}", file=sys.stderr)
-        return 1
-    try:
-        return node.run()
-    except NodeError as exc:
-        print(f"wippy: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        node.close()
-
-
 class NodeServer:
     """The node's parts and the loop that drives them (see the module docstring)."""
 
     def __init__(self, opts: NodeOptions, app: loader.LoadedApp, zygote: Zygote) -> None:
+        """Take the run directory, open the stores, bind the sockets (after the zygote's fork).
+        Raises NodeError when another node holds the run directory."""
         self.opts = opts
         self.app = app
         self.zygote = zygote
@@ -168,13 +118,9 @@ class NodeServer:
             Kind.PS_REPLY: self._on_ps_reply, Kind.STARTED: self._on_started,
             Kind.STOPPED: self._on_stopped,
         }, log, "node")
-        self._requests: dict[ReqOp, Callable[[tuple[Any, ...], Reply], None]] = {
-            ReqOp.REGISTER: self._req_register, ReqOp.UNREGISTER: self._req_unregister,
-            ReqOp.LOOKUP: self._req_lookup, ReqOp.PS: self._req_ps, ReqOp.STOP: self._req_stop,
-            ReqOp.EXIT: self._req_exit, ReqOp.INFO: self._req_info,
-            ReqOp.SUPERVISOR_STATES: self._req_supervisor_states,
-            ReqOp.REGISTRY_APPLY: self._req_registry_apply,
-            ReqOp.REGISTRY_ROLLBACK: self._req_registry_rollback,
+        self._requests: dict[ReqOp, Handler] = {
+            **NodeRequests(self.names, self.registry, self.status.start, self.services.states,
+                           self.begin_stop, self._info).table(),
             **self.workflows.requests(),
         }
         self._registry_effects: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
@@ -275,6 +221,10 @@ class NodeServer:
             os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
                                                        "pid": os.getpid()}) + "\n").encode())
             os.close(self.opts.ready_fd)
+
+    def _info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "app_dir": self.app_dir, "data_dir": self.data_dir,
+                "node_pid": NODE_PID, "version": self.registry.version}
 
     def _node_info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
@@ -430,54 +380,6 @@ class NodeServer:
             reply.error("INVALID", f"unknown request '{f.op}'")
             return
         handler(f.args, reply)
-
-    def _req_register(self, args: tuple[Any, ...], reply: Reply) -> None:
-        name, pid = args
-        holder = self.names.register(name, pid, reply.ok)
-        if holder is not None:
-            reply.error("ALREADY_EXISTS", f"name '{name}' is registered to {holder}")
-
-    def _req_unregister(self, args: tuple[Any, ...], reply: Reply) -> None:
-        self.names.unregister(args[0])
-        reply.ok(True)
-
-    def _req_lookup(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok(self.names.lookup(args[0]))
-
-    def _req_ps(self, args: tuple[Any, ...], reply: Reply) -> None:
-        self.status.start(reply)
-
-    def _req_stop(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok(True)
-        self.begin_stop(0, "stop requested")
-
-    def _req_exit(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok(True)
-        self.begin_stop(int(args[0]), "system.exit")
-
-    def _req_info(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok({"pid": os.getpid(), "app_dir": self.app_dir, "data_dir": self.data_dir,
-                  "node_pid": NODE_PID, "version": self.registry.version})
-
-    def _req_supervisor_states(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok(self.services.states())
-
-    def _req_registry_apply(self, args: tuple[Any, ...], reply: Reply) -> None:
-        from_process = reply.from_host     # a process may not create or alter Python code
-        self._registry_call(reply, lambda: self.registry.apply(
-            args[0], "process" if from_process else "api", python=not from_process))
-
-    def _req_registry_rollback(self, args: tuple[Any, ...], reply: Reply) -> None:
-        self._registry_call(reply, lambda: self.registry.rollback(int(args[0])))
-
-    @staticmethod
-    def _registry_call(reply: Reply, fn: Callable[[], int]) -> None:
-        try:
-            version = fn()
-        except WippyError as exc:
-            reply.fail(exc)
-        else:
-            reply.ok(version)
 
     # -- registry changes ----------------------------------------------------------------
     def _on_registry_change(self, version: int, changes: dict[str, list], source: str) -> None:
