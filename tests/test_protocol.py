@@ -91,17 +91,17 @@ def test_parse_refuses_what_is_not_a_control_message(bad):
         protocol.parse(bad)
 
 
-def test_the_dispatcher_calls_the_handler_of_the_kind_with_context_first():
+def test_the_dispatcher_calls_the_handler_of_the_kind_with_the_sender_first():
     got = []
-    dispatch = protocol.Dispatcher({Kind.ACK: lambda who, f: got.append((who, f))},
-                                   logging.getLogger("test"), "test")
-    dispatch(protocol.ack(3), b"h1")
+    dispatch = protocol.sender_dispatcher({Kind.ACK: lambda who, f: got.append((who, f))},
+                                          logging.getLogger("test"), "test")
+    dispatch(b"h1", protocol.ack(3))
     assert got == [(b"h1", protocol.Ack(3))]
 
 
 @pytest.mark.parametrize("bad", [("req", 1, "ps"), (), None, protocol.ps(1), (int(Kind.ACK),)])
 def test_the_dispatcher_logs_and_drops_unknown_unexpected_and_malformed_messages(bad, caplog):
-    dispatch = protocol.Dispatcher({Kind.ACK: lambda f: pytest.fail("called")},
+    dispatch = protocol.dispatcher({Kind.ACK: lambda f: pytest.fail("called")},
                                    logging.getLogger("test.dispatch"), "test")
     with caplog.at_level(logging.WARNING, logger="test.dispatch"):
         dispatch(bad)

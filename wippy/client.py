@@ -119,7 +119,7 @@ class Connection:
         self._events: deque[Event] = deque()
         self._exits: dict[str, tuple[Any, Any]] = {}
         self._watch: set[str] = set()
-        self._on_ctl = protocol.Dispatcher({
+        self._on_ctl = protocol.dispatcher({
             Kind.REPLY: self._on_reply, Kind.TOPOLOGY: self._on_topology,
             Kind.LOADS: self._on_loads, Kind.NAME: self._on_name,
             Kind.HOST_DOWN: self._on_host_down,
@@ -213,7 +213,7 @@ class Connection:
 
     def _request(self, op: ReqOp | str, *args: Any, timeout: float = 10.0) -> Any:
         self._check()
-        code = ReqOp.of(op)
+        code = protocol.request_op(op)
         self._req += 1
         req = self._req
         self._ctl.send(wire.dumps(protocol.request(req, code, args)))

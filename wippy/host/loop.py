@@ -55,7 +55,7 @@ class Host:
         self.store = Store(spec["store"], readonly=True)
         self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request)
         self.rt.ctl_notify = self.notify
-        self.on_ctl = protocol.Dispatcher({
+        self.on_ctl = protocol.dispatcher({
             Kind.REPLY: self._on_reply, Kind.NAME: self._on_name, Kind.TOPOLOGY: self._on_topology,
             Kind.LOADS: self._on_loads, Kind.HOST_DOWN: self._on_host_down,
             Kind.REGISTRY: self._on_registry, Kind.EVENT: self._on_event, Kind.PS: self._on_ps,
@@ -82,7 +82,7 @@ class Host:
     async def request(self, op: ReqOp | str, *args: Any) -> Any:
         """Ask the node something and wait for its answer (from inside a process)."""
         try:
-            code = ReqOp.of(op)
+            code = protocol.request_op(op)
         except ValueError as exc:
             raise InvalidMessage(str(exc)) from None
         self.req_seq += 1

@@ -111,7 +111,7 @@ class NodeServer:
         self._pending_signals: list[tuple[int, float]] = []
         self._last_signal = 0.0
         self._wake_r = -1
-        self._dispatch = protocol.Dispatcher({
+        self._dispatch = protocol.sender_dispatcher({
             Kind.READY: self._on_ready, Kind.HELLO: self._on_hello, Kind.BYE: self._on_bye,
             Kind.REQUEST: self._on_request, Kind.ACK: self._on_ack,
             Kind.RELEASE: self._on_release, Kind.EVENT: self._on_event, Kind.LOAD: self._on_load,
@@ -309,7 +309,7 @@ class NodeServer:
     def _drain_router(self) -> None:
         for ident, msg in self.control.receive():
             try:
-                self._dispatch(msg, ident)
+                self._dispatch(ident, msg)
             except Exception as exc:  # noqa: BLE001 - one bad request never stops the node
                 log.warning("control message from %r failed: %s", ident, exc)
 

@@ -6,11 +6,8 @@ Two regimes (S5):
   stays down; an error exit is Failed and retried with exponential backoff
   (:func:`wippy.services.backoff_delay`), up to ``max_attempts``; running longer than
   ``stable_threshold`` resets the count.
-* Children of a ``supervisor`` follow Erlang: the restart type (permanent, transient,
-  temporary) decides whether a child comes back; the strategy (one_for_one, one_for_all,
-  rest_for_one) decides which siblings restart with it; every restart counts against the
-  supervisor's ``intensity`` per ``period``, and past it the supervisor stops its children and
-  escalates to its parent. A top-level supervisor escalating stops the node (exit code 1).
+* Children of a ``supervisor`` follow Erlang (:mod:`wippy.node.supervisors`, which this
+  manager owns and serves as its :class:`~wippy.node.supervisors.Children`).
 
 Either way a service whose host died comes back as soon as the host is back, with no backoff
 and not counted. The decisions are the pure functions of :mod:`wippy.supervision` and
@@ -29,24 +26,20 @@ from __future__ import annotations
 
 import logging
 import random
-import sys
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
-from ..core.durations import parse_duration
 from ..core.pid import parse_pid
 from ..errors import exit_error
 from ..supervision import services
-from ..supervision import strategy as supervision
 from ..supervision.services import State
-from ..supervision.strategy import RestartType, Strategy
+from ..supervision.strategy import RestartType
+from .supervisors import Sup, SupervisorTree
 
-__all__ = ["ServiceManager", "Svc", "Sup", "Spawner", "NameWriter", "HostEntries"]
+__all__ = ["ServiceManager", "Svc", "Spawner", "NameWriter", "HostEntries"]
 
 log = logging.getLogger("wippy.supervisor")
-
-STOP_POLL_S = 0.02
 
 
 @dataclass
@@ -65,20 +58,6 @@ class Svc:
     parent: str | None = None         # supervisor id
     restart_type: RestartType = RestartType.PERMANENT
     timer: Any = None
-
-
-@dataclass
-class Sup:
-    id: str
-    strategy: Strategy
-    intensity: int
-    period: float
-    children: list[tuple[str, RestartType]] = field(default_factory=list)
-    parent: str | None = None
-    restarts: tuple[float, ...] = ()
-    restart_count: int = 0
-    state: str = "running"            # running | failed | stopped
-    last_error: str | None = None
 
 
 class Spawner(Protocol):
@@ -122,48 +101,33 @@ class ServiceManager:
         self._hosts = hosts
         self._call_later = call_later
         self._stopping = stopping
-        self._stop_node = stop_node
         self._clock = clock
         self.svcs: dict[str, Svc] = {}
-        self.sups: dict[str, Sup] = {}
-        self.host_parent: dict[str, tuple[str, RestartType]] = {}   # host id -> supervisor
+        self.supervisors = SupervisorTree(self, stop_node, clock)
         self.doomed: set[str] = set()          # PIDs we terminated on purpose: their EXIT is ours
         self.booting = False
         self._levels: list[list[str]] = []
         self._waiting: set[str] = set()        # services of the level being started
         self._level_timer: Any = None
 
+    @property
+    def sups(self) -> dict[str, Sup]:
+        return self.supervisors.sups
+
     # -- building from the registry ------------------------------------------------------
     def load(self, entries: dict[str, dict[str, Any]]) -> None:
         """Take the services and supervisors of a registry snapshot (at boot)."""
         for e in entries.values():
             if e["kind"] == "supervisor":
-                self._add_sup(e)
+                self.supervisors.add(e)
         for e in entries.values():
             if e["kind"] == "process.service":
                 self.svcs[e["id"]] = Svc(services.service_spec(e))
         self._link_children()
 
-    def _add_sup(self, e: dict[str, Any]) -> None:
-        d = e.get("data") or {}
-        children = []
-        for c in d.get("children") or []:
-            cid, rtype = (c["id"], c.get("restart", "permanent")) if isinstance(c, dict) else (c, "permanent")
-            children.append((cid, RestartType(rtype)))
-        self.sups[e["id"]] = Sup(e["id"], Strategy(d.get("strategy", "one_for_one")),
-                                 int(d.get("intensity", 1)), parse_duration(d.get("period", 5)),
-                                 children)
-
     def _link_children(self) -> None:
-        self.host_parent.clear()
-        for sup in self.sups.values():
-            for cid, rtype in sup.children:
-                if cid in self.svcs:
-                    self.svcs[cid].parent, self.svcs[cid].restart_type = sup.id, rtype
-                elif cid in self.sups:
-                    self.sups[cid].parent = sup.id
-                else:
-                    self.host_parent[cid] = (sup.id, rtype)
+        for sid, (parent, rtype) in self.supervisors.link().items():
+            self.svcs[sid].parent, self.svcs[sid].restart_type = parent, rtype
 
     # -- start ---------------------------------------------------------------------------
     def start_all(self) -> None:
@@ -171,7 +135,7 @@ class ServiceManager:
         a level starts once every service of the one before has taken its first step (or
         failed to within ``start_timeout``); within a level all start at once, a supervisor's
         children in their list order."""
-        order = {cid: i for sup in self.sups.values() for i, (cid, _) in enumerate(sup.children)}
+        order = self.supervisors.start_order()
         wanted = {s.spec.id: s.spec.depends_on for s in self.svcs.values()
                   if s.spec.auto_start or s.parent is not None}
         self._levels = [sorted(level, key=lambda i: (order.get(i, -1), i))
@@ -220,7 +184,7 @@ class ServiceManager:
         svc.timer = None
         if self._stopping() or svc.deleted:
             return
-        if svc.parent is not None and self.sups[svc.parent].state != "running":
+        if svc.parent is not None and not self.supervisors.running(svc.parent):
             return
         spec = svc.spec
         try:
@@ -301,7 +265,7 @@ class ServiceManager:
         if self._clock() - svc.started_at >= svc.spec.stable_threshold:
             svc.attempts = 0
         if svc.parent is not None:
-            self._child_ended(self.sups[svc.parent], svc.spec.id, failed, svc.last_error)
+            self.supervisors.child_ended(svc.parent, svc.spec.id, failed, svc.last_error)
             return
         if not services.should_restart(svc.spec.restart, failed, svc.attempts):
             self._set(svc, State.FAILED if failed else State.EXITED)
@@ -318,96 +282,49 @@ class ServiceManager:
                     svc.attempts, delay)
         svc.timer = self._call_later(delay, self.start, svc)
 
-    # -- supervisors ---------------------------------------------------------------------
+    # -- what supervisors do to their children (SupervisorTree's Children) ---------------
     def host_failed(self, host_id: str, reason: str) -> bool:
-        """A worker of a supervised host died. True when a supervisor took charge (it decides
+        """A worker of a host entry died. True when a supervisor took charge (it decides
         about the restart); False for the implicit root (restart without limit)."""
-        parent = self.host_parent.get(host_id)
-        if parent is None:
-            return False
-        self._child_ended(self.sups[parent[0]], host_id, True, reason)
-        return True
+        return self.supervisors.host_failed(host_id, reason)
 
-    def _child_ended(self, sup: Sup, child: str, failed: bool, reason: str | None) -> None:
-        if sup.state != "running":
-            return
-        rtype = dict(sup.children).get(child, RestartType.PERMANENT)
-        if not supervision.restart_child(rtype, failed):
-            svc = self.svcs.get(child)
-            if svc is not None:
-                self._set(svc, State.FAILED if failed else State.EXITED)
-            return
-        sup.restarts, ok = supervision.within_intensity(sup.restarts, self._clock(),
-                                                        sup.intensity, sup.period)
-        if not ok:
-            self._escalate(sup, f"child {child} failed: {reason}" if failed else f"child {child} exited")
-            return
-        sup.restart_count += 1
-        ids = [c for c, _ in sup.children]
-        plan = supervision.restart_plan(sup.strategy, ids, child)
-        for sibling in supervision.stop_order(plan, child):
-            self._stop_child(sibling)
-        for cid in plan:
-            self._restart_child(cid, first=cid == child)
+    def is_service(self, cid: str) -> bool:
+        return cid in self.svcs
 
-    def _restart_child(self, cid: str, first: bool) -> None:
-        svc = self.svcs.get(cid)
-        if svc is not None:
-            if svc.timer is not None:
-                svc.timer.cancel()
-            if first:
-                self._schedule(svc)        # the child's own backoff delays its restart
-            else:
-                self.start(svc, counted=True)
-        elif cid in self.sups:
-            self._start_sup(self.sups[cid])
-        else:       # a host entry: first, only its dead slot is reforked
-            self._hosts.restart_entry(cid, counted=not first)
-
-    def _stop_child(self, cid: str) -> None:
-        svc = self.svcs.get(cid)
-        if svc is not None:
-            if svc.timer is not None:
-                svc.timer.cancel()
-                svc.timer = None
-            if svc.pid is not None:
-                self.doomed.add(svc.pid)
-                self._procs.terminate(svc.pid)
-                self._names.release(svc.pid, (cid,))
-                svc.pid = None
-            self._set(svc, State.STOPPED)
-        elif cid in self.sups:
-            sub = self.sups[cid]
-            for child, _ in reversed(sub.children):
-                self._stop_child(child)
-            sub.state = "stopped"
+    def restart_service(self, cid: str, first: bool) -> None:
+        svc = self.svcs[cid]
+        if svc.timer is not None:
+            svc.timer.cancel()
+        if first:
+            self._schedule(svc)        # the child's own backoff delays its restart
         else:
-            self._hosts.stop_entry(cid)
+            self.start(svc, counted=True)
 
-    def _start_sup(self, sup: Sup) -> None:
-        sup.state = "running"
-        sup.restarts = ()
-        for cid, _ in sup.children:
-            self._restart_child(cid, first=False)
+    def stop_service(self, cid: str) -> None:
+        svc = self.svcs[cid]
+        if svc.timer is not None:
+            svc.timer.cancel()
+            svc.timer = None
+        if svc.pid is not None:
+            self.doomed.add(svc.pid)
+            self._procs.terminate(svc.pid)
+            self._names.release(svc.pid, (cid,))
+            svc.pid = None
+        self._set(svc, State.STOPPED)
 
-    def _escalate(self, sup: Sup, reason: str) -> None:
-        log.error("supervisor %s: more than %d restart(s) in %.0f s (%s); stopping its children",
-                  sup.id, sup.intensity, sup.period, reason)
-        for cid, _ in reversed(sup.children):
-            self._stop_child(cid)
-        sup.state = "failed"
-        sup.last_error = reason
-        if sup.parent is not None:
-            self._child_ended(self.sups[sup.parent], sup.id, True, f"supervisor {sup.id} gave up: {reason}")
-        else:
-            msg = f"supervisor {sup.id} reached its restart intensity ({reason}); stopping the node"
-            print(f"wippy: {msg}", file=sys.stderr, flush=True)
-            self._stop_node(1, msg)
+    def service_done(self, cid: str, failed: bool) -> None:
+        self._set(self.svcs[cid], State.FAILED if failed else State.EXITED)
+
+    def restart_host(self, host_id: str, counted: bool) -> None:
+        self._hosts.restart_entry(host_id, counted)
+
+    def stop_host(self, host_id: str) -> None:
+        self._hosts.stop_entry(host_id)
 
     # -- hot reload ----------------------------------------------------------------------
     def supervisor_changed(self, entry: dict[str, Any]) -> None:
         """A ``supervisor`` entry was created or updated (its children are linked again)."""
-        self._add_sup(entry)
+        self.supervisors.add(entry)
         self._link_children()
 
     def changed(self, eid: str, entry: dict[str, Any] | None) -> None:
@@ -476,10 +393,4 @@ class ServiceManager:
 
     def tree(self) -> list[dict[str, Any]]:
         """Every supervisor with its children, for ``ps``."""
-        def kind(cid: str) -> str:
-            return "service" if cid in self.svcs else "supervisor" if cid in self.sups else "host"
-        return [{"id": s.id, "strategy": s.strategy.value, "intensity": s.intensity,
-                 "period": s.period, "state": s.state, "restarts": s.restart_count,
-                 "parent": s.parent, "last_error": s.last_error,
-                 "children": [{"id": c, "kind": kind(c), "restart": r.value} for c, r in s.children]}
-                for s in self.sups.values()]
+        return self.supervisors.tree()
