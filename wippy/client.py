@@ -135,7 +135,9 @@ class Connection:
                 raise NodeError(f"the node at {run_dir} did not answer within {HELLO_TIMEOUT_S:.0f} s")
             msg = wire.loads(self._ctl.recv())
             if msg[0] == Kind.WELCOME:
-                welcome = protocol.Welcome._make(msg[1:])
+                frame = protocol.parse(msg)
+                assert isinstance(frame, protocol.Welcome)
+                welcome = frame
         assert welcome.serial is not None and welcome.node_pid is not None and welcome.store is not None
         self.serial: int = welcome.serial
         self._mesh = Mesh(self._ctx, run_dir, self.serial)

@@ -257,7 +257,9 @@ class Host:
             if self.ctl.poll(1000):
                 msg = wire.loads(self.ctl.recv())
                 if msg[0] == Kind.WELCOME:
-                    return protocol.Welcome._make(msg[1:])
+                    welcome = protocol.parse(msg)
+                    assert isinstance(welcome, protocol.Welcome)
+                    return welcome
                 self.on_ctl(msg)
         raise NodeError("the node did not answer this host's ready message within 30 s")
 

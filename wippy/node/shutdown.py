@@ -69,12 +69,18 @@ class Shutdown:
         self.exit_code = code
         self._levels = self._services.stop_levels()
         total = sum(max([s.spec.stop_timeout for s in lv] or [0]) for lv in self._levels)
-        self._call_later(total + self.host_timeout + FORCE_GRACE_S, self.kill)
+        deadline = total + self.host_timeout + FORCE_GRACE_S
+        self._call_later(deadline, self._deadline_passed, deadline)
         self._next_level()
 
     def kill(self) -> None:
         """Kill every host now (a second signal, or the stop's deadline passed)."""
         self._hosts.kill_all()
+
+    def _deadline_passed(self, after: float) -> None:
+        # the loop ends once every host has exited: reaching this means some have not
+        log.warning("hosts still running %.0f s into the stop; killing them", after)
+        self.kill()
 
     def _next_level(self) -> None:
         if not self._levels:
