@@ -9,6 +9,7 @@ import pytest
 from conftest import run_wippy, wait_until, write_app
 
 import wippy
+from wippy.core import protocol, wire
 from wippy.registry.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -274,9 +275,9 @@ def test_kill_9_of_the_node_during_applies_leaves_a_consistent_registry(app):
                     {"id": f"app:k{attempt}_{i}", "kind": "registry.entry", "data": {"i": i}}).apply()
                 i += 1
             # one more apply in flight while the node dies
-            node._ctl.send(__import__("wippy.core.wire", fromlist=["dumps"]).dumps(
-                ("req", 999999, "registry_apply", [{"op": "create", "entry": {
-                    "id": f"app:last{attempt}", "kind": "registry.entry", "meta": {}, "data": {}}}])))
+            node._ctl.send(wire.dumps(protocol.request(999999, protocol.ReqOp.REGISTRY_APPLY, (
+                [{"op": "create", "entry": {
+                    "id": f"app:last{attempt}", "kind": "registry.entry", "meta": {}, "data": {}}}],))))
             os.kill(node.process.pid, signal.SIGKILL)
             node.process.wait(10)
         finally:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from wippy.node import services as nodeservices
 from wippy.node.services import ServiceManager
 from wippy.supervision.services import State
 from wippy.supervision.strategy import (
@@ -49,7 +48,8 @@ def test_intensity_window_allows_intensity_restarts_per_period():
 
 
 class FakeNode:
-    """Just what ServiceManager calls; records spawns and terminations."""
+    """What the service manager is given (spawner, names, host entries, timer, stop), as one
+    recording fake with a clock that moves only when told."""
 
     def __init__(self):
         self.stopping = False
@@ -58,7 +58,10 @@ class FakeNode:
         self.terminated = []
         self.stopped_with = None
         self.timers = []
-        self.sched = self
+        self.now = 1000.0
+
+    def clock(self):
+        return self.now
 
     def call_later(self, delay, fn, *args):
         class H:
@@ -76,19 +79,27 @@ class FakeNode:
             if not h.cancelled:
                 fn(*args)
 
-    def spawn(self, entry, host, args, ack=False):
+    def spawn(self, entry, host, args, monitor=True, ack=False):
         pid = "{%s/1|%d}" % (host, len(self.spawned) + 1)
         self.spawned.append((entry, pid))
         return pid
 
-    def _announce_name(self, name, pid, reply):
-        pass
-
-    def _broadcast(self, msg):
-        pass
-
-    def terminate_pid(self, pid):
+    def terminate(self, pid):
         self.terminated.append(pid)
+
+    def assign(self, name, pid):
+        self.names[name] = pid
+
+    def release(self, pid, names):
+        for name in names:
+            if self.names.get(name) == pid:
+                del self.names[name]
+
+    def restart_entry(self, host_id, counted):
+        pass
+
+    def stop_entry(self, host_id):
+        pass
 
     def begin_stop(self, code, reason):
         self.stopped_with = (code, reason)
@@ -108,7 +119,8 @@ def sup_entry(name, children, strategy="one_for_one", intensity=1, period=3600):
 
 def manager(*entries):
     node = FakeNode()
-    m = ServiceManager(node)
+    m = ServiceManager(node, node, node, node.call_later, lambda: node.stopping, node.begin_stop,
+                       clock=node.clock)
     m.load({e["id"]: e for e in entries})
     m.start_all()
     return node, m
@@ -117,15 +129,13 @@ def manager(*entries):
 ERR = {"kind": "INTERNAL", "message": "boom"}
 
 
-def test_stable_threshold_resets_the_backoff_count(monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(nodeservices._time, "monotonic", lambda: clock[0])
+def test_stable_threshold_resets_the_backoff_count():
     node, m = manager(svc_entry("s", stable_threshold="5s",
                                 restart={"initial_delay": "1s", "jitter": 0}))
     svc = m.svcs["app:s"]
     delays = []
     for ran_for in (1, 1, 1, 10):
-        clock[0] += ran_for
+        node.now += ran_for
         m.on_exit(svc.pid, None, ERR)
         delays.append(node.timers[-1][0])
         node.run_timers()

@@ -11,6 +11,7 @@ caller, who may run threads), waits for its ready message on a pipe, then connec
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import signal
@@ -20,9 +21,10 @@ import time as _time
 from collections import deque
 from typing import Any, Callable
 
-from .core import transport, wire
+from .core import protocol, transport, wire
 from .core.mesh import Mesh
 from .core.pid import make_pid, parse_pid
+from .core.protocol import MONITOR, Kind, ReqOp
 from .core.rundir import run_dir_for
 from .errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
@@ -32,6 +34,8 @@ from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
 __all__ = ["Connection", "Node", "connect", "RegistryView"]
 
 HELLO_TIMEOUT_S = 10.0
+
+log = logging.getLogger("wippy.client")
 
 
 class RegistryView:
@@ -59,7 +63,7 @@ class RegistryView:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
         try:
-            return Version(self._request("registry_apply", ops))
+            return Version(self._request(ReqOp.REGISTRY_APPLY, ops))
         except WippyError as exc:
             raise registry_error(exc) from None
 
@@ -88,7 +92,7 @@ class RegistryView:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
         try:
-            return Version(self._request("registry_rollback", int(version)))
+            return Version(self._request(ReqOp.REGISTRY_ROLLBACK, int(version)))
         except WippyError as exc:
             raise registry_error(exc) from None
 
@@ -115,8 +119,14 @@ class Connection:
         self._events: deque[Event] = deque()
         self._exits: dict[str, tuple[Any, Any]] = {}
         self._watch: set[str] = set()
-        self._ctl.send(wire.dumps(("hello",)))
-        welcome = None
+        self._on_ctl = protocol.dispatcher({
+            Kind.REPLY: self._on_reply, Kind.TOPOLOGY: self._on_topology,
+            Kind.LOADS: self._on_loads, Kind.NAME: self._on_name,
+            Kind.HOST_DOWN: self._on_host_down,
+            Kind.EVENT: _ignore, Kind.REGISTRY: _ignore,     # read from LMDB when asked
+        }, log, "connection")
+        self._ctl.send(wire.dumps(protocol.hello()))
+        welcome: protocol.Welcome | None = None
         deadline = _time.monotonic() + HELLO_TIMEOUT_S
         while welcome is None:
             left = deadline - _time.monotonic()
@@ -124,16 +134,19 @@ class Connection:
                 self._ctx.destroy(linger=0)
                 raise NodeError(f"the node at {run_dir} did not answer within {HELLO_TIMEOUT_S:.0f} s")
             msg = wire.loads(self._ctl.recv())
-            if msg[0] == "welcome":
-                welcome = msg[1]
-        self.serial: int = welcome["serial"]
+            if msg[0] == Kind.WELCOME:
+                frame = protocol.parse(msg)
+                assert isinstance(frame, protocol.Welcome)
+                welcome = frame
+        assert welcome.serial is not None and welcome.node_pid is not None and welcome.store is not None
+        self.serial: int = welcome.serial
         self._mesh = Mesh(self._ctx, run_dir, self.serial)
-        self._mesh.set_topology(welcome["topology"])
-        self._mesh.set_loads(welcome["loads"])
-        self._mesh.dead_serials.update(welcome["dead"])
-        self._names: dict[str, str] = dict(welcome["names"])
-        self.node_pid: str = welcome["node_pid"]
-        self._store = Store(welcome["store"], readonly=True)
+        self._mesh.set_topology(welcome.topology)
+        self._mesh.set_loads(welcome.loads)
+        self._mesh.dead_serials.update(welcome.dead)
+        self._names: dict[str, str] = dict(welcome.names)
+        self.node_pid: str = welcome.node_pid
+        self._store = Store(welcome.store, readonly=True)
         self.registry = RegistryView(self._store, self._request)
         self.pid = make_pid("client", self.serial, "0")
         self._counter = 0
@@ -146,42 +159,44 @@ class Connection:
     def _pump(self, timeout: float) -> None:
         """Handle whatever arrives within ``timeout`` seconds (at least one poll)."""
         self._mesh.flush()
-        for sock, _ in self._poller.poll(max(0, int(timeout * 1000))):
-            if sock is self._ctl:
-                while True:
-                    try:
-                        self._on_ctl(wire.loads(self._ctl.recv(transport.NOBLOCK)))
-                    except transport.Again:
-                        break
-            else:
-                while True:
-                    try:
-                        data = self._mesh.inbox.recv(transport.NOBLOCK)
-                    except transport.Again:
-                        break
-                    for frame in wire.unpack(data):
-                        self._on_frame(frame)
+        ready = {sock for sock, _ in self._poller.poll(max(0, int(timeout * 1000)))}
+        # the data plane first: what a host sent before it died precedes the node's HOST_DOWN
+        if self._mesh.inbox in ready:
+            while True:
+                try:
+                    data = self._mesh.inbox.recv(transport.NOBLOCK)
+                except transport.Again:
+                    break
+                for frame in wire.unpack(data):
+                    self._on_frame(frame)
+        if self._ctl in ready:
+            while True:
+                try:
+                    self._on_ctl(wire.loads(self._ctl.recv(transport.NOBLOCK)))
+                except transport.Again:
+                    break
 
-    def _on_ctl(self, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "reply":
-            self._replies[msg[1]] = (msg[2], msg[3])
-        elif kind == "topology":
-            self._mesh.set_topology(msg[1])
-        elif kind == "loads":
-            self._mesh.set_loads(msg[1])
-        elif kind == "name":
-            if msg[2] is None:
-                self._names.pop(msg[1], None)
-            else:
-                self._names[msg[1]] = msg[2]
-        elif kind == "host_down":
-            serial, reason = msg[1], msg[2]
-            self._mesh.host_down(serial)
-            host = self._mesh.host_of.get(serial, "?")
-            err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
-            for pid in [p for p in self._watch if parse_pid(p).serial == serial]:
-                self._on_frame((wire.Op.EXIT, "0", pid, None, err))
+    def _on_reply(self, f: protocol.Reply) -> None:
+        self._replies[f.req] = (f.ok, f.value)
+
+    def _on_topology(self, f: protocol.Topology) -> None:
+        self._mesh.set_topology(f.topology)
+
+    def _on_loads(self, f: protocol.Loads) -> None:
+        self._mesh.set_loads(f.loads)
+
+    def _on_name(self, f: protocol.Name) -> None:
+        if f.pid is None:
+            self._names.pop(f.name, None)
+        else:
+            self._names[f.name] = f.pid
+
+    def _on_host_down(self, f: protocol.HostDown) -> None:
+        host = self._mesh.host_of.get(f.serial, "?")
+        self._mesh.host_down(f.serial)
+        err = {"kind": "HOST_DOWN", "message": f"host {host}/{f.serial} died: {f.reason}"}
+        for pid in [p for p in self._watch if parse_pid(p).serial == f.serial]:
+            self._on_frame((wire.Op.EXIT, "0", pid, None, err))
 
     def _on_frame(self, f: tuple) -> None:
         op = f[0]
@@ -189,6 +204,8 @@ class Connection:
             self._mailbox.append(Message(f[3], f[2], f[4]))
         elif op == wire.Op.EXIT:
             _, _, pid, value, error = f
+            if pid not in self._watch:
+                return          # already ended for us (its host's death overtook this EXIT)
             self._watch.discard(pid)
             self._mesh.note_dead(pid)
             self._exits[pid] = (value, error)
@@ -196,16 +213,17 @@ class Connection:
         elif op == wire.Op.LINK_DOWN:
             self._events.append(Event(LINK_DOWN, f[2], Result(None, exit_error(f[3]))))
 
-    def _request(self, op: str, *args: Any, timeout: float = 10.0) -> Any:
+    def _request(self, op: ReqOp | str, *args: Any, timeout: float = 10.0) -> Any:
         self._check()
+        code = protocol.request_op(op)
         self._req += 1
         req = self._req
-        self._ctl.send(wire.dumps(("req", req, op, *args)))
+        self._ctl.send(wire.dumps(protocol.request(req, code, args)))
         deadline = _time.monotonic() + timeout
         while req not in self._replies:
             left = deadline - _time.monotonic()
             if left <= 0:
-                raise Timeout(f"the node did not answer '{op}' within {timeout} s")
+                raise Timeout(f"the node did not answer '{code.name.lower()}' within {timeout} s")
             self._pump(min(left, 0.1))
         ok, value = self._replies.pop(req)
         if not ok:
@@ -219,14 +237,14 @@ class Connection:
     # -- API -----------------------------------------------------------------------------
     def spawn(self, id: str, host: str, *args: Any, monitor: bool = False) -> str:
         """Start entry ``id`` on ``host``; returns the PID at once."""
-        return self._spawn(id, host, args, 1 if monitor else 0, None)
+        return self._spawn(id, host, args, MONITOR if monitor else 0, None)
 
     def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any, monitor: bool = False) -> str:
         """Ship a plain function or closure (cloudpickled) and run it as a process on ``host``."""
         import cloudpickle
         code = cloudpickle.dumps(fn)
         name = f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
-        return self._spawn(name, host, args, 1 if monitor else 0, code)
+        return self._spawn(name, host, args, MONITOR if monitor else 0, code)
 
     def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
         self._check()
@@ -256,7 +274,7 @@ class Connection:
     def _resolve(self, dest: str) -> str:
         if dest[:1] == "{":
             return dest
-        pid = self._names.get(dest) or self._request("lookup", dest)
+        pid = self._names.get(dest) or self._request(ReqOp.LOOKUP, dest)
         if pid is None:
             raise ProcessNotFound(f"no process registered as '{dest}'")
         return pid
@@ -331,20 +349,21 @@ class Connection:
 
     def ps(self) -> dict[str, Any]:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
-        return self._request("ps", timeout=10.0)
+        return self._request(ReqOp.PS, timeout=10.0)
 
     def monitor(self, pid: str) -> None:
         """Get an EXIT (``events()``, ``wait_exit``) when ``pid`` ends."""
         self._check()
-        p = parse_pid(self._resolve(pid))
-        self._watch.add(pid)
+        target = self._resolve(pid)
+        p = parse_pid(target)
+        self._watch.add(target)
         self._mesh.send(p.serial, wire.dumps((wire.Op.MONITOR, p.local, self.pid)))
         self._mesh.flush()
 
     def workflow_start(self, id: str, input: Any = None, name: str | None = None) -> str:
         """Start durable workflow ``id`` with ``input``; returns its PID. A ``name`` makes the
         start idempotent (the existing workflow's PID comes back)."""
-        return self._request("wf_start", id, input, name)
+        return self._request(ReqOp.WF_START, id, input, name)
 
     def workflow_result(self, pid: str, timeout: float | None = None) -> Any:
         """Wait for workflow ``pid`` to finish (or have finished): its result, or raise."""
@@ -352,14 +371,14 @@ class Connection:
         return self.wait_exit(pid, timeout)
 
     def workflow_cancel(self, pid: str) -> None:
-        self._request("wf_cancel", parse_pid(pid).local)
+        self._request(ReqOp.WF_CANCEL, parse_pid(pid).local)
 
     def supervisor_states(self) -> list[dict[str, Any]]:
         """Every service's state, in Wippy's ``system.supervisor.states()`` shape."""
-        return self._request("supervisor_states")
+        return self._request(ReqOp.SUPERVISOR_STATES)
 
     def lookup(self, name: str) -> str | None:
-        return self._request("lookup", name)
+        return self._request(ReqOp.LOOKUP, name)
 
     def close(self) -> None:
         """Detach from the node (the node keeps running)."""
@@ -367,7 +386,7 @@ class Connection:
             return
         self._closed = True
         try:
-            self._ctl.send(wire.dumps(("bye",)))
+            self._ctl.send(wire.dumps(protocol.bye()))
         except transport.ZMQError:
             pass
         self._store.close()
@@ -378,6 +397,10 @@ class Connection:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _ignore(frame: protocol.Frame) -> None:
+    pass
 
 
 def connect(run_dir: str) -> Connection:
@@ -451,7 +474,7 @@ class Node(Connection):
             return None
         if not self._closed:
             try:
-                self._request("stop", timeout=5.0)
+                self._request(ReqOp.STOP, timeout=5.0)
             except Exception:  # noqa: BLE001 - fall back to a signal
                 proc.send_signal(signal.SIGTERM)
             self.close()

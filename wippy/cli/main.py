@@ -35,7 +35,7 @@ def _run(argv: list[str]) -> int:
     p.add_argument("--stop-timeout", type=float, default=None)
     a = p.parse_args(argv)
     # options after -x ENTRY belong to the entry, except --host given before ENTRY
-    from ..node.node import NodeOptions, run_node
+    from ..node.main import NodeOptions, run_node
     opts = NodeOptions(app_dir=a.app, data_dir=a.data_dir, log_level=a.log_level.upper(),
                        ready_fd=a.ready_fd, stop_timeout=a.stop_timeout, exec_host=a.host,
                        exec_entry=exec_part[0] if exec_part else None, exec_args=exec_part[1:])
@@ -67,15 +67,18 @@ def _fmt_bytes(n: int | None) -> str:
 
 
 def format_ps(ps: dict[str, Any]) -> str:
+    """``wippy ps``'s table of a node's status (``Connection.ps()``)."""
     lines = []
     node = ps["node"]
     lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
                  f"registry v{node.get('registry_version')}")
-    lines.append(f"{'HOST':<28} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} {'RESTARTS':>8}")
+    lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
+                 f"{'RESTARTS':>8}")
     for h in ps["hosts"]:
         cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
-        lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h['os_pid']:>7} {cpu:>6} "
-                     f"{_fmt_bytes(h.get('rss')):>10} {len(h.get('processes', [])):>6} {h.get('restarts', 0):>8}")
+        lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h.get('state', '-'):<9} "
+                     f"{h['os_pid']:>7} {cpu:>6} {_fmt_bytes(h.get('rss')):>10} "
+                     f"{len(h.get('processes', [])):>6} {h.get('restarts', 0):>8}")
         for p in h.get("processes", []):
             names = f" ({', '.join(p['names'])})" if p.get("names") else ""
             lines.append(f"    {p['pid']:<34} {p['entry']}{names}  mailbox {p['mailbox']}")
@@ -117,8 +120,9 @@ def _stop(argv: list[str]) -> int:
     conn = _connect(a.app)
     if conn is None:
         return 1
+    from ..core.protocol import ReqOp
     with conn:
-        conn._request("stop")
+        conn._request(ReqOp.STOP)
     return 0
 
 

@@ -47,7 +47,8 @@ class Mesh:
     # -- topology ------------------------------------------------------------------------
     def set_topology(self, topology: dict[str, list[int]]) -> None:
         self.topology = {h: list(s) for h, s in topology.items()}
-        self.host_of = {s: h for h, ss in topology.items() for s in ss}
+        # kept after a serial leaves the topology: a retired host's death is still named
+        self.host_of.update((s, h) for h, ss in topology.items() for s in ss)
 
     def set_loads(self, loads: dict[int, int]) -> None:
         self.loads.update(loads)

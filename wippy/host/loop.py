@@ -6,10 +6,11 @@ inbox, says ``ready`` to the node over the control DEALER, then loops:
     run ready tasks -> flush buffered sends -> poll(inbox, control, timeout = next timer)
     -> drain sockets -> fire due timers
 
-Node-to-host traffic (topology, names, host deaths, stop) uses the reliable, ordered control
-socket rather than a PUB: a name registration must be visible everywhere before ``register``
-returns, and a missed host death would leave monitors waiting forever, so nothing here may be
-dropped by a slow joiner.
+Node-to-host traffic (topology, names, host deaths, stop) is reliable and ordered (the
+control DEALER until the welcome, then ``Op.CTL`` frames on the inbox), never a PUB: a name
+registration must be visible everywhere before ``register`` returns, and a missed host death
+would leave monitors waiting forever, so nothing here may be dropped by a slow joiner. The
+messages are :mod:`wippy.core.protocol`'s, dispatched through one table keyed by their kind.
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import sys
 import time as _time
 from typing import Any
 
-from ..core import transport, wire
+from ..core import protocol, transport, wire
 from ..core.mesh import Mesh
-from ..errors import NodeError, from_wire
+from ..core.protocol import Kind, ReqOp
+from ..errors import InvalidMessage, NodeError, from_wire
 from ..registry import public_entry
 from ..registry.entry import set_app_root
 from ..registry.store import Store
@@ -36,6 +38,7 @@ __all__ = ["host_main", "HostSpec"]
 log = logging.getLogger("wippy.host")
 
 LOAD_REPORT_S = 0.25     # how often a host tells the node its process count (for placement)
+NODE_STOPPING = "node stopping"   # the reason of a whole node's stop
 DRAIN_BATCH = 4096       # frames taken from a socket per loop turn, so timers and tasks still run
 
 HostSpec = dict   # serial, host_id, rundir, store, terminal, stdout_to_stderr, log_level
@@ -52,64 +55,80 @@ class Host:
         self.store = Store(spec["store"], readonly=True)
         self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request)
         self.rt.ctl_notify = self.notify
+        self.on_ctl = protocol.dispatcher({
+            Kind.REPLY: self._on_reply, Kind.NAME: self._on_name, Kind.TOPOLOGY: self._on_topology,
+            Kind.LOADS: self._on_loads, Kind.HOST_DOWN: self._on_host_down,
+            Kind.REGISTRY: self._on_registry, Kind.EVENT: self._on_event, Kind.PS: self._on_ps,
+            Kind.STOP: self._on_stop,
+        }, log, f"host {spec['host_id']}/{self.serial}")
         self.rt.on_control(self.on_ctl)       # node -> host control, once this host is ready
         self.sched = scheduler.get()
         self.req_seq = 0
         self.req_waits: dict[int, scheduler.Wait] = {}
         self.stopping = False
+        self.stop_kill_reason = ""
         self.stop_deadline = 0.0
         self.reported_load = -1
         self.next_report = 0.0
 
     # -- control plane -------------------------------------------------------------------
-    def notify(self, *msg: Any) -> None:
-        self.ctl.send(wire.dumps(msg))
+    def send_ctl(self, message: tuple) -> None:
+        self.ctl.send(wire.dumps(message))
 
-    async def request(self, op: str, *args: Any) -> Any:
+    def notify(self, what: str, *args: Any) -> None:
+        """What the runtime tells the node (``started``, ``release``, ``event``)."""
+        self.send_ctl(protocol.notification(what, *args))
+
+    async def request(self, op: ReqOp | str, *args: Any) -> Any:
         """Ask the node something and wait for its answer (from inside a process)."""
+        try:
+            code = protocol.request_op(op)
+        except ValueError as exc:
+            raise InvalidMessage(str(exc)) from None
         self.req_seq += 1
         req = self.req_seq
         self.req_waits[req] = self.sched.new_wait()
-        self.notify("req", req, op, *args)
+        self.send_ctl(protocol.request(req, code, args))
         ok, value = await scheduler.suspend()
         if not ok:
             raise from_wire(value)
         return value
 
-    def on_ctl(self, msg: tuple) -> None:
-        kind = msg[0]
-        rt = self.rt
-        if kind == "reply":
-            w = self.req_waits.pop(msg[1], None)
-            if w is not None:
-                self.sched.wake(w, (msg[2], msg[3]))
-        elif kind == "name":
-            _, name, pid, ack = msg
-            if pid is None:
-                rt.names.pop(name, None)
-            else:
-                rt.names[name] = pid
-            if ack is not None:
-                self.notify("ack", ack)
-        elif kind == "topology":
-            self.mesh.set_topology(msg[1])
-        elif kind == "loads":
-            self.mesh.set_loads(msg[1])
-        elif kind == "host_down":
-            rt.host_down(msg[1], msg[2])
-        elif kind == "registry":
-            _, version, events = msg
-            codeload.invalidate([eid for _, eid, _ in events])
-            for ekind, eid, entry in events:
-                rt.publish("registry", ekind, eid, None if entry is None else public_entry(entry))
-        elif kind == "event":
-            rt.publish(*msg[1:])
-        elif kind == "ps":
-            self.notify("ps_reply", msg[1], self.ps())
-        elif kind == "stop":
-            self.begin_stop(msg[1])
+    def _on_reply(self, f: protocol.Reply) -> None:
+        w = self.req_waits.pop(f.req, None)
+        if w is not None:
+            self.sched.wake(w, (f.ok, f.value))
+
+    def _on_name(self, f: protocol.Name) -> None:
+        if f.pid is None:
+            self.rt.names.pop(f.name, None)
         else:
-            log.warning("host %s: unknown control message %r", self.serial, kind)
+            self.rt.names[f.name] = f.pid
+        if f.ack is not None:
+            self.send_ctl(protocol.ack(f.ack))
+
+    def _on_topology(self, f: protocol.Topology) -> None:
+        self.mesh.set_topology(f.topology)
+
+    def _on_loads(self, f: protocol.Loads) -> None:
+        self.mesh.set_loads(f.loads)
+
+    def _on_host_down(self, f: protocol.HostDown) -> None:
+        self.rt.host_down(f.serial, f.reason)
+
+    def _on_registry(self, f: protocol.Registry) -> None:
+        codeload.invalidate([eid for _, eid, _ in f.events])
+        for ekind, eid, entry in f.events:
+            self.rt.publish("registry", ekind, eid, None if entry is None else public_entry(entry))
+
+    def _on_event(self, f: protocol.Event) -> None:
+        self.rt.publish(f.system, f.kind, f.path, f.data)
+
+    def _on_ps(self, f: protocol.Ps) -> None:
+        self.send_ctl(protocol.ps_reply(f.seq, self.ps()))
+
+    def _on_stop(self, f: protocol.Stop) -> None:
+        self.begin_stop(f.timeout, f.reason)
 
     def ps(self) -> dict[str, Any]:
         procs = [{"pid": p.pid, "entry": p.entry, "mailbox": p.mailbox_depth(),
@@ -118,9 +137,9 @@ class Host:
                 "processes": procs, "spawns": self.rt.spawns, "exits": self.rt.exits,
                 "last_failure": self.rt.last_failure}
 
-    def begin_stop(self, timeout: float) -> None:
+    def begin_stop(self, timeout: float, reason: str = NODE_STOPPING) -> None:
         """CANCEL every process that listens to its events; end the others at once; after
-        ``timeout`` end whatever is left.
+        ``timeout`` end whatever is left. ``reason`` is the CANCEL's and the exit's.
 
         A process that never asked for ``events()`` cannot see a CANCEL, so waiting
         ``stop_timeout`` for it would only delay every shutdown.
@@ -128,21 +147,23 @@ class Host:
         if self.stopping:
             return
         self.stopping = True
+        self.stop_kill_reason = ("killed at node stop" if reason == NODE_STOPPING
+                                 else f"killed: {reason}") + " (stop_timeout passed)"
         self.stop_deadline = scheduler.monotonic() + timeout
         for proc in list(self.rt.procs.values()):
             if proc.events_requested():
-                proc.post_event(Event(CANCEL, None, None, "node stopping"))
+                proc.post_event(Event(CANCEL, None, None, reason))
             else:
-                self.rt.exit(proc, None, Terminated("node stopping"))
+                self.rt.exit(proc, None, Terminated(reason))
 
     # -- loop ----------------------------------------------------------------------------
     def run(self) -> None:
-        self.notify("ready", self.serial, os.getpid())
+        self.send_ctl(protocol.ready(self.serial, os.getpid()))
         welcome = self._wait_welcome()
-        self.mesh.set_topology(welcome["topology"])
-        self.mesh.set_loads(welcome["loads"])
-        self.rt.names.update(welcome["names"])
-        for serial in welcome["dead"]:
+        self.mesh.set_topology(welcome.topology)
+        self.mesh.set_loads(welcome.loads)
+        self.rt.names.update(welcome.names)
+        for serial in welcome.dead:
             self.mesh.dead_serials.add(serial)
 
         # The loop waits on the inbox alone: node-to-host control arrives there too (Op.CTL),
@@ -169,7 +190,7 @@ class Host:
                 self._report_load(now)
             if self.stopping and (not rt.procs or now >= self.stop_deadline):
                 for proc in list(rt.procs.values()):
-                    rt.exit(proc, None, Terminated("killed at node stop (stop_timeout passed)"))
+                    rt.exit(proc, None, Terminated(self.stop_kill_reason))
                 sched.run_ready()
                 break
             if sched.ready:
@@ -219,24 +240,26 @@ class Host:
             sched.fire_due()
         self._flush_stdio()
         mesh.flush()
-        self.notify("stopped", self.serial)
+        self.send_ctl(protocol.stopped(self.serial))
 
     def _report_load(self, now: float) -> None:
         self.next_report = now + LOAD_REPORT_S
         n = len(self.rt.procs)
         if n != self.reported_load:
             self.reported_load = n
-            self.notify("load", self.serial, n)
+            self.send_ctl(protocol.load(self.serial, n))
         if self.spec.get("terminal"):
             self._flush_stdio()
 
-    def _wait_welcome(self) -> dict[str, Any]:
+    def _wait_welcome(self) -> protocol.Welcome:
         deadline = _time.monotonic() + 30
         while _time.monotonic() < deadline:
             if self.ctl.poll(1000):
                 msg = wire.loads(self.ctl.recv())
-                if msg[0] == "welcome":
-                    return msg[1]
+                if msg[0] == Kind.WELCOME:
+                    welcome = protocol.parse(msg)
+                    assert isinstance(welcome, protocol.Welcome)
+                    return welcome
                 self.on_ctl(msg)
         raise NodeError("the node did not answer this host's ready message within 30 s")
 

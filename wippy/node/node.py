@@ -1,161 +1,139 @@
-"""The node: the root OS process of ``wippy run``.
+"""The node: the root OS process of ``wippy run``, and the control loop that wires its parts
+(:mod:`wippy.node.main` boots it).
 
-Order of birth matters (S2): the node loads and validates the application (pure Python, no
-threads), forks the zygote, and only then takes the run-directory lock, opens LMDB, creates its
-zmq context and binds the control ROUTER. Hosts are forked by the zygote on request.
+The parts, each with only what it needs:
 
-What the node does, all from one single-threaded loop:
-* OS-level supervision: forks each ``process.host``'s workers, reaps them (via the zygote),
-  announces deaths to every host (so monitors and links fire) and restarts the host at once;
-  repeated deaths of the same slot within a second back off from 10 ms to 1 s (S5's implicit
-  root: never gives up).
-* the control plane: host and client hellos, the name registry (a registration is acked by
-  every live host before ``register`` returns), placement loads, ``ps``, ``stop``.
-* ``process.service`` entries with ``auto_start``: started in dependency order, registered
-  under their entry id, restarted after failures with Wippy's backoff.
-* ``-x ENTRY``: runs one process on the terminal host and exits with its result (S4).
+* :class:`~wippy.node.control.ControlPlane`: the members and how a message reaches them;
+* :class:`~wippy.node.names.NameTable`: process names, the only writer;
+* :class:`~wippy.node.hosts.HostSupervisor`: host OS processes (forks, deaths, restarts,
+  rescaling, retiring);
+* :class:`~wippy.node.services.ServiceManager`: ``process.service`` and ``supervisor`` entries;
+* :class:`~wippy.node.workflows.WorkflowManager`: the journal and workflow PIDs;
+* :class:`~wippy.node.registry.RegistryKeeper`: the registry's single writer and hot reload;
+* :class:`~wippy.node.shutdown.Shutdown`, :class:`~wippy.node.status.StatusCollector`,
+  :class:`~wippy.node.procs.ProcessPort`.
+
+:class:`NodeServer` owns them, runs the loop (ROUTER, its own data-plane inbox, the zygote's
+pipe, the signal pipe, timers) and dispatches control messages through one table keyed by
+:class:`~wippy.core.protocol.Kind` and requests through one keyed by
+:class:`~wippy.core.protocol.ReqOp`. ``-x ENTRY`` (run one process on the terminal host and
+exit with its result) lives in :mod:`wippy.node.terminal`.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
 import sys
 import time as _time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from ..core import osproc, transport, wire
+from ..core import osproc, protocol, transport, wire
 from ..core.mesh import Mesh
-from ..core.pid import make_pid, parse_pid
+from ..core.protocol import Kind, ReqOp
 from ..core.rundir import RunDir, data_dir_for, run_dir_for
 from ..core.zygote import Zygote
-from ..errors import ConfigError, NodeError, WippyError, from_wire
+from ..errors import NodeError
 from ..registry import loader
 from ..registry.changes import changed_ids
+from ..registry.entry import Kind as EntryKind
 from ..registry.store import Store
 from ..runtime import scheduler
-from ..supervision import services
-from .hosts import BOOT_TIMEOUT_S, HostControl, HostProc
+from ..supervision.services import State
+from .control import ControlPlane
+from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
+from .names import NameTable
+from .options import NodeOptions
+from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
+from .requests import Handler, NodeRequests
 from .services import ServiceManager
+from .shutdown import HOST_STOP_TIMEOUT_S, Shutdown
+from .status import StatusCollector
+from .terminal import Terminal
 from .workflows import WorkflowManager
 
-__all__ = ["NodeOptions", "run_node", "NODE_PID"]
+__all__ = ["NodeServer", "NODE_PID"]
 
 log = logging.getLogger("wippy.node")
 
-NODE_PID = make_pid("node", 0, "0")
-FORCE_GRACE_S = 2.0        # after stop_timeout, how long hosts get before SIGKILL
-STOP_POLL_S = 0.01         # how often an orderly stop checks whether a level has exited
 SIGNAL_REPEAT_S = 0.2      # a repeat within this is the same signal (sent to us and our group)
-LOADS_EVERY_S = 0.25
-ACK_TIMEOUT_S = 2.0        # a host that does not ack a name in time is presumed dying
-TERMINAL_HOST = "wippy:terminal"
+LOADS_EVERY_S = 0.25       # how often changed placement loads are broadcast
+POLL_MAX_MS = 100          # the loop wakes at least this often
 
 
-@dataclass
-class NodeOptions:
-    app_dir: str
-    data_dir: str | None = None
-    exec_entry: str | None = None
-    exec_args: list[str] = field(default_factory=list)
-    exec_host: str | None = None
-    log_level: str = "WARNING"
-    ready_fd: int | None = None
-    stop_timeout: float | None = None
-    watch: bool = True          # hot reload: watch the application's files
+class NodeServer:
+    """The node's parts and the loop that drives them (see the module docstring)."""
 
-
-def run_node(opts: NodeOptions) -> int:
-    """Boot, run until stopped, return the process exit code."""
-    logging.basicConfig(level=opts.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s node %(message)s")
-    try:
-        app = loader.load_app(opts.app_dir)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(str(issue), file=sys.stderr)
-        print(f"wippy: {len(exc.issues)} error(s); nothing started", file=sys.stderr)
-        return 1
-    for warning in app.warnings:
-        print(warning, file=sys.stderr)
-    if opts.exec_entry is not None and opts.exec_entry not in app.entries:
-        print(f"wippy: unknown entry '{opts.exec_entry}'", file=sys.stderr)
-        return 1
-
-    from ..host.loop import host_main
-    zygote = Zygote(_host_child(host_main))
-    zygote.start()          # before any context, env or thread exists in this process
-    try:
-        node = Node(opts, app, zygote)
-    except NodeError as exc:
-        zygote.close()
-        print(f"wippy: {exc}", file=sys.stderr)
-        return 1
-    try:
-        return node.run()
-    except NodeError as exc:
-        print(f"wippy: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        node.close()
-
-
-def _host_child(host_main: Any) -> Any:
-    def child(spec: dict[str, Any]) -> int:
-        return host_main(spec)
-    return child
-
-
-class Node(HostControl):
     def __init__(self, opts: NodeOptions, app: loader.LoadedApp, zygote: Zygote) -> None:
+        """Take the run directory, open the stores, bind the sockets (after the zygote's fork).
+        Raises NodeError when another node holds the run directory."""
         self.opts = opts
         self.app = app
         self.zygote = zygote
         self.app_dir = app.app_dir
         self.sched = scheduler.get()
+        call_later = self.sched.call_later
         self.rundir = RunDir(run_dir_for(self.app_dir))
         self.rundir.acquire({"pid": os.getpid(), "app_dir": self.app_dir, "started": _time.time()})
         osproc.set_subreaper()
         self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
         self.store = Store(os.path.join(self.data_dir, "registry"))
-        self.registry = RegistryKeeper(self.store, app, self._on_registry_change,
-                                       self.sched.call_later, watch=opts.watch)
-        self.host_workers: dict[str, int] = {}
+        self.registry = RegistryKeeper(self.store, app, self._on_registry_change, call_later,
+                                       watch=opts.watch)
         self.ctx = transport.new_context()
-        self.router = transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl"))
         self.mesh = Mesh(self.ctx, self.rundir.path, 0)
-        self.next_serial = 1
-        self.hosts: dict[int, HostProc] = {}
-        self.by_ident: dict[bytes, int] = {}
-        self.slot_deaths: dict[tuple[str, int], list[float]] = {}
-        self.clients: dict[bytes, int] = {}
-        self.names: dict[str, str] = {}
-        self.acks: dict[int, dict[str, Any]] = {}
-        self.ack_seq = 0
+        self.control = ControlPlane(transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl")),
+                                    self.mesh)
+        self.procs = ProcessPort(self.mesh)
+        self._serials = itertools.count(1)     # one sequence for hosts and programs (mesh ids)
+        stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else HOST_STOP_TIMEOUT_S
+        self.hosts = HostSupervisor(self._fork, self.control.send_host, self, call_later,
+                                    self._new_serial, stop_timeout=stop_timeout)
+        self.names = NameTable(self.control.broadcast, self.hosts.ready_serials, call_later)
+        stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
+        self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
+                                       self.begin_stop)
+        self.workflows = WorkflowManager(os.path.join(self.data_dir, "journal"), self.procs,
+                                         self.store.get, call_later, stopping)
+        self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
+                                 _time.monotonic, opts.stop_timeout)
+        self.status = StatusCollector(self.hosts, self.control.send_host, call_later,
+                                      self._node_info, self.names.by_pid, self.services.rows,
+                                      self.services.tree)
+        self.terminal = Terminal(opts, app, self.procs, self.hosts, self.begin_stop)
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
-        self.ps_pending: dict[int, dict[str, Any]] = {}
-        self.ps_seq = 0
-        self.spawn_counter = 0
-        self.services = ServiceManager(self)
-        self.workflows = WorkflowManager(self, os.path.join(self.data_dir, "journal"))
-        self.exec_pid: str | None = None
-        self.stopping = False
-        self.exit_code: int | None = None
-        self.force_at = 0.0
-        self.signals = 0
+        self.booted = False
+        self.started = _time.monotonic()
+        self._signals = 0
         self._pending_signals: list[tuple[int, float]] = []
         self._last_signal = 0.0
-        self.booted = False
-        self.wake_r = -1
-        self.started = _time.monotonic()
+        self._wake_r = -1
+        self._dispatch = protocol.sender_dispatcher({
+            Kind.READY: self._on_ready, Kind.HELLO: self._on_hello, Kind.BYE: self._on_bye,
+            Kind.REQUEST: self._on_request, Kind.ACK: self._on_ack,
+            Kind.RELEASE: self._on_release, Kind.EVENT: self._on_event, Kind.LOAD: self._on_load,
+            Kind.PS_REPLY: self._on_ps_reply, Kind.STARTED: self._on_started,
+            Kind.STOPPED: self._on_stopped,
+        }, log, "node")
+        self._requests: dict[ReqOp, Handler] = {
+            **NodeRequests(self.names, self.registry, self.status.start, self.services.states,
+                           self.begin_stop, self._info).table(),
+            **self.workflows.requests(),
+        }
+        self._registry_effects: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
+            EntryKind.PROCESS_HOST.value: self._host_entry_changed,
+            EntryKind.PROCESS_SERVICE.value: self.services.changed,
+            EntryKind.SUPERVISOR.value: self._supervisor_entry_changed,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> int:
+        """Boot everything, serve until stopped; returns the exit code."""
         wake_r, wake_w = os.pipe()
-        self.wake_r = wake_r
+        self._wake_r = wake_r
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -164,50 +142,53 @@ class Node(HostControl):
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
         for e in self.store.entries().values():
-            if e["kind"] == "process.host":
-                self._set_host_workers(e)
-        self.loop(wake_r, until=lambda: all(h.state != "forking" for h in self.hosts.values()),
+            if e["kind"] == EntryKind.PROCESS_HOST.value:
+                self.hosts.set_workers(e["id"], wanted_workers(e))
+        self.loop(until=lambda: all(h.state is not HostState.STARTING for h in self.hosts.live()),
                   timeout=BOOT_TIMEOUT_S, what="hosts to start")
         self.booted = True
-        self._start_services()
+        self.hosts.booting = False
+        self.services.load(self.store.entries())
+        self.services.start_all()
         self.workflows.boot()
-        self.loop(wake_r, until=lambda: not self.services.booting or self.stopping)
-        if self.opts.exec_entry is not None:
-            self._start_exec()
+        self.loop(until=lambda: not self.services.booting or self.shutdown.active)
+        if self.terminal.wanted and not self.shutdown.active:
+            host_id = self.terminal.start_host()
+            if host_id is not None:
+                self.loop(timeout=BOOT_TIMEOUT_S, what=f"terminal host {host_id}",
+                          until=lambda: self.hosts.has_ready(host_id))
+            self.terminal.spawn()
         self._announce_ready()
         self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
-        self.loop(wake_r, until=lambda: self.stopping and not self._live_hosts())
+        self.loop(until=lambda: self.shutdown.active and not self.hosts.live())
         self.zygote.close()
-        return self.exit_code if self.exit_code is not None else 0
+        code = self.shutdown.exit_code
+        return code if code is not None else 0
 
-    def loop(self, wake_r: int, until: Any, timeout: float | None = None, what: str = "") -> None:
+    def loop(self, until: Callable[[], bool], timeout: float | None = None, what: str = "") -> None:
+        """Serve until ``until()``; raises NodeError after ``timeout`` seconds."""
         poller = transport.Poller()
-        poller.register(self.router, transport.POLLIN)
+        router = self.control.router
+        poller.register(router, transport.POLLIN)
         poller.register(self.mesh.inbox, transport.POLLIN)
         poller.register(self.zygote.fd, transport.POLLIN)
-        poller.register(wake_r, transport.POLLIN)
+        poller.register(self._wake_r, transport.POLLIN)
         deadline = None if timeout is None else _time.monotonic() + timeout
         while not until():
             if deadline is not None and _time.monotonic() > deadline:
                 raise NodeError(f"timed out after {timeout:.0f} s waiting for {what}")
-            if self.stopping and _time.monotonic() >= self.force_at:
-                self._kill_hosts()
             delay = self.sched.next_delay()
-            timeout_ms = 100 if delay is None else max(0, min(100, int(delay * 1000) + 1))
+            timeout_ms = POLL_MAX_MS if delay is None else max(0, min(POLL_MAX_MS, int(delay * 1000) + 1))
             for sock, _ in poller.poll(timeout_ms):
-                if sock is self.router:
+                if sock is router:
                     self._drain_router()
                 elif sock is self.mesh.inbox:
                     self._drain_inbox()
                 elif sock == self.zygote.fd:
-                    for ev in self.zygote.events():
-                        self._on_zygote(ev)
-                    if self.zygote.eof:
-                        poller.unregister(self.zygote.fd)
-                        self._zygote_died()
-                elif sock == wake_r:
+                    self._drain_zygote(poller)
+                elif sock == self._wake_r:
                     try:
-                        os.read(wake_r, 4096)
+                        os.read(self._wake_r, 4096)
                     except BlockingIOError:
                         pass
                     osproc.reap_all()
@@ -216,75 +197,9 @@ class Node(HostControl):
             self.workflows.flush()      # group commit: one transaction for this turn's writes
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        # Only record it: the handler may run in the middle of a timer-heap operation, so it
-        # must not touch the scheduler. The wakeup fd wakes the loop, which acts (_signals).
-        self._pending_signals.append((signum, _time.monotonic()))
-
-    def _handle_signals(self) -> None:
-        while self._pending_signals:
-            signum, at = self._pending_signals.pop(0)
-            if self.signals and at - self._last_signal < SIGNAL_REPEAT_S:
-                continue        # the same Ctrl-C delivered twice (to us and to our group)
-            self.signals += 1
-            self._last_signal = at
-            if self.signals == 1:
-                self.begin_stop(0, f"signal {signal.Signals(signum).name}")
-            else:
-                log.warning("second signal: killing the hosts now")
-                self._kill_hosts()
-
     def begin_stop(self, code: int, reason: str) -> None:
-        """Orderly stop: services in reverse dependency order (CANCEL, ``stop_timeout``,
-        terminate), then every host (CANCEL to what is left, then kill). A second signal, or
-        the overall deadline, kills the hosts at once."""
-        if self.stopping:
-            return
-        log.info("stopping (%s)", reason)
-        self.stopping = True
-        self.exit_code = code
-        levels = self.services.stop_levels()
-        total = sum(max([s.spec.stop_timeout for s in lv] or [0]) for lv in levels)
-        self.host_stop_timeout = self.opts.stop_timeout if self.opts.stop_timeout is not None else 10.0
-        self.force_at = _time.monotonic() + total + self.host_stop_timeout + FORCE_GRACE_S
-        self._stop_levels = levels
-        self._stop_next_level()
-
-    def _stop_next_level(self) -> None:
-        if not self._stop_levels:
-            for svc in self.services.svcs.values():
-                svc.state = services.State.STOPPED
-            for hp in self._live_hosts():
-                self._to_host(hp, ("stop", self.host_stop_timeout))
-            return
-        level = self._stop_levels.pop(0)
-        timeout = min([s.spec.stop_timeout for s in level] + [self.opts.stop_timeout or 1e9])
-        for svc in level:
-            if svc.pid is not None:
-                self._cancel(svc.pid, "node stopping")
-        self.sched.call_later(STOP_POLL_S, self._check_level, level, _time.monotonic() + timeout)
-
-    def _check_level(self, level: list[Any], deadline: float) -> None:
-        running = [s for s in level if s.pid is not None]
-        if running and _time.monotonic() < deadline:
-            self.sched.call_later(STOP_POLL_S, self._check_level, level, deadline)
-            return
-        for svc in running:
-            log.warning("service %s did not stop within its stop_timeout; terminating it", svc.spec.id)
-            self.terminate_pid(svc.pid)
-        self._stop_next_level()
-
-    def _announce_ready(self) -> None:
-        n_hosts = len({h.host_id for h in self.hosts.values()})
-        n_os = len(self._live_hosts())
-        running = sum(1 for s in self.services.svcs.values() if s.state == services.State.RUNNING)
-        print(f"wippy: node ready (pid {os.getpid()}): {n_hosts} host(s) in {n_os} OS process(es), "
-              f"{running} service(s); run dir {self.rundir.path}", file=sys.stderr, flush=True)
-        if self.opts.ready_fd is not None:
-            import json
-            os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
-                                                       "pid": os.getpid()}) + "\n").encode())
-            os.close(self.opts.ready_fd)
+        """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`)."""
+        self.shutdown.begin(code, reason)
 
     def close(self) -> None:
         self.zygote.close()
@@ -295,310 +210,212 @@ class Node(HostControl):
             self.store.close()
             self.rundir.release()
 
-    # -- hosts ---------------------------------------------------------------------------
+    def _announce_ready(self) -> None:
+        n_hosts = len({h.host_id for h in self.hosts.hosts.values()})
+        running = sum(1 for s in self.services.svcs.values() if s.state == State.RUNNING)
+        print(f"wippy: node ready (pid {os.getpid()}): {n_hosts} host(s) in "
+              f"{len(self.hosts.live())} OS process(es), {running} service(s); run dir "
+              f"{self.rundir.path}", file=sys.stderr, flush=True)
+        if self.opts.ready_fd is not None:
+            import json
+            os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
+                                                       "pid": os.getpid()}) + "\n").encode())
+            os.close(self.opts.ready_fd)
 
-    @property
-    def version(self) -> int:
-        return self.registry.version
+    def _info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "app_dir": self.app_dir, "data_dir": self.data_dir,
+                "node_pid": NODE_PID, "version": self.registry.version}
 
-    def terminate_pid(self, pid: str) -> None:
-        p = parse_pid(pid)
-        try:
-            self.mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, NODE_PID)))
-        except Exception:  # noqa: BLE001 - its host is gone; the EXIT comes from the host death
-            pass
+    def _node_info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
+                "uptime": _time.monotonic() - self.started,
+                "registry_version": self.registry.version}
 
-    def _cancel(self, pid: str, reason: str) -> None:
-        p = parse_pid(pid)
-        try:
-            self.mesh.send(p.serial, wire.dumps((wire.Op.CANCEL, p.local, NODE_PID, reason, True)))
-        except Exception:  # noqa: BLE001
-            pass
+    # -- signals -------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # Only record it: the handler may run in the middle of a timer-heap operation, so it
+        # must not touch the scheduler. The wakeup fd wakes the loop, which acts.
+        self._pending_signals.append((signum, _time.monotonic()))
 
+    def _handle_signals(self) -> None:
+        while self._pending_signals:
+            signum, at = self._pending_signals.pop(0)
+            if self._signals and at - self._last_signal < SIGNAL_REPEAT_S:
+                continue        # the same Ctrl-C delivered twice (to us and to our group)
+            self._signals += 1
+            self._last_signal = at
+            if self._signals == 1:
+                self.begin_stop(0, f"signal {signal.Signals(signum).name}")
+            else:
+                log.warning("second signal: killing the hosts now")
+                self.shutdown.kill()
 
-    # -- control plane -------------------------------------------------------------------
-    def _send_to(self, ident: bytes, msg: tuple) -> None:
-        serial = self.by_ident.get(ident)
-        if serial is not None and self._host_data(serial, msg):
+    # -- host events (HostSupervisor -> node) --------------------------------------------
+    def _new_serial(self) -> int:
+        return next(self._serials)
+
+    def _fork(self, hp: HostProc) -> None:
+        self.zygote.fork_host({
+            "serial": hp.serial, "host_id": hp.host_id, "rundir": self.rundir.path,
+            "store": self.store.path, "terminal": hp.terminal, "app_dir": self.app_dir,
+            "stdout_to_stderr": self.opts.exec_entry is not None and not hp.terminal,
+            "log_level": self.opts.log_level,
+        })
+
+    def topology_changed(self) -> None:
+        topo = self.hosts.topology()
+        self.mesh.set_topology(topo)
+        self.control.broadcast(protocol.topology(topo))
+
+    def host_retiring(self, hp: HostProc) -> None:
+        self.services.host_retiring(hp.serial)
+        self.workflows.host_retiring(hp.serial)
+
+    def host_failed(self, hp: HostProc, reason: str) -> bool:
+        return self.services.host_failed(hp.host_id, reason)
+
+    def host_down(self, hp: HostProc, reason: str) -> None:
+        serial = hp.serial
+        self.store.reader_check()
+        self.mesh.host_down(serial)
+        self.control.leave_host(serial)
+        self.loads.pop(serial, None)
+        self.names.host_down(serial)
+        self.status.host_gone(serial)
+        self.control.broadcast(protocol.host_down(serial, reason))
+        self.topology_changed()
+        if self.shutdown.active:
             return
-        try:
-            self.router.send_multipart([ident, wire.dumps(msg)], transport.NOBLOCK)
-        except transport.ZMQError:
-            pass   # that peer is gone; its death is handled through the zygote
+        self.services.host_died(serial, reason, hp.host_id)
+        self.workflows.host_down(serial)
+        if hp.retired and self.hosts.has_ready(hp.host_id):
+            self.services.host_ready(hp.host_id)        # they move to a remaining worker
+            self.workflows.host_ready(hp.host_id)
+        self.terminal.host_down(serial, reason)
 
-    def _send_router(self, ident: bytes, msg: tuple) -> None:
-        try:
-            self.router.send_multipart([ident, wire.dumps(msg)], transport.NOBLOCK)
-        except transport.ZMQError:
-            pass
+    def _drain_zygote(self, poller: Any) -> None:
+        for ev in self.zygote.events():
+            if ev[0] == "started":
+                self.hosts.on_started(ev[1], ev[2])
+            elif ev[0] == "exited":
+                self.hosts.on_exited(ev[1], ev[3])
+        if self.zygote.eof:
+            poller.unregister(self.zygote.fd)
+            log.error("the zygote (os pid %d) died; every host died with it; stopping", self.zygote.pid)
+            self.hosts.zygote_died()
+            self.begin_stop(1, "zygote died")
 
-    def _host_data(self, serial: int, msg: tuple, data: bytes | None = None) -> bool:
-        """Send a control message to a ready host through its data-plane inbox, so that the
-        host waits on one socket only (S11: every extra polled item costs each round trip).
-        One PUSH pipe per host keeps these in order among themselves. False: not ready yet."""
-        hp = self.hosts.get(serial)
-        if hp is None or hp.state != "ready":
-            return False
-        try:
-            self.mesh.send(serial, data or wire.dumps((wire.Op.CTL, msg)))
-        except WippyError:
-            pass   # host down: its death is handled through the zygote
-        return True
-
-    def _to_host(self, hp: HostProc, msg: tuple) -> None:
-        self._send_to(hp.ident, msg)
-
-    def _broadcast(self, msg: tuple, skip: int | None = None) -> None:
-        data = wire.dumps((wire.Op.CTL, msg))
-        for hp in self.hosts.values():
-            if hp.state == "ready" and hp.serial != skip:
-                self._host_data(hp.serial, msg, data)
-        data = wire.dumps(msg)
-        for ident in self.clients:
-            try:
-                self.router.send_multipart([ident, data], transport.NOBLOCK)
-            except transport.ZMQError:
-                pass
-
+    # -- control messages ----------------------------------------------------------------
     def _drain_router(self) -> None:
-        while True:
+        for ident, msg in self.control.receive():
             try:
-                ident, data = self.router.recv_multipart(transport.NOBLOCK)
-            except transport.Again:
-                return
-            except ValueError:
-                continue
-            try:
-                msg = wire.loads(data)
-                self._on_ctl(ident, msg)
+                self._dispatch(ident, msg)
             except Exception as exc:  # noqa: BLE001 - one bad request never stops the node
-                log.warning("bad control message from %r: %s", ident, exc)
+                log.warning("control message from %r failed: %s", ident, exc)
 
-    def _on_ctl(self, ident: bytes, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "ready":
-            self._on_ready(ident, msg[1], msg[2])
-        elif kind == "req":
-            _, req, op, *args = msg
-            self._on_request(ident, req, op, args)
-        elif kind == "ack":
-            ack = self.acks.get(msg[1])
-            if ack is not None:
-                ack["waiting"].discard(self.by_ident.get(ident, -1))
-                self._check_acks()
-        elif kind == "release":
-            _, pid, names = msg
-            for name in names:
-                if self.names.get(name) == pid:
-                    del self.names[name]
-                    self._broadcast(("name", name, None, None))
-        elif kind == "event":
-            self._broadcast(("event", *msg[1:]))
-        elif kind == "load":
-            self.loads[msg[1]] = msg[2]
-            self.loads_dirty = True
-        elif kind == "ps_reply":
-            self._on_ps_reply(msg[1], msg[2])
-        elif kind == "stopped":
-            pass
-        elif kind == "started":
-            self.services.started(msg[1])
-        elif kind == "hello":
-            self._on_hello(ident)
-        elif kind == "bye":
-            serial = self.clients.pop(ident, None)
-            if serial is not None:
-                self.mesh.host_down(serial)
-        else:
-            log.warning("unknown control message %r", kind)
-
-    def _reply(self, ident: bytes, req: int, ok: bool, value: Any) -> None:
-        self._send_to(ident, ("reply", req, ok, value))
-
-    def _on_request(self, ident: bytes, req: int, op: str, args: list) -> None:
-        if op.startswith("wf_") and self.workflows.request(ident, req, op, args):
+    def _on_ready(self, ident: bytes, f: protocol.Ready) -> None:
+        hp = self.hosts.on_ready(f.serial, f.os_pid)
+        if hp is None:
             return
-        if op == "register":
-            name, pid = args
-            holder = self.names.get(name)
-            if holder is not None and holder != pid:
-                self._reply(ident, req, False, {"kind": "ALREADY_EXISTS",
-                                                "message": f"name '{name}' is registered to {holder}"})
-                return
-            self.names[name] = pid
-            self._announce_name(name, pid, (ident, req))
-        elif op == "unregister":
-            name = args[0]
-            self.names.pop(name, None)
-            self._broadcast(("name", name, None, None))
-            self._reply(ident, req, True, True)
-        elif op == "lookup":
-            self._reply(ident, req, True, self.names.get(args[0]))
-        elif op == "ps":
-            self._start_ps(ident, req)
-        elif op == "stop":
-            self._reply(ident, req, True, True)
-            self.begin_stop(0, "stop requested")
-        elif op == "registry_apply":
-            from_process = ident in self.by_ident    # a host: the caller is a process
-            self._registry_request(ident, req, lambda: self.registry.apply(
-                args[0], "process" if from_process else "api", python=not from_process))
-        elif op == "registry_rollback":
-            self._registry_request(ident, req, lambda: self.registry.rollback(int(args[0])))
-        elif op == "exit":
-            self._reply(ident, req, True, True)
-            self.begin_stop(int(args[0]), "system.exit")
-        elif op == "supervisor_states":
-            self._reply(ident, req, True, self.services.states())
-        elif op == "info":
-            self._reply(ident, req, True, {"pid": os.getpid(), "app_dir": self.app_dir,
-                                           "data_dir": self.data_dir, "node_pid": NODE_PID,
-                                           "version": self.version})
-        else:
-            self._reply(ident, req, False, {"kind": "INVALID", "message": f"unknown request '{op}'"})
+        topo = self.hosts.topology()
+        self.mesh.set_topology(topo)
+        self.control.send_router(ident, protocol.welcome(topo, dict(self.loads), self.names.snapshot(),
+                                                         self.hosts.dead_serials()))
+        self.control.join_host(ident, hp.serial)
+        self.control.broadcast(protocol.topology(topo), skip=hp.serial)
+        self.status.watch(hp.serial, hp.os_pid)
+        if self.booted:
+            self.services.host_ready(hp.host_id)
+            self.workflows.host_ready(hp.host_id)
 
-    def _registry_request(self, ident: bytes, req: int, fn: Any) -> None:
-        from ..errors import WippyError
-        try:
-            version = fn()
-        except WippyError as exc:
-            self._reply(ident, req, False, {"kind": exc.kind, "message": str(exc)})
-        else:
-            self._reply(ident, req, True, version)
+    def _on_hello(self, ident: bytes, f: protocol.Hello) -> None:
+        serial = self._new_serial()
+        self.control.join_client(ident, serial)
+        self.control.send_router(ident, protocol.welcome(
+            self.hosts.topology(), dict(self.loads), self.names.snapshot(),
+            self.hosts.dead_serials(), serial=serial, node_pid=NODE_PID, store=self.store.path))
 
-    def _on_registry_change(self, version: int, changes: dict[str, list], source: str) -> None:
-        """A version was committed: tell every host and client, then carry out the effects."""
-        events = changed_ids(changes)
-        self._broadcast(("registry", version, events))
-        if not self.booted:
-            return
-        for kind, eid, entry in events:
-            ekind = (entry or {}).get("kind") or self._known_kind(eid)
-            if ekind == "process.host":
-                self._set_host_workers(entry, eid)
-            elif ekind == "process.service":
-                self.services.changed(eid, entry)
-            elif ekind == "supervisor" and entry is not None:
-                self.services._add_sup(entry)
-                self.services._link_children()
-        self.services.code_changed({eid for _, eid, _ in events})
+    def _on_bye(self, ident: bytes, f: protocol.Bye) -> None:
+        serial = self.control.leave_client(ident)
+        if serial is not None:
+            self.mesh.host_down(serial)
 
-    def _known_kind(self, eid: str) -> str | None:
-        if eid in self.services.svcs:
-            return "process.service"
-        if eid in self.host_workers:
-            return "process.host"
-        return None
+    def _on_ack(self, ident: bytes, f: protocol.Ack) -> None:
+        serial = self.control.host_serial(ident)
+        if serial is not None:
+            self.names.ack(serial, f.seq)
 
-    def _announce_name(self, name: str, pid: str, reply_to: tuple[bytes, int] | None) -> None:
-        self.ack_seq += 1
-        waiting = {h.serial for h in self.hosts.values() if h.state == "ready"}
-        self.acks[self.ack_seq] = {"waiting": waiting, "reply": reply_to,
-                                   "deadline": _time.monotonic() + ACK_TIMEOUT_S}
-        self._broadcast(("name", name, pid, self.ack_seq))
-        self.sched.call_later(ACK_TIMEOUT_S, self._expire_ack, self.ack_seq)
-        self._check_acks()
+    def _on_release(self, ident: bytes, f: protocol.Release) -> None:
+        self.names.release(f.pid, f.names)
 
-    def _check_acks(self) -> None:
-        for seq in [s for s, a in self.acks.items() if not a["waiting"]]:
-            ack = self.acks.pop(seq)
-            if ack["reply"] is not None:
-                self._reply(*ack["reply"], True, True)
+    def _on_event(self, ident: bytes, f: protocol.Event) -> None:
+        self.control.broadcast(protocol.event(*f))
 
-    def _expire_ack(self, seq: int) -> None:
-        ack = self.acks.get(seq)
-        if ack is not None:
-            log.warning("hosts %s did not acknowledge a name in %.0f s", sorted(ack["waiting"]), ACK_TIMEOUT_S)
-            ack["waiting"].clear()
-            self._check_acks()
+    def _on_load(self, ident: bytes, f: protocol.Load) -> None:
+        self.loads[f.serial] = f.procs
+        self.loads_dirty = True
 
-    def _on_hello(self, ident: bytes) -> None:
-        serial = self.next_serial
-        self.next_serial += 1
-        self.clients[ident] = serial
-        self._send_to(ident, ("welcome", {"serial": serial, "topology": self.topology(),
-                                          "loads": dict(self.loads), "names": dict(self.names),
-                                          "node_pid": NODE_PID, "store": self.store.path,
-                                          "dead": [h.serial for h in self.hosts.values() if h.state == "dead"]}))
+    def _on_ps_reply(self, ident: bytes, f: protocol.PsReply) -> None:
+        self.status.on_reply(f)
+
+    def _on_started(self, ident: bytes, f: protocol.Started) -> None:
+        self.services.started(f.pid)
+
+    def _on_stopped(self, ident: bytes, f: protocol.Stopped) -> None:
+        log.debug("host %d has stopped its processes", f.serial)
 
     def _broadcast_loads(self) -> None:
         if self.loads_dirty:
             self.loads_dirty = False
             self.mesh.set_loads(self.loads)
-            self._broadcast(("loads", dict(self.loads)))
-        if not self.stopping:
+            self.control.broadcast(protocol.loads(dict(self.loads)))
+        if not self.shutdown.active:
             self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
 
-    # -- ps ------------------------------------------------------------------------------
-    def _start_ps(self, ident: bytes, req: int) -> None:
-        self.ps_seq += 1
-        live = [h for h in self.hosts.values() if h.state == "ready"]
-        self.ps_pending[self.ps_seq] = {"reply": (ident, req), "waiting": {h.serial for h in live},
-                                        "hosts": {}}
-        for hp in live:
-            self._to_host(hp, ("ps", self.ps_seq))
-        self.sched.call_later(2.0, self._finish_ps, self.ps_seq)
-        if not live:
-            self._finish_ps(self.ps_seq)
-
-    def _on_ps_reply(self, seq: int, data: dict[str, Any]) -> None:
-        pend = self.ps_pending.get(seq)
-        if pend is None:
+    # -- requests ------------------------------------------------------------------------
+    def _on_request(self, ident: bytes, f: protocol.Request) -> None:
+        reply = self.control.reply_to(ident, f.req)
+        handler = self._requests.get(f.op)    # type: ignore[call-overload]  # an unknown op: int
+        if handler is None:
+            reply.error("INVALID", f"unknown request '{f.op}'")
             return
-        pend["hosts"][data["serial"]] = data
-        pend["waiting"].discard(data["serial"])
-        if not pend["waiting"]:
-            self._finish_ps(seq)
+        handler(f.args, reply)
 
-    def _finish_ps(self, seq: int) -> None:
-        pend = self.ps_pending.pop(seq, None)
-        if pend is None:
+    # -- registry changes ----------------------------------------------------------------
+    def _on_registry_change(self, version: int, changes: dict[str, list], source: str) -> None:
+        """A version was committed: tell every member, then carry out its effects."""
+        events = changed_ids(changes)
+        self.control.broadcast(protocol.registry(version, events))
+        if not self.booted:
             return
-        hosts = []
-        for hp in sorted(self.hosts.values(), key=lambda h: h.serial):
-            if hp.state == "dead":
-                continue
-            row: dict[str, Any] = {"serial": hp.serial, "host": hp.host_id, "slot": hp.slot,
-                                   "os_pid": hp.os_pid, "state": hp.state, "cpu": None, "rss": None,
-                                   "restarts": max(0, len(self.slot_deaths.get((hp.host_id, hp.slot), [])))}
-            if hp.ps is not None:
-                try:
-                    with hp.ps.oneshot():
-                        row["cpu"] = hp.ps.cpu_percent()
-                        row["rss"] = hp.ps.memory_info().rss
-                except Exception:  # noqa: BLE001
-                    pass
-            row.update({k: v for k, v in pend["hosts"].get(hp.serial, {}).items()
-                        if k in ("processes", "spawns", "exits", "last_failure")})
-            names_of: dict[str, list[str]] = {}
-            for name, pid in self.names.items():
-                names_of.setdefault(pid, []).append(name)
-            for p in row.get("processes", []):
-                p["names"] = sorted(set(p.get("names", [])) | set(names_of.get(p["pid"], [])))
-            hosts.append(row)
-        svcs = [{"id": s.spec.id, "state": s.state.value, "pid": s.pid, "host": s.spec.host,
-                 "restarts": s.restarts, "last_error": s.last_error, "supervisor": s.parent}
-                for s in self.services.svcs.values()]
-        self._reply(*pend["reply"], True, {
-            "node": {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
-                     "uptime": _time.monotonic() - self.started, "registry_version": self.version},
-            "hosts": hosts, "services": svcs, "supervisors": self.services.tree()})
+        for _, eid, entry in events:
+            kind = (entry or {}).get("kind") or self._known_kind(eid)
+            effect = self._registry_effects.get(kind or "")
+            if effect is not None:
+                effect(eid, entry)
+        self.services.code_changed({eid for _, eid, _ in events})
 
-    # -- spawning on behalf of the node --------------------------------------------------
-    def spawn(self, entry_id: str, host_id: str, args: list, monitor: bool = True,
-              ack: bool = False) -> str:
-        serial = self.mesh.pick(host_id)
-        self.spawn_counter += 1
-        local = f"0.{self.spawn_counter}"
-        flags = (1 if monitor else 0) | (4 if ack else 0)
-        self.mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, NODE_PID, entry_id,
-                                           wire.plain(list(args)), flags, None)))
-        return make_pid(host_id, serial, local)
+    def _known_kind(self, eid: str) -> str | None:
+        """The kind of a deleted entry that the node was running."""
+        if eid in self.services.svcs:
+            return EntryKind.PROCESS_SERVICE.value
+        if eid in self.hosts.workers:
+            return EntryKind.PROCESS_HOST.value
+        return None
 
+    def _host_entry_changed(self, eid: str, entry: dict[str, Any] | None) -> None:
+        self.hosts.set_workers(eid, wanted_workers(entry))
+
+    def _supervisor_entry_changed(self, eid: str, entry: dict[str, Any] | None) -> None:
+        if entry is not None:
+            self.services.supervisor_changed(entry)
+
+    # -- the node's own inbox (data plane) -----------------------------------------------
     def _drain_inbox(self) -> None:
+        inbox = self.mesh.inbox
         while True:
             try:
-                data = self.mesh.inbox.recv(transport.NOBLOCK)
+                data = inbox.recv(transport.NOBLOCK)
             except transport.Again:
                 return
             try:
@@ -606,51 +423,15 @@ class Node(HostControl):
             except Exception:  # noqa: BLE001 - a bad message is dropped, not fatal
                 continue
             for frame in frames:
-                if frame[0] == wire.Op.EXIT:
+                op = frame[0]
+                if op == wire.Op.EXIT:
                     if not self.workflows.on_exit(frame[2], frame[4]):
                         self._on_exit(frame[2], frame[3], frame[4])
-                elif frame[0] == wire.Op.SPAWN:
+                elif op == wire.Op.SPAWN:
                     self.workflows.on_spawn(frame)
                 elif frame[1] != "0":
                     self.workflows.on_frame(frame)
 
     def _on_exit(self, pid: str, value: Any, error: dict | None) -> None:
-        if pid == self.exec_pid:
-            self._finish_exec(value, error)
-            return
-        self.services.on_exit(pid, value, error)
-
-    # -- services ------------------------------------------------------------------------
-    def _start_services(self) -> None:
-        self.services.load(self.store.entries())
-        self.services.start_all()
-
-    # -- -x ------------------------------------------------------------------------------
-    def _start_exec(self) -> None:
-        host_id = self.opts.exec_host
-        if host_id is None:
-            terms = [e.id for e in self.app.entries.values() if e.kind == "terminal.host"]
-            host_id = terms[0] if terms else TERMINAL_HOST
-        if not any(h.host_id == host_id and h.state == "ready" for h in self.hosts.values()):
-            self.fork_host(host_id, 0, terminal=True)
-            self.loop(self.wake_r, timeout=BOOT_TIMEOUT_S, what=f"terminal host {host_id}",
-                      until=lambda: any(h.host_id == host_id and h.state == "ready"
-                                        for h in self.hosts.values()))
-        self.exec_pid = self.spawn(self.opts.exec_entry or "", host_id, list(self.opts.exec_args))
-
-    def _finish_exec(self, value: Any, error: dict | None) -> None:
-        self.exec_pid = None
-        if error is not None:
-            print(f"wippy: {self.opts.exec_entry}: {from_wire(error)}", file=sys.stderr)
-            code = 1
-        elif isinstance(value, str):
-            sys.stdout.write(value if value.endswith("\n") else value + "\n")
-            sys.stdout.flush()
-            code = 0
-        elif isinstance(value, bool):
-            code = 0 if value else 1
-        elif isinstance(value, (int, float)):
-            code = int(value)
-        else:
-            code = 0
-        self.begin_stop(code, "exec finished")
+        if not self.terminal.on_exit(pid, value, error):
+            self.services.on_exit(pid, value, error)

@@ -6,11 +6,8 @@ Two regimes (S5):
   stays down; an error exit is Failed and retried with exponential backoff
   (:func:`wippy.services.backoff_delay`), up to ``max_attempts``; running longer than
   ``stable_threshold`` resets the count.
-* Children of a ``supervisor`` follow Erlang: the restart type (permanent, transient,
-  temporary) decides whether a child comes back; the strategy (one_for_one, one_for_all,
-  rest_for_one) decides which siblings restart with it; every restart counts against the
-  supervisor's ``intensity`` per ``period``, and past it the supervisor stops its children and
-  escalates to its parent. A top-level supervisor escalating stops the node (exit code 1).
+* Children of a ``supervisor`` follow Erlang (:mod:`wippy.node.supervisors`, which this
+  manager owns and serves as its :class:`~wippy.node.supervisors.Children`).
 
 Either way a service whose host died comes back as soon as the host is back, with no backoff
 and not counted. The decisions are the pure functions of :mod:`wippy.supervision` and
@@ -19,29 +16,30 @@ and not counted. The decisions are the pure functions of :mod:`wippy.supervision
 Siblings stopped for a one_for_all / rest_for_one restart are terminated at once (Erlang's
 ``brutal_kill``); the orderly CANCEL + ``stop_timeout`` is for node shutdown, which stops
 services in reverse dependency order.
+
+The manager sees the rest of the node through narrow interfaces: :class:`Spawner` (start and
+end processes), :class:`NameWriter` (a running service is registered under its entry id),
+:class:`HostEntries` (a supervisor may own host entries), a timer, and two callables (is the
+node stopping; stop it).
 """
 from __future__ import annotations
 
 import logging
 import random
-import sys
 import time as _time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol
 
-from ..core.durations import parse_duration
 from ..core.pid import parse_pid
 from ..errors import exit_error
 from ..supervision import services
-from ..supervision import strategy as supervision
 from ..supervision.services import State
-from ..supervision.strategy import RestartType, Strategy
+from ..supervision.strategy import RestartType
+from .supervisors import Sup, SupervisorTree
 
-__all__ = ["ServiceManager", "Svc", "Sup"]
+__all__ = ["ServiceManager", "Svc", "Spawner", "NameWriter", "HostEntries"]
 
 log = logging.getLogger("wippy.supervisor")
-
-STOP_POLL_S = 0.02
 
 
 @dataclass
@@ -62,62 +60,74 @@ class Svc:
     timer: Any = None
 
 
-@dataclass
-class Sup:
-    id: str
-    strategy: Strategy
-    intensity: int
-    period: float
-    children: list[tuple[str, RestartType]] = field(default_factory=list)
-    parent: str | None = None
-    restarts: tuple[float, ...] = ()
-    restart_count: int = 0
-    state: str = "running"            # running | failed | stopped
-    last_error: str | None = None
+class Spawner(Protocol):
+    """Starting and ending processes on the node's behalf."""
+
+    def spawn(self, entry_id: str, host_id: str, args: list[Any], monitor: bool = True,
+              ack: bool = False) -> str: ...
+
+    def terminate(self, pid: str) -> None: ...
+
+
+class NameWriter(Protocol):
+    """The name table, as far as services change it."""
+
+    def assign(self, name: str, pid: str) -> None: ...
+
+    def release(self, pid: str, names: Iterable[str]) -> None: ...
+
+
+class HostEntries(Protocol):
+    """Host entries that a supervisor names as its children."""
+
+    def restart_entry(self, host_id: str, counted: bool) -> None: ...
+
+    def stop_entry(self, host_id: str) -> None: ...
 
 
 class ServiceManager:
-    def __init__(self, node: Any) -> None:
-        self.node = node
+    """``process.service`` and ``supervisor`` entries of the node.
+
+    ``call_later(delay, fn, *args)`` returns a handle with ``cancel()``; ``stopping()`` tells
+    whether the node is stopping; ``stop_node(code, reason)`` stops it (a top-level supervisor
+    escalating); ``clock()`` is monotonic seconds."""
+
+    def __init__(self, procs: Spawner, names: NameWriter, hosts: HostEntries,
+                 call_later: Callable[..., Any], stopping: Callable[[], bool],
+                 stop_node: Callable[[int, str], None],
+                 clock: Callable[[], float] = _time.monotonic) -> None:
+        self._procs = procs
+        self._names = names
+        self._hosts = hosts
+        self._call_later = call_later
+        self._stopping = stopping
+        self._clock = clock
         self.svcs: dict[str, Svc] = {}
-        self.sups: dict[str, Sup] = {}
-        self.host_parent: dict[str, tuple[str, RestartType]] = {}   # host id -> supervisor
+        self.supervisors = SupervisorTree(self, stop_node, clock)
         self.doomed: set[str] = set()          # PIDs we terminated on purpose: their EXIT is ours
         self.booting = False
         self._levels: list[list[str]] = []
         self._waiting: set[str] = set()        # services of the level being started
         self._level_timer: Any = None
 
+    @property
+    def sups(self) -> dict[str, Sup]:
+        return self.supervisors.sups
+
     # -- building from the registry ------------------------------------------------------
     def load(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Take the services and supervisors of a registry snapshot (at boot)."""
         for e in entries.values():
             if e["kind"] == "supervisor":
-                self._add_sup(e)
+                self.supervisors.add(e)
         for e in entries.values():
             if e["kind"] == "process.service":
                 self.svcs[e["id"]] = Svc(services.service_spec(e))
         self._link_children()
 
-    def _add_sup(self, e: dict[str, Any]) -> None:
-        d = e.get("data") or {}
-        children = []
-        for c in d.get("children") or []:
-            cid, rtype = (c["id"], c.get("restart", "permanent")) if isinstance(c, dict) else (c, "permanent")
-            children.append((cid, RestartType(rtype)))
-        self.sups[e["id"]] = Sup(e["id"], Strategy(d.get("strategy", "one_for_one")),
-                                 int(d.get("intensity", 1)), parse_duration(d.get("period", 5)),
-                                 children)
-
     def _link_children(self) -> None:
-        self.host_parent.clear()
-        for sup in self.sups.values():
-            for cid, rtype in sup.children:
-                if cid in self.svcs:
-                    self.svcs[cid].parent, self.svcs[cid].restart_type = sup.id, rtype
-                elif cid in self.sups:
-                    self.sups[cid].parent = sup.id
-                else:
-                    self.host_parent[cid] = (sup.id, rtype)
+        for sid, (parent, rtype) in self.supervisors.link().items():
+            self.svcs[sid].parent, self.svcs[sid].restart_type = parent, rtype
 
     # -- start ---------------------------------------------------------------------------
     def start_all(self) -> None:
@@ -125,7 +135,7 @@ class ServiceManager:
         a level starts once every service of the one before has taken its first step (or
         failed to within ``start_timeout``); within a level all start at once, a supervisor's
         children in their list order."""
-        order = {cid: i for sup in self.sups.values() for i, (cid, _) in enumerate(sup.children)}
+        order = self.supervisors.start_order()
         wanted = {s.spec.id: s.spec.depends_on for s in self.svcs.values()
                   if s.spec.auto_start or s.parent is not None}
         self._levels = [sorted(level, key=lambda i: (order.get(i, -1), i))
@@ -148,7 +158,7 @@ class ServiceManager:
                     self._waiting.add(svc.pid)
             if self._waiting:
                 timeout = max(self.svcs[i].spec.start_timeout for i in level if i in self.svcs)
-                self._level_timer = self.node.sched.call_later(timeout, self._level_timed_out)
+                self._level_timer = self._call_later(timeout, self._level_timed_out)
         if not self._levels and not self._waiting:
             self.booting = False
 
@@ -169,15 +179,16 @@ class ServiceManager:
         self._next_level()
 
     def start(self, svc: Svc, counted: bool = True, ack: bool = False) -> None:
-        node = self.node
+        """Start ``svc`` now (``counted``: as a restart); when its host has no ready worker,
+        as soon as one is."""
         svc.timer = None
-        if node.stopping or svc.deleted:
+        if self._stopping() or svc.deleted:
             return
-        if svc.parent is not None and self.sups[svc.parent].state != "running":
+        if svc.parent is not None and not self.supervisors.running(svc.parent):
             return
         spec = svc.spec
         try:
-            pid = node.spawn(spec.process, spec.host, spec.input, ack=ack)
+            pid = self._procs.spawn(spec.process, spec.host, spec.input, ack=ack)
         except Exception as exc:  # noqa: BLE001 - no live host right now: start when it is back
             self._set(svc, State.STARTING)
             svc.waiting_host = True
@@ -187,17 +198,17 @@ class ServiceManager:
             svc.restarts += 1
         svc.pid = pid
         self._set(svc, State.RUNNING)
-        svc.started_at = _time.monotonic()
-        node.names[spec.id] = pid
-        node._announce_name(spec.id, pid, None)
+        svc.started_at = self._clock()
+        self._names.assign(spec.id, pid)
 
     def _set(self, svc: Svc, state: State) -> None:
         svc.state = state
         svc.last_update = _time.time()
 
     def host_ready(self, host_id: str) -> None:
+        """A worker of ``host_id`` is ready: start the services that waited for one."""
         for svc in self.svcs.values():
-            if svc.waiting_host and svc.spec.host == host_id and not self.node.stopping:
+            if svc.waiting_host and svc.spec.host == host_id and not self._stopping():
                 svc.waiting_host = False
                 self.start(svc, counted=False)
 
@@ -206,12 +217,21 @@ class ServiceManager:
         for svc in self.svcs.values():
             if svc.pid is not None and parse_pid(svc.pid).serial == serial:
                 svc.pid = None
+                svc.restart_pending = False
                 self._set(svc, State.STARTING)
                 svc.waiting_host = True
                 svc.last_error = f"host {host_id}/{serial} died: {reason}"
 
+    def host_retiring(self, serial: int) -> None:
+        """OS process ``serial`` is being stopped for good: its services start again on
+        another worker as soon as they have exited, at once and not counted."""
+        for svc in self.svcs.values():
+            if svc.pid is not None and parse_pid(svc.pid).serial == serial:
+                svc.restart_pending = True
+
     # -- exits ---------------------------------------------------------------------------
     def on_exit(self, pid: str, value: Any, error: dict | None) -> bool:
+        """A process the node monitors ended; True when it was (or had been) a service's."""
         self.started(pid)                      # an exit also ends waiting for its start
         if pid in self.doomed:
             self.doomed.discard(pid)
@@ -223,12 +243,10 @@ class ServiceManager:
         return False
 
     def _exited(self, svc: Svc, error: dict | None) -> None:
-        node = self.node
-        if node.names.get(svc.spec.id) == svc.pid:
-            del node.names[svc.spec.id]
-            node._broadcast(("name", svc.spec.id, None, None))
+        if svc.pid is not None:
+            self._names.release(svc.pid, (svc.spec.id,))
         svc.pid = None
-        if node.stopping:
+        if self._stopping():
             self._set(svc, State.STOPPED)
             return
         if svc.deleted:
@@ -244,10 +262,10 @@ class ServiceManager:
         failed = error is not None
         if failed:
             svc.last_error = str(exit_error(error))
-        if _time.monotonic() - svc.started_at >= svc.spec.stable_threshold:
+        if self._clock() - svc.started_at >= svc.spec.stable_threshold:
             svc.attempts = 0
         if svc.parent is not None:
-            self._child_ended(self.sups[svc.parent], svc.spec.id, failed, svc.last_error)
+            self.supervisors.child_ended(svc.parent, svc.spec.id, failed, svc.last_error)
             return
         if not services.should_restart(svc.spec.restart, failed, svc.attempts):
             self._set(svc, State.FAILED if failed else State.EXITED)
@@ -262,100 +280,55 @@ class ServiceManager:
         self._set(svc, State.FAILED)
         log.warning("service %s failed (%s); restart %d in %.2f s", svc.spec.id, svc.last_error,
                     svc.attempts, delay)
-        svc.timer = self.node.sched.call_later(delay, self.start, svc)
+        svc.timer = self._call_later(delay, self.start, svc)
 
-    # -- supervisors ---------------------------------------------------------------------
+    # -- what supervisors do to their children (SupervisorTree's Children) ---------------
     def host_failed(self, host_id: str, reason: str) -> bool:
-        """A worker of a supervised host died. True when a supervisor took charge (it decides
+        """A worker of a host entry died. True when a supervisor took charge (it decides
         about the restart); False for the implicit root (restart without limit)."""
-        parent = self.host_parent.get(host_id)
-        if parent is None:
-            return False
-        self._child_ended(self.sups[parent[0]], host_id, True, reason)
-        return True
+        return self.supervisors.host_failed(host_id, reason)
 
-    def _child_ended(self, sup: Sup, child: str, failed: bool, reason: str | None) -> None:
-        if sup.state != "running":
-            return
-        rtype = dict(sup.children).get(child, RestartType.PERMANENT)
-        if not supervision.restart_child(rtype, failed):
-            svc = self.svcs.get(child)
-            if svc is not None:
-                self._set(svc, State.FAILED if failed else State.EXITED)
-            return
-        sup.restarts, ok = supervision.within_intensity(sup.restarts, _time.monotonic(),
-                                                        sup.intensity, sup.period)
-        if not ok:
-            self._escalate(sup, f"child {child} failed: {reason}" if failed else f"child {child} exited")
-            return
-        sup.restart_count += 1
-        ids = [c for c, _ in sup.children]
-        plan = supervision.restart_plan(sup.strategy, ids, child)
-        for sibling in supervision.stop_order(plan, child):
-            self._stop_child(sibling)
-        for cid in plan:
-            self._restart_child(cid, first=cid == child)
+    def is_service(self, cid: str) -> bool:
+        return cid in self.svcs
 
-    def _restart_child(self, cid: str, first: bool) -> None:
-        svc = self.svcs.get(cid)
-        if svc is not None:
-            if svc.timer is not None:
-                svc.timer.cancel()
-            if first:
-                self._schedule(svc)        # the child's own backoff delays its restart
-            else:
-                self.start(svc, counted=True)
-        elif cid in self.sups:
-            self._start_sup(self.sups[cid])
-        elif first:
-            self.node.restart_host_entry(cid, counted=False)   # the dead slot is reforked
+    def restart_service(self, cid: str, first: bool) -> None:
+        svc = self.svcs[cid]
+        if svc.timer is not None:
+            svc.timer.cancel()
+        if first:
+            self._schedule(svc)        # the child's own backoff delays its restart
         else:
-            self.node.restart_host_entry(cid, counted=True)
+            self.start(svc, counted=True)
 
-    def _stop_child(self, cid: str) -> None:
-        svc = self.svcs.get(cid)
-        if svc is not None:
-            if svc.timer is not None:
-                svc.timer.cancel()
-                svc.timer = None
-            if svc.pid is not None:
-                self.doomed.add(svc.pid)
-                self.node.terminate_pid(svc.pid)
-                if self.node.names.get(cid) == svc.pid:
-                    del self.node.names[cid]
-                    self.node._broadcast(("name", cid, None, None))
-                svc.pid = None
-            self._set(svc, State.STOPPED)
-        elif cid in self.sups:
-            sub = self.sups[cid]
-            for child, _ in reversed(sub.children):
-                self._stop_child(child)
-            sub.state = "stopped"
-        else:
-            self.node.stop_host_entry(cid)
+    def stop_service(self, cid: str) -> None:
+        svc = self.svcs[cid]
+        if svc.timer is not None:
+            svc.timer.cancel()
+            svc.timer = None
+        if svc.pid is not None:
+            self.doomed.add(svc.pid)
+            self._procs.terminate(svc.pid)
+            self._names.release(svc.pid, (cid,))
+            svc.pid = None
+        self._set(svc, State.STOPPED)
 
-    def _start_sup(self, sup: Sup) -> None:
-        sup.state = "running"
-        sup.restarts = ()
-        for cid, _ in sup.children:
-            self._restart_child(cid, first=False)
+    def service_done(self, cid: str, failed: bool) -> None:
+        self._set(self.svcs[cid], State.FAILED if failed else State.EXITED)
 
-    def _escalate(self, sup: Sup, reason: str) -> None:
-        log.error("supervisor %s: more than %d restart(s) in %.0f s (%s); stopping its children",
-                  sup.id, sup.intensity, sup.period, reason)
-        for cid, _ in reversed(sup.children):
-            self._stop_child(cid)
-        sup.state = "failed"
-        sup.last_error = reason
-        if sup.parent is not None:
-            self._child_ended(self.sups[sup.parent], sup.id, True, f"supervisor {sup.id} gave up: {reason}")
-        else:
-            msg = f"supervisor {sup.id} reached its restart intensity ({reason}); stopping the node"
-            print(f"wippy: {msg}", file=sys.stderr, flush=True)
-            self.node.begin_stop(1, msg)
+    def restart_host(self, host_id: str, counted: bool) -> None:
+        self._hosts.restart_entry(host_id, counted)
+
+    def stop_host(self, host_id: str) -> None:
+        self._hosts.stop_entry(host_id)
 
     # -- hot reload ----------------------------------------------------------------------
+    def supervisor_changed(self, entry: dict[str, Any]) -> None:
+        """A ``supervisor`` entry was created or updated (its children are linked again)."""
+        self.supervisors.add(entry)
+        self._link_children()
+
     def changed(self, eid: str, entry: dict[str, Any] | None) -> None:
+        """A ``process.service`` entry was created, updated or (``entry`` None) deleted."""
         svc = self.svcs.get(eid)
         if entry is None:                     # deleted
             if svc is not None:
@@ -363,7 +336,7 @@ class ServiceManager:
                 if svc.pid is None:
                     del self.svcs[eid]
                 else:
-                    self.node.terminate_pid(svc.pid)
+                    self._procs.terminate(svc.pid)
             return
         spec = services.service_spec(entry)
         if svc is None:
@@ -379,11 +352,12 @@ class ServiceManager:
         """Hot reload: stop the running instance; the new one starts when it has exited."""
         if svc.pid is not None:
             svc.restart_pending = True
-            self.node.terminate_pid(svc.pid)
+            self._procs.terminate(svc.pid)
         elif svc.spec.auto_start or svc.state != State.STOPPED:
             self.start(svc, counted=False)
 
     def code_changed(self, touched: set[str]) -> None:
+        """Entries ``touched`` changed: restart the services whose process is one of them."""
         for svc in self.svcs.values():
             if svc.spec.process in touched and svc.spec.id not in touched:
                 self.restart_for_reload(svc)
@@ -394,23 +368,29 @@ class ServiceManager:
         running = {s.spec.id: s.spec.depends_on for s in self.svcs.values() if s.pid is not None}
         return [[self.svcs[i] for i in level] for level in reversed(services.start_levels(running))]
 
+    def mark_stopped(self) -> None:
+        """The node has stopped every service."""
+        for svc in self.svcs.values():
+            svc.state = State.STOPPED
+
     # -- views ---------------------------------------------------------------------------
     def states(self) -> list[dict[str, Any]]:
         """Wippy's ``system.supervisor.states()`` shape."""
         out = []
         for s in self.svcs.values():
-            desired = "running" if (s.spec.auto_start or s.parent) and not self.node.stopping else "stopped"
+            desired = "running" if (s.spec.auto_start or s.parent) and not self._stopping() else "stopped"
             out.append({"id": s.spec.id, "status": s.state.value.lower(), "desired": desired,
                         "retry_count": s.attempts, "last_update": int(s.last_update * 1e9),
                         "started_at": int(s.started_at * 1e9) if s.started_at else 0,
                         "details": s.last_error or ""})
         return out
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per service for ``ps``."""
+        return [{"id": s.spec.id, "state": s.state.value, "pid": s.pid, "host": s.spec.host,
+                 "restarts": s.restarts, "last_error": s.last_error, "supervisor": s.parent}
+                for s in self.svcs.values()]
+
     def tree(self) -> list[dict[str, Any]]:
-        def kind(cid: str) -> str:
-            return "service" if cid in self.svcs else "supervisor" if cid in self.sups else "host"
-        return [{"id": s.id, "strategy": s.strategy.value, "intensity": s.intensity,
-                 "period": s.period, "state": s.state, "restarts": s.restart_count,
-                 "parent": s.parent, "last_error": s.last_error,
-                 "children": [{"id": c, "kind": kind(c), "restart": r.value} for c, r in s.children]}
-                for s in self.sups.values()]
+        """Every supervisor with its children, for ``ps``."""
+        return self.supervisors.tree()

@@ -6,22 +6,26 @@ one transaction at the end of that turn; only then are the writers answered, so 
 is never visible before it is durable. A workflow's PID is ``{wf/0|<id>}``: it routes to the
 node, which journals messages sent to it (signals) before forwarding them to the OS process
 that runs the workflow now, and answers monitors with the recorded result.
+
+The manager reaches processes through :class:`WorkflowProcs` and answers the WF_* requests of
+:mod:`wippy.core.protocol` through the handlers :meth:`WorkflowManager.requests` returns.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time as _time
-from typing import Any
+from typing import Any, Callable, Protocol
 
 from ..core import wire
 from ..core.pid import make_pid, parse_pid
-from ..core.protocol import MONITOR
+from ..core.protocol import MONITOR, ReqOp
 from ..errors import WippyError
 from ..registry.entry import WORKFLOW_KINDS
 from ..workflow.journal import Journal
+from .control import Reply
 
-__all__ = ["WorkflowManager", "wf_pid"]
+__all__ = ["WorkflowManager", "WorkflowProcs", "wf_pid"]
 
 log = logging.getLogger("wippy.workflow")
 
@@ -32,15 +36,38 @@ def wf_pid(wf_id: str) -> str:
     return make_pid(WF_HOST, 0, wf_id)
 
 
+class WorkflowProcs(Protocol):
+    """The processes that run workflows, and the watchers of workflow PIDs."""
+
+    def spawn(self, entry_id: str, host_id: str, args: list[Any], monitor: bool = True,
+              ack: bool = False) -> str: ...
+
+    def terminate(self, pid: str) -> None: ...
+
+    def send_exit(self, watcher: str, pid: str, value: Any, error: dict[str, Any] | None) -> None: ...
+
+    def deliver(self, pid: str, sender: str | None, topic: str, payload: Any) -> None: ...
+
+
 class WorkflowManager:
-    def __init__(self, node: Any, path: str) -> None:
-        self.node = node
+    """The journal's writer and the node's workflow PIDs.
+
+    ``entry(id)`` reads a stored registry entry; ``call_later(delay, fn, *args)`` is the
+    node's timer; ``stopping()`` tells whether the node is stopping."""
+
+    def __init__(self, path: str, procs: WorkflowProcs, entry: Callable[[str], dict[str, Any] | None],
+                 call_later: Callable[..., Any], stopping: Callable[[], bool]) -> None:
+        self._procs = procs
+        self._entry = entry
+        self._call_later = call_later
+        self._stopping = stopping
         self.journal = Journal(path)
         self.batch: list[tuple] = []
         self.after: list[Any] = []            # callbacks once the batch is durable
         self.inc: dict[str, str] = {}           # workflow id -> PID of the process running it
         self.by_inc: dict[str, str] = {}        # that PID (and the adopted wf PID) -> workflow id
         self.waiting_host: set[str] = set()
+        self.moving: set[str] = set()           # on a retiring OS process: relaunched at exit
         self.watchers: dict[str, set[str]] = {}
         self.commits = 0
         self.writes = 0
@@ -76,38 +103,44 @@ class WorkflowManager:
             fn()
 
     # -- requests ------------------------------------------------------------------------
-    def request(self, ident: bytes, req: int, op: str, args: list) -> bool:
-        reply = lambda ok, value: self.node._reply(ident, req, ok, value)  # noqa: E731
-        if op == "wf_start":
-            entry_id, input_, name = args
-            try:
-                pid = self.start(entry_id, input_, name)
-            except WippyError as exc:
-                reply(False, {"kind": exc.kind, "message": str(exc)})
-                return True
-            self.after.append(lambda: reply(True, pid))
-        elif op == "wf_load":
-            wf = self.record(args[0])
-            if wf is None:
-                reply(False, {"kind": "NOT_FOUND", "message": f"workflow {args[0]} not found"})
-            else:
-                reply(True, {"input": wf["input"], "steps": self.journal.steps(args[0]),
-                             "signals": self.journal.signals(args[0]), "pid": wf_pid(args[0])})
-        elif op == "wf_steps":
-            wf_id, steps = args
-            for seq, record in steps:
-                self.write("step", wf_id, seq, record)
-            self.after.append(lambda: reply(True, True))
-        elif op == "wf_done":
-            wf_id, value, error = args
-            self.finish(wf_id, value, error)
-            self.after.append(lambda: reply(True, True))
-        elif op == "wf_cancel":
-            self.cancel(args[0])
-            self.after.append(lambda: reply(True, True))
+    def requests(self) -> dict[ReqOp, Callable[[tuple[Any, ...], Reply], None]]:
+        """The handlers of the workflow requests; a write is answered once it is durable."""
+        return {ReqOp.WF_START: self._req_start, ReqOp.WF_LOAD: self._req_load,
+                ReqOp.WF_STEPS: self._req_steps, ReqOp.WF_DONE: self._req_done,
+                ReqOp.WF_CANCEL: self._req_cancel}
+
+    def _req_start(self, args: tuple[Any, ...], reply: Reply) -> None:
+        entry_id, input_, name = args
+        try:
+            pid = self.start(entry_id, input_, name)
+        except WippyError as exc:
+            reply.fail(exc)
+            return
+        self.after.append(lambda: reply.ok(pid))
+
+    def _req_load(self, args: tuple[Any, ...], reply: Reply) -> None:
+        wf_id = args[0]
+        wf = self.record(wf_id)
+        if wf is None:
+            reply.error("NOT_FOUND", f"workflow {wf_id} not found")
         else:
-            return False
-        return True
+            reply.ok({"input": wf["input"], "steps": self.journal.steps(wf_id),
+                      "signals": self.journal.signals(wf_id), "pid": wf_pid(wf_id)})
+
+    def _req_steps(self, args: tuple[Any, ...], reply: Reply) -> None:
+        wf_id, steps = args
+        for seq, record in steps:
+            self.write("step", wf_id, seq, record)
+        self.after.append(reply.ok)
+
+    def _req_done(self, args: tuple[Any, ...], reply: Reply) -> None:
+        wf_id, value, error = args
+        self.finish(wf_id, value, error)
+        self.after.append(reply.ok)
+
+    def _req_cancel(self, args: tuple[Any, ...], reply: Reply) -> None:
+        self.cancel(args[0])
+        self.after.append(reply.ok)
 
     def on_spawn(self, frame: tuple) -> None:
         """``process.spawn`` of a workflow entry: start it under the id the spawner chose."""
@@ -127,7 +160,7 @@ class WorkflowManager:
             existing = self.journal.by_name(name)
             if existing is not None:
                 return wf_pid(existing)
-        entry = self.node.store.get(entry_id)
+        entry = self._entry(entry_id)
         if entry is None or entry.get("kind") not in WORKFLOW_KINDS:
             raise WippyError(f"entry {entry_id} is not a workflow entry (workflow.py or workflow.lua)")
         wf_id = wf_id or os.urandom(6).hex()
@@ -144,7 +177,7 @@ class WorkflowManager:
         """Run (or run again) a workflow on its host; replay brings it to where it stopped."""
         wf_id = record["id"]
         try:
-            pid = self.node.spawn(record["entry"], record["host"], [wf_id], monitor=True)
+            pid = self._procs.spawn(record["entry"], record["host"], [wf_id], monitor=True)
         except WippyError:
             self.waiting_host.add(wf_id)      # its host is down: launched when it is back
             return
@@ -164,10 +197,18 @@ class WorkflowManager:
                 self.waiting_host.discard(wf_id)
                 self.launch(wf)
 
+    def host_retiring(self, serial: int) -> None:
+        """OS process ``serial`` is being stopped for good: its workflows run again elsewhere
+        as soon as they have stopped there (replay takes them to where they were)."""
+        for wf_id, pid in self.inc.items():
+            if parse_pid(pid).serial == serial:
+                self.moving.add(wf_id)
+
     def host_down(self, serial: int) -> None:
         for wf_id, pid in list(self.inc.items()):
             if parse_pid(pid).serial == serial:
                 del self.inc[wf_id]
+                self.moving.discard(wf_id)
                 self.waiting_host.add(wf_id)
 
     def finish(self, wf_id: str, value: Any, error: dict | None, status: str | None = None) -> None:
@@ -183,7 +224,7 @@ class WorkflowManager:
     def cancel(self, wf_id: str) -> None:
         inc = self.inc.pop(wf_id, None)
         if inc is not None:
-            self.node.terminate_pid(inc)
+            self._procs.terminate(inc)
         self.finish(wf_id, None, {"kind": "CANCELED", "message": f"workflow {wf_id} cancelled"},
                     "cancelled")
 
@@ -192,11 +233,7 @@ class WorkflowManager:
             self._send_exit(watcher, pid, value, error)
 
     def _send_exit(self, watcher: str, pid: str, value: Any, error: dict | None) -> None:
-        w = parse_pid(watcher)
-        try:
-            self.node.mesh.send(w.serial, wire.dumps((wire.Op.EXIT, w.local, pid, value, error)))
-        except WippyError:
-            pass
+        self._procs.send_exit(watcher, pid, value, error)
 
     # -- frames addressed to workflow PIDs -----------------------------------------------
     def on_frame(self, frame: tuple) -> bool:
@@ -232,11 +269,7 @@ class WorkflowManager:
         inc = self.inc.get(wf_id)
         if inc is None:
             return                      # delivered from the journal when it runs again
-        p = parse_pid(inc)
-        try:
-            self.node.mesh.send(p.serial, wire.dumps((wire.Op.MSG, p.local, sender, topic, payload, None)))
-        except WippyError:
-            pass
+        self._procs.deliver(inc, sender, topic, payload)
 
     def on_exit(self, pid: str, error: dict | None) -> bool:
         """The process running a workflow ended. Unless the workflow finished, run it again."""
@@ -249,8 +282,13 @@ class WorkflowManager:
             else:
                 return False
         self.inc.pop(wf_id, None)
+        moving = wf_id in self.moving
+        self.moving.discard(wf_id)
         wf = self.record(wf_id)
-        if wf is None or wf["status"] != "running" or self.node.stopping:
+        if wf is None or wf["status"] != "running" or self._stopping():
+            return True
+        if moving:
+            self.launch(wf)                 # its OS process retired: on another one, at once
             return True
         if error is not None and error.get("kind") == "HOST_DOWN":
             self.waiting_host.add(wf_id)    # its host comes back, and so does the workflow
@@ -260,7 +298,7 @@ class WorkflowManager:
             return True
         log.warning("workflow %s stopped without finishing (%s); running it again", wf_id,
                     (error or {}).get("message"))
-        self.node.sched.call_later(0.05, self.launch, wf)
+        self._call_later(0.05, self.launch, wf)
         return True
 
     def close(self) -> None:

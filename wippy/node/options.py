@@ -1,0 +1,21 @@
+"""What ``wippy run`` asks of a node."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["NodeOptions"]
+
+
+@dataclass
+class NodeOptions:
+    """What ``wippy run`` was asked to do."""
+
+    app_dir: str
+    data_dir: str | None = None
+    exec_entry: str | None = None
+    exec_args: list[str] = field(default_factory=list)
+    exec_host: str | None = None
+    log_level: str = "WARNING"
+    ready_fd: int | None = None
+    stop_timeout: float | None = None
+    watch: bool = True          # hot reload: watch the application's files

@@ -1,0 +1,117 @@
+"""``ps``: the node's status, gathered from every host that can answer.
+
+The node asks each host that has been welcomed and is alive (ready or stopping) for its
+processes, waits for every answer or ``PS_TIMEOUT_S``, and adds what only it knows: each host
+OS process's state, CPU and RSS (psutil), restarts, names, services and supervisors.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..core import protocol
+from .control import Reply
+from .hosts import HostState, HostSupervisor
+
+__all__ = ["StatusCollector", "PS_TIMEOUT_S"]
+
+PS_TIMEOUT_S = 2.0          # a host that has not answered by then is shown without processes
+_FROM_HOST = ("processes", "spawns", "exits", "last_failure")
+
+
+class _Pending:
+    __slots__ = ("reply", "waiting", "answers")
+
+    def __init__(self, reply: Reply, waiting: set[int]) -> None:
+        self.reply = reply
+        self.waiting = waiting
+        self.answers: dict[int, dict[str, Any]] = {}
+
+
+class StatusCollector:
+    """Answers ``ps`` requests.
+
+    ``send(serial, message)`` reaches a welcomed host; ``names_by_pid()``, ``services()``,
+    ``supervisors()`` and ``node_info()`` give the node's own parts of the answer."""
+
+    def __init__(self, hosts: HostSupervisor, send: Callable[[int, tuple], None],
+                 call_later: Callable[..., Any], node_info: Callable[[], dict[str, Any]],
+                 names_by_pid: Callable[[], dict[str, list[str]]],
+                 services: Callable[[], list[dict[str, Any]]],
+                 supervisors: Callable[[], list[dict[str, Any]]]) -> None:
+        self._hosts = hosts
+        self._send = send
+        self._call_later = call_later
+        self._node_info = node_info
+        self._names_by_pid = names_by_pid
+        self._services = services
+        self._supervisors = supervisors
+        self._pending: dict[int, _Pending] = {}
+        self._seq = 0
+        self._stats: dict[int, Any] = {}     # serial -> psutil.Process, primed for cpu_percent
+
+    def watch(self, serial: int, os_pid: int) -> None:
+        """Start measuring host ``serial`` (CPU% is relative to the previous reading)."""
+        try:
+            import psutil
+            proc = psutil.Process(os_pid)
+            proc.cpu_percent()
+        except Exception:  # noqa: BLE001 - monitoring is best effort
+            return
+        self._stats[serial] = proc
+
+    def start(self, reply: Reply) -> None:
+        """Ask every answering host; ``reply`` gets the whole status."""
+        self._seq += 1
+        seq = self._seq
+        asked = {h.serial for h in self._hosts.live() if h.ready_at}
+        self._pending[seq] = _Pending(reply, set(asked))
+        for serial in asked:
+            self._send(serial, protocol.ps(seq))
+        if asked:
+            self._call_later(PS_TIMEOUT_S, self._finish, seq)
+        else:
+            self._finish(seq)
+
+    def on_reply(self, frame: protocol.PsReply) -> None:
+        pend = self._pending.get(frame.seq)
+        if pend is None:
+            return
+        serial = frame.data.get("serial", -1)
+        pend.answers[serial] = frame.data
+        pend.waiting.discard(serial)
+        if not pend.waiting:
+            self._finish(frame.seq)
+
+    def host_gone(self, serial: int) -> None:
+        """Host ``serial`` died: nobody waits for its answer."""
+        self._stats.pop(serial, None)
+        for seq, pend in list(self._pending.items()):
+            pend.waiting.discard(serial)
+            if not pend.waiting:
+                self._finish(seq)
+
+    def _finish(self, seq: int) -> None:
+        pend = self._pending.pop(seq, None)
+        if pend is None:
+            return
+        names_of = self._names_by_pid()
+        rows = []
+        for hp in sorted(self._hosts.live(), key=lambda h: h.serial):
+            row: dict[str, Any] = {"serial": hp.serial, "host": hp.host_id, "slot": hp.slot,
+                                   "os_pid": hp.os_pid, "state": hp.state.value, "cpu": None,
+                                   "rss": None, "restarts": self._hosts.restarts(hp)}
+            proc = self._stats.get(hp.serial)
+            if proc is not None and hp.state is not HostState.DEAD:
+                try:
+                    with proc.oneshot():
+                        row["cpu"] = proc.cpu_percent()
+                        row["rss"] = proc.memory_info().rss
+                except Exception:  # noqa: BLE001
+                    pass
+            answer = pend.answers.get(hp.serial, {})
+            row.update({k: v for k, v in answer.items() if k in _FROM_HOST})
+            for p in row.get("processes", []):
+                p["names"] = sorted(set(p.get("names", [])) | set(names_of.get(p["pid"], [])))
+            rows.append(row)
+        pend.reply.ok({"node": self._node_info(), "hosts": rows, "services": self._services(),
+                       "supervisors": self._supervisors()})
