@@ -30,6 +30,7 @@ from ..registry.store import Store
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
 from ..runtime.table import Runtime, Terminated
+from .runners import RUNNERS
 
 __all__ = ["host_main", "HostSpec"]
 
@@ -50,7 +51,8 @@ class Host:
         self.ctl = transport.connect_dealer(self.ctx, os.path.join(spec["rundir"], "ctl"),
                                             f"h{self.serial}".encode())
         self.store = Store(spec["store"], readonly=True)
-        self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request)
+        self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request,
+                          runners=RUNNERS)
         self.rt.ctl_notify = self.notify
         self.rt.on_control(self.on_ctl)       # node -> host control, once this host is ready
         self.sched = scheduler.get()

@@ -18,8 +18,9 @@ __all__ = ["entry_runner", "LUA_RUNNABLE"]
 LUA_RUNNABLE = LUA_KINDS & RUNNABLE_KINDS
 
 
-def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
-    """The async callable that runs a ``process.lua`` / ``function.lua`` entry, or the main of
-    a ``workflow.lua`` one (codeload wraps it in ``wippy.workflow.runner``)."""
+def entry_runner(entry: dict[str, Any]) -> Callable[..., Any]:
+    """The runner of Lua entries: the async callable that runs a ``process.lua`` /
+    ``function.lua`` entry, or the main of a ``workflow.lua`` one (which the host's table of
+    runners wraps in replay). Imports the driver, and lupa, on first use."""
     from .driver import entry_runner as runner
-    return runner(store, entry_id)
+    return runner(entry)

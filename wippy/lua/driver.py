@@ -21,30 +21,31 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import re
 import sys
-from importlib import resources
 from typing import Any, Callable
 
 from .. import channel as _channel
+from .. import events as _events
 from .. import funcs as _funcs
 from .. import process as _process
+from .. import registry as _registry
+from .. import system as _system
 from .. import time as _wtime
 from .. import workflow as _workflow
 from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
-from ..registry.entry import code_file
-from ..runtime import scheduler
+from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
 from ..runtime.threads import to_thread
 from . import api, engine, limits, modules, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
-    MEMBERS,
+    BLOCKING,
     ApiError,
     FutureDone,
+    LuaFailure,
     LuaRef,
     New,
     Raise,
+    blocking,
     current_ctx,
     error_result,
     function,
@@ -52,129 +53,18 @@ from .api import (
     method,
     receive_result,
     received,
+    req_numbers,
     text,
 )
+from .chunks import compile_entry, prelude
 from .engine import LuaError, LuaMemoryError, from_lua, to_lua
 
-__all__ = ["entry_runner", "call_function", "LuaFailure", "blocking", "builtin_chunk", "drive"]
+__all__ = ["entry_runner", "LuaFailure", "drive"]
 
 log = logging.getLogger("wippy.lua")
 
 HOST_LIMITS_TTL_S = 1.0     # host entries' limits are cached this long (a registry read per
                             # spawn would cost more than the rest of the spawn)
-
-
-class LuaFailure(WippyError):
-    """A Lua process or function ended with an error (Wippy's ``kind`` is kept)."""
-
-    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.stack = stack
-
-
-# -- blocking calls: registration ------------------------------------------------------------
-_REQS: list[Callable[..., Any]] = []
-_REQ_NAMES: dict[str, int] = {}
-
-
-def blocking(table: str | None, name: str, method_of: str | None = None) -> Callable[..., Any]:
-    """Register an async handler ``handler(ctx, *args)`` for a blocking call: a member of
-    ``table`` (kind ``b``), a method of class ``method_of`` (kind ``mb``: gets the object's three
-    fields first), or, with neither, an internal request the prelude names ``REQ.<name>``."""
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        key = f"@{method_of}.{name}" if method_of else f"{table}.{name}" if table else name
-        _REQ_NAMES[key] = len(_REQS)
-        _REQS.append(fn)
-        if method_of:
-            MEMBERS.setdefault("@" + method_of, {})[name] = ("mb", _REQ_NAMES[key])
-        elif table:
-            MEMBERS.setdefault(table, {})[name] = ("b", _REQ_NAMES[key])
-        return fn
-    return deco
-
-
-# -- sources ---------------------------------------------------------------------------------
-_CONST = re.compile(rb"\b(OP|REQ)\.(\w+)")
-
-
-def lua_source(path: str) -> bytes:
-    """A Lua file of this package with ``OP.<name>``/``REQ.<name>`` replaced by numbers."""
-    nums = {"OP": api.op_numbers(), "REQ": _REQ_NAMES}
-    raw = resources.files(__package__).joinpath(path).read_bytes()
-
-    def sub(m: re.Match) -> bytes:
-        table, name = m.group(1).decode(), m.group(2).decode()
-        try:
-            return str(nums[table][name]).encode()
-        except KeyError:
-            raise RuntimeError(f"{path}: unknown {table}.{name}") from None
-    return _CONST.sub(sub, raw)
-
-
-_BUILTIN: dict[str, bytes | None] = {}
-_PRELUDE: bytes | None = None
-
-
-def builtin_chunk(name: str) -> bytes | None:
-    """Compiled ``lib/<name>.lua``, or None."""
-    if name not in _BUILTIN:
-        res = resources.files(__package__).joinpath("lib", name + ".lua")
-        _BUILTIN[name] = (engine.compile_chunk(lua_source(f"lib/{name}.lua"), f"wippy/{name}.lua",
-                                               strip=True) if res.is_file() else None)
-    return _BUILTIN[name]
-
-
-def prelude() -> bytes:
-    global _PRELUDE
-    if _PRELUDE is None:
-        _PRELUDE = engine.compile_chunk(lua_source("prelude.lua"), "wippy/prelude.lua", strip=True)
-    return _PRELUDE
-
-
-def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
-    src = (entry.get("data") or {}).get("source")
-    if not isinstance(src, str) or not src:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: no Lua source")
-    if src.startswith("file://"):
-        try:
-            path = code_file(entry) or ""
-        except WippyError as exc:
-            raise LuaFailure(exc.kind, str(exc)) from None
-        try:
-            with open(path, "rb") as fh:
-                return fh.read(), os.path.basename(path)
-        except OSError as exc:
-            raise LuaFailure("NOT_FOUND", f"entry {entry['id']}: cannot read {path}: "
-                                          f"{exc.strerror}") from None
-    return src.encode(), entry["id"]
-
-
-def compile_entry(entry: dict[str, Any]) -> tuple[bytes, str]:
-    """(binary chunk, chunk name) of a Lua entry, typed Lua erased (S6); raises LuaFailure
-    (kind INVALID) on a syntax error."""
-    from ..typedlua import TypedLuaError, translate
-    src, name = _source_of(entry)
-    try:
-        return engine.compile_chunk(translate(src, name), name), name
-    except TypedLuaError as exc:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
-    except LuaError as exc:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
-
-
-_TYPES: tuple[bytes, bytes, bytes] | None = None
-
-
-def types_chunks() -> tuple[bytes, bytes, bytes]:
-    """The typed-Lua installer, core and engine, compiled once per OS process."""
-    global _TYPES
-    if _TYPES is None:
-        from .. import typedlua as tl
-        _TYPES = (engine.compile_chunk(tl.prelude(), tl.PRELUDE_CHUNK_NAME, strip=True),
-                  engine.compile_chunk(tl.core_source(), tl.CORE_CHUNK_NAME, strip=True),
-                  engine.compile_chunk(tl.engine_source(), tl.ENGINE_CHUNK_NAME, strip=True))
-    return _TYPES
 
 
 # -- per-process context ---------------------------------------------------------------------
@@ -290,7 +180,7 @@ async def drive(ctx: Ctx, co: Any) -> Any:
     """Run Lua coroutine ``co`` to its end; returns what it returned (a tuple)."""
     state = ctx.state
     value: Any = None
-    reqs = _REQS
+    reqs = BLOCKING
     while True:
         try:
             out = state.resume(co, value)
@@ -381,29 +271,12 @@ async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
         engine.release(state)
 
 
-def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
-    """codeload's answer for a ``process.lua`` / ``function.lua`` entry: an async callable."""
-    entry = store.get(entry_id) if store is not None else None
-    if entry is None:
-        raise EntryNotFound(f"entry {entry_id} not found in the registry")
+def entry_runner(entry: dict[str, Any]) -> Callable[..., Any]:
+    """The runner of Lua entries (``process.lua``, ``function.lua``, and the main of a
+    ``workflow.lua``): an async callable that runs the entry's method in the calling task."""
     code, _ = compile_entry(entry)
     engine.enable_watchdog()
     return functools.partial(run_entry, entry, code)   # an async callable, one frame less
-
-
-async def call_function(fid: str, args: list) -> Any:
-    """``funcs.call``: a function entry (Lua or Python) by id, in the calling task."""
-    rt = _runtime.get()
-    entry = rt.store.get(fid) if rt.store is not None else None
-    if entry is None:
-        raise EntryNotFound(f"function {fid} not found")
-    kind = entry.get("kind")
-    if kind == "function.lua":
-        code, _ = compile_entry(entry)
-        return await run_entry(entry, code, *args)
-    if kind == "function.py":
-        return await _funcs.call(fid, *args)
-    raise InvalidMessage(f"entry {fid} is a {kind}, not a function")
 
 
 # -- coroutine.spawn and funcs.async ---------------------------------------------------------
@@ -439,7 +312,7 @@ def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
 
     async def task() -> None:
         try:
-            value = await call_function(fid, plain)
+            value = await _funcs.call(fid, *plain)
         except WippyError as exc:
             fut.resolve(FutureDone(None, exc))
         except Exception as exc:  # noqa: BLE001 - the error belongs to whoever reads the future
@@ -452,7 +325,7 @@ def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
 
 @function("funcs", "async")
 def funcs_async(fid: Any, *args: Any) -> Any:
-    if wfmod.in_workflow() is not None:
+    if durable.current() is not None:
         raise ApiError("INVALID", "funcs.async is not journaled: a workflow calls its "
                                   "activities with funcs.call")
     ctx = current_ctx()
@@ -530,7 +403,7 @@ async def _recv(ctx: Ctx, ch: Any, topic: Any, _: Any) -> tuple:
         return (True, None, False)
 
 
-assert _REQ_NAMES["@Channel.receive"] == _RECV
+assert req_numbers()["@Channel.receive"] == _RECV
 
 
 def _outgoing(ctx: Ctx, value: Any) -> Any:
@@ -640,12 +513,8 @@ async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
 
 @blocking("funcs", "call")
 async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
-    plain = [from_lua(a) for a in args]
-    wf = wfmod.in_workflow()
-    if wf is not None:                  # an activity: journaled (see wippy.workflow)
-        value = await wf.call(text(fid, "function id"), tuple(plain))
-    else:
-        value = await call_function(text(fid, "function id"), plain)
+    # the one path for a function call (an activity inside a workflow): wippy.funcs.call
+    value = await _funcs.call(text(fid, "function id"), *[from_lua(a) for a in args])
     return (True, to_lua(ctx.state, value))
 
 
@@ -661,27 +530,22 @@ async def _changes_apply(ctx: Ctx, ch: Any, _a: Any, _b: Any) -> Any:
 
 @blocking("system.supervisor", "states")
 async def _supervisor_states(ctx: Ctx) -> Any:
-    from .. import system
-    return (True, to_lua(ctx.state, await system.supervisor.states()))
+    return (True, to_lua(ctx.state, await _system.supervisor.states()))
 
 
 @blocking("system.supervisor", "state")
 async def _supervisor_state(ctx: Ctx, service_id: Any = None) -> Any:
-    from .. import system
-    return (True, to_lua(ctx.state, await system.supervisor.state(text(service_id, "service id"))))
+    return (True, to_lua(ctx.state, await _system.supervisor.state(text(service_id, "service id"))))
 
 
 @blocking("system", "exit")
 async def _system_exit(ctx: Ctx, code: Any = 0) -> Any:
-    from .. import system
-    return (True, await system.exit(int(code or 0)))
+    return (True, await _system.exit(int(code or 0)))
 
 
 @blocking("registry", "apply_version")
 async def _apply_version(ctx: Ctx, v: Any) -> Any:
-    from .. import registry
-    from .modules import _version_arg
-    return New((b"Version", int(await registry.apply_version(_version_arg(v)))))
+    return New((b"Version", int(await _registry.apply_version(modules.version_arg(v)))))
 
 
 @blocking("io", "readline")
@@ -703,8 +567,7 @@ async def _read(ctx: Ctx, n: Any = None) -> tuple:
 
 @function("events")
 def subscribe(system: Any, kind: Any = None) -> Any:
-    from .. import events
-    sub = events.subscribe(text(system, "system"), None if kind is None else text(kind, "kind"))
+    sub = _events.subscribe(text(system, "system"), None if kind is None else text(kind, "kind"))
     return New((b"Subscription", sub, sub.channel()))
 
 

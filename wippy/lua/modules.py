@@ -2,21 +2,26 @@
 ``json``, ``logger``, ``registry``, ``events``, ``uuid``, ``env``, ``io`` (``time`` is in
 ``timemod.py``, ``workflow`` in ``wfmod.py``; the blocking calls are in ``driver.py``). See
 ``api.py`` for the conventions: arguments arrive as raw lupa values (``bytes`` for strings),
-results go back Lua-ready. Inside a workflow, ``uuid.v1/v4/v7`` are journaled (``wfmod.py``).
+results go back Lua-ready. Inside a workflow's own code, ``uuid.v1/v4/v7`` are journaled
+(through :mod:`wippy.runtime.durable`, as ``workflow.uuid`` is).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import sys
 import time as _stdtime
 import uuid as _uuid
-from typing import Any
+from typing import Any, Callable
 
 from .. import channel as _channel
+from .. import events as _events
+from .. import registry as _registry
 from ..core.wire import check_topic
 from ..errors import EntryNotFound, InvalidMessage
+from ..runtime import durable
 from ..runtime import table as _runtime
 from .api import (
     MEMBERS,
@@ -33,10 +38,10 @@ from .api import (
     subtable,
     text,
 )
+from .chunks import builtin_chunk, types_chunks
 from .engine import from_lua, is_lua_table
-from .wfmod import journaled
 
-__all__ = ["BUILTIN_MODULES", "GLOBAL_MODULES", "LUA_LIBS"]
+__all__ = ["BUILTIN_MODULES", "GLOBAL_MODULES", "LUA_LIBS", "version_arg"]
 
 log = logging.getLogger("wippy.lua")
 
@@ -61,7 +66,6 @@ def _me() -> Any:
 # -- internals -------------------------------------------------------------------------------
 @raw_op("lua_lib")
 def _lua_lib(name: bytes) -> bytes:
-    from .driver import builtin_chunk
     n = name.decode()
     if n not in LUA_LIBS:
         raise ValueError(f"no Lua library {n}")
@@ -74,7 +78,6 @@ def _lua_lib(name: bytes) -> bytes:
 
 @raw_op("types_code")
 def _types_code() -> tuple:
-    from .driver import types_chunks
     return types_chunks()
 
 
@@ -164,7 +167,6 @@ def call_stack(err: Any) -> Any:
     f = _error_fields(err)
     if f is None or type(f[4]) is not bytes:
         return None
-    import re
     frames = [{"source": src, "line": int(line), "name": name}
               for src, line, name in re.findall(r"\n\s*([^:\n]+):(\d+): in ([^\n]+)",
                                                 f[4].decode("utf-8", "replace"))]
@@ -476,8 +478,7 @@ def logger_obj_named(name: Any, extra: Any, _: Any, sub: Any = None) -> Any:
 # Over wippy.registry: reads come from this host's LMDB reader; changes go to the node, and a
 # process that applied a change sees it in its next read (S3).
 def _reg() -> Any:
-    from .. import registry
-    return registry
+    return _registry
 
 
 def _entries(lst: list) -> Any:
@@ -503,7 +504,8 @@ def parse_id(id: Any) -> Any:
     return lua_value({"ns": ns, "name": name})
 
 
-def _version_arg(v: Any) -> int:
+def version_arg(v: Any) -> int:
+    """A registry version argument (a Version object or an integer) as an int."""
     if is_lua_table(v) and type(v[1]) is int:       # a Version object
         return v[1]
     if type(v) is int:
@@ -540,7 +542,7 @@ def snapshot() -> Any:
 
 @function("registry")
 def snapshot_at(v: Any) -> Any:
-    return New((b"Snapshot", _reg().snapshot_at(_version_arg(v))))
+    return New((b"Snapshot", _reg().snapshot_at(version_arg(v))))
 
 
 @function("registry")
@@ -635,11 +637,10 @@ def changes_ops(ch: Any, _a: Any, _b: Any) -> Any:
 # -- events ----------------------------------------------------------------------------------
 @function("events", "send")
 def events_send(system: Any, kind: Any, path: Any, data: Any = None) -> bool:
-    from .. import events
     s, k, p = text(system, "system"), text(kind, "kind"), text(path, "path")
     if not s or not k or not p:
         raise ApiError("INVALID", "events.send: system, kind and path must not be empty")
-    return events.send(s, k, p, from_lua(data))
+    return _events.send(s, k, p, from_lua(data))
 
 
 field("Subscription", "channel", 2)
@@ -665,19 +666,25 @@ _VARIANTS = {_uuid.RFC_4122: "RFC4122", _uuid.RESERVED_NCS: "NCS",
              _uuid.RESERVED_MICROSOFT: "Microsoft", _uuid.RESERVED_FUTURE: "Future"}
 
 
+def _journaled_uuid(make: Callable[[], str]) -> bytes:
+    """A UUID from ``make``; inside a workflow's own code, a journaled ``uuid`` step."""
+    wf = durable.current()
+    return (make() if wf is None else wf.uuid(make)).encode()
+
+
 @function("uuid")
 def v1() -> bytes:
-    return journaled("uuid", lambda: str(_uuid.uuid1())).encode()
+    return _journaled_uuid(lambda: str(_uuid.uuid1()))
 
 
 @function("uuid")
 def v4() -> bytes:
-    return journaled("uuid", lambda: str(_uuid.uuid4())).encode()
+    return _journaled_uuid(lambda: str(_uuid.uuid4()))
 
 
 @function("uuid")
 def v7() -> bytes:
-    return journaled("uuid", lambda: str(_v7())).encode()
+    return _journaled_uuid(lambda: str(_v7()))
 
 
 @function("uuid")
