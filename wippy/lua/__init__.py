@@ -1,10 +1,14 @@
 """Lua processes (S6): ``process.lua``, ``function.lua``, ``workflow.lua`` (S8) and
-``library.lua`` entries run sandboxed in ``lupa.lua54``, one Lua state per process, with Wippy's API and per-process limits.
+``library.lua`` entries run sandboxed in ``lupa.lua54``, one Lua state per process, with
+Wippy's API and per-process limits.
 
 Modules: ``engine`` (the only importer of lupa: states, the count hook, value conversion),
-``driver`` (the task that drives a Lua coroutine, and the blocking calls), ``api`` (the
-non-blocking calls), ``bus`` (the event bus), ``limits`` and ``timefmt`` (pure helpers), and the
-Lua side in ``prelude.lua`` and ``lib/*.lua``. Importing this package does not import lupa.
+``driver`` (the task that drives a Lua coroutine, and the blocking calls), ``api`` (how Python
+functions become the Lua API; the registries of ops and blocking calls), ``chunks`` (the Lua
+sources and compiled chunks), ``modules``, ``timemod`` and ``wfmod`` (the non-blocking API),
+``limits`` and ``timefmt`` (pure helpers), and the Lua side in ``prelude.lua`` and
+``lib/*.lua``. Importing this package does not import lupa: :func:`entry_runner`, the runner the
+host's table names for the Lua kinds, imports the driver on first use.
 """
 from __future__ import annotations
 
