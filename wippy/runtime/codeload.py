@@ -5,7 +5,7 @@ A :data:`Runner` turns a stored entry into a callable: the main a spawn runs, or
 ``funcs.call`` runs. Which runner serves which kind is not known here: the host builds the
 table (``wippy.host.runners``: Python code from files, Lua, workflow kinds wrapped in replay),
 so the runtime imports nothing above it. This module owns the Python runner
-(:func:`python_main`) and the cache.
+(:func:`python_runner`) and the cache.
 
 ``process.py`` / ``function.py`` entries name a Python file (``source: file://x.py``) and a
 ``method``. Modules are loaded with importlib under a private name and cached by the file's
@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 from ..errors import EntryNotFound, InvalidMessage
 from ..registry.entry import PYTHON_KINDS, WORKFLOW_KINDS, code_file
 
-__all__ = ["Runner", "Runners", "resolve", "python_main", "kind_of", "invalidate",
+__all__ = ["Runner", "Runners", "resolve", "python_runner", "kind_of", "invalidate",
            "entry_source_path", "PY_KINDS", "WORKFLOW_KINDS"]
 
 #: Turns a stored entry into the callable its processes run (or its callers call).
@@ -122,6 +122,7 @@ def resolve(store: Any, entry_id: str, code: bytes | None, runners: Runners,
 
 
 def entry_source_path(entry: dict[str, Any]) -> str | None:
+    """The file holding an entry's code (None for inline code); refused outside the app."""
     return code_file(entry)
 
 
@@ -153,7 +154,7 @@ def _shipped(code: bytes) -> Callable[..., Any]:
     return fn
 
 
-def python_main(entry: dict[str, Any]) -> Callable[..., Any]:
+def python_runner(entry: dict[str, Any]) -> Callable[..., Any]:
     """The runner of Python entries: the ``method`` (default ``main``) of the entry's file."""
     mod = _load_module(entry)
     method = entry.get("data", {}).get("method") or "main"
