@@ -45,7 +45,7 @@ from .engine import LuaMemoryError, to_lua
 __all__ = ["function", "method", "field", "constant", "subtable", "raw_op", "dispatch", "New",
            "ApiError", "text", "received", "receive_result", "LuaRef", "TimeValue", "FutureDone", "op_numbers",
            "MEMBERS", "current_ctx", "error_result", "lua_value", "Raise", "LuaFailure",
-           "blocking", "BLOCKING", "req_numbers"]
+           "blocking", "BLOCKING", "req_numbers", "unavailable"]
 
 log = logging.getLogger("wippy.lua")
 
@@ -186,6 +186,13 @@ def blocking(table: str | None, name: str, method_of: str | None = None) -> Call
 def req_numbers() -> dict[str, int]:
     """Blocking call name -> number (the numbers Lua sources get for ``REQ.<name>``)."""
     return dict(_REQ_NAMES)
+
+
+def unavailable(what: str) -> Callable[..., Any]:
+    """An API member Wippy has and wippy does not: it fails with ``UNAVAILABLE``."""
+    def fn(*args: Any) -> Any:
+        raise ApiError("UNAVAILABLE", f"{what} is not available in wippy")
+    return fn
 
 
 def field(cls: str, name: str, index: int) -> None:

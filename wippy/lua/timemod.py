@@ -4,7 +4,7 @@ Objects (fields, as the prelude stores them): ``Time {ns since the epoch, zone n
 offset or nil}``, ``Duration {ns}``, ``Location {name, fixed offset or nil}``,
 ``Timer``/``Ticker {handle, channel}``. A number given as a duration is nanoseconds (Go);
 ``"1h30m"`` strings and Duration objects are accepted everywhere a duration is.
-``time.sleep`` is a blocking call (``driver.py``). Inside a workflow's own code (S8) ``time.now``
+``time.sleep`` is a blocking call (``blocking.py``). Inside a workflow's own code (S8) ``time.now``
 and ``time.after``'s due time are journaled (through :mod:`wippy.runtime.durable`, in
 nanoseconds, the journal's unit), and ``time.sleep`` is a durable timer (``wippy.time.sleep``),
 as in Python. Zones: ``UTC``, ``Local``, fixed offsets, and IANA names through ``zoneinfo`` when

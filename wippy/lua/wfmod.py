@@ -1,5 +1,5 @@
 """Lua's ``workflow`` module (S8), over :mod:`wippy.workflow`: ``version``, ``idempotency_key``,
-``uuid``, ``random`` here; ``workflow.start`` is a blocking call (``driver.py``).
+``uuid``, ``random`` here; ``workflow.start`` is a blocking call (``blocking.py``).
 
 A ``workflow.lua`` entry runs under the same replay as a ``workflow.py`` one (the host's table
 of runners wraps its main), and every Lua API call that its own code makes goes through the
