@@ -4,6 +4,9 @@ Every operation of S4 ends here, whether it came from a local process (through t
 ``wippy.process`` API) or as a frame from another OS process (``dispatch``). Frames for a local
 destination skip the socket; their payloads are still copied so processes never share mutable
 state.
+
+What a spawned process runs comes from the table of runners its host hands the runtime (entry
+kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
 """
 from __future__ import annotations
 
