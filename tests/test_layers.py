@@ -43,20 +43,6 @@ LADDER: list[tuple[str, ...]] = [
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
          "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"}}
 
-# Imports that break the ladder today, being removed; the test fails when one is fixed and
-# still listed, so this list only shrinks.
-KNOWN: set[tuple[str, str]] = {
-    ("wippy.runtime.codeload", "wippy.lua"), ("wippy.runtime.codeload", "wippy.workflow"),
-}
-# Import circles today, being removed (same rule: this list only shrinks).
-KNOWN_CIRCLES: list[frozenset[str]] = [
-    frozenset({"wippy.events", "wippy.funcs", "wippy.lua", "wippy.lua.api", "wippy.lua.driver",
-               "wippy.lua.modules", "wippy.lua.timemod", "wippy.lua.wfmod", "wippy.process",
-               "wippy.registry", "wippy.runtime.codeload", "wippy.runtime.table", "wippy.system",
-               "wippy.time", "wippy.workflow"}),
-]
-
-
 def _modules() -> dict[str, str]:
     out = {}
     for dirpath, _, files in os.walk(PKG):
@@ -121,8 +107,7 @@ def test_every_module_has_a_rank():
 
 def test_no_module_imports_a_higher_layer():
     found = {(mod, dep) for mod in MODULES for dep in imports(mod) if rank(dep) > rank(mod)}
-    assert found - KNOWN == set(), "upward imports: " + ", ".join(f"{a} -> {b}" for a, b in sorted(found - KNOWN))
-    assert KNOWN - found == set(), "fixed, remove from KNOWN: " + ", ".join(f"{a} -> {b}" for a, b in sorted(KNOWN - found))
+    assert not found, "upward imports: " + ", ".join(f"{a} -> {b}" for a, b in sorted(found))
 
 
 def test_no_import_circle():
@@ -159,12 +144,7 @@ def test_no_import_circle():
     for m in sorted(graph):
         if m not in index:
             visit(m)
-    found = {frozenset(c) for c in circles}
-    new = found - set(KNOWN_CIRCLES)
-    assert not new, "import circles: " + "; ".join(" <-> ".join(sorted(c)) for c in new)
-    gone = set(KNOWN_CIRCLES) - found
-    assert not gone, "circles gone or changed, update KNOWN_CIRCLES: " + "; ".join(
-        " <-> ".join(sorted(c)) for c in gone)
+    assert not circles, "import circles: " + "; ".join(" <-> ".join(c) for c in circles)
 
 
 def test_each_heavy_dependency_has_one_importer():

@@ -14,6 +14,7 @@ import pytest
 
 from wippy.core import wire
 from wippy.errors import ProcessNotFound, exit_error
+from wippy.host.runners import RUNNERS
 from wippy.lua import engine
 from wippy.runtime import codeload, scheduler
 from wippy.runtime import table as runtime
@@ -96,7 +97,8 @@ class Host:
         all_entries = {e["id"]: e for e in entries}
         all_entries.update(self.hosts)
         self.store = FakeStore(all_entries)
-        self.rt = runtime.Runtime(FakeMesh(self), HOST, self.store, ctl_request=self._ctl)
+        self.rt = runtime.Runtime(FakeMesh(self), HOST, self.store, ctl_request=self._ctl,
+                                  runners=RUNNERS)
         self.rt.ctl_notify = self._notify
         self.sched = scheduler.get()
         self.exits: dict[str, tuple[Any, Any]] = {}

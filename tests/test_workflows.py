@@ -127,6 +127,26 @@ def test_code_that_diverges_from_its_journal_fails_with_a_nondeterminism_error(a
         assert info.value.kind == "NONDETERMINISM"
 
 
+def test_time_after_in_a_python_workflow_fires_at_its_journaled_due_time_after_a_kill(app):
+    journal = os.path.join(app, ".wippy", "data", "journal")
+    with wippy.Node(app) as node:
+        pid = node.workflow_start("app:after_waiter", {"after": "3s"})
+        wf_id = pid[1:-1].rpartition("|")[2]
+
+        def afters():
+            j = Journal(journal, readonly=True)
+            try:
+                return [s for s in j.steps(wf_id) if s["op"] == "after"]
+            finally:
+                j.close()
+        [step] = wait_until(afters, 10, what="the timer's due time in the journal")
+        assert step["key"] == 3 * 10**9 and isinstance(step["result"], int)   # nanoseconds
+        host = wait_until(lambda: flows_host(node), 10, what="the flows host")
+        os.kill(host, signal.SIGKILL)       # the replay must wait for the recorded due time
+        assert node.workflow_result(pid, timeout=30) == ["timer", step["result"] / 10**9]
+    assert afters() == [step]
+
+
 def test_workflow_commands_list_show_signal_cancel(app):
     from conftest import run_wippy
     log = os.path.join(app, "acts.log")

@@ -46,7 +46,8 @@ class Channel:
             if w.done:
                 continue
             w.done = True        # Scheduler.wake, inlined: this is every delivery's path
-            scheduler._SCHED.ready.append((w.task, value if idx < 0 else (idx, value, True), None))
+            scheduler._SCHED.ready.append(  # type: ignore[union-attr] # a waiter implies one
+                (w.task, value if idx < 0 else (idx, value, True), None))
             return True
         return False
 

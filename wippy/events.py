@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from .channel import Channel
+from .core.wire import plain
 from .errors import InvalidMessage
 from .runtime import table as _rt
 
@@ -84,6 +85,5 @@ def send(system: str, kind: str, path: str, data: Any = None) -> bool:
     """Publish an event node-wide. True when the runtime accepted it (not that anyone got it)."""
     if not system or not kind or not path:
         raise InvalidMessage("events.send needs a system, a kind and a path")
-    from .core.wire import plain
     _rt.get().ctl_notify("event", system, kind, path, plain(data))
     return True

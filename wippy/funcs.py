@@ -1,9 +1,14 @@
-"""``wippy.funcs``: call ``function.py`` entries (``call``) or start them (``async_``).
+"""``wippy.funcs``: call function entries (``call``) or start them (``async_``).
 
-A function runs inside the calling process's host, in the caller's context: ``call`` awaits it
-in the caller's task; ``async_`` runs it as another task of the caller and returns a
-:class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
-works too.)
+A function (``function.py`` or ``function.lua``) runs inside the calling process's host, in the
+caller's context: ``call`` awaits it in the caller's task; ``async_`` runs it as another task of
+the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence ``async_``;
+``getattr(funcs, "async")`` works too.)
+
+:func:`call` is the one path for calling a function entry, from Python and from Lua (whose
+``funcs.call``, ``executor:call`` and ``funcs.async`` come here): the entry is resolved through
+the host's table of runners, and inside a workflow the call is an activity, journaled by the
+workflow's journal (:mod:`wippy.runtime.durable`).
 """
 from __future__ import annotations
 
@@ -11,29 +16,26 @@ import inspect
 from typing import Any
 
 from .errors import InvalidMessage, ProcessFailed, WippyError
-from .registry.entry import FUNCTION_KINDS
-from .runtime import codeload
+from .runtime import durable as _durable
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
 
 __all__ = ["call", "async_", "Future"]
 
 
-
-
-def _function(id: str) -> Any:
-    fn, _ = codeload.resolve(_rt.get().store, id, None, FUNCTION_KINDS)
-    return fn
-
-
 async def call(id: str, *args: Any) -> Any:
     """Run function entry ``id`` with ``args`` and return its result (raises its error).
     Inside a workflow this is an activity: its result is journaled (see wippy.workflow)."""
-    from .workflow import current
-    wf = current()
-    if wf is not None and not wf.in_activity:
-        return await wf.call(id, args)
-    fn = _function(id)
+    wf = _durable.current()
+    if wf is not None:
+        return await wf.activity(id, lambda: _run(id, args))
+    return await _run(id, args)
+
+
+async def _run(id: str, args: tuple | list) -> Any:
+    fn, is_coro = _rt.get().function(id)
+    if is_coro:
+        return await fn(*args)
     result = fn(*args)
     if inspect.isawaitable(result):
         result = await result
@@ -75,9 +77,7 @@ def async_(id: str, *args: Any) -> Future:
     """Start function ``id`` as another task of this process; returns a :class:`Future`."""
     rt = _rt.get()
     me = rt.current()
-    from .workflow import current
-    wf = current()
-    if wf is not None and not wf.in_activity:
+    if _durable.current() is not None:
         raise InvalidMessage("funcs.async_ is not journaled inside a workflow: await "
                              "funcs.call (one activity at a time)")
     fut = Future()

@@ -1,4 +1,9 @@
-"""``wippy.time``: sleep, after, timer, ticker with Wippy duration strings ("100ms", "1h30m")."""
+"""``wippy.time``: sleep, after, timer, ticker with Wippy duration strings ("100ms", "1h30m").
+
+Inside a workflow's own code ``now``, ``sleep`` (a durable timer) and ``after`` (a journaled due
+time) go through the workflow's journal (:mod:`wippy.runtime.durable`), in integer nanoseconds
+as Lua's do; this module converts to and from float seconds.
+"""
 from __future__ import annotations
 
 import time as _stdtime
@@ -6,6 +11,7 @@ from typing import Any
 
 from .channel import Channel
 from .core.durations import parse_duration
+from .runtime import durable as _durable
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
 
@@ -14,25 +20,29 @@ __all__ = ["sleep", "after", "timer", "ticker", "now", "Timer", "Ticker", "parse
 
 def now() -> float:
     """Wall-clock time in seconds since the epoch (journaled inside a workflow)."""
-    from .workflow import current
-    wf = current()
-    if wf is not None and not wf.in_activity:
-        return wf.record_sync("now", None, _stdtime.time())
-    return _stdtime.time()
+    wf = _durable.current()
+    if wf is None:
+        return _stdtime.time()
+    return wf.now() / _durable.NS
 
 
 def _owner() -> Any:
     return _rt.get().current()
 
 
+def _ns(seconds: float) -> int:
+    return round(seconds * 1e9)
+
+
 async def sleep(duration: str | float) -> None:
     """Suspend this task for ``duration`` (a durable timer inside a workflow)."""
     d = parse_duration(duration)
-    from .workflow import current
-    wf = current()
-    if wf is not None and not wf.in_activity:
-        await wf.sleep(d)
-        return
+    wf = _durable.current()
+    if wf is not None:
+        due = await wf.timer(_ns(d))
+        d = (due - _stdtime.time_ns()) / _durable.NS
+        if d <= 0:
+            return
     sched = _sched.get()
     w = sched.new_wait()
     h = sched.call_later(d, sched.wake, w, None)
@@ -41,8 +51,13 @@ async def sleep(duration: str | float) -> None:
 
 
 def after(duration: str | float) -> Channel:
-    """A channel that receives the time once, after ``duration``."""
-    return Timer(duration).channel()
+    """A channel that receives the time once, after ``duration`` (inside a workflow: at a
+    journaled due time, which it carries)."""
+    wf = _durable.current()
+    if wf is None:
+        return Timer(duration).channel()
+    due = wf.after(max(0, _ns(parse_duration(duration))))
+    return _DueTimer(due).channel()
 
 
 class Timer:
@@ -74,6 +89,17 @@ class Timer:
         sched = _sched.get()
         self._handle = sched.call_later(parse_duration(duration), self._fire)
         self._owner.add_timer(self._handle)
+
+
+class _DueTimer(Timer):
+    """``time.after`` in a workflow: fires at a journaled due time (ns), carrying that time."""
+
+    def __init__(self, due_ns: int) -> None:
+        self._due_ns = due_ns
+        super().__init__(max(0.0, (due_ns - _stdtime.time_ns()) / _durable.NS))
+
+    def _fire(self) -> None:
+        self._ch.send_nowait(self._due_ns / _durable.NS)
 
 
 class Ticker:

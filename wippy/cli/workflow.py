@@ -68,12 +68,14 @@ def main(argv: list[str]) -> int:
             if w["status"] != "running":
                 print(f"  result {json.dumps(w['result'], default=str)}" if not w["error"]
                       else f"  error  {w['error'].get('message')}")
+            from ..workflow.replay import recorded_ns
             for i, s in enumerate(journal.steps(w["id"])):
                 extra = ""
                 if s["op"] == "timer":
-                    left = s["result"] - _time.time()
-                    extra = f" due {_when(s['result'])}" + (f" (pending, {left:.1f} s left)"
-                                                          if left > 0 and w["status"] == "running" else "")
+                    due = recorded_ns(s["result"]) / 10**9    # the journal holds nanoseconds
+                    left = due - _time.time()
+                    extra = f" due {_when(due)}" + (f" (pending, {left:.1f} s left)"
+                                                    if left > 0 and w["status"] == "running" else "")
                 res = json.dumps(s.get("result"), default=str)
                 print(f"  step {i:<4} {s['op']:<7} {str(s.get('key')):<24} -> "
                       f"{res[:60] if not s.get('error') else 'error: ' + s['error'].get('message', '')}{extra}")

@@ -32,6 +32,7 @@ from ..registry.store import Store
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
 from ..runtime.table import Runtime, Terminated
+from .runners import RUNNERS
 
 __all__ = ["host_main", "HostSpec"]
 
@@ -53,7 +54,8 @@ class Host:
         self.ctl = transport.connect_dealer(self.ctx, os.path.join(spec["rundir"], "ctl"),
                                             f"h{self.serial}".encode())
         self.store = Store(spec["store"], readonly=True)
-        self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request)
+        self.rt = Runtime(self.mesh, spec["host_id"], self.store, ctl_request=self.request,
+                          runners=RUNNERS)
         self.rt.ctl_notify = self.notify
         self.on_ctl = protocol.dispatcher({
             Kind.REPLY: self._on_reply, Kind.NAME: self._on_name, Kind.TOPOLOGY: self._on_topology,

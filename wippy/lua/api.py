@@ -44,7 +44,8 @@ from .engine import LuaMemoryError, to_lua
 
 __all__ = ["function", "method", "field", "constant", "subtable", "raw_op", "dispatch", "New",
            "ApiError", "text", "received", "receive_result", "LuaRef", "TimeValue", "FutureDone", "op_numbers",
-           "MEMBERS", "current_ctx", "error_result", "lua_value", "Raise"]
+           "MEMBERS", "current_ctx", "error_result", "lua_value", "Raise", "LuaFailure",
+           "blocking", "BLOCKING", "req_numbers", "unavailable"]
 
 log = logging.getLogger("wippy.lua")
 
@@ -63,6 +64,15 @@ class ApiError(WippyError):
 
 class Raise(ApiError):
     """An error Lua raises where the API was called, instead of returning ``nil, err``."""
+
+
+class LuaFailure(WippyError):
+    """A Lua process or function ended with an error (Wippy's ``kind`` is kept)."""
+
+    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.stack = stack
 
 
 class New(tuple):
@@ -150,6 +160,39 @@ def method(cls: str, name: str | None = None) -> Callable[[Callable[..., Any]], 
         MEMBERS.setdefault("@" + cls, {})[member] = ("m", n)
         return fn
     return deco
+
+
+# Blocking calls: async handlers the driver awaits when Lua yields ``(REQ.x, args...)``.
+BLOCKING: list[Callable[..., Any]] = []
+_REQ_NAMES: dict[str, int] = {}
+
+
+def blocking(table: str | None, name: str, method_of: str | None = None) -> Callable[..., Any]:
+    """Register an async handler ``handler(ctx, *args)`` for a blocking call: a member of
+    ``table`` (kind ``b``), a method of class ``method_of`` (kind ``mb``: gets the object's three
+    fields first), or, with neither, an internal request the prelude names ``REQ.<name>``."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        key = f"@{method_of}.{name}" if method_of else f"{table}.{name}" if table else name
+        _REQ_NAMES[key] = len(BLOCKING)
+        BLOCKING.append(fn)
+        if method_of:
+            MEMBERS.setdefault("@" + method_of, {})[name] = ("mb", _REQ_NAMES[key])
+        elif table:
+            MEMBERS.setdefault(table, {})[name] = ("b", _REQ_NAMES[key])
+        return fn
+    return deco
+
+
+def req_numbers() -> dict[str, int]:
+    """Blocking call name -> number (the numbers Lua sources get for ``REQ.<name>``)."""
+    return dict(_REQ_NAMES)
+
+
+def unavailable(what: str) -> Callable[..., Any]:
+    """An API member Wippy has and wippy does not: it fails with ``UNAVAILABLE``."""
+    def fn(*args: Any) -> Any:
+        raise ApiError("UNAVAILABLE", f"{what} is not available in wippy")
+    return fn
 
 
 def field(cls: str, name: str, index: int) -> None:

@@ -1,12 +1,12 @@
-"""Driving Lua processes from wippy's scheduler, and the blocking half of the Lua API.
+"""Driving Lua processes from wippy's scheduler.
 
 A Lua process is a wippy process whose task runs :func:`drive`: it resumes the process's Lua
 coroutine for one slice, then looks at what came back:
 
 * nothing: the count hook preempted the slice: run again after the timers that are due;
 * ``(REQ.x, args...)``: a blocking call (``inbox:receive()``, ``time.sleep``, ``process.exec``,
-  ``funcs.call``...): perform it with wippy's Python API, awaiting like any Python process, and
-  resume Lua with ``ok, values...``;
+  ``funcs.call``...): await its handler (``blocking.py``) and resume Lua with
+  ``ok, values...``;
 * the coroutine ended: ``true, value`` or ``false, kind, message, stack``.
 
 ``coroutine.spawn`` starts another task of the same process that drives another coroutine of the
@@ -21,259 +21,39 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import re
-import sys
-from importlib import resources
 from typing import Any, Callable
 
 from .. import channel as _channel
 from .. import funcs as _funcs
-from .. import process as _process
-from .. import time as _wtime
 from .. import workflow as _workflow
-from ..errors import ChannelClosed, EntryNotFound, InvalidMessage, LimitExceeded, WippyError
-from ..registry.entry import code_file
-from ..runtime import scheduler
+from ..errors import ChannelClosed, InvalidMessage, WippyError
+from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
-from ..runtime.threads import to_thread
-from . import api, engine, limits, modules, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, engine, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
-    MEMBERS,
+    BLOCKING,
     ApiError,
     FutureDone,
-    LuaRef,
+    LuaFailure,
     New,
-    Raise,
     current_ctx,
     error_result,
     function,
     internal,
     method,
     receive_result,
-    received,
     text,
 )
+from .blocking import RECEIVE
+from .chunks import compile_entry
+from .ctx import Ctx
 from .engine import LuaError, LuaMemoryError, from_lua, to_lua
 
-__all__ = ["entry_runner", "call_function", "LuaFailure", "blocking", "builtin_chunk", "drive"]
+__all__ = ["entry_runner", "LuaFailure", "drive", "Ctx"]
 
 log = logging.getLogger("wippy.lua")
 
-HOST_LIMITS_TTL_S = 1.0     # host entries' limits are cached this long (a registry read per
-                            # spawn would cost more than the rest of the spawn)
 
-
-class LuaFailure(WippyError):
-    """A Lua process or function ended with an error (Wippy's ``kind`` is kept)."""
-
-    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.stack = stack
-
-
-# -- blocking calls: registration ------------------------------------------------------------
-_REQS: list[Callable[..., Any]] = []
-_REQ_NAMES: dict[str, int] = {}
-
-
-def blocking(table: str | None, name: str, method_of: str | None = None) -> Callable[..., Any]:
-    """Register an async handler ``handler(ctx, *args)`` for a blocking call: a member of
-    ``table`` (kind ``b``), a method of class ``method_of`` (kind ``mb``: gets the object's three
-    fields first), or, with neither, an internal request the prelude names ``REQ.<name>``."""
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        key = f"@{method_of}.{name}" if method_of else f"{table}.{name}" if table else name
-        _REQ_NAMES[key] = len(_REQS)
-        _REQS.append(fn)
-        if method_of:
-            MEMBERS.setdefault("@" + method_of, {})[name] = ("mb", _REQ_NAMES[key])
-        elif table:
-            MEMBERS.setdefault(table, {})[name] = ("b", _REQ_NAMES[key])
-        return fn
-    return deco
-
-
-# -- sources ---------------------------------------------------------------------------------
-_CONST = re.compile(rb"\b(OP|REQ)\.(\w+)")
-
-
-def lua_source(path: str) -> bytes:
-    """A Lua file of this package with ``OP.<name>``/``REQ.<name>`` replaced by numbers."""
-    nums = {"OP": api.op_numbers(), "REQ": _REQ_NAMES}
-    raw = resources.files(__package__).joinpath(path).read_bytes()
-
-    def sub(m: re.Match) -> bytes:
-        table, name = m.group(1).decode(), m.group(2).decode()
-        try:
-            return str(nums[table][name]).encode()
-        except KeyError:
-            raise RuntimeError(f"{path}: unknown {table}.{name}") from None
-    return _CONST.sub(sub, raw)
-
-
-_BUILTIN: dict[str, bytes | None] = {}
-_PRELUDE: bytes | None = None
-
-
-def builtin_chunk(name: str) -> bytes | None:
-    """Compiled ``lib/<name>.lua``, or None."""
-    if name not in _BUILTIN:
-        res = resources.files(__package__).joinpath("lib", name + ".lua")
-        _BUILTIN[name] = (engine.compile_chunk(lua_source(f"lib/{name}.lua"), f"wippy/{name}.lua",
-                                               strip=True) if res.is_file() else None)
-    return _BUILTIN[name]
-
-
-def prelude() -> bytes:
-    global _PRELUDE
-    if _PRELUDE is None:
-        _PRELUDE = engine.compile_chunk(lua_source("prelude.lua"), "wippy/prelude.lua", strip=True)
-    return _PRELUDE
-
-
-def _source_of(entry: dict[str, Any]) -> tuple[bytes, str]:
-    src = (entry.get("data") or {}).get("source")
-    if not isinstance(src, str) or not src:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: no Lua source")
-    if src.startswith("file://"):
-        try:
-            path = code_file(entry) or ""
-        except WippyError as exc:
-            raise LuaFailure(exc.kind, str(exc)) from None
-        try:
-            with open(path, "rb") as fh:
-                return fh.read(), os.path.basename(path)
-        except OSError as exc:
-            raise LuaFailure("NOT_FOUND", f"entry {entry['id']}: cannot read {path}: "
-                                          f"{exc.strerror}") from None
-    return src.encode(), entry["id"]
-
-
-def compile_entry(entry: dict[str, Any]) -> tuple[bytes, str]:
-    """(binary chunk, chunk name) of a Lua entry, typed Lua erased (S6); raises LuaFailure
-    (kind INVALID) on a syntax error."""
-    from ..typedlua import TypedLuaError, translate
-    src, name = _source_of(entry)
-    try:
-        return engine.compile_chunk(translate(src, name), name), name
-    except TypedLuaError as exc:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
-    except LuaError as exc:
-        raise LuaFailure("INVALID", f"entry {entry['id']}: {exc}") from None
-
-
-_TYPES: tuple[bytes, bytes, bytes] | None = None
-
-
-def types_chunks() -> tuple[bytes, bytes, bytes]:
-    """The typed-Lua installer, core and engine, compiled once per OS process."""
-    global _TYPES
-    if _TYPES is None:
-        from .. import typedlua as tl
-        _TYPES = (engine.compile_chunk(tl.prelude(), tl.PRELUDE_CHUNK_NAME, strip=True),
-                  engine.compile_chunk(tl.core_source(), tl.CORE_CHUNK_NAME, strip=True),
-                  engine.compile_chunk(tl.engine_source(), tl.ENGINE_CHUNK_NAME, strip=True))
-    return _TYPES
-
-
-# -- per-process context ---------------------------------------------------------------------
-_host_limits: dict[str, tuple[float, Any]] = {}
-
-
-def _host_entry_limits(rt: Any) -> dict[str, Any] | None:
-    now = scheduler.monotonic()
-    hit = _host_limits.get(rt.host_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    stored = rt.store.get(rt.host_id) if rt.store is not None else None
-    value = (stored.get("data") or {}).get("limits") if stored else None
-    _host_limits[rt.host_id] = (now + HOST_LIMITS_TTL_S, value)
-    return value
-
-
-class Ctx:
-    """What the Python side knows about the process (or function call) a Lua state runs."""
-
-    __slots__ = ("state", "rt", "proc", "pid", "entry_id", "entry", "args", "exit_exc",
-                 "slots", "next_slot", "objects", "_allow", "_terminal", "collected")
-
-    def __init__(self, rt: Any, proc: Any, entry: dict[str, Any], args: tuple) -> None:
-        self.rt = rt
-        self.proc = proc
-        self.pid = proc.pid
-        self.entry = entry
-        self.entry_id = entry["id"]
-        self.args = args
-        self.exit_exc: BaseException | None = None
-        self.slots: dict[int, Any] = {}        # Lua values parked while they sit in a channel
-        self.next_slot = 0
-        self.objects: dict[Any, Any] = {}      # inbox/events/listen channel objects (same each call)
-        self._allow: dict[str, tuple[frozenset, dict]] | None = None
-        self._terminal: bool | None = None
-        self.collected = False
-        lim = limits.resolve((entry.get("data") or {}).get("limits"), _host_entry_limits(rt))
-        self.state = engine.acquire(prelude(), api.dispatch, lim.max_memory, lim.max_cpu,
-                                    f"{proc.pid} {self.entry_id}")
-        self.state.ctx = self
-
-    def new_obj(self, *fields: Any) -> Any:
-        return self.state.exports[b"new_obj"](*fields)
-
-    def park(self, value: Any) -> LuaRef:
-        self.next_slot += 1
-        self.slots[self.next_slot] = value
-        return LuaRef(self.next_slot)
-
-    @property
-    def terminal(self) -> bool:
-        if self._terminal is None:
-            rt = self.rt
-            stored = rt.store.get(rt.host_id) if rt.store is not None else None
-            self._terminal = rt.host_id == "wippy:terminal" or bool(
-                stored and stored.get("kind") == "terminal.host")
-        return self._terminal
-
-    def allowlist(self, entry_id: str) -> tuple[frozenset, dict]:
-        """(modules, imports) of the entry (or library) whose code calls ``require``."""
-        if self._allow is None:
-            self._allow = {}
-        got = self._allow.get(entry_id)
-        if got is None:
-            e = self.entry if entry_id == self.entry_id else (
-                self.rt.store.get(entry_id) if self.rt.store is not None else None)
-            if e is None:
-                raise EntryNotFound(f"entry {entry_id} not found")
-            data = e.get("data") or {}
-            got = (frozenset(data.get("modules") or ()), dict(data.get("imports") or {}))
-            self._allow[entry_id] = got
-        return got
-
-    def library(self, lib_id: str) -> tuple[bytes, str]:
-        e = self.rt.store.get(lib_id) if self.rt.store is not None else None
-        if e is None:
-            raise EntryNotFound(f"library {lib_id} not found")
-        if e.get("kind") != "library.lua":
-            raise ApiError("INVALID", f"import {lib_id} is a {e.get('kind')}, not a library.lua")
-        code, name = compile_entry(e)
-        return code, "@" + name
-
-    def limit_error(self) -> LimitExceeded:
-        st = self.state
-        why = st.killed
-        if why == "memory":
-            msg = f"memory limit exceeded (max_memory {limits.describe_bytes(st.max_memory or 0)})"
-        elif why == "stack":
-            msg = "stack overflow (recursion too deep)"
-        elif why == "stuck":
-            msg = (f"ran {engine.STUCK_S:g} s inside code that cannot be preempted "
-                   "(a sort comparator, gsub callback, __tostring or xpcall handler)")
-        else:
-            msg = f"CPU time limit exceeded (max_cpu {st.max_cpu:g}s)"
-        return LimitExceeded(f"Lua process {self.pid} ({self.entry_id}): {msg}")
-
-
-# -- the driver ------------------------------------------------------------------------------
 async def _requeue() -> None:
     """After a preempted slice: run again after the timers that are due now (a zero-delay timer,
     not the run queue, so a neighbour's due timer runs before our next slice)."""
@@ -290,7 +70,7 @@ async def drive(ctx: Ctx, co: Any) -> Any:
     """Run Lua coroutine ``co`` to its end; returns what it returned (a tuple)."""
     state = ctx.state
     value: Any = None
-    reqs = _REQS
+    reqs = BLOCKING
     while True:
         try:
             out = state.resume(co, value)
@@ -325,7 +105,7 @@ async def drive(ctx: Ctx, co: Any) -> Any:
             ctx.collected = True                # (~5 KB per idle process otherwise)
             state.exports[b"collect"]()
         try:
-            if n == _RECV:                      # inline: one frame less per blocked process
+            if n == RECEIVE:                      # inline: one frame less per blocked process
                 try:
                     value = receive_result(ctx, await args[0].receive(), args[1])
                 except ChannelClosed:
@@ -381,29 +161,12 @@ async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
         engine.release(state)
 
 
-def entry_runner(store: Any, entry_id: str) -> Callable[..., Any]:
-    """codeload's answer for a ``process.lua`` / ``function.lua`` entry: an async callable."""
-    entry = store.get(entry_id) if store is not None else None
-    if entry is None:
-        raise EntryNotFound(f"entry {entry_id} not found in the registry")
+def entry_runner(entry: dict[str, Any]) -> Callable[..., Any]:
+    """The runner of Lua entries (``process.lua``, ``function.lua``, and the main of a
+    ``workflow.lua``): an async callable that runs the entry's method in the calling task."""
     code, _ = compile_entry(entry)
     engine.enable_watchdog()
     return functools.partial(run_entry, entry, code)   # an async callable, one frame less
-
-
-async def call_function(fid: str, args: list) -> Any:
-    """``funcs.call``: a function entry (Lua or Python) by id, in the calling task."""
-    rt = _runtime.get()
-    entry = rt.store.get(fid) if rt.store is not None else None
-    if entry is None:
-        raise EntryNotFound(f"function {fid} not found")
-    kind = entry.get("kind")
-    if kind == "function.lua":
-        code, _ = compile_entry(entry)
-        return await run_entry(entry, code, *args)
-    if kind == "function.py":
-        return await _funcs.call(fid, *args)
-    raise InvalidMessage(f"entry {fid} is a {kind}, not a function")
 
 
 # -- coroutine.spawn and funcs.async ---------------------------------------------------------
@@ -439,7 +202,7 @@ def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
 
     async def task() -> None:
         try:
-            value = await call_function(fid, plain)
+            value = await _funcs.call(fid, *plain)
         except WippyError as exc:
             fut.resolve(FutureDone(None, exc))
         except Exception as exc:  # noqa: BLE001 - the error belongs to whoever reads the future
@@ -452,7 +215,7 @@ def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
 
 @function("funcs", "async")
 def funcs_async(fid: Any, *args: Any) -> Any:
-    if wfmod.in_workflow() is not None:
+    if durable.current() is not None:
         raise ApiError("INVALID", "funcs.async is not journaled: a workflow calls its "
                                   "activities with funcs.call")
     ctx = current_ctx()
@@ -516,198 +279,3 @@ def cancel(fut: Any, ch: Any, _: Any) -> bool:
     fut.canceled = True
     fut.resolve(FutureDone(None, LuaFailure("CANCELED", "the future was canceled")))
     return True
-
-
-# -- blocking calls --------------------------------------------------------------------------
-_RECV = 0                  # ch:receive(), handled inside drive()
-
-
-@blocking(None, "receive", method_of="Channel")
-async def _recv(ctx: Ctx, ch: Any, topic: Any, _: Any) -> tuple:
-    try:
-        return receive_result(ctx, await ch.receive(), topic)
-    except ChannelClosed:
-        return (True, None, False)
-
-
-assert _REQ_NAMES["@Channel.receive"] == _RECV
-
-
-def _outgoing(ctx: Ctx, value: Any) -> Any:
-    t = type(value)
-    if t is bytes or t is int or t is float or t is bool or value is None:
-        return value
-    return ctx.park(value)
-
-
-@blocking(None, "send", method_of="Channel")
-async def _send(ctx: Ctx, ch: Any, topic: Any, _: Any, value: Any = None) -> tuple:
-    v = _outgoing(ctx, value)
-    try:
-        await ch.send(v)
-    except ChannelClosed:
-        if type(v) is LuaRef:
-            ctx.slots.pop(v.id, None)
-        raise Raise("INVALID", "send on a closed channel") from None
-    return (True, True)
-
-
-@blocking("channel", "select")
-async def _select(ctx: Ctx, cases: Any) -> tuple:
-    if not engine.is_lua_table(cases):
-        raise Raise("INVALID", "channel.select: a table of cases expected")
-    n = len(cases)
-    spec = []                                # (case table, channel object, is_send, value)
-    for i in range(1, n + 1):
-        c = cases[i]
-        chobj: Any = c[1] if engine.is_lua_table(c) else None
-        handle = chobj[1] if engine.is_lua_table(chobj) else None
-        if not isinstance(handle, _channel.Channel):
-            raise Raise("INVALID", f"channel.select: case {i} is not a channel case")
-        spec.append((chobj, handle, bool(c[2]), c[3]))
-    ops = [h.case_send(_outgoing(ctx, v)) if is_send else h.case_receive()
-           for _, h, is_send, v in spec]
-    try:
-        res = await _channel.select(*ops, default=cases[b"default"] is True)
-    except ChannelClosed:
-        res = None
-    lua = ctx.state.lua
-    out: Any = None
-    kept = None
-    if res is None:
-        out = (3, b"INVALID", b"send on a closed channel")
-    elif res.default:
-        out = (True, lua.table_from({b"default": True, b"ok": True}))
-    else:
-        for (chobj, handle, is_send, value), (_, ch, sent) in zip(spec, ops):
-            if ch is not res.channel:
-                continue
-            if is_send:
-                if sent is res.value:
-                    kept = sent
-                    out = (True, lua.table_from({b"channel": chobj, b"value": value, b"ok": True}))
-                    break
-            else:
-                got = {b"channel": chobj, b"ok": bool(res.ok)}
-                if res.ok:
-                    got[b"value"] = received(ctx, res.value, chobj[2])
-                out = (True, lua.table_from(got))
-                break
-    for _, _, sent in ops:                   # values parked for send cases that did not fire
-        if type(sent) is LuaRef and sent is not kept:
-            ctx.slots.pop(sent.id, None)
-    return out or (False, b"INTERNAL", b"select: no case matched")
-
-
-@blocking("time", "sleep")
-async def _sleep(ctx: Ctx, d: Any) -> tuple:
-    await _wtime.sleep(timemod.seconds(d))
-    return (True,)
-
-
-@blocking("workflow", "start")
-async def _workflow_start(ctx: Ctx, entry_id: Any, input: Any = None, opts: Any = None) -> tuple:
-    name = None
-    if opts is not None:
-        if not engine.is_lua_table(opts):
-            raise ApiError("INVALID", "workflow.start: options must be a table {name = ...}")
-        if opts[b"name"] is not None:
-            name = text(opts[b"name"], "name")
-    pid = await _workflow.start(text(entry_id, "workflow id"), from_lua(input), name)
-    return (True, pid.encode())
-
-
-@blocking("process", "exec")
-async def _exec(ctx: Ctx, id: Any, host: Any, *args: Any) -> tuple:
-    plain = [from_lua(a) for a in args]
-    value = await _process.exec(text(id, "entry id"), text(host, "host"), *plain)
-    return (True, to_lua(ctx.state, value))
-
-
-@blocking("process.registry", "register")
-async def _register(ctx: Ctx, name: Any, pid: Any = None, scope: Any = None) -> tuple:
-    n = text(name, "name")
-    if not n or n[:1] == "\0":
-        raise ApiError("INVALID", "invalid name")
-    await _process.registry.register(n, None if pid is None else text(pid, "pid"))
-    return (True, True)
-
-
-@blocking("process.registry", "unregister")
-async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
-    return (True, await _process.registry.unregister(text(name, "name")))
-
-
-@blocking("funcs", "call")
-async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
-    plain = [from_lua(a) for a in args]
-    wf = wfmod.in_workflow()
-    if wf is not None:                  # an activity: journaled (see wippy.workflow)
-        value = await wf.call(text(fid, "function id"), tuple(plain))
-    else:
-        value = await call_function(text(fid, "function id"), plain)
-    return (True, to_lua(ctx.state, value))
-
-
-@blocking(None, "call", method_of="Executor")
-async def _executor_call(ctx: Ctx, _a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> tuple:
-    return await _call(ctx, fid, *args)
-
-
-@blocking(None, "apply", method_of="Changes")
-async def _changes_apply(ctx: Ctx, ch: Any, _a: Any, _b: Any) -> Any:
-    return New((b"Version", int(await ch.apply())))
-
-
-@blocking("system.supervisor", "states")
-async def _supervisor_states(ctx: Ctx) -> Any:
-    from .. import system
-    return (True, to_lua(ctx.state, await system.supervisor.states()))
-
-
-@blocking("system.supervisor", "state")
-async def _supervisor_state(ctx: Ctx, service_id: Any = None) -> Any:
-    from .. import system
-    return (True, to_lua(ctx.state, await system.supervisor.state(text(service_id, "service id"))))
-
-
-@blocking("system", "exit")
-async def _system_exit(ctx: Ctx, code: Any = 0) -> Any:
-    from .. import system
-    return (True, await system.exit(int(code or 0)))
-
-
-@blocking("registry", "apply_version")
-async def _apply_version(ctx: Ctx, v: Any) -> Any:
-    from .. import registry
-    from .modules import _version_arg
-    return New((b"Version", int(await registry.apply_version(_version_arg(v)))))
-
-
-@blocking("io", "readline")
-async def _readline(ctx: Ctx) -> tuple:
-    line = await to_thread(sys.stdin.buffer.readline)
-    if not line:
-        return (False, b"CANCELED", b"end of input")
-    return (True, line.rstrip(b"\n").rstrip(b"\r"))
-
-
-@blocking("io", "read")
-async def _read(ctx: Ctx, n: Any = None) -> tuple:
-    size = int(n) if isinstance(n, (int, float)) and n > 0 else 1024
-    data = await to_thread(getattr(sys.stdin.buffer, "read1"), size)
-    if not data:
-        return (False, b"CANCELED", b"end of input")
-    return (True, data)
-
-
-@function("events")
-def subscribe(system: Any, kind: Any = None) -> Any:
-    from .. import events
-    sub = events.subscribe(text(system, "system"), None if kind is None else text(kind, "kind"))
-    return New((b"Subscription", sub, sub.channel()))
-
-
-@method("Subscription")
-def close(sub: Any, _ch: Any, _: Any) -> bool:
-    return sub.close()

@@ -4,9 +4,11 @@ Objects (fields, as the prelude stores them): ``Time {ns since the epoch, zone n
 offset or nil}``, ``Duration {ns}``, ``Location {name, fixed offset or nil}``,
 ``Timer``/``Ticker {handle, channel}``. A number given as a duration is nanoseconds (Go);
 ``"1h30m"`` strings and Duration objects are accepted everywhere a duration is.
-``time.sleep`` is a blocking call (``driver.py``). Inside a workflow (S8) ``time.now`` and
-``time.after``'s due time are journaled (``wfmod.py``), ``time.sleep`` is a durable timer. Zones: ``UTC``, ``Local``, fixed offsets,
-and IANA names through ``zoneinfo`` when the system has tzdata.
+``time.sleep`` is a blocking call (``blocking.py``). Inside a workflow's own code (S8) ``time.now``
+and ``time.after``'s due time are journaled (through :mod:`wippy.runtime.durable`, in
+nanoseconds, the journal's unit), and ``time.sleep`` is a durable timer (``wippy.time.sleep``),
+as in Python. Zones: ``UTC``, ``Local``, fixed offsets, and IANA names through ``zoneinfo`` when
+the system has tzdata.
 """
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ import time as _stdtime
 from typing import Any
 
 from .. import time as _wtime
-from ..core.durations import parse_duration
+from ..core.durations import format_duration, parse_duration
+from ..runtime import durable
 from . import timefmt
-from .api import MEMBERS, ApiError, New, constant, field, function, method, text
+from .api import MEMBERS, ApiError, New, TimeValue, constant, field, function, method, text
 from .engine import is_lua_table
-from .wfmod import in_workflow, journaled
 
 __all__ = ["seconds", "LuaTimer", "LuaTicker", "ns_of"]
 
@@ -82,7 +84,6 @@ for _name, _div in (("seconds", NS), ("minutes", 60 * NS), ("hours", 3600 * NS))
 
 @method("Duration", "string")
 def duration_string(ns: int, _a: Any, _b: Any) -> bytes:
-    from ..core.durations import format_duration
     return format_duration(ns / NS).encode()
 
 
@@ -154,7 +155,8 @@ def _loc(loc: Any, default: tuple = (b"Local", None)) -> tuple:
 # -- times -----------------------------------------------------------------------------------
 @function("time")
 def now() -> Any:
-    return New((b"Time", journaled("now", _stdtime.time_ns), b"Local", None))
+    wf = durable.current()
+    return New((b"Time", _stdtime.time_ns() if wf is None else wf.now(), b"Local", None))
 
 
 @function("time")
@@ -314,13 +316,11 @@ def add_date(ns: int, z: Any, f: Any, years: Any = 0, months: Any = 0, days: Any
 # -- timers ----------------------------------------------------------------------------------
 class LuaTimer(_wtime.Timer):
     def _fire(self) -> None:
-        from .api import TimeValue
         self._ch.send_nowait(TimeValue(_stdtime.time_ns()))
 
 
 class LuaTicker(_wtime.Ticker):
     def _tick(self) -> None:
-        from .api import TimeValue
         if self._stopped or self._owner.exited:
             return
         self._ch.send_nowait(TimeValue(_stdtime.time_ns()))
@@ -331,29 +331,21 @@ class LuaTicker(_wtime.Ticker):
 class _DueTimer(_wtime.Timer):
     """``time.after`` in a workflow: fires at a journaled due time, carrying that time."""
 
-    def __init__(self, left: float, due_ns: int) -> None:
+    def __init__(self, due_ns: int) -> None:
         self._due_ns = due_ns
-        super().__init__(left)
+        super().__init__(max(0.0, (due_ns - _stdtime.time_ns()) / NS))
 
     def _fire(self) -> None:
-        from .api import TimeValue
         self._ch.send_nowait(TimeValue(self._due_ns))
 
 
 @function("time", "after")
 def after_(d: Any) -> Any:
-    s = max(0.0, seconds(d))
-    wf = in_workflow()
+    ns = max(0, ns_of(d))
+    wf = durable.current()
     if wf is None:
-        return New((b"Channel", LuaTimer(s).channel(), False))
-    due_ns = wf.record_sync("after", s, _stdtime.time_ns() + round(s * NS))
-    if wf.pending:                      # make the due time durable now, not at the next step
-        from .api import current_ctx
-        ctx = current_ctx()
-        ctx.rt.start_task(ctx.proc, wf.commit())
-    left = max(0.0, (due_ns - _stdtime.time_ns()) / NS)
-    return New((b"Channel", _DueTimer(left, due_ns).channel(), False))
-
+        return New((b"Channel", LuaTimer(ns / NS).channel(), False))
+    return New((b"Channel", _DueTimer(wf.after(ns)).channel(), False))
 
 
 @function("time")

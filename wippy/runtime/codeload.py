@@ -1,4 +1,11 @@
-"""Turn a registry entry (or a shipped function) into the callable a process runs.
+"""Turn a registry entry (or a shipped function) into the callable a process runs, through the
+table of runners the host hands the runtime.
+
+A :data:`Runner` turns a stored entry into a callable: the main a spawn runs, or the method a
+``funcs.call`` runs. Which runner serves which kind is not known here: the host builds the
+table (``wippy.host.runners``: Python code from files, Lua, workflow kinds wrapped in replay),
+so the runtime imports nothing above it. This module owns the Python runner
+(:func:`python_runner`) and the cache.
 
 ``process.py`` / ``function.py`` entries name a Python file (``source: file://x.py``) and a
 ``method``. Modules are loaded with importlib under a private name and cached by the file's
@@ -15,13 +22,18 @@ import inspect
 import os
 import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..errors import EntryNotFound, InvalidMessage
 from ..registry.entry import PYTHON_KINDS, WORKFLOW_KINDS, code_file
 
-__all__ = ["load_callable", "resolve", "invalidate", "entry_source_path", "PY_KINDS",
-           "WORKFLOW_KINDS"]
+__all__ = ["Runner", "Runners", "resolve", "python_runner", "kind_of", "invalidate",
+           "entry_source_path", "PY_KINDS", "WORKFLOW_KINDS"]
+
+#: Turns a stored entry into the callable its processes run (or its callers call).
+Runner = Callable[[dict[str, Any]], Callable[..., Any]]
+#: Entry kind -> its runner: what a host can run.
+Runners = Mapping[str, Runner]
 
 PY_KINDS = PYTHON_KINDS
 _modules: dict[tuple[str, int, int], Any] = {}
@@ -77,29 +89,40 @@ def kind_of(store: Any, entry_id: str) -> str | None:
     return _kinds[entry_id]
 
 
-def resolve(store: Any, entry_id: str, code: bytes | None,
+def resolve(store: Any, entry_id: str, code: bytes | None, runners: Runners,
             expect: frozenset[str] | None = None) -> tuple[Callable[..., Any], bool]:
-    """(callable, is_coroutine_function) for a spawn, cached per entry id. ``expect``: the
-    kinds the entry must have (checked when it is loaded)."""
+    """(callable, is_coroutine_function) for a spawn of ``entry_id`` (or of the shipped
+    ``code``), cached per entry id. ``runners``: the host's table; ``expect``: the kinds the
+    entry must have (``funcs.call`` asks for a function)."""
+    if code is not None:
+        fn = _shipped(code)
+        return fn, inspect.iscoroutinefunction(fn)
     if store is not None:
         _catch_up(store)
-    if code is None:
-        hit = _callables.get(entry_id)
-        if hit is not None:
-            return hit
-    if expect is not None and code is None:
-        entry = store.get(entry_id) if store is not None else None
-        if entry is not None and entry.get("kind") not in expect:
-            raise InvalidMessage(f"entry {entry_id} is a {entry.get('kind')}, not one of "
+    if expect is not None:
+        kind = _kinds.get(entry_id) if entry_id in _kinds else kind_of(store, entry_id)
+        if kind is None:
+            raise EntryNotFound(f"entry {entry_id} not found in the registry")
+        if kind not in expect:
+            raise InvalidMessage(f"entry {entry_id} is a {kind}, not one of "
                                  f"{', '.join(sorted(expect))}")
-    fn = load_callable(store, entry_id, code)
+    hit = _callables.get(entry_id)
+    if hit is not None:
+        return hit
+    entry = store.get(entry_id) if store is not None else None
+    if entry is None:
+        raise EntryNotFound(f"entry {entry_id} not found in the registry")
+    runner = runners.get(entry.get("kind"))
+    if runner is None:
+        raise InvalidMessage(f"entry {entry_id} of kind {entry.get('kind')} cannot be spawned")
+    fn = runner(entry)
     pair = (fn, inspect.iscoroutinefunction(fn))
-    if code is None:
-        _callables[entry_id] = pair
+    _callables[entry_id] = pair
     return pair
 
 
 def entry_source_path(entry: dict[str, Any]) -> str | None:
+    """The file holding an entry's code (None for inline code); refused outside the app."""
     return code_file(entry)
 
 
@@ -123,33 +146,19 @@ def _load_module(entry: dict[str, Any]) -> Any:
     return mod
 
 
-def load_callable(store: Any, entry_id: str, code: bytes | None) -> Callable[..., Any]:
-    """The function to run for a spawn of ``entry_id`` (or the shipped ``code``)."""
-    if code is not None:
-        import cloudpickle  # only the Python API ships code
-        fn = cloudpickle.loads(code)
-        if not callable(fn):
-            raise InvalidMessage("shipped code is not callable")
-        return fn
-    entry = store.get(entry_id) if store is not None else None
-    if entry is None:
-        raise EntryNotFound(f"entry {entry_id} not found in the registry")
-    kind = entry.get("kind")
-    if kind not in PY_KINDS:
-        if kind in ("process.lua", "function.lua"):
-            from ..lua import entry_runner  # lupa is imported on the first Lua spawn only
-            return entry_runner(store, entry_id)
-        if kind == "workflow.lua":    # the Lua main, replayed like a workflow.py main
-            from ..lua import entry_runner
-            from ..workflow import runner
-            return runner(entry_runner(store, entry_id))
-        raise InvalidMessage(f"entry {entry_id} of kind {kind} cannot be spawned")
+def _shipped(code: bytes) -> Callable[..., Any]:
+    import cloudpickle  # only the Python API ships code
+    fn = cloudpickle.loads(code)
+    if not callable(fn):
+        raise InvalidMessage("shipped code is not callable")
+    return fn
+
+
+def python_runner(entry: dict[str, Any]) -> Callable[..., Any]:
+    """The runner of Python entries: the ``method`` (default ``main``) of the entry's file."""
     mod = _load_module(entry)
     method = entry.get("data", {}).get("method") or "main"
     fn = getattr(mod, method, None)
     if fn is None or not callable(fn):
-        raise InvalidMessage(f"entry {entry_id}: {entry_source_path(entry)} has no function '{method}'")
-    if kind == "workflow.py":
-        from ..workflow import runner  # replayed, journaled: see wippy.workflow
-        return runner(fn)
+        raise InvalidMessage(f"entry {entry['id']}: {entry_source_path(entry)} has no function '{method}'")
     return fn

@@ -7,10 +7,13 @@ Everything is created lazily so that an idle process stays small.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..channel import Channel
 from ..errors import WippyError
+
+if TYPE_CHECKING:
+    from .durable import Durable
 
 __all__ = ["Message", "Event", "Result", "Process", "EXIT", "LINK_DOWN", "CANCEL"]
 
@@ -80,7 +83,7 @@ class Process:
         self.exec_waits: dict[str, Any] | None = None  # PID -> Wait of a pending exec
         self.names: list[str] | None = None
         self.trap_links = False
-        self.workflow: Any = None                   # WorkflowContext when running a workflow
+        self.workflow: Durable | None = None        # the journal, when running a workflow
 
     # -- mailbox -------------------------------------------------------------------------
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:

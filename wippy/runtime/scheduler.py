@@ -55,7 +55,7 @@ class Task:
 class TimerHandle:
     __slots__ = ("when", "fn", "args", "cancelled", "sched")
 
-    def __init__(self, when: float, fn: Callable[..., None], args: tuple, sched: Scheduler) -> None:
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple, sched: Scheduler) -> None:
         self.when = when
         self.fn = fn
         self.args = args
@@ -167,7 +167,7 @@ class Scheduler:
         return n
 
     # -- timers --------------------------------------------------------------------------
-    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> TimerHandle:
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         h = TimerHandle(when, fn, args, self)
         heapq.heappush(self._timers, h)
         return h
@@ -182,7 +182,7 @@ class Scheduler:
             heapq.heapify(self._timers)
             self._ncancelled = 0
 
-    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> TimerHandle:
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         return self.call_at(monotonic() + max(0.0, delay), fn, *args)
 
     def fire_due(self) -> None:

@@ -4,6 +4,9 @@ Every operation of S4 ends here, whether it came from a local process (through t
 ``wippy.process`` API) or as a frame from another OS process (``dispatch``). Frames for a local
 destination skip the socket; their payloads are still copied so processes never share mutable
 state.
+
+What a spawned process runs comes from the table of runners its host hands the runtime (entry
+kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
 """
 from __future__ import annotations
 
@@ -12,13 +15,15 @@ import logging
 import os
 import pickle
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..core import wire
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import LINK, MONITOR, STARTED_ACK
-from ..errors import Cancelled, InvalidMessage, ProcessNotFound, WippyError, exit_error, to_wire
+from ..errors import (Cancelled, InvalidMessage, NodeError, ProcessNotFound, WippyError, exit_error,
+                      to_wire)
+from ..registry.entry import FUNCTION_KINDS
 from . import codeload, scheduler
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
@@ -47,14 +52,18 @@ class Runtime:
     """All processes of this OS process. One per host OS process; also used by tests."""
 
     def __init__(self, mesh: Mesh, host_id: str, store: Any = None,
-                 ctl_request: Callable[..., Any] | None = None) -> None:
+                 ctl_request: Callable[..., Any] | None = None,
+                 runners: codeload.Runners | None = None) -> None:
         self.mesh = mesh
         self.serial = mesh.serial
         self.host_id = host_id
         self.prefix = make_pid(host_id, mesh.serial, "")[:-1]   # "{host/serial|": PIDs of ours
         self._plen = len(self.prefix)
         self.store = store
-        self.ctl_request = ctl_request          # (op, *args) -> awaitable reply, to the node
+        # (op, *args) -> awaitable reply, from the node
+        self.ctl_request: Callable[..., Any] = ctl_request if ctl_request is not None else _no_node
+        # entry kind -> runner: what this host can run (the host's table; none: shipped code only)
+        self.runners: Mapping[str, codeload.Runner] = runners if runners is not None else {}
         self.ctl_notify: Callable[..., None] = lambda *a: None
         self.sched = scheduler.get()
         self.procs: dict[str, Process] = {}
@@ -158,9 +167,9 @@ class Runtime:
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
               flags: int = 0, code: bytes | None = None) -> str:
-        args = wire.plain(list(args))
+        plain_args: list = wire.plain(list(args))
         if code is None and codeload.kind_of(self.store, entry_id) in codeload.WORKFLOW_KINDS:
-            return self._spawn_workflow(spawner, entry_id, args, flags)
+            return self._spawn_workflow(spawner, entry_id, plain_args, flags)
         serial = self.mesh.pick(host_id)
         self.counter += 1
         if serial == self.serial:
@@ -175,9 +184,9 @@ class Runtime:
             if caller is not None:
                 self._watch(caller, pid, flags, serial)
         if serial == self.serial:
-            self.create(local, pid, spawner, entry_id, args, flags, code)
+            self.create(local, pid, spawner, entry_id, plain_args, flags, code)
         else:
-            self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, args, flags, code)))
+            self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, plain_args, flags, code)))
         return pid
 
     def _spawn_workflow(self, spawner: str | None, entry_id: str, args: list, flags: int) -> str:
@@ -226,7 +235,7 @@ class Runtime:
             if flags & LINK:
                 proc.add_link(spawner)
         try:
-            fn, is_coro = codeload.resolve(self.store, entry_id, code)
+            fn, is_coro = codeload.resolve(self.store, entry_id, code, self.runners)
             coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
             coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
@@ -239,6 +248,10 @@ class Runtime:
             for frame in early:
                 self.dispatch(frame)
         return proc
+
+    def function(self, entry_id: str) -> tuple[Callable[..., Any], bool]:
+        """(callable, is_coroutine_function) of function entry ``entry_id`` (``funcs.call``)."""
+        return codeload.resolve(self.store, entry_id, None, self.runners, FUNCTION_KINDS)
 
     def adopt_pid(self, proc: Process, pid: str) -> None:
         """A workflow process takes its workflow's stable PID (routed through the node): what
@@ -530,6 +543,10 @@ def _copy(payload: Any) -> Any:
 
 
 _BIG = 1 << 20    # a string this long inside a flat payload takes the size-checked path
+
+
+async def _no_node(op: str, *args: Any) -> Any:
+    raise NodeError(f"no node to ask for {op}: this runtime runs without one")
 
 
 async def _fail(exc: BaseException) -> Any:

@@ -6,8 +6,10 @@ Layout (``APP/.wippy/data/journal``), frozen by a golden test:
   ("running" | "completed" | "failed" | "cancelled"), "result", "error", "created",
   "finished", "signals": n}``;
 * ``steps``: workflow id + ``\\0`` + 8-byte big-endian sequence -> JSON step
-  ``{"op": "call" | "timer" | "now" | "uuid" | "random" | "version", "key": ..., "result": ...,
-  "error": ...}``;
+  ``{"op": "call" | "timer" | "after" | "now" | "uuid" | "random" | "version" | "child",
+  "key": ..., "result": ..., "error": ..., "v": 2}``, as the workflow's context makes them
+  (``replay.record``; time values in integer nanoseconds; a step without ``v`` is format 1,
+  see :mod:`wippy.workflow.replay`);
 * ``signals``: workflow id + ``\\0`` + 8-byte sequence -> JSON ``{"topic", "payload", "from"}``;
 * ``names``: workflow name -> workflow id (a name stays bound after completion).
 
@@ -38,6 +40,8 @@ def _dump(obj: Any) -> bytes:
 
 
 class Journal:
+    """The journal's LMDB environment: reads for anyone, batched writes for the node."""
+
     def __init__(self, path: str, readonly: bool = False) -> None:
         self.env = open_env(path, 5, readonly)
         self._wf = self.env.open_db(b"workflows", create=not readonly)

@@ -3,7 +3,7 @@ key) to a file named by the WF_LOG environment... passed in the input instead.""
 import os
 import time as _t
 
-from wippy import funcs, process, time, workflow
+from wippy import channel, funcs, process, time, workflow
 
 
 def charge(log, step, amount):
@@ -35,3 +35,11 @@ async def waiter(input):
         msg = await inbox.receive()
         got.append(msg.payload)
     return got
+
+
+async def after_waiter(input):
+    """Waits for a signal or ``time.after(input["after"])``, whichever comes first; returns
+    what won and what it carried (the timer carries its journaled due time)."""
+    inbox = process.inbox()
+    r = await channel.select(inbox.case_receive(), time.after(input["after"]).case_receive())
+    return ["signal", r.value.payload] if r.channel is inbox else ["timer", r.value]

@@ -1,0 +1,33 @@
+"""What a host runs for each kind of entry: the table of runners it hands its runtime.
+
+The runtime (process table, scheduler, code cache) sits below Lua and workflows and knows
+neither: it looks an entry's kind up in this table and runs what the runner returns. Python
+code comes from files (``codeload.python_runner``), Lua from the Lua driver (lupa is imported on
+the first Lua entry only), and the workflow kinds are their language's runner wrapped in replay
+(``wippy.workflow.runner.replayed``). Every host, and every test that builds a runtime,
+takes this one table.
+
+Rejected: the runtime importing Lua and the workflow package inside a function to dodge the
+import circle (it still depended on them), and registering runners from the modules that define
+them at import time (which runners exist would then depend on what happened to be imported).
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from ..lua import entry_runner as lua_runner
+from ..registry.entry import Kind
+from ..runtime.codeload import Runner, python_runner
+from ..workflow.runner import replayed
+
+__all__ = ["RUNNERS"]
+
+#: Entry kind -> runner, for every kind a host can run (``registry.entry.RUNNABLE_KINDS``).
+RUNNERS: MappingProxyType[str, Runner] = MappingProxyType({
+    Kind.PROCESS_PY.value: python_runner,
+    Kind.FUNCTION_PY.value: python_runner,
+    Kind.WORKFLOW_PY.value: replayed(python_runner),
+    Kind.PROCESS_LUA.value: lua_runner,
+    Kind.FUNCTION_LUA.value: lua_runner,
+    Kind.WORKFLOW_LUA.value: replayed(lua_runner),
+})
