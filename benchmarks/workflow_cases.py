@@ -69,6 +69,7 @@ def wippy_cases(ctx: Ctx) -> None:
     app = _app()
     with ctx.attempt(_CASE, "wippy"):
         with wippy.Node(app, boot_timeout=120) as node:
+            assert node.process is not None
             ctx.place(node.process.pid, "node")
             # throughput: W workflows at once
             t = time.perf_counter()
@@ -95,11 +96,13 @@ def wippy_cases(ctx: Ctx) -> None:
                 if done == sz["N"]:
                     break
                 time.sleep(0.2)
-            root = psutil.Process(node.process.pid)
+            proc = node.process
+            assert proc is not None
+            root = psutil.Process(proc.pid)
             tree = root.children(recursive=True)
             node.close()
             root.send_signal(signal.SIGKILL)
-            node.process.wait(10)
+            proc.wait(10)
             psutil.wait_procs(tree, timeout=10)
             node.process = None
         t = time.perf_counter()

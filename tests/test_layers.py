@@ -152,3 +152,26 @@ def test_each_heavy_dependency_has_one_importer():
         rel = os.path.relpath(path, PKG)
         for dep in third_party(path) & set(SEAMS):
             assert rel in SEAMS[dep], f"{rel} imports {dep}"
+
+
+# Exceptions that stay beside their code: signals private to one package that never leave it
+# (the Lua API's way of raising into Lua; the typed-Lua parser's errors, which it turns into
+# TypedLuaError; YAML's duplicate-key error, which must subclass PyYAML's own).
+PRIVATE_SIGNALS = {"wippy.lua.api.ApiError", "wippy.lua.api.Raise",
+                   "wippy.typedlua._lexer.LexError", "wippy.typedlua._typeparse.ParseError",
+                   "wippy.typedlua._pattern.PatternError", "wippy.registry.loader._DuplicateKey"}
+
+
+def test_every_exception_is_defined_in_errors_py():
+    found = []
+    for mod, path in MODULES.items():
+        if mod == "wippy.errors":
+            continue
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ClassDef) and any(
+                    (getattr(b, "id", None) or getattr(b, "attr", "")).endswith(("Error", "Exception", "Failed", "Rejected", "Denied"))
+                    or getattr(b, "id", None) in {"ApiError", "WippyError"} for b in node.bases):
+                name = f"{mod}.{node.name}"
+                if name not in PRIVATE_SIGNALS:
+                    found.append(name)
+    assert not found, "exceptions outside wippy/errors.py: " + ", ".join(found)

@@ -25,6 +25,16 @@ __all__ = [
     "EntryNotFound",
     "LimitExceeded",
     "PermissionDenied",
+    "TrustError",
+    "Terminated",
+    "LinkFailed",
+    "NondeterminismError",
+    "LuaFailure",
+    "ChangeRejected",
+    "TypedLuaError",
+    "PolicyError",
+    "BadFrame",
+    "TooLarge",
 ]
 
 
@@ -149,6 +159,84 @@ class PermissionDenied(WippyError):
     kind = "PERMISSION_DENIED"
 
 
+class TrustError(NodeError):
+    """A run directory or socket that another user could control: refused (S9)."""
+
+
+class Terminated(ProcessError):
+    """The process was ended from outside: ``terminate``, a node stop, a retired host."""
+
+    kind = "CANCELED"
+
+
+class LinkFailed(ProcessError):
+    """A linked process failed and this one did not trap links."""
+
+    kind = "INTERNAL"
+
+
+class NondeterminismError(WippyError):
+    """A workflow's code asked for a different step than its journal recorded."""
+
+    kind = "NONDETERMINISM"
+
+
+class LuaFailure(WippyError):
+    """A Lua process or function ended with an error; Wippy's ``kind`` and the Lua stack are
+    kept."""
+
+    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.stack = stack
+
+
+class ChangeRejected(RegistryError):
+    """A registry change is refused; ``issues`` names every problem found."""
+
+    def __init__(self, issues: list[str]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(issues))
+
+
+class TypedLuaError(ConfigError):
+    """A syntax error in (typed) Lua source: ``str(err)`` is ``chunk:line:col: message``.
+
+    Attributes ``path``, ``line``, ``col`` and ``detail`` (the message alone). It is a
+    :class:`ConfigError` with one issue, so loaders report it like any other problem in an
+    application's files.
+    """
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.col = col
+        self.detail = message
+        super().__init__(ConfigIssue(path, line, col, message))
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, int, str]]:
+        return (TypedLuaError, (self.path, self.line, self.col, self.detail))
+
+
+class PolicyError(ConfigError):
+    """A ``security.policy`` entry's definition is invalid; the message names the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class BadFrame(WippyError, ValueError):
+    """A control message that is not one of the protocol's layouts."""
+
+    kind = "INVALID"
+
+
+class TooLarge(WippyError, ValueError):
+    """A value holds more values than allowed, or is nested too deeply."""
+
+    kind = "INVALID"
+
+
 _BY_KIND: dict[str, type[WippyError]] = {
     "NOT_FOUND": ProcessNotFound,
     "INVALID": InvalidMessage,
@@ -156,6 +244,7 @@ _BY_KIND: dict[str, type[WippyError]] = {
     "CANCELED": Cancelled,
     "LIMIT_EXCEEDED": LimitExceeded,
     "PERMISSION_DENIED": PermissionDenied,
+    "NONDETERMINISM": NondeterminismError,
 }
 
 

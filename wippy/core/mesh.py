@@ -13,8 +13,7 @@ import os
 from collections import OrderedDict, deque
 from typing import Any
 
-from ..errors import ProcessNotFound, SendBufferFull
-from .rundir import TrustError
+from ..errors import ProcessNotFound, SendBufferFull, TrustError
 from . import transport, wire
 
 __all__ = ["Mesh", "SEND_BUDGET"]
@@ -131,7 +130,7 @@ class Mesh:
                 if n == 1:
                     data = q[0]
                 else:
-                    if not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:
+                    if not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:  # type: ignore[arg-type]  # EVENTS is an int option
                         break       # peer slow or gone: don't pack a batch only to get Again
                     if n > BATCH_FRAMES:
                         n = BATCH_FRAMES

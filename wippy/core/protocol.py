@@ -52,6 +52,7 @@ import enum
 import logging
 from typing import Any, Callable, Mapping, NamedTuple, Union
 
+from ..errors import BadFrame
 from . import wire
 
 __all__ = [
@@ -139,10 +140,6 @@ def request_op(op: ReqOp | str | int) -> ReqOp:
     if found is None:
         raise ValueError(f"unknown request '{op}'")
     return found
-
-
-class BadFrame(ValueError):
-    """A control message that is not one of :class:`Kind`'s layouts."""
 
 
 # -- the typed views, member -> node --------------------------------------------------------

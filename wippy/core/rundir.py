@@ -25,16 +25,12 @@ import stat
 import time
 from typing import Any
 
-from ..errors import NodeError
+from ..errors import NodeError, TrustError
 
 __all__ = ["run_dir_for", "data_dir_for", "RunDir", "read_node_info", "user_run_root",
            "check_private_dir", "check_socket", "TrustError"]
 
 TAKEOVER_S = 5.0
-
-
-class TrustError(NodeError):
-    """A run directory or socket that another user could control: refused."""
 
 
 def user_run_root() -> str:

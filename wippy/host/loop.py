@@ -25,13 +25,13 @@ from typing import Any
 from ..core import protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
-from ..errors import InvalidMessage, NodeError, from_wire
+from ..errors import InvalidMessage, NodeError, Terminated, from_wire
 from ..registry import public_entry
 from ..registry.entry import set_app_root
 from ..registry.store import Store
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
-from ..runtime.table import Runtime, Terminated
+from ..runtime.table import Runtime
 from .runners import RUNNERS
 
 __all__ = ["host_main", "HostSpec"]
@@ -212,7 +212,7 @@ class Host:
             if poller is None:
                 if timeout == 0:
                     for _ in range(DRAIN_BATCH):
-                        if not inbox.getsockopt(EVENTS) & POLLIN:
+                        if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
                             break
                         dispatch_bytes(recv(NB))
                 else:
@@ -227,7 +227,7 @@ class Host:
                         # drain what queued meanwhile in this turn (one EVENTS check when
                         # nothing did): a turn costs a flush, which must not be paid per message
                         for _ in range(DRAIN_BATCH):
-                            if not inbox.getsockopt(EVENTS) & POLLIN:
+                            if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
                                 break
                             dispatch_bytes(recv(NB))
             else:
@@ -237,7 +237,7 @@ class Host:
                     else:
                         for _ in range(DRAIN_BATCH):
                             dispatch_bytes(recv(NB))
-                            if not inbox.getsockopt(EVENTS) & POLLIN:
+                            if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
                                 break
             sched.fire_due()
         self._flush_stdio()

@@ -35,10 +35,15 @@ import functools
 import logging
 from typing import Any, Callable
 
-from ..errors import InvalidMessage, WippyError
+from ..errors import (
+    InvalidMessage,
+    LinkFailed,
+    LuaFailure,
+    NondeterminismError,
+    Terminated,
+    WippyError,
+)
 from ..runtime.proc import Event, Message
-from ..runtime.table import LinkFailed, Terminated
-from ..workflow import NondeterminismError
 from . import engine
 from .engine import LuaMemoryError, to_lua
 
@@ -64,15 +69,6 @@ class ApiError(WippyError):
 
 class Raise(ApiError):
     """An error Lua raises where the API was called, instead of returning ``nil, err``."""
-
-
-class LuaFailure(WippyError):
-    """A Lua process or function ended with an error (Wippy's ``kind`` is kept)."""
-
-    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.stack = stack
 
 
 class New(tuple):

@@ -10,11 +10,11 @@ from importlib import resources
 from typing import Any
 
 from .. import typedlua as tl
-from ..errors import WippyError
+from ..errors import LuaFailure, TypedLuaError, WippyError
 from ..registry.entry import code_file
-from ..typedlua import TypedLuaError, translate
+from ..typedlua import translate
 from . import engine
-from .api import LuaFailure, op_numbers, req_numbers
+from .api import op_numbers, req_numbers
 from .engine import LuaError
 
 __all__ = ["lua_source", "builtin_chunk", "prelude", "compile_entry", "types_chunks"]

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import channel as _channel
 from .. import funcs as _funcs
 from .. import workflow as _workflow
-from ..errors import ChannelClosed, InvalidMessage, WippyError
+from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
 from . import api, blocking, engine, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
@@ -34,7 +34,6 @@ from .api import (
     BLOCKING,
     ApiError,
     FutureDone,
-    LuaFailure,
     New,
     current_ctx,
     error_result,

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..errors import ChangeRejected
 from . import kinds
 from .diff import Op, changed_ids, delta_ops, diff
 from .entry import LUA_KINDS, PYTHON_KINDS, CodeCheck, Entry, Kind, source_path, stored_entry
@@ -47,14 +48,6 @@ MAX_WORKERS = 64        # a host entry asking for more OS processes than this is
 
 Snapshot = Mapping[str, Mapping[str, Any]]
 Changeset = dict[str, list[Any]]
-
-
-class ChangeRejected(Exception):
-    """The change is refused; ``issues`` names every problem found."""
-
-    def __init__(self, issues: list[str]) -> None:
-        self.issues = issues
-        super().__init__("; ".join(issues))
 
 
 def _check(entry: Mapping[str, Any], app_dir: str,

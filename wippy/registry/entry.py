@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigIssue, PermissionDenied
+from ..errors import ConfigIssue, PermissionDenied, TooLarge
 
 __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KINDS",
            "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS",
@@ -127,10 +127,6 @@ def code_file(entry: dict[str, Any]) -> str | None:
 #: Upper bound on values copied out of one entry (or one YAML file after alias expansion): a
 #: "billion laughs" guard.
 MAX_NODES = 250_000
-
-
-class TooLarge(ValueError):
-    """A value holds more than :data:`MAX_NODES` values (or is nested too deeply)."""
 
 
 def plain_copy(value: Any, budget: list[int]) -> Any:

@@ -21,8 +21,17 @@ from ..core import wire
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import LINK, MONITOR, STARTED_ACK
-from ..errors import (Cancelled, InvalidMessage, NodeError, ProcessNotFound, WippyError, exit_error,
-                      to_wire)
+from ..errors import (
+    Cancelled,
+    InvalidMessage,
+    LinkFailed,
+    NodeError,
+    ProcessNotFound,
+    Terminated,
+    WippyError,
+    exit_error,
+    to_wire,
+)
 from ..registry.entry import FUNCTION_KINDS
 from . import codeload, scheduler
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
@@ -38,14 +47,6 @@ _plain = wire.plain
 _RESERVED = wire.RESERVED_PREFIX
 _dumps = wire.dumps
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
-
-
-class Terminated(WippyError):
-    kind = "CANCELED"
-
-
-class LinkFailed(WippyError):
-    kind = "INTERNAL"
 
 
 class Runtime:

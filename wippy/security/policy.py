@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
+from ..errors import PolicyError
+
 __all__ = ["Decision", "Effect", "Op", "Actor", "Condition", "Policy", "Scope", "Verdict",
            "policy_from_data", "PolicyError", "pattern_matcher"]
 
 CACHE_SIZE = 4096        # decisions kept per scope (checks without metadata)
-
-
-class PolicyError(ValueError):
-    """A policy's definition is invalid; the message names the field."""
 
 
 class Decision(str, enum.Enum):

@@ -11,10 +11,10 @@ See docs/typed-lua.md.
 """
 from __future__ import annotations
 
+from ..errors import TypedLuaError
 from .lint import LintIssue, lint_paths, lint_source
 from .translate import (
     Translation,
-    TypedLuaError,
     cache_clear,
     cache_info,
     translate,

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import ConfigError, ConfigIssue
+from ..errors import ConfigError, ConfigIssue, TypedLuaError
 from ..registry.entry import LUA_KINDS, Entry, source_path
 from ..registry.loader import load_app
-from .translate import TypedLuaError, translate_full
+from .translate import translate_full
 
 __all__ = ["LintIssue", "lint_source", "lint_paths", "check_entry", "BUILTIN_MODULES"]
 

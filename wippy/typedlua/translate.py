@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import overload
 
-from ..errors import ConfigError, ConfigIssue
+from ..errors import TypedLuaError
 from ._lexer import LexError, line_col, tokenize
 from ._parser import ParseError, parse
 
@@ -34,25 +34,6 @@ CACHE_ENTRIES = 512     # distinct (chunk, source) pairs kept; an entry is ~2x i
 # this chunk's registry of named types (forward and recursive references resolve through it).
 # Lua reports no columns, so the shift of line 1 shows nowhere.
 PREFIX = "local __wt, __ws = __wippy_types, __wippy_types.scope(); "
-
-
-class TypedLuaError(ConfigError):
-    """A syntax error in (typed) Lua source: ``str(err)`` is ``chunk:line:col: message``.
-
-    Attributes ``path``, ``line``, ``col`` and ``detail`` (the message alone). It is a
-    :class:`~wippy.errors.ConfigError` with one issue, so loaders report it like any other
-    problem in an application's files.
-    """
-
-    def __init__(self, path: str, line: int, col: int, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.col = col
-        self.detail = message
-        super().__init__(ConfigIssue(path, line, col, message))
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (TypedLuaError, (self.path, self.line, self.col, self.detail))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import enum
 import math
 from typing import Any, Mapping, Sequence
 
-from ..errors import WippyError, exit_error
+from ..errors import NondeterminismError, exit_error
 
 __all__ = ["Op", "Verdict", "FORMAT", "NondeterminismError", "decide", "same_key", "record",
            "outcome", "recorded_ns", "check_version"]
@@ -39,12 +39,6 @@ _NS = 10**9
 # A format-1 duration key (float seconds) matches a nanosecond key within this relative error:
 # Lua wrote ``ns / 1e9``, which does not always convert back to the same integer.
 _KEY_REL_TOL = 1e-12
-
-
-class NondeterminismError(WippyError):
-    """The workflow's code asked for a different step than its journal recorded."""
-
-    kind = "NONDETERMINISM"
 
 
 class Op(str, enum.Enum):

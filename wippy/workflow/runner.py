@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import to_wire
+from ..errors import NondeterminismError, to_wire
 from ..runtime import table as _rt
 from ..runtime.codeload import Runner
 from .context import WorkflowContext
-from .replay import NondeterminismError
 
 __all__ = ["replayed"]
 
