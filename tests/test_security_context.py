@@ -261,3 +261,57 @@ def test_a_service_runs_under_its_lifecycle_security_and_its_authors():
 def test_actor_values_compare_by_id_and_meta():
     assert Actor("a", {"x": 1}) == Actor("a", {"x": 1})
     assert Actor("a", {"x": 1}).key != Actor("a", {"x": 2}).key
+
+
+# -- validation ------------------------------------------------------------------------------
+def test_a_policy_condition_is_checked_at_boot_and_located_to_its_field(app_dir):
+    from conftest import write_app
+
+    from wippy.errors import ConfigError
+    from wippy.registry.loader import load_app
+    write_app(app_dir, {"config/_index.yaml": """
+        version: "1.0"
+        namespace: app
+        entries:
+          - name: p
+            kind: security.policy
+            policy:
+              actions: "*"
+              resources: "*"
+              effect: allow
+              conditions:
+                - {field: actor.id, operator: eq, value: x}
+                - {field: resource, operator: like, value: y}
+          - name: svc
+            kind: process.service
+            process: app:w
+            host: app:h
+            lifecycle:
+              security:
+                actor: {meta: {role: x}}
+                policies: [app:missing]
+        """})
+    with pytest.raises(ConfigError) as info:
+        load_app(app_dir)
+    text = str(info.value)
+    assert "_index.yaml:12:29: entry app:p: field 'policy.conditions[1].operator': " \
+        "unknown operator 'like'" in text
+    assert "entry app:svc: field 'lifecycle.security.actor.id': required field missing" in text
+    assert "app:missing" in text
+
+
+def test_a_repeated_denial_is_logged_once_a_minute(registry, caplog, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(context._time, "monotonic", lambda: clock[0])
+    context._logged.clear()
+    ctx = agent()
+    with caplog.at_level("WARNING", logger="wippy.security"):
+        for _ in range(3):
+            assert not ctx.allows("x", "y")
+            with pytest.raises(PermissionDenied):
+                ctx.check("funcs.call", "app:f")
+        clock[0] += context.DENY_LOG_EVERY_S
+        with pytest.raises(PermissionDenied):
+            ctx.check("funcs.call", "app:f")
+    lines = [r.getMessage() for r in caplog.records if r.name == "wippy.security"]
+    assert lines == ["denied: actor agent:one may not funcs.call app:f (no policy allows it)"] * 2
