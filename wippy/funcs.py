@@ -52,25 +52,14 @@ async def _run(id: str, args: tuple | list) -> Any:
 async def _run_authored(rt: Any, author: Any, fn: Any, is_coro: bool, args: tuple | list) -> Any:
     """Run a function an agent wrote: for the call's duration the calling task also acts as
     its author (S9: code never has more authority than its author, whoever calls it)."""
-    task = rt.sched.current
-    if task is None:
-        raise InvalidMessage("funcs.call must be made from inside a wippy process")
-    over = rt.sec_over
-    before = over.get(task, _UNSET)
-    over[task] = _security.narrowed(task.proc.security if before is _UNSET else before, author)
+    token = rt.act_as(_security.narrowed(rt.security(), author))
     try:
         result = await fn(*args) if is_coro else fn(*args)
         if inspect.isawaitable(result):
             result = await result
         return result
     finally:
-        if before is _UNSET:
-            over.pop(task, None)
-        else:
-            over[task] = before
-
-
-_UNSET: Any = object()
+        rt.act_as_done(token)
 
 
 async def call_as(ctx: Any, id: str, *args: Any) -> Any:
@@ -79,19 +68,11 @@ async def call_as(ctx: Any, id: str, *args: Any) -> Any:
     caller, still narrowed by the author of what it runs."""
     rt = _rt.get()
     rt.check("funcs.security", "security")
-    task = rt.sched.current
-    if task is None:
-        raise InvalidMessage("funcs.call must be made from inside a wippy process")
-    over = rt.sec_over
-    before = over.get(task, _UNSET)
-    over[task] = ctx
+    token = rt.act_as(ctx)
     try:
         return await call(id, *args)
     finally:
-        if before is _UNSET:
-            over.pop(task, None)
-        else:
-            over[task] = before
+        rt.act_as_done(token)
 
 
 class Future:

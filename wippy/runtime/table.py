@@ -92,6 +92,9 @@ class Runtime:
         # task -> the context it acts under while it runs code an agent wrote (funcs.call of
         # an authored function narrows the caller for the call's duration only)
         self.sec_over: dict[Any, Any] = {}
+        # whether any process here ever acted under a context: until then every check is this
+        # one attribute test (an application without actors pays nothing more)
+        self.secured = False
         if store is not None:
             BOOK.attach(store.entries, store.get)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
@@ -112,6 +115,8 @@ class Runtime:
 
     def security(self) -> _security.Context | None:
         """The context the running task acts under (None: the operator, or no task)."""
+        if not self.secured:
+            return None
         task = self.sched.current
         if task is None:
             return None
@@ -146,10 +151,29 @@ class Runtime:
         task = task if task is not None else self.sched.current
         if task is None:
             return
+        self.secured = True
         if task in self.sec_over:
             self.sec_over[task] = _security.narrowed(self.sec_over[task], author)
         elif task.proc is not None:
             task.proc.security = _security.narrowed(task.proc.security, author)
+
+    def act_as(self, ctx: _security.Context | None) -> Any:
+        """The running task acts as ``ctx`` until :meth:`act_as_done` with what this returned
+        (a call of authored code, an executor's ``with_actor``)."""
+        task = self.sched.current
+        if task is None:
+            raise RuntimeError("this wippy call must be made from inside a wippy process")
+        self.secured = True
+        before = self.sec_over.get(task, _NONE)
+        self.sec_over[task] = ctx
+        return task, before
+
+    def act_as_done(self, token: Any) -> None:
+        task, before = token
+        if before is _NONE:
+            self.sec_over.pop(task, None)
+        else:
+            self.sec_over[task] = before
 
     def resolve(self, dest: str) -> str:
         """PID for a PID or a registered name; raises ProcessNotFound."""
@@ -172,9 +196,17 @@ class Runtime:
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
         if type(topic) is not str or topic.startswith(_RESERVED):
             wire.check_topic(topic)         # raises, naming the problem
-        ctx = self.security()
-        if ctx is not None:
-            ctx.check("process.send", dest)
+        ctx = None
+        if self.secured:            # the hot path: security() and the check's fast path inlined
+            task = self.sched.current
+            if task is not None:
+                ctx = self.sec_over.get(task, _NONE) if self.sec_over else _NONE
+                if ctx is _NONE:
+                    ctx = task.proc.security if task.proc is not None else None
+            if ctx is not None:
+                done = ctx.allowed.get("process.send")
+                if done is None or dest not in done:
+                    ctx.check("process.send", dest)
         name = None
         if not dest.startswith("{"):
             name = dest
@@ -246,7 +278,7 @@ class Runtime:
         ``action``: what the caller is checked for (``process.spawn`` or ``process.exec``, with
         ``process.host`` on the host). The child acts as the caller does, unless ``security``
         gives it another context (a Context or None), which needs ``process.security``."""
-        ctx = self.security()
+        ctx = self.security() if self.secured else None
         if ctx is not None:
             self._check_spawn(ctx, action, entry_id, host_id, flags)
         if security is not _INHERIT:
@@ -344,7 +376,9 @@ class Runtime:
                flags: int, code: bytes | None, security: _security.Context | None = None,
                refused: BaseException | None = None) -> Process:
         proc = Process(local, pid, entry_id)
-        proc.security = security
+        if security is not None:
+            proc.security = security
+            self.secured = True
         self.procs[local] = proc
         self.spawns += 1
         if spawner is not None:
@@ -360,6 +394,7 @@ class Runtime:
                 author = codeload.author_of(self.store, entry_id)
                 if author is not None:
                     proc.security = _security.narrowed(security, author)
+                    self.secured = True
             coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
             coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on

@@ -49,6 +49,8 @@ class PolicyBook:
 
     def __init__(self) -> None:
         self.generation = 0
+        # called at every new generation: contexts drop the decisions they remember
+        self.listeners: list[Callable[[], None]] = []
         self._entries: Entries = dict
         self._get: Getter = lambda _id: None
         self._policies: dict[str, Policy] | None = None     # None: not indexed yet
@@ -62,13 +64,18 @@ class PolicyBook:
     def new_generation(self) -> None:
         """Drop every decision made so far (what decides them changed: strict mode)."""
         self._scopes.clear()
-        self.generation += 1
+        self._bump()
 
     def reset(self) -> None:
         """Forget everything (the next use indexes the registry again)."""
         self._policies = None
         self._scopes.clear()
+        self._bump()
+
+    def _bump(self) -> None:
         self.generation += 1
+        for listener in self.listeners:
+            listener()
 
     def changed(self, entry_ids: Iterable[str] | None) -> None:
         """Entries ``entry_ids`` changed (None: anything may have): re-read those that are or
@@ -94,7 +101,7 @@ class PolicyBook:
                 touched = True
         if touched:
             self._scopes.clear()
-            self.generation += 1
+            self._bump()
 
     def _index(self) -> dict[str, Policy]:
         if self._policies is None:

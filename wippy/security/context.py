@@ -8,9 +8,10 @@ runs: a process running an entry an agent wrote acts as itself *and* as that age
 (:meth:`Context.narrowed`), so code never has more authority than its author.
 
 A check without metadata is the hot path (send, spawn, ``registry.get``, ``funcs.call``):
-with no context it is one attribute test in the caller; with one, a set lookup of the pairs
-already allowed in this policy generation. Contexts are interned by their plain-data form, so
-every process under the same context shares one object and one set of decisions.
+with no context it is one attribute test in the caller; with one, a dict and a set lookup of
+the (action, resource) pairs already allowed (:attr:`Context.allowed`, emptied whenever a
+policy changes). Contexts are interned by their plain-data form, so every process under the
+same context shares one object and one set of decisions.
 
 Denials raise :class:`~wippy.errors.PermissionDenied` with Wippy's wording and are counted per
 OS process (``wippy ps``) and logged (once a minute per actor, action and resource).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
+import weakref
 from typing import Any, Iterable, Mapping
 
 from ..errors import PermissionDenied
@@ -100,13 +102,14 @@ class Context:
     """The principals a process acts as; every one must allow an action. Immutable and
     interned: build one with :func:`from_wire` or :func:`narrowed`."""
 
-    __slots__ = ("principals", "wire", "_gen", "_allowed")
+    __slots__ = ("principals", "wire", "allowed", "_count", "__weakref__")
 
     def __init__(self, principals: tuple[Principal, ...]) -> None:
         self.principals = principals
         self.wire: list[list[Any]] = [p.wire() for p in principals]
-        self._gen = -1
-        self._allowed: set[tuple[str, str]] = set()
+        # action -> resources allowed in this policy generation (the hot path reads it)
+        self.allowed: dict[str, set[str]] = {}
+        self._count = 0
 
     @property
     def actor(self) -> Actor | None:
@@ -116,31 +119,36 @@ class Context:
     def check(self, action: str, resource: str, meta: Mapping[str, Any] | None = None) -> None:
         """Raise :class:`PermissionDenied` unless every principal allows ``action`` on
         ``resource``."""
-        if meta is None and self._gen == BOOK.generation and (action, resource) in self._allowed:
-            return
+        if meta is None:
+            done = self.allowed.get(action)
+            if done is not None and resource in done:
+                return
         self._decide(action, resource, meta, True)
 
     def allows(self, action: str, resource: str, meta: Mapping[str, Any] | None = None) -> bool:
         """Whether :meth:`check` would pass (no log, no count: a question, not an attempt)."""
-        if meta is None and self._gen == BOOK.generation and (action, resource) in self._allowed:
-            return True
+        if meta is None:
+            done = self.allowed.get(action)
+            if done is not None and resource in done:
+                return True
         return self._decide(action, resource, meta, False)
+
+    def forget(self) -> None:
+        """Drop the remembered decisions (a policy changed)."""
+        self.allowed = {}
+        self._count = 0
 
     def _decide(self, action: str, resource: str, meta: Mapping[str, Any] | None,
                 raise_: bool) -> bool:
-        gen = BOOK.generation
         for p in self.principals:
             verdict = p.verdict(action, resource, meta)
             if verdict.decision is not Decision.ALLOW:
                 if raise_:
                     raise _denied(p, action, resource, verdict)
                 return False
-        if meta is None:
-            if self._gen != gen:
-                self._gen = gen
-                self._allowed = set()
-            if len(self._allowed) < _MAX_ALLOWED:
-                self._allowed.add((action, resource))
+        if meta is None and self._count < _MAX_ALLOWED:
+            self._count += 1
+            self.allowed.setdefault(action, set()).add(resource)
         return True
 
     def __repr__(self) -> str:
@@ -171,8 +179,9 @@ def _denied(p: Principal, action: str, resource: str, verdict: Verdict) -> Permi
 
 
 # -- plain-data form and interning ------------------------------------------------------------
-_interned: dict[str, Context] = {}
-_MAX_INTERNED = 10_000
+# every live context, by its plain form: one object per context, and the ones a policy change
+# must reach (weak: a context nobody holds any more is gone)
+_interned: weakref.WeakValueDictionary[str, Context] = weakref.WeakValueDictionary()
 
 
 def _key(wire: Any) -> str:
@@ -196,10 +205,16 @@ def from_wire(wire: Any) -> Context | None:
     ctx = _interned.get(key)
     if ctx is None:
         ctx = Context(tuple(_principal(item) for item in wire))
-        if len(_interned) >= _MAX_INTERNED:
-            _interned.clear()
         _interned[key] = ctx
     return ctx
+
+
+def _forget_all() -> None:
+    for ctx in list(_interned.values()):
+        ctx.forget()
+
+
+BOOK.listeners.append(_forget_all)
 
 
 def to_wire(ctx: Context | None) -> list[list[Any]] | None:
