@@ -11,7 +11,7 @@ import pytest
 from conftest import run_wippy, wait_until, write_app
 
 import wippy
-from wippy.errors import PermissionDenied, WippyError
+from wippy.errors import WippyError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -245,7 +245,11 @@ async def main():
             out = "spawned"
         except PermissionDenied as exc:
             out = str(exc)
-        process.send(msg.sender, "result", out)
+        process.send(msg.sender, "result", {
+            "spawn": out, "actor": security.actor().id,
+            "policies": list(security.scope().ids()),
+            "can_probe": security.can("process.spawn", "app:probe"),
+            "can_settings": security.can("registry.get", "app:settings")})
 """
 
 SPAWNER = """
@@ -409,8 +413,11 @@ def test_an_agent_cannot_borrow_the_operators_authority(app):
 def test_only_process_security_spawns_under_another_actor(app):
     with wippy.Node(app) as node:
         out = ask(node, "x", service="app.supervisors:pyagent")
-        assert out == ("PERMISSION_DENIED: actor agent:py may not process.security security "
-                       "(no policy allows it)")
+        assert out == {"spawn": "PERMISSION_DENIED: actor agent:py may not process.security "
+                                "security (no policy allows it)",
+                       "actor": "agent:py",
+                       "policies": ["app.security:agent", "app.security:agent_run"],
+                       "can_probe": True, "can_settings": False}
         # the operator may: the child acts as the actor and scope it was given
         assert node.exec("app:spawner", "app:main", timeout=20) == {
             "actor": "agent:two", "settings": "PERMISSION_DENIED"}
