@@ -131,6 +131,13 @@ local function step_outside()
   return out
 end
 
+-- CANCEL (the node stopping) ends a run between two measurements: a run takes seconds
+local CANCELLED = {}
+local function stop_if_cancelled()
+  local r = channel.select{process.events():case_receive(), default = true}
+  if not r.default and r.value and r.value.kind == process.event.CANCEL then error(CANCELLED) end
+end
+
 local function run(request, say)
   local cfg = settings()
   local rounds = request.rounds or cfg.rounds
@@ -171,6 +178,7 @@ local function run(request, say)
   end
 
   for round = 1, rounds do
+    stop_if_cancelled()
     -- a later measurement of what runs now: still better than what it replaced?
     local prev = select(2, current_solver()).previous
     if prev and prev ~= current then
@@ -188,6 +196,7 @@ local function run(request, say)
     local cur_ms = run_on(current, screen)
     local best
     for i, c in ipairs(cands) do
+      stop_if_cancelled()
       local id = string.format("app.evolve:puzzle_%s_r%d_c%d", tag, round, i)
       local h = {name = c.name, genome = c.genome, id = id, status = "ok", ms = 0}
       history[#history + 1] = h
@@ -280,6 +289,7 @@ local function main()
           else process.send(COORDINATOR, "note", line) end
         end
         local ok, result = pcall(run, request, say)
+        if not ok and result == CANCELLED then return "cancelled" end
         if not ok then
           say("[evolve] failed: " .. why(result))
           result = {error = why(result)}
