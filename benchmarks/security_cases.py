@@ -125,7 +125,7 @@ async def driver(n, rounds, extras):
     results = {name: {op: [] for op in ("send", "spawn", "get", "call")} for name in ctxs}
     names = list(ctxs)
     me = rt.current()
-    rt.secured = True        # a host where some process has an actor (else: one attribute test)
+    rt.guard.secured = True  # a host where some process has an actor (else: one attribute test)
     for r in range(rounds):
         for op in ("send", "spawn", "get", "call"):
             order = names[r % len(names):] + names[:r % len(names)]   # no variant always first

@@ -9,8 +9,8 @@ What a spawned process runs comes from the table of runners its host hands the r
 kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
 
 Security (S9): every operation a process starts is checked here against the context the
-running task acts under (:meth:`Runtime.security`: the process's, narrowed while it runs code
-an agent wrote), where the action starts. A spawned process inherits its spawner's context
+running task acts under (the runtime's :class:`~wippy.runtime.guard.Guard`: the process's,
+narrowed while it runs code an agent wrote), where the action starts. A spawned process inherits its spawner's context
 (narrowed by the author of the entry it runs), carried in the SPAWN frame when it starts on
 another OS process. With no context (the operator) a check costs one attribute test.
 """
@@ -42,6 +42,7 @@ from ..registry.entry import FUNCTION_KINDS
 from ..security import context as _security
 from ..security.book import BOOK
 from . import codeload, scheduler
+from .guard import Guard
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
@@ -57,7 +58,6 @@ _dumps = wire.dumps
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 _WF_PREFIX = "{wf/0|"     # workflow PIDs route to the node (see node.workflows)
 _INHERIT: Any = object()  # spawn: the child acts as the spawner does
-_NONE: Any = object()
 SPAWN, EXEC = "process.spawn", "process.exec"
 
 
@@ -89,12 +89,10 @@ class Runtime:
         self.exits = 0
         self.spawns = 0
         self.last_failure: str | None = None
-        # task -> the context it acts under while it runs code an agent wrote (funcs.call of
-        # an authored function narrows the caller for the call's duration only)
-        self.sec_over: dict[Any, Any] = {}
-        # whether any process here ever acted under a context: until then every check is this
-        # one attribute test (an application without actors pays nothing more)
-        self.secured = False
+        # who the running task acts as (S9): ``rt.security()``, ``rt.check(action, resource)``
+        self.guard = guard = Guard(self.sched)
+        self.security, self.check, self.caller = guard.security, guard.check, guard.caller
+        self.narrow, self.act_as, self.act_as_done = guard.narrow, guard.act_as, guard.act_as_done
         if store is not None:
             BOOK.attach(store.entries, store.get)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
@@ -112,68 +110,6 @@ class Runtime:
         if task is None or task.proc is None:
             raise RuntimeError("this wippy call must be made from inside a wippy process")
         return task.proc
-
-    def security(self) -> _security.Context | None:
-        """The context the running task acts under (None: the operator, or no task)."""
-        if not self.secured:
-            return None
-        task = self.sched.current
-        if task is None:
-            return None
-        if self.sec_over:
-            ctx = self.sec_over.get(task, _NONE)
-            if ctx is not _NONE:
-                return ctx
-        proc = task.proc
-        return None if proc is None else proc.security
-
-    def caller(self) -> dict[str, Any] | None:
-        """The running process as a request names it to the node: its PID, its entry and the
-        context it acts under (the node checks registry changes and workflow starts with it)."""
-        task = self.sched.current
-        proc = task.proc if task is not None else None
-        if proc is None:
-            return None
-        ctx = self.security()
-        return {"pid": proc.pid, "entry": proc.entry, "security": None if ctx is None else ctx.wire}
-
-    def check(self, action: str, resource: str, meta: Mapping[str, Any] | None = None) -> None:
-        """Raise PermissionDenied unless the running task may ``action`` ``resource``."""
-        ctx = self.security()
-        if ctx is not None:
-            ctx.check(action, resource, meta)
-
-    def narrow(self, author: _security.Context | None, task: Any = None) -> None:
-        """The running task (or ``task``) now also acts as ``author``: inside a call of
-        authored code, for the call; otherwise for the rest of its process's life."""
-        if author is None:
-            return
-        task = task if task is not None else self.sched.current
-        if task is None:
-            return
-        self.secured = True
-        if task in self.sec_over:
-            self.sec_over[task] = _security.narrowed(self.sec_over[task], author)
-        elif task.proc is not None:
-            task.proc.security = _security.narrowed(task.proc.security, author)
-
-    def act_as(self, ctx: _security.Context | None) -> Any:
-        """The running task acts as ``ctx`` until :meth:`act_as_done` with what this returned
-        (a call of authored code, an executor's ``with_actor``)."""
-        task = self.sched.current
-        if task is None:
-            raise RuntimeError("this wippy call must be made from inside a wippy process")
-        self.secured = True
-        before = self.sec_over.get(task, _NONE)
-        self.sec_over[task] = ctx
-        return task, before
-
-    def act_as_done(self, token: Any) -> None:
-        task, before = token
-        if before is _NONE:
-            self.sec_over.pop(task, None)
-        else:
-            self.sec_over[task] = before
 
     def resolve(self, dest: str) -> str:
         """PID for a PID or a registered name; raises ProcessNotFound."""
@@ -197,12 +133,8 @@ class Runtime:
         if type(topic) is not str or topic.startswith(_RESERVED):
             wire.check_topic(topic)         # raises, naming the problem
         ctx = None
-        if self.secured:            # the hot path: security() and the check's fast path inlined
-            task = self.sched.current
-            if task is not None:
-                ctx = self.sec_over.get(task, _NONE) if self.sec_over else _NONE
-                if ctx is _NONE:
-                    ctx = task.proc.security if task.proc is not None else None
+        if self.guard.secured:      # the hot path: the check's fast path inlined
+            ctx = self.security()
             if ctx is not None:
                 done = ctx.allowed.get("process.send")
                 if done is None or dest not in done:
@@ -278,7 +210,7 @@ class Runtime:
         ``action``: what the caller is checked for (``process.spawn`` or ``process.exec``, with
         ``process.host`` on the host). The child acts as the caller does, unless ``security``
         gives it another context (a Context or None), which needs ``process.security``."""
-        ctx = self.security() if self.secured else None
+        ctx = self.security()
         if ctx is not None:
             self._check_spawn(ctx, action, entry_id, host_id, flags)
         if security is not _INHERIT:
@@ -376,9 +308,7 @@ class Runtime:
                flags: int, code: bytes | None, security: _security.Context | None = None,
                refused: BaseException | None = None) -> Process:
         proc = Process(local, pid, entry_id)
-        if security is not None:
-            proc.security = security
-            self.secured = True
+        self.guard.created(proc, security)
         self.procs[local] = proc
         self.spawns += 1
         if spawner is not None:
@@ -393,8 +323,7 @@ class Runtime:
             if code is None:        # code an agent wrote runs with no more than its authority
                 author = codeload.author_of(self.store, entry_id)
                 if author is not None:
-                    proc.security = _security.narrowed(security, author)
-                    self.secured = True
+                    self.guard.created(proc, _security.narrowed(security, author))
             coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
             coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
@@ -428,10 +357,7 @@ class Runtime:
     def start_task(self, proc: Process, coro: Any) -> Any:
         """``coroutine.spawn``: another task of the same process, stopped when main ends."""
         task = self.sched.start(coro, proc, self._task_done)
-        if self.sec_over:           # started inside a call of authored code: it stays narrowed
-            current = self.sched.current
-            if current in self.sec_over:
-                self.sec_over[task] = self.sec_over[current]
+        self.guard.inherit(self.sched.current, task)
         if proc.tasks is None:
             proc.tasks = [task]
         else:
