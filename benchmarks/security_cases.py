@@ -20,7 +20,7 @@ operation, ``time.perf_counter_ns`` inside the process. The variants' blocks alt
 block and its fastest block (interference from other programs only ever slows a block down,
 so the fastest is the steadier figure), so drift on a shared machine hits all alike; ``operator-again`` runs the operator's variant a second
 time in each round: its "overhead" is the noise of the measurement. ``overhead`` is a variant's
-median over the operator's, minus one. Target (S9 brief): <= 10%
+median over the operator's, minus one. Target: <= 10%
 on send and spawn with 10 policies.
 
 Also reported: the cost of a check alone (``Context.check`` of an allowed pair, cached), and
