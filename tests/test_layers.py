@@ -25,7 +25,8 @@ LADDER: list[tuple[str, ...]] = [
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
      "wippy.registry.store", "wippy.registry.query",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
-     "wippy.security.policy"),
+     "wippy.security.policy", "wippy.security.book", "wippy.security.context",
+     "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call

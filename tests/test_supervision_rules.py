@@ -79,7 +79,7 @@ class FakeNode:
             if not h.cancelled:
                 fn(*args)
 
-    def spawn(self, entry, host, args, monitor=True, ack=False):
+    def spawn(self, entry, host, args, monitor=True, ack=False, security=None):
         pid = "{%s/1|%d}" % (host, len(self.spawned) + 1)
         self.spawned.append((entry, pid))
         return pid

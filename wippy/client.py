@@ -48,6 +48,7 @@ class RegistryView:
     def __init__(self, store: Store, request: Callable[..., Any] | None = None) -> None:
         self._store = store
         self._request = request
+        self.via = "api"        # who the history names as the author: "api", or "cli"
 
     def get(self, id: str) -> dict[str, Any]:
         from .errors import EntryNotFound
@@ -63,7 +64,7 @@ class RegistryView:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
         try:
-            return Version(self._request(ReqOp.REGISTRY_APPLY, ops))
+            return Version(self._request(ReqOp.REGISTRY_APPLY, ops, self.via))
         except WippyError as exc:
             raise registry_error(exc) from None
 
@@ -88,11 +89,17 @@ class RegistryView:
     def changeset(self, version: int) -> dict[str, Any] | None:
         return self._store.changeset(int(version))
 
+    def author(self, id: str) -> dict[str, Any] | None:
+        """Who wrote entry ``id`` at run time (its ``author`` stamp: actor, context, PID,
+        entry, version), or None for the operator's entries."""
+        stored = self._store.get(id)
+        return None if stored is None else stored.get("author")
+
     def apply_version(self, version: int) -> Version:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
         try:
-            return Version(self._request(ReqOp.REGISTRY_ROLLBACK, int(version)))
+            return Version(self._request(ReqOp.REGISTRY_ROLLBACK, int(version), self.via))
         except WippyError as exc:
             raise registry_error(exc) from None
 
@@ -423,10 +430,10 @@ class Node(Connection):
 
     def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
                  stop_timeout: float | None = None, boot_timeout: float = 60.0,
-                 stdout: Any = None, stderr: Any = None) -> None:
+                 stdout: Any = None, stderr: Any = None, strict: bool = False) -> None:
         super().__init__()
         self.app_dir = os.path.realpath(app_dir)
-        self._args = ["--log-level", log_level]
+        self._args = ["--log-level", log_level] + (["--strict"] if strict else [])
         if data_dir:
             self._args += ["--data-dir", data_dir]
         if stop_timeout is not None:

@@ -7,6 +7,10 @@ host: it is active when it returns. Patterns match the system by dot-separated s
 
 Registry changes arrive here as ``{"system": "registry", "kind": "entry.create" |
 "entry.update" | "entry.delete", "path": id, "data": entry}``.
+
+Checks (S9): ``events.subscribe`` on the pattern as given (a wildcard pattern needs a policy
+that covers that pattern), ``events.send`` on the system; a subscriber under a context gets a
+registry event only for entries it may ``registry.get``.
 """
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ def subscribe(pattern: str, kind: str | None = None) -> Subscription:
     if not pattern:
         raise InvalidMessage("events.subscribe needs a system pattern")
     rt = _rt.get()
+    rt.check("events.subscribe", pattern)
     sub = Subscription(pattern, kind, rt.current())
     rt.subscriptions.append(sub)
     return sub
@@ -85,5 +90,7 @@ def send(system: str, kind: str, path: str, data: Any = None) -> bool:
     """Publish an event node-wide. True when the runtime accepted it (not that anyone got it)."""
     if not system or not kind or not path:
         raise InvalidMessage("events.send needs a system, a kind and a path")
-    _rt.get().ctl_notify("event", system, kind, path, plain(data))
+    rt = _rt.get()
+    rt.check("events.send", system)
+    rt.ctl_notify("event", system, kind, path, plain(data))
     return True

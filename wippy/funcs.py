@@ -8,7 +8,8 @@ the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence 
 :func:`call` is the one path for calling a function entry, from Python and from Lua (whose
 ``funcs.call``, ``executor:call`` and ``funcs.async`` come here): the entry is resolved through
 the host's table of runners, and inside a workflow the call is an activity, journaled by the
-workflow's journal (:mod:`wippy.runtime.durable`).
+workflow's journal (:mod:`wippy.runtime.durable`). Calling needs ``funcs.call`` on the entry;
+a function an agent wrote runs with its author's authority as well as the caller's.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from .errors import InvalidMessage, ProcessFailed, WippyError
 from .runtime import durable as _durable
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
+from .security import context as _security
 
-__all__ = ["call", "async_", "Future"]
+__all__ = ["call", "call_as", "async_", "Future"]
 
 
 async def call(id: str, *args: Any) -> Any:
@@ -33,13 +35,44 @@ async def call(id: str, *args: Any) -> Any:
 
 
 async def _run(id: str, args: tuple | list) -> Any:
-    fn, is_coro = _rt.get().function(id)
+    rt = _rt.get()
+    rt.check("funcs.call", id)
+    fn, is_coro = rt.function(id)
+    author = rt.author(id)
+    if author is not None:
+        return await _run_authored(rt, author, fn, is_coro, args)
     if is_coro:
         return await fn(*args)
     result = fn(*args)
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def _run_authored(rt: Any, author: Any, fn: Any, is_coro: bool, args: tuple | list) -> Any:
+    """Run a function an agent wrote: for the call's duration the calling task also acts as
+    its author (S9: code never has more authority than its author, whoever calls it)."""
+    token = rt.act_as(_security.narrowed(rt.security(), author))
+    try:
+        result = await fn(*args) if is_coro else fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+    finally:
+        rt.act_as_done(token)
+
+
+async def call_as(ctx: Any, id: str, *args: Any) -> Any:
+    """Call function ``id`` under another context (Wippy's ``executor:with_actor/with_scope``):
+    needs ``funcs.security``; the call (and what it starts) acts as ``ctx`` instead of the
+    caller, still narrowed by the author of what it runs."""
+    rt = _rt.get()
+    rt.check("funcs.security", "security")
+    token = rt.act_as(ctx)
+    try:
+        return await call(id, *args)
+    finally:
+        rt.act_as_done(token)
 
 
 class Future:

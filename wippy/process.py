@@ -17,6 +17,7 @@ from .errors import exit_error
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
 from .runtime.proc import CANCEL, EXIT, LINK_DOWN, Event, Message, Result
+from .security import api as _security
 
 __all__ = [
     "pid", "spawn", "spawn_monitored", "spawn_linked", "spawn_linked_monitored", "exec",
@@ -38,35 +39,43 @@ def pid() -> str:
     return _me().pid
 
 
-def _spawn(flags: int, id: str, host: str, args: tuple) -> str:
+def _spawn(flags: int, id: str, host: str, args: tuple, actor: Any, scope: Any) -> str:
     me = _me()
-    return _rt.get().spawn(me.pid, id, host, args, flags)
+    rt = _rt.get()
+    if actor is None and scope is None:
+        return rt.spawn(me.pid, id, host, args, flags)
+    return rt.spawn(me.pid, id, host, args, flags, security=_security.spawn_context(actor, scope))
 
 
-def spawn(id: str, host: str, *args: Any) -> str:
-    """Start entry ``id`` on ``host`` with ``args``; returns its PID at once."""
-    return _spawn(0, id, host, args)
+def spawn(id: str, host: str, *args: Any, actor: Any = None, scope: Any = None) -> str:
+    """Start entry ``id`` on ``host`` with ``args``; returns its PID at once. The new process
+    acts as this one does; ``actor`` / ``scope`` (from :mod:`wippy.security`) start it under
+    another, which needs ``process.security`` (Wippy's ``spawner:with_actor/with_scope``).
+    Raises :class:`wippy.PermissionDenied` when this process may not spawn it."""
+    return _spawn(0, id, host, args, actor, scope)
 
 
-def spawn_monitored(id: str, host: str, *args: Any) -> str:
+def spawn_monitored(id: str, host: str, *args: Any, actor: Any = None, scope: Any = None) -> str:
     """Spawn and monitor: an EXIT event arrives on ``events()`` when it ends."""
-    return _spawn(_rt.MONITOR, id, host, args)
+    return _spawn(_rt.MONITOR, id, host, args, actor, scope)
 
 
-def spawn_linked(id: str, host: str, *args: Any) -> str:
+def spawn_linked(id: str, host: str, *args: Any, actor: Any = None, scope: Any = None) -> str:
     """Spawn and link: an abnormal exit of either ends the other (unless trap_links)."""
-    return _spawn(_rt.LINK, id, host, args)
+    return _spawn(_rt.LINK, id, host, args, actor, scope)
 
 
-def spawn_linked_monitored(id: str, host: str, *args: Any) -> str:
-    return _spawn(_rt.LINK | _rt.MONITOR, id, host, args)
+def spawn_linked_monitored(id: str, host: str, *args: Any, actor: Any = None,
+                           scope: Any = None) -> str:
+    return _spawn(_rt.LINK | _rt.MONITOR, id, host, args, actor, scope)
 
 
 async def exec(id: str, host: str, *args: Any) -> Any:  # noqa: A001 - Wippy's name
-    """Spawn, wait for the process to end, return its result or raise ProcessFailed."""
+    """Spawn, wait for the process to end, return its result or raise ProcessFailed
+    (checked as ``process.exec``, Wippy's action, with ``process.host``)."""
     rt = _rt.get()
     me = rt.current()
-    child = rt.spawn(me.pid, id, host, args, _rt.MONITOR)
+    child = rt.spawn(me.pid, id, host, args, _rt.MONITOR, action=_rt.EXEC)
     w = rt.sched.new_wait()
     if me.exec_waits is None:
         me.exec_waits = {}
@@ -154,8 +163,13 @@ class _NameRegistry:
     """``process.registry``: node-local names, visible on every host when register returns."""
 
     async def register(self, name: str, pid: str | None = None) -> bool:
+        """Register ``name`` for this process (or ``pid``: Wippy's ``process.registry.foreign``
+        check); returns once every host has it."""
         rt = _rt.get()
         target = pid or rt.current().pid
+        rt.check("process.registry.register", name)
+        if pid is not None and rt.security() is not None and pid != rt.current().pid:
+            rt.check("process.registry.foreign", pid)
         await rt.ctl_request("register", name, target)
         owner = rt.procs.get(target.rpartition("|")[2][:-1])
         if owner is not None:
@@ -169,6 +183,7 @@ class _NameRegistry:
 
     async def unregister(self, name: str) -> bool:
         rt = _rt.get()
+        rt.check("process.registry.unregister", name)
         if name not in rt.names:
             return False
         await rt.ctl_request("unregister", name)

@@ -14,14 +14,48 @@ for the resident the node restarts the service with backoff.
 
 Solving is CPU-bound and blocks this OS process while it runs (processes are cooperative):
 that is why agents live on a ``process.host`` with one OS process per core.
+
+Which function solves a task is read before every task from ``app.evolve:solvers`` (a
+``registry.entry``): the evolving agent (``workers/evolve/``) puts faster solvers there while
+the workload runs, and the next task uses them, with no restart. That entry is data an agent
+wrote, so it is checked: only function entries of ``app.evolve`` (code the agent wrote, which
+runs with no more than the agent's authority) or ``app.workers`` are used; anything else, or a
+solver that fails, falls back to ``app.workers:solve``.
 """
 from __future__ import annotations
 
 import os
 
-from wippy import Channel, Event, WippyError, channel, funcs, process, time
+from wippy import Channel, Event, WippyError, channel, funcs, process, registry, time
 
 COORDINATOR = "app.supervisors:coordinator"
+SOLVERS = "app.evolve:solvers"
+DEFAULT_SOLVER = "app.workers:solve"
+TRUSTED = ("app.evolve:", "app.workers:")       # where a solver may come from
+
+
+def solver_for(kind: str) -> str:
+    """The function that solves tasks of ``kind`` now (read live from the registry)."""
+    try:
+        fid = registry.get(SOLVERS)["data"].get(kind)
+    except WippyError:
+        return DEFAULT_SOLVER
+    if isinstance(fid, str) and fid.startswith(TRUSTED):
+        return fid
+    return DEFAULT_SOLVER
+
+
+async def solve(task: dict) -> dict:
+    """Solve ``task`` with the current solver of its kind (the default one if that fails)."""
+    solver = solver_for(task["kind"])
+    try:
+        result = await funcs.call(solver, task)
+    except WippyError:
+        if solver == DEFAULT_SOLVER:
+            raise
+        solver = DEFAULT_SOLVER
+        result = await funcs.call(solver, task)
+    return {**result, "solver": solver}
 
 
 async def main(role: str = "fleet", coordinator: str = COORDINATOR) -> str:
@@ -51,7 +85,7 @@ async def main(role: str = "fleet", coordinator: str = COORDINATOR) -> str:
         task = msg["task"]
         if task.get("poison") and msg.get("attempt", 1) == 1:
             raise RuntimeError(f"poisoned task #{task['id']}: deliberate crash")
-        result = await funcs.call("app.workers:solve", task)
+        result = await solve(task)
         solved += 1
         try:
             process.send(coordinator, "work", {"role": role, "os_pid": os.getpid(), "job": msg["job"],

@@ -38,6 +38,8 @@ from wippy.time import parse_duration
 AGENT = "app.workers:agent"
 AGENT_HOST = "app:agents"
 SETTINGS = "app:settings"
+SOLVERS = "app.evolve:solvers"
+EVOLVE = "app.supervisors:evolve"
 DEFAULTS: dict[str, Any] = {
     "tasks": 200, "difficulty": "normal", "seed": 42, "agents": 8, "poison_task": 5,
     "per_os_process": 2, "progress_every": "1s", "autorun": True, "autorun_delay": "1s", "wait_for_restart": "5s",
@@ -121,19 +123,30 @@ class Coordinator:
     # -- jobs ------------------------------------------------------------------------------
     async def start_job(self, client: str | None, request: dict[str, Any]) -> None:
         cfg = settings()
-        for key in ("tasks", "difficulty", "seed", "agents"):
+        for key in ("tasks", "difficulty", "seed", "agents", "poison_task"):
             if request.get(key) is not None:
                 cfg[key] = request[key]
         n = max(1, int(cfg["tasks"]))
         poison = cfg.get("poison_task")
         poison = None if poison is None or int(poison) < 0 else int(poison) % n
-        tasks = await funcs.call("app.workers:make_tasks", n, cfg["difficulty"], int(cfg["seed"]), poison)
+        kinds = request.get("kinds")
+        if kinds:       # only some kinds: make enough tasks, keep those, number them again
+            tasks = [t for t in await funcs.call("app.workers:make_tasks", n * 4, cfg["difficulty"],
+                                                 int(cfg["seed"])) if t["kind"] in kinds][:n]
+            for i, t in enumerate(tasks):
+                t["id"] = i
+            poison = None
+        else:
+            tasks = await funcs.call("app.workers:make_tasks", n, cfg["difficulty"],
+                                     int(cfg["seed"]), poison)
         job = Job(self.next_job, client, tasks, cfg)
         self.next_job += 1
         self.job = job
         job.queue.extend((t["id"], 1) for t in tasks if t["id"] != poison)
         job.reserved = poison
         who = f"client {client}" if client else "default workload"
+        if client is None:      # the evolving agent works alongside the default workload
+            send(EVOLVE, "workload", {"tasks": n})
         self.emit(job, f"{self.stamp(job)} job {job.id} ({who}): {n} tasks, difficulty "
                        f"{cfg['difficulty']}, seed {cfg['seed']}; {cfg['agents']} fleet agents + the "
                        f"resident agent on {AGENT_HOST}"
@@ -226,6 +239,8 @@ class Coordinator:
             self.on_work(msg.sender, msg.payload or {})
         elif msg.topic == "job":
             await self.on_job_request(msg.sender, msg.payload or {})
+        elif msg.topic == "note":       # the evolving agent's report, while the workload runs
+            print(f"coordinator: {msg.payload}", flush=True)
         else:
             print(f"coordinator: ignoring a message on topic {msg.topic!r}", flush=True)
 
@@ -248,7 +263,8 @@ class Coordinator:
                 job.done[tid] = {"pid": pid, "role": agent.role, "host": host_of(pid),
                                  "os_pid": agent.os_pid, "cpu_ms": result["cpu_ms"],
                                  "kind": result["kind"], "answer": result["answer"],
-                                 "attempt": p.get("attempt", 1)}
+                                 "attempt": p.get("attempt", 1),
+                                 "solver": result.get("solver", "app.workers:solve")}
                 if len(job.done) == len(job.tasks):
                     job.done_at = monotonic()
         self.offer(pid)
@@ -401,6 +417,13 @@ class Coordinator:
                          f"{p['cpu_s']:6.2f} s CPU  {len(p['agents'])} agents")
         lines.append("by kind:    " + ", ".join(
             f"{k} {len(v)} (avg {sum(v) / len(v):.0f} ms)" for k, v in sorted(kinds.items())))
+        solvers: dict[str, list[float]] = {}
+        for d in done.values():
+            if d["kind"] == "puzzle":
+                solvers.setdefault(d["solver"], []).append(d["cpu_ms"])
+        if len(solvers) > 1 or any(s != "app.workers:solve" for s in solvers):
+            lines.append("puzzle by solver: " + ", ".join(
+                f"{s} {len(v)} (avg {sum(v) / len(v):.0f} ms)" for s, v in sorted(solvers.items())))
         lines.append(f"agents      {job.fleet_spawned} fleet spawned, resident did "
                      f"{roles.get('resident', 0)} tasks, fleet {roles.get('fleet', 0)}")
         lines.append(f"crashes     {len(job.crashes)}" + ("" if job.crashes else " (none)"))
@@ -427,6 +450,8 @@ class Coordinator:
             "os_processes": {h: {"os_pid": p["os_pid"], "tasks": p["tasks"],
                                  "cpu_s": round(p["cpu_s"], 3), "agents": len(p["agents"])}
                              for h, p in procs.items()},
+            "puzzle_solvers": {s: {"tasks": len(v), "avg_ms": round(sum(v) / len(v), 1)}
+                               for s, v in solvers.items()},
             "crashes": job.crashes, "restarts": job.restarts, "requeued": job.requeued,
             "digest": digest,
         }
@@ -467,7 +492,11 @@ class Coordinator:
                 await self.on_message(r.value)
             elif r.channel is changes.channel():
                 ev = r.value              # a live registry change: the next job picks it up
-                if ev["path"] == SETTINGS:
+                if ev["path"] == SOLVERS:
+                    data = ev.get("data", {}).get("data", {})
+                    print(f"coordinator: {SOLVERS} changed (registry {registry.current_version()}): "
+                          f"puzzle tasks are now solved by {data.get('puzzle')}", flush=True)
+                elif ev["path"] == SETTINGS:
                     data = ev.get("data", {}).get("data", {})
                     print(f"coordinator: {SETTINGS} changed ({ev['kind']}, registry "
                           f"{registry.current_version()}): next job: {data.get('tasks')} tasks, "

@@ -9,7 +9,9 @@ is deterministic, so a run's answer digest does not depend on which agent solved
 kinds, sized so one task takes roughly 50-300 ms on a 2020s laptop core (``normal``):
 
 * ``queens``  count the solutions of the N-queens problem (bitmask backtracking)
-* ``puzzle``  shortest solutions of a batch of random 8-puzzles (A*, Manhattan heuristic)
+* ``puzzle``  shortest solutions of a batch of random 8-puzzles (A*, Manhattan heuristic); the
+  task carries its boards (``boards``), so a solver in any language can take it: the evolving
+  agent (``workers/evolve/``) writes faster ones in Lua
 * ``maze``    shortest path across a random grid maze, flooding it breadth-first
 * ``hanoi``   plans for Towers of Hanoi on 4 pegs from a random state (BFS over all states)
 """
@@ -20,7 +22,7 @@ import random
 import time
 from typing import Any
 
-__all__ = ["make_tasks", "solve", "KINDS", "DIFFICULTY"]
+__all__ = ["make_tasks", "solve", "puzzle_boards", "KINDS", "DIFFICULTY"]
 
 KINDS = ("queens", "puzzle", "maze", "hanoi")
 
@@ -45,8 +47,11 @@ def make_tasks(count: int, difficulty: str = "normal", seed: int = 42,
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
         lo, hi = sizes[kind]
-        tasks.append({"id": i, "kind": kind, "size": rng.randint(lo, hi),
-                      "seed": rng.randrange(1 << 30), "poison": i == poison})
+        task = {"id": i, "kind": kind, "size": rng.randint(lo, hi),
+                "seed": rng.randrange(1 << 30), "poison": i == poison}
+        if kind == "puzzle":
+            task["boards"] = puzzle_boards(task["size"], task["seed"])
+        tasks.append(task)
     return tasks
 
 
@@ -58,7 +63,9 @@ def solve(task: dict[str, Any]) -> dict[str, Any]:
     if kind == "queens":
         answer = queens(size)
     elif kind == "puzzle":
-        answer = puzzle(size, seed)
+        boards = task.get("boards")
+        answer = (sum(_astar8(tuple(b)) for b in boards) if boards is not None
+                  else puzzle(size, seed))
     elif kind == "maze":
         answer = maze(size, seed)
     elif kind == "hanoi":
@@ -139,6 +146,12 @@ def puzzle(batch: int, seed: int) -> int:
     """Total length of the shortest solutions of ``batch`` random 8-puzzles (A* each)."""
     rng = random.Random(seed)
     return sum(_astar8(_random_board(rng)) for _ in range(batch))
+
+
+def puzzle_boards(batch: int, seed: int) -> list[list[int]]:
+    """The boards of :func:`puzzle` (cells row by row, 0 the blank), as plain lists."""
+    rng = random.Random(seed)
+    return [list(_random_board(rng)) for _ in range(batch)]
 
 
 # -- grid maze -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--log-level LEVEL]
+USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--log-level LEVEL] [--strict]
 wippy ps [APP] [--json]
 wippy stop [APP]
 wippy registry [--app APP] list | show ID | history | diff V1 V2 | rollback V
@@ -33,12 +33,17 @@ def _run(argv: list[str]) -> int:
     p.add_argument("--log-level", default=os.environ.get("WIPPY_LOG_LEVEL", "WARNING"))
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--stop-timeout", type=float, default=None)
+    p.add_argument("--strict", action="store_true",
+                   default=os.environ.get("WIPPY_STRICT", "") not in ("", "0", "false", "no"),
+                   help="security strict mode: deny every checked action of a scope without an "
+                        "actor (also WIPPY_STRICT=1; see docs/security.md)")
     a = p.parse_args(argv)
     # options after -x ENTRY belong to the entry, except --host given before ENTRY
     from ..node.main import NodeOptions, run_node
     opts = NodeOptions(app_dir=a.app, data_dir=a.data_dir, log_level=a.log_level.upper(),
                        ready_fd=a.ready_fd, stop_timeout=a.stop_timeout, exec_host=a.host,
-                       exec_entry=exec_part[0] if exec_part else None, exec_args=exec_part[1:])
+                       exec_entry=exec_part[0] if exec_part else None, exec_args=exec_part[1:],
+                       strict=a.strict)
     if not os.path.isdir(opts.app_dir):
         print(f"wippy run: {opts.app_dir} is not a directory", file=sys.stderr)
         return 1
@@ -70,15 +75,18 @@ def format_ps(ps: dict[str, Any]) -> str:
     """``wippy ps``'s table of a node's status (``Connection.ps()``)."""
     lines = []
     node = ps["node"]
+    denied = (node.get("denied") or 0) + sum(h.get("denied") or 0 for h in ps["hosts"])
     lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
-                 f"registry v{node.get('registry_version')}")
+                 f"registry v{node.get('registry_version')}  denied {denied}"
+                 + ("  (strict)" if node.get("strict") else ""))
     lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
-                 f"{'RESTARTS':>8}")
+                 f"{'RESTARTS':>8} {'DENIED':>6}")
     for h in ps["hosts"]:
         cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
         lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h.get('state', '-'):<9} "
                      f"{h['os_pid']:>7} {cpu:>6} {_fmt_bytes(h.get('rss')):>10} "
-                     f"{len(h.get('processes', [])):>6} {h.get('restarts', 0):>8}")
+                     f"{len(h.get('processes', [])):>6} {h.get('restarts', 0):>8} "
+                     f"{h.get('denied') or 0:>6}")
         for p in h.get("processes", []):
             names = f" ({', '.join(p['names'])})" if p.get("names") else ""
             lines.append(f"    {p['pid']:<34} {p['entry']}{names}  mailbox {p['mailbox']}")

@@ -1,5 +1,8 @@
 """``wippy registry list | show ID | history | diff V1 V2 | rollback V``.
 
+``history`` names who made each version (a process with its actor, PID and entry; the files
+that changed; the CLI; the API); ``show`` says who wrote an entry at run time.
+
 Against a running node (through a connection; ``rollback`` goes to the node, the single
 writer) or, read-only, against a stopped node's data directory.
 """
@@ -37,6 +40,20 @@ def _fmt_entry(e: dict[str, Any]) -> str:
     return json.dumps(e, indent=2, sort_keys=True, default=str)
 
 
+def fmt_author(author: dict[str, Any] | None) -> str:
+    """Who made a version, in a few words: ``actor agent:x pid {..} entry app:y``,
+    ``file:config/_index.yaml``, ``cli``, ``api`` (``-`` for records older than authors)."""
+    if not author:
+        return "-"
+    if "files" in author:
+        files = author["files"]
+        return ", ".join(f"file:{f}" for f in files) if files else "files"
+    if "via" in author:
+        return str(author["via"])
+    who = f"actor {author['actor']}" if author.get("actor") else "process (no actor)"
+    return f"{who} pid {author.get('pid')} entry {author.get('entry')}"
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="wippy registry")
     p.add_argument("--app", default=".", help="application directory (default: .)")
@@ -55,6 +72,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     from ..errors import WippyError
     reg, conn = _open(a.app, a.data_dir)
+    reg.via = "cli"         # versions made from here are signed "cli"
     try:
         if a.cmd == "list":
             print(f"registry v{reg.version()}")
@@ -62,12 +80,20 @@ def main(argv: list[str]) -> int:
                 print(f"  {e['id']:<40} {e['kind']}")
         elif a.cmd == "show":
             print(_fmt_entry(reg.get(a.id)))
+            stamp = reg.author(a.id)
+            if stamp:
+                print(f"written at run time by actor {stamp.get('actor')} (process "
+                      f"{stamp.get('pid')}, entry {stamp.get('entry')}) in v{stamp.get('version')}: "
+                      "its code runs with no more than that actor's authority")
         elif a.cmd == "history":
             for h in reg.history():
                 when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(h["time"])) if h.get("time") else "-"
                 parts = [f"+{len(h['created'])}", f"~{len(h['updated'])}", f"-{len(h['deleted'])}"]
-                print(f"v{h['version']:<5} {when}  {h.get('source') or '-':<24} {' '.join(parts)}  "
-                      + ", ".join(h["created"] + h["updated"] + h["deleted"])[:200])
+                print(f"v{h['version']:<5} {when}  {h.get('source') or '-':<16} "
+                      f"{' '.join(parts):<12}  by {fmt_author(h.get('author'))}")
+                changed = ", ".join(h["created"] + h["updated"] + h["deleted"])
+                if changed:
+                    print(f"       {changed[:200]}")
         elif a.cmd == "diff":
             old, new = reg.snapshot_at(a.v1), reg.snapshot_at(a.v2)
             from ..registry import build_delta

@@ -20,7 +20,8 @@ kind        fields                                          meaning
 READY       serial, os_pid                                  a host's inbox is bound
 HELLO       -                                               a program attaches
 BYE         -                                               a program detaches
-REQUEST     req, op, args                                   ask the node (:class:`ReqOp`)
+REQUEST     req, op, args[, caller]                         ask the node (:class:`ReqOp`); a
+                                                            host names the asking process
 ACK         seq                                             a host has applied NAME ``seq``
 RELEASE     pid, names                                      a process with names has exited
 LOAD        serial, procs                                   a host's process count (placement)
@@ -159,10 +160,13 @@ class Bye(NamedTuple):
 
 class Request(NamedTuple):
     """A member asks the node; answered by a REPLY carrying the same ``req``. ``op`` is the
-    raw int when this version does not know it (the node answers INVALID)."""
+    raw int when this version does not know it (the node answers INVALID). ``caller``: from
+    a host, the asking process (``{"pid", "entry", "security"}``: who it acts as, S9); None
+    from a program (the operator)."""
     req: int
     op: ReqOp | int
     args: tuple[Any, ...]
+    caller: Any = None
 
 
 class Ack(NamedTuple):
@@ -293,8 +297,10 @@ def bye() -> tuple:
     return (_BYE,)
 
 
-def request(req: int, op: ReqOp, args: tuple[Any, ...]) -> tuple:
-    return (_REQUEST, req, op._value_, args)     # _value_: the plain int, 4x cheaper than int()
+def request(req: int, op: ReqOp, args: tuple[Any, ...], caller: Any = None) -> tuple:
+    if caller is None:
+        return (_REQUEST, req, op._value_, args)  # _value_: the plain int, 4x cheaper than int()
+    return (_REQUEST, req, op._value_, args, caller)
 
 
 def ack(seq: int) -> tuple:
@@ -401,9 +407,13 @@ def _view_parser(view: Any) -> Callable[[tuple], Any]:
 
 
 def _parse_request(msg: tuple) -> Request:
-    _, req, op, args = msg
+    if len(msg) == 5:
+        _, req, op, args, caller = msg
+    else:
+        _, req, op, args = msg
+        caller = None
     return tuple.__new__(Request, (req, _OPS.get(op, op),
-                                   args if type(args) is tuple else tuple(args)))
+                                   args if type(args) is tuple else tuple(args), caller))
 
 
 _VIEWS: dict[int, Any] = {

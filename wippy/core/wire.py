@@ -27,8 +27,10 @@ _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 class Op:
     """Op codes of data-plane frames (first tuple item)."""
 
-    MSG = 1          # (MSG, dest_local, sender_pid, topic, payload, name_or_None)
-    SPAWN = 2        # (SPAWN, local, spawner_pid, entry_id, args, flags, code_blob_or_None)
+    MSG = 1          # (MSG, dest_local, sender_pid, topic, payload, name_or_None[, security])
+    SPAWN = 2        # (SPAWN, local, spawner_pid, entry_id, args, flags, code_blob_or_None[, security])
+    # security: the plain form of the sender's (spawner's) context, only when it has one (S9);
+    # a spawn carries it so the child acts as its spawner, a message only to a workflow PID
     MONITOR = 3      # (MONITOR, dest_local, watcher_pid)
     UNMONITOR = 4    # (UNMONITOR, dest_local, watcher_pid)
     LINK = 5         # (LINK, dest_local, peer_pid)

@@ -32,6 +32,7 @@ from ..registry.store import Store
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
 from ..runtime.table import Runtime
+from ..security.context import denials, set_strict
 from .runners import RUNNERS
 
 __all__ = ["host_main", "HostSpec"]
@@ -90,7 +91,7 @@ class Host:
         self.req_seq += 1
         req = self.req_seq
         self.req_waits[req] = self.sched.new_wait()
-        self.send_ctl(protocol.request(req, code, args))
+        self.send_ctl(protocol.request(req, code, args, self.rt.caller()))
         ok, value = await scheduler.suspend()
         if not ok:
             raise from_wire(value)
@@ -137,7 +138,7 @@ class Host:
                   "names": list(p.names or ())} for p in self.rt.procs.values()]
         return {"serial": self.serial, "host": self.spec["host_id"], "os_pid": os.getpid(),
                 "processes": procs, "spawns": self.rt.spawns, "exits": self.rt.exits,
-                "last_failure": self.rt.last_failure}
+                "last_failure": self.rt.last_failure, "denied": denials()}
 
     def begin_stop(self, timeout: float, reason: str = NODE_STOPPING) -> None:
         """CANCEL every process that listens to its events; end the others at once; after
@@ -284,6 +285,7 @@ def host_main(spec: HostSpec) -> int:
                         format=f"%(asctime)s %(levelname)s {spec['host_id']}/{spec['serial']} %(message)s")
     sys.path.insert(0, spec.get("app_dir", "."))
     set_app_root(spec.get("app_dir", "."))
+    set_strict(bool(spec.get("strict")))
     host = Host(spec)
     try:
         host.run()

@@ -13,6 +13,7 @@ from .. import channel as _channel
 from .. import funcs as _funcs
 from .. import process as _process
 from .. import registry as _registry
+from .. import security as _security
 from .. import system as _system
 from .. import time as _wtime
 from .. import workflow as _workflow
@@ -162,8 +163,14 @@ async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
 
 
 @blocking(None, "call", method_of="Executor")
-async def _executor_call(ctx: Ctx, _a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> tuple:
-    return await _call(ctx, fid, *args)
+async def _executor_call(ctx: Ctx, actor: Any, scope: Any, _c: Any, fid: Any = None,
+                         *args: Any) -> tuple:
+    if actor is None and scope is None:
+        return await _call(ctx, fid, *args)
+    # with_actor / with_scope: the call acts as them (funcs.security), see secmod
+    value = await _funcs.call_as(_security.spawn_context(actor, scope),
+                                 text(fid, "function id"), *[from_lua(a) for a in args])
+    return (True, to_lua(ctx.state, value))
 
 
 @blocking(None, "apply", method_of="Changes")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import EntryNotFound, LimitExceeded
 from ..runtime import scheduler
+from ..security.context import from_wire
 from . import api, engine, limits
 from .api import ApiError, LuaRef
 from .chunks import compile_entry, prelude
@@ -96,6 +97,9 @@ class Ctx:
             raise EntryNotFound(f"library {lib_id} not found")
         if e.get("kind") != "library.lua":
             raise ApiError("INVALID", f"import {lib_id} is a {e.get('kind')}, not a library.lua")
+        stamp = e.get("author")
+        if isinstance(stamp, dict):     # code an agent wrote: whoever imports it acts as it too
+            self.rt.narrow(from_wire(stamp.get("context")))
         code, name = compile_entry(e)
         return code, "@" + name
 

@@ -29,7 +29,7 @@ from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, engine, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, engine, modules, regmod, secmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
     BLOCKING,
     ApiError,
@@ -224,17 +224,20 @@ def funcs_async(fid: Any, *args: Any) -> Any:
 
 @function("funcs", "new")
 def funcs_new() -> Any:
-    return New((b"Executor",))
+    return New((b"Executor", None, None))      # actor, scope (secmod's with_actor/with_scope)
 
 
-for _name in ("with_context", "with_actor", "with_scope", "with_options"):
-    def _same(_a: Any, _b: Any, _c: Any, *args: Any) -> Any:
-        return New((b"Executor",))       # context, actor, scope, options: accepted, not used
+for _name in ("with_context", "with_options"):
+    def _same(actor: Any, scope: Any, _c: Any, *args: Any) -> Any:
+        return New((b"Executor", actor, scope))   # context, options: accepted, not used
     method("Executor", _name)(_same)
 
 
 @method("Executor", "async")
-def executor_async(_a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> Any:
+def executor_async(actor: Any, scope: Any, _c: Any, fid: Any = None, *args: Any) -> Any:
+    if actor is not None or scope is not None:     # never silently under the caller's authority
+        raise ApiError("UNAVAILABLE", "executor:async under an actor or scope is not available "
+                                      "in wippy: use executor:call")
     return funcs_async(fid, *args)
 
 

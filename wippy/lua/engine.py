@@ -246,6 +246,10 @@ class LuaState:
         self.lua = _lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                     unpack_returned_tuples=True, attribute_filter=_deny_attributes,
                                     max_memory=1 << 62)
+        # os.clock: the CPU time of the process this state runs (Lua's own clock would count
+        # every process of the OS process, including those that ran while this one was
+        # preempted); set before the prelude copies ``os`` into the sandbox
+        self.lua.globals()[b"os"][b"clock"] = self._clock
         out = self.lua.execute(prelude, *args, mode="b")
         self.exports = out[0]
         self.main_ptr = _thread_ptr(out[1])
@@ -272,6 +276,11 @@ class LuaState:
         finally:
             self.cpu += _perf() - now
             s.state = None
+
+    def _clock(self) -> float:
+        """Seconds of CPU this state's process has used (its ``max_cpu`` account)."""
+        s = _SLICE
+        return self.cpu + (_perf() - s.started if s.state is self else 0.0)
 
     def memory_used(self) -> int:
         return self.lua.get_memory_used()

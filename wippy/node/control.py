@@ -110,20 +110,22 @@ class ControlPlane:
                 except transport.ZMQError:
                     pass
 
-    def reply_to(self, ident: bytes, req: int) -> Reply:
-        """The answer slot for request ``req`` of the member at ``ident``."""
-        return Reply(self, ident, req)
+    def reply_to(self, ident: bytes, req: int, caller: Any = None) -> Reply:
+        """The answer slot for request ``req`` of the member at ``ident`` (``caller``: the
+        process that asked, from a host)."""
+        return Reply(self, ident, req, caller if self._hosts.get(ident) is not None else None)
 
 
 class Reply:
     """Answers one request: :meth:`ok` with a value or :meth:`error`."""
 
-    __slots__ = ("_control", "ident", "req")
+    __slots__ = ("_control", "ident", "req", "caller")
 
-    def __init__(self, control: ControlPlane, ident: bytes, req: int) -> None:
+    def __init__(self, control: ControlPlane, ident: bytes, req: int, caller: Any = None) -> None:
         self._control = control
         self.ident = ident
         self.req = req
+        self.caller = caller        # the asking process, as its host names it (S9); None: a program
 
     @property
     def from_host(self) -> bool:

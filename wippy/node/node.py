@@ -40,6 +40,8 @@ from ..registry.changes import changed_ids
 from ..registry.entry import Kind as EntryKind
 from ..registry.store import Store
 from ..runtime import scheduler
+from ..security.book import BOOK
+from ..security.context import denials, set_strict
 from ..supervision.services import State
 from .control import ControlPlane
 from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
@@ -80,6 +82,8 @@ class NodeServer:
         osproc.set_subreaper()
         self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
         self.store = Store(os.path.join(self.data_dir, "registry"))
+        BOOK.attach(self.store.entries, self.store.get)     # the node checks registry changes
+        set_strict(opts.strict)
         self.registry = RegistryKeeper(self.store, app, self._on_registry_change, call_later,
                                        watch=opts.watch)
         self.ctx = transport.new_context()
@@ -229,7 +233,8 @@ class NodeServer:
     def _node_info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
                 "uptime": _time.monotonic() - self.started,
-                "registry_version": self.registry.version}
+                "registry_version": self.registry.version, "denied": denials(),
+                "strict": self.opts.strict}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -259,7 +264,7 @@ class NodeServer:
             "serial": hp.serial, "host_id": hp.host_id, "rundir": self.rundir.path,
             "store": self.store.path, "terminal": hp.terminal, "app_dir": self.app_dir,
             "stdout_to_stderr": self.opts.exec_entry is not None and not hp.terminal,
-            "log_level": self.opts.log_level,
+            "log_level": self.opts.log_level, "strict": self.opts.strict,
         })
 
     def topology_changed(self) -> None:
@@ -374,7 +379,7 @@ class NodeServer:
 
     # -- requests ------------------------------------------------------------------------
     def _on_request(self, ident: bytes, f: protocol.Request) -> None:
-        reply = self.control.reply_to(ident, f.req)
+        reply = self.control.reply_to(ident, f.req, f.caller)
         handler = self._requests.get(f.op)    # type: ignore[call-overload]  # an unknown op: int
         if handler is None:
             reply.error("INVALID", f"unknown request '{f.op}'")

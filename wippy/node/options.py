@@ -19,3 +19,4 @@ class NodeOptions:
     ready_fd: int | None = None
     stop_timeout: float | None = None
     watch: bool = True          # hot reload: watch the application's files
+    strict: bool = False        # security strict mode (S9): --strict or WIPPY_STRICT=1

@@ -27,16 +27,21 @@ class ProcessPort:
         self._spawned = 0
 
     def spawn(self, entry_id: str, host_id: str, args: list[Any], monitor: bool = True,
-              ack: bool = False) -> str:
+              ack: bool = False, security: Any = None) -> str:
         """Start ``entry_id`` on the least loaded ready OS process of ``host_id``; returns its
         PID at once. ``monitor``: the node gets its EXIT; ``ack``: the host says STARTED once
-        it has taken its first step. Raises ProcessNotFound when the host has no ready worker."""
+        it has taken its first step; ``security``: the plain form of the context it runs
+        under (S9; None: the operator). Raises ProcessNotFound when the host has no ready
+        worker."""
         serial = self._mesh.pick(host_id)
         self._spawned += 1
         local = f"0.{self._spawned}"
         flags = (MONITOR if monitor else 0) | (STARTED_ACK if ack else 0)
-        self._mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, NODE_PID, entry_id,
-                                            wire.plain(list(args)), flags, None)))
+        frame: tuple = (wire.Op.SPAWN, local, NODE_PID, entry_id, wire.plain(list(args)), flags,
+                        None)
+        if security:
+            frame += (security,)
+        self._mesh.send(serial, wire.dumps(frame))
         return make_pid(host_id, serial, local)
 
     def terminate(self, pid: str) -> None:

@@ -16,6 +16,14 @@ translate; the node hands it to the loader and the planner, which cannot import 
 index of who references whom, kept up to date with every commit so that a change is checked in
 proportion to its size.
 
+Security (S9): a change from a process is checked against the context it acts under
+(:class:`~wippy.security.callers.Caller`, handed in by the request handler): the planner asks
+for ``registry.apply`` on every entry, ``registry.apply.python`` and ``registry.apply.security``
+where they apply, and stamps every entry it creates or changes with its author; a rollback is
+checked for ``registry.apply_version`` and then entry by entry like any change. Every version
+records who made it (the process, the files that changed, the CLI, the API). The node's policy
+book follows every commit, so a changed policy applies to the next check.
+
 Rejected alternative: at boot, committing the files' difference straight into the store, as a
 hot reload's poorer cousin. Two validation paths drift apart: a file edit that left an entry
 made at run time dangling was refused while the node ran but committed by the next boot.
@@ -23,6 +31,7 @@ made at run time dangling was refused while the node ran but committed by the ne
 from __future__ import annotations
 
 import logging
+import os
 import time as _time
 from typing import Any, Callable
 
@@ -33,6 +42,9 @@ from ..registry.diff import delta_ops, is_empty
 from ..registry.entry import CodeCheck
 from ..registry.refs import RefIndex
 from ..registry.store import Store
+from ..security.book import BOOK
+from ..security.callers import Caller
+from ..security.rules import APPLY_VERSION
 from ..typedlua.lint import check_entry
 from .watcher import DEBOUNCE_S, POLL_S, FileWatcher
 
@@ -104,7 +116,7 @@ class RegistryKeeper:
             raise NodeError("the registry refused the application's files:\n" + "\n".join(issues))
         if self.store.version() is None:    # the first boot is v0, even with no entry at all
             version = self.store.commit({"created": [], "updated": [], "deleted": []}, "files",
-                                        files)
+                                        files, {"files": []})
         self.files = files
         self.version = version if version is not None else (self.store.version() or 0)
 
@@ -118,34 +130,51 @@ class RegistryKeeper:
         return self._refs
 
     # -- requests ------------------------------------------------------------------------
-    def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True) -> int:
-        """Validate and commit ``ops``; returns the new version. Raises RegistryError.
-        Without ``python`` (a change made by a process) Python code entries may not be
-        created or altered."""
+    def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True,
+              caller: Caller | None = None) -> int:
+        """Validate and commit ``ops``; returns the new version. Raises RegistryError, or
+        PermissionDenied when ``caller`` may not make the change. Without ``python`` Python
+        code entries may not be created or altered."""
+        authorize = caller.authorize if caller is not None else None
+        stamp = caller.stamp(self._next_version()) if caller is not None else None
         try:
             changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python,
-                                     check_code=self.check_code, refs=self.refs)
+                                     check_code=self.check_code, refs=self.refs,
+                                     authorize=authorize, author=stamp)
         except regchange.ChangeRejected as exc:
             raise RegistryError("registry change rejected: " + "; ".join(exc.issues)) from None
-        return self._commit(changes, source)
+        return self._commit(changes, source if caller is None else caller.via,
+                            author=caller.history_author() if caller else {"via": source})
 
-    def rollback(self, version: int) -> int:
-        """Make ``version``'s snapshot current again, as a new version."""
+    def rollback(self, version: int, caller: Caller | None = None) -> int:
+        """Make ``version``'s snapshot current again, as a new version. A ``caller`` needs
+        ``registry.apply_version`` and, entry by entry, what the same change would need."""
+        if caller is not None:
+            caller.check(APPLY_VERSION, "registry")
         current = self.store.entries()
         ops = delta_ops(current, self.store.snapshot_at(version))
         if not ops:
             raise RegistryError(f"the registry is already at v{version}'s contents")
         try:
-            changes = regchange.plan(current, ops, self.app_dir, prechecked=True, refs=self.refs)
+            changes = regchange.plan(current, ops, self.app_dir, prechecked=True, refs=self.refs,
+                                     authorize=caller.authorize if caller is not None else None)
         except regchange.ChangeRejected as exc:
             raise RegistryError(f"cannot go back to v{version}: " + "; ".join(exc.issues)) from None
-        return self._commit(changes, f"apply_version v{version}")
+        return self._commit(changes, f"apply_version v{version}",
+                            author=caller.history_author() if caller else {"via": "api"})
+
+    def _next_version(self) -> int:
+        current = self.store.version()
+        return 0 if current is None else current + 1
 
     def _commit(self, changes: dict[str, list], source: str,
-                files: Snapshot | None = None) -> int:
+                files: Snapshot | None = None, author: dict[str, Any] | None = None) -> int:
         if is_empty(changes):
             raise RegistryError("no changes to apply")
-        self.version = self.store.commit(changes, source, files)
+        if author is None and source == "files":
+            author = {"files": self._changed_files(changes)}
+        self.version = self.store.commit(changes, source, files, author)
+        BOOK.changed(eid for _, eid, _ in regchange.changed_ids(changes))
         if self._refs is not None:
             self._refs.apply(changes)
         log.info("registry v%d committed (%s): %d created, %d updated, %d deleted", self.version,
@@ -153,6 +182,13 @@ class RegistryKeeper:
         if self._booted:        # at boot nobody is listening yet: the hosts read the store
             self.on_change(self.version, changes, source)
         return self.version
+
+    def _changed_files(self, changes: dict[str, list]) -> list[str]:
+        """The application's files a version from the files changed (relative paths)."""
+        paths = {e.get("path") or "" for e in changes["created"] + changes["updated"]}
+        paths |= {(self.files.get(eid) or {}).get("path") or "" if self._booted else ""
+                  for eid in changes["deleted"]}
+        return sorted(os.path.relpath(p, self.app_dir) for p in paths if p)
 
     # -- the application's files ---------------------------------------------------------
     def _apply_files(self, baseline: Snapshot, files: Snapshot) -> int | None:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Protocol
 
 from ..core.protocol import ReqOp
 from ..errors import WippyError
+from ..security.callers import Caller, caller_of
 from .control import Reply
 from .names import NameTable
 
@@ -19,9 +20,19 @@ Handler = Callable[[tuple[Any, ...], Reply], None]
 
 
 class _Registry(Protocol):
-    def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True) -> int: ...
+    def apply(self, ops: list[dict[str, Any]], source: str = "api", python: bool = True,
+              caller: Caller | None = None) -> int: ...
 
-    def rollback(self, version: int) -> int: ...
+    def rollback(self, version: int, caller: Caller | None = None) -> int: ...
+
+
+def request_caller(args: tuple[Any, ...], reply: Reply, via_arg: int = 1) -> Caller:
+    """Who asked (S9): the process a host names, or a program, whose optional argument
+    ``via_arg`` says which tool it is (``"cli"``; the Python API by default)."""
+    if reply.from_host:
+        return caller_of(reply.caller or {"pid": None, "entry": None, "security": None})
+    via = args[via_arg] if len(args) > via_arg and isinstance(args[via_arg], str) else "api"
+    return caller_of(None, via)
 
 
 class NodeRequests:
@@ -71,6 +82,8 @@ class NodeRequests:
         self._stop_node(0, "stop requested")
 
     def _exit(self, args: tuple[Any, ...], reply: Reply) -> None:
+        if _denied(reply, "system.exit", "system"):
+            return
         reply.ok(True)
         self._stop_node(int(args[0]), "system.exit")
 
@@ -78,15 +91,36 @@ class NodeRequests:
         reply.ok(self._info())
 
     def _supervisor_states(self, args: tuple[Any, ...], reply: Reply) -> None:
-        reply.ok(self._states())
+        if not _denied(reply, "system.read", "supervisor"):
+            reply.ok(self._states())
 
     def _registry_apply(self, args: tuple[Any, ...], reply: Reply) -> None:
-        from_process = reply.from_host     # a process may not create or alter Python code
-        _answer(reply, lambda: self._registry.apply(
-            args[0], "process" if from_process else "api", python=not from_process))
+        try:
+            caller = request_caller(args, reply)
+        except WippyError as exc:
+            reply.fail(exc)
+            return
+        _answer(reply, lambda: self._registry.apply(args[0], caller=caller))
 
     def _registry_rollback(self, args: tuple[Any, ...], reply: Reply) -> None:
-        _answer(reply, lambda: self._registry.rollback(int(args[0])))
+        try:
+            caller = request_caller(args, reply)
+        except WippyError as exc:
+            reply.fail(exc)
+            return
+        _answer(reply, lambda: self._registry.rollback(int(args[0]), caller))
+
+
+def _denied(reply: Reply, action: str, resource: str) -> bool:
+    """Answer with the denial when the asking process may not ``action`` ``resource``."""
+    if not reply.from_host:
+        return False
+    try:
+        request_caller((), reply).check(action, resource)
+    except WippyError as exc:
+        reply.fail(exc)
+        return True
+    return False
 
 
 def _answer(reply: Reply, change: Callable[[], int]) -> None:

@@ -10,7 +10,9 @@ Two regimes (S5):
   manager owns and serves as its :class:`~wippy.node.supervisors.Children`).
 
 Either way a service whose host died comes back as soon as the host is back, with no backoff
-and not counted. The decisions are the pure functions of :mod:`wippy.supervision` and
+and not counted. A service runs under the context its entry gives it (``lifecycle.security``,
+and its author's when an agent created or changed it: :mod:`wippy.security.lifecycle`),
+carried in the SPAWN; what it spawns inherits it. The decisions are the pure functions of :mod:`wippy.supervision` and
 :mod:`wippy.services`; this module only applies them, scheduling every delay as a timer.
 
 Siblings stopped for a one_for_all / rest_for_one restart are terminated at once (Erlang's
@@ -32,6 +34,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 from ..core.pid import parse_pid
 from ..errors import exit_error
+from ..security.lifecycle import service_context
 from ..supervision import services
 from ..supervision.services import State
 from ..supervision.strategy import RestartType
@@ -58,13 +61,14 @@ class Svc:
     parent: str | None = None         # supervisor id
     restart_type: RestartType = RestartType.PERMANENT
     timer: Any = None
+    security: Any = None              # plain form of the context it runs under (S9)
 
 
 class Spawner(Protocol):
     """Starting and ending processes on the node's behalf."""
 
     def spawn(self, entry_id: str, host_id: str, args: list[Any], monitor: bool = True,
-              ack: bool = False) -> str: ...
+              ack: bool = False, security: Any = None) -> str: ...
 
     def terminate(self, pid: str) -> None: ...
 
@@ -122,7 +126,7 @@ class ServiceManager:
                 self.supervisors.add(e)
         for e in entries.values():
             if e["kind"] == "process.service":
-                self.svcs[e["id"]] = Svc(services.service_spec(e))
+                self.svcs[e["id"]] = Svc(services.service_spec(e), security=service_context(e))
         self._link_children()
 
     def _link_children(self) -> None:
@@ -188,7 +192,8 @@ class ServiceManager:
             return
         spec = svc.spec
         try:
-            pid = self._procs.spawn(spec.process, spec.host, spec.input, ack=ack)
+            pid = self._procs.spawn(spec.process, spec.host, spec.input, ack=ack,
+                                    security=svc.security)
         except Exception as exc:  # noqa: BLE001 - no live host right now: start when it is back
             self._set(svc, State.STARTING)
             svc.waiting_host = True
@@ -340,12 +345,13 @@ class ServiceManager:
             return
         spec = services.service_spec(entry)
         if svc is None:
-            svc = self.svcs[eid] = Svc(spec)
+            svc = self.svcs[eid] = Svc(spec, security=service_context(entry))
             self._link_children()
             if spec.auto_start or svc.parent is not None:
                 self.start(svc, counted=False)
             return
         svc.spec = spec
+        svc.security = service_context(entry)
         self.restart_for_reload(svc)
 
     def restart_for_reload(self, svc: Svc) -> None:

@@ -15,7 +15,7 @@ from .hosts import HostState, HostSupervisor
 __all__ = ["StatusCollector", "PS_TIMEOUT_S"]
 
 PS_TIMEOUT_S = 2.0          # a host that has not answered by then is shown without processes
-_FROM_HOST = ("processes", "spawns", "exits", "last_failure")
+_FROM_HOST = ("processes", "spawns", "exits", "last_failure", "denied")
 
 
 class _Pending:

@@ -9,6 +9,13 @@ that runs the workflow now, and answers monitors with the recorded result.
 
 The manager reaches processes through :class:`WorkflowProcs` and answers the WF_* requests of
 :mod:`wippy.core.protocol` through the handlers :meth:`WorkflowManager.requests` returns.
+
+Security (S9): a workflow runs under the context of whoever started it, kept in its journal
+record (``security``, its plain form), so that a resumed workflow, after any crash or a node
+restart, runs under the same one. The node checks ``workflow.start`` and ``workflow.cancel``
+(the entry id) with the context the request carries, and ``workflow.signal`` on every message
+from a process under a context (its host adds the context to the frame): a refused signal is
+dropped, logged and counted (``send`` does not wait for the node, so the sender is not told).
 """
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from ..core.pid import make_pid, parse_pid
 from ..core.protocol import MONITOR, ReqOp
 from ..errors import WippyError
 from ..registry.entry import WORKFLOW_KINDS
+from ..security.callers import caller_of
+from ..security.context import from_wire
 from ..workflow.journal import Journal
 from .control import Reply
 
@@ -40,7 +49,7 @@ class WorkflowProcs(Protocol):
     """The processes that run workflows, and the watchers of workflow PIDs."""
 
     def spawn(self, entry_id: str, host_id: str, args: list[Any], monitor: bool = True,
-              ack: bool = False) -> str: ...
+              ack: bool = False, security: Any = None) -> str: ...
 
     def terminate(self, pid: str) -> None: ...
 
@@ -112,7 +121,9 @@ class WorkflowManager:
     def _req_start(self, args: tuple[Any, ...], reply: Reply) -> None:
         entry_id, input_, name = args
         try:
-            pid = self.start(entry_id, input_, name)
+            caller = caller_of(reply.caller)
+            caller.check("workflow.start", entry_id)
+            pid = self.start(entry_id, input_, name, security=caller.context and caller.context.wire)
         except WippyError as exc:
             reply.fail(exc)
             return
@@ -139,15 +150,23 @@ class WorkflowManager:
         self.after.append(reply.ok)
 
     def _req_cancel(self, args: tuple[Any, ...], reply: Reply) -> None:
+        wf = self.record(args[0])
+        try:
+            caller_of(reply.caller).check("workflow.cancel", (wf or {}).get("entry") or args[0])
+        except WippyError as exc:
+            reply.fail(exc)
+            return
         self.cancel(args[0])
         self.after.append(reply.ok)
 
     def on_spawn(self, frame: tuple) -> None:
         """``process.spawn`` of a workflow entry: start it under the id the spawner chose."""
-        _, wf_id, spawner, entry_id, args, flags, _code = frame
+        _, wf_id, spawner, entry_id, args, flags, _code = frame[:7]
         input_ = args[0] if len(args) == 1 else args
         try:
-            self.start(entry_id, input_, None, wf_id)
+            # the spawner's host checked process.spawn and workflow.start under this context
+            security = frame[7] if len(frame) > 7 else None
+            self.start(entry_id, input_, None, wf_id, security)
         except WippyError as exc:
             if spawner is not None and flags & MONITOR:
                 self._send_exit(spawner, wf_pid(wf_id), None, {"kind": exc.kind, "message": str(exc)})
@@ -155,7 +174,10 @@ class WorkflowManager:
         if spawner is not None and flags & MONITOR:
             self.watchers.setdefault(wf_id, set()).add(spawner)
 
-    def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None) -> str:
+    def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None,
+              security: Any = None) -> str:
+        """Start workflow ``entry_id`` (idempotent by ``name``) under ``security`` (the plain
+        form of its starter's context; None: the operator); returns its PID."""
         if name:
             existing = self.journal.by_name(name)
             if existing is not None:
@@ -167,6 +189,8 @@ class WorkflowManager:
         record = {"id": wf_id, "entry": entry_id, "host": (entry.get("data") or {}).get("host"),
                   "input": wire.plain(input_), "name": name, "status": "running", "result": None,
                   "error": None, "created": _time.time(), "finished": None, "signals": 0}
+        if security:
+            record["security"] = security
         self.write("wf", record)
         if name:
             self.write("name", name, wf_id)
@@ -177,7 +201,8 @@ class WorkflowManager:
         """Run (or run again) a workflow on its host; replay brings it to where it stopped."""
         wf_id = record["id"]
         try:
-            pid = self._procs.spawn(record["entry"], record["host"], [wf_id], monitor=True)
+            pid = self._procs.spawn(record["entry"], record["host"], [wf_id], monitor=True,
+                                    security=record.get("security"))
         except WippyError:
             self.waiting_host.add(wf_id)      # its host is down: launched when it is back
             return
@@ -239,10 +264,12 @@ class WorkflowManager:
     def on_frame(self, frame: tuple) -> bool:
         op = frame[0]
         if op == wire.Op.MSG:
-            _, wf_id, sender, topic, payload, _name = frame
+            _, wf_id, sender, topic, payload, _name = frame[:6]
             wf = self.record(wf_id)
             if wf is None or wf["status"] != "running":
                 return True             # a finished workflow: dropped, like a dead process
+            if len(frame) > 6 and not self._may_signal(frame[6], wf):
+                return True
             seq = wf["signals"]
             wf["signals"] = seq + 1
             self.write("wf", wf)
@@ -264,6 +291,18 @@ class WorkflowManager:
             self.watchers.get(frame[1], set()).discard(frame[2])
             return True
         return False
+
+    @staticmethod
+    def _may_signal(security: Any, wf: dict[str, Any]) -> bool:
+        """Whether a sender under ``security`` (plain form) may signal workflow ``wf``
+        (a refusal is logged and counted by the check)."""
+        try:
+            ctx = from_wire(security)
+            if ctx is not None:
+                ctx.check("workflow.signal", wf["entry"])
+        except (WippyError, ValueError):
+            return False
+        return True
 
     def _forward(self, wf_id: str, sender: str | None, topic: str, payload: Any) -> None:
         inc = self.inc.get(wf_id)

@@ -13,6 +13,12 @@ Inside a process::
     version = await changes.apply()                      # Version; str(version) == "v4"
     sub = wippy.events.subscribe("registry")             # entry.create / update / delete
 
+Security (S9): a process under a context needs ``registry.get`` on an entry to read it;
+``find``, snapshots and their ``entries`` leave out what it may not get. Changes are checked
+by the node (``registry.apply`` on each entry, ``registry.apply.python``,
+``registry.apply.security``, ``registry.apply_version``): a refusal raises
+:class:`wippy.PermissionDenied` and commits nothing.
+
 The pieces live in private modules, each one concept: the entry and its forms
 (:mod:`.entry`), the kinds' validators (:mod:`.kinds`), the YAML loader (:mod:`.loader`), the
 references (:mod:`.refs`), the diff (:mod:`.diff`), the change plan (:mod:`.changes`), the
@@ -22,7 +28,8 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from ..errors import EntryNotFound, RegistryError, WippyError
+from ..errors import EntryNotFound, PermissionDenied, RegistryError, WippyError
+from ..runtime import codeload as _codeload
 from ..runtime import table as _rt
 from .diff import Op, build_delta
 from .entry import public_entry
@@ -117,21 +124,28 @@ def _plain_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 class Snapshot:
-    """A point-in-time view of the registry."""
+    """A point-in-time view of the registry (for a process under a context: of the entries
+    it may ``registry.get``)."""
 
     def __init__(self, version: int, entries: dict[str, dict[str, Any]],
-                 submit: Callable[[list[dict[str, Any]]], Any]) -> None:
+                 submit: Callable[[list[dict[str, Any]]], Any], readable: Any = None) -> None:
         self._version = version
         self._entries = entries
         self._submit = submit
+        self._readable = readable        # the reader's context (None: everything)
+
+    def _may(self, id: str) -> bool:
+        return self._readable is None or self._readable.allows("registry.get", id)
 
     def version(self) -> Version:
         return Version(self._version)
 
     def entries(self) -> list[dict[str, Any]]:
-        return [public_entry(e) for e in self._entries.values()]
+        return [public_entry(e) for e in self._entries.values() if self._may(e["id"])]
 
     def get(self, id: str) -> dict[str, Any]:
+        if self._readable is not None:
+            self._readable.check("registry.get", id)
         e = self._entries.get(id)
         if e is None:
             raise EntryNotFound(f"entry {id} not found")
@@ -139,7 +153,8 @@ class Snapshot:
 
     def find(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
         """Entries matching every key of ``flt`` (see :func:`match`)."""
-        return [public_entry(e) for e in self._entries.values() if match(e, flt)]
+        return [public_entry(e) for e in self._entries.values()
+                if match(e, flt) and self._may(e["id"])]
 
     def namespace(self, ns: str) -> list[dict[str, Any]]:
         return self.find({".ns": ns})
@@ -149,8 +164,11 @@ class Snapshot:
 
 
 def history_of(store: Any) -> list[dict[str, Any]]:
-    """One summary per version: version, time, source and the ids it touched."""
+    """One summary per version: version, time, source, author (who made it: ``{"actor",
+    "pid", "entry"}``, ``{"files": [...]}``, ``{"via": "cli" | "api"}``; None in records
+    older than authors) and the ids it touched."""
     return [{"version": h["version"], "time": h.get("time"), "source": h.get("source"),
+             "author": h.get("author"),
              "created": [e["id"] for e in h.get("created", [])],
              "updated": [e["id"] for e in h.get("updated", [])],
              "deleted": list(h.get("deleted", []))} for h in store.history()]
@@ -164,9 +182,10 @@ def _store() -> Any:
     return store
 
 
-def registry_error(exc: Exception) -> RegistryError:
-    """Errors of registry requests surface as :class:`wippy.RegistryError` (kind kept)."""
-    if isinstance(exc, RegistryError):
+def registry_error(exc: Exception) -> WippyError:
+    """Errors of registry requests surface as :class:`wippy.RegistryError` (kind kept), and
+    refusals as :class:`wippy.PermissionDenied`."""
+    if isinstance(exc, (RegistryError, PermissionDenied)):
         return exc
     out = RegistryError(str(exc))
     out.kind = getattr(exc, "kind", out.kind)
@@ -174,14 +193,21 @@ def registry_error(exc: Exception) -> RegistryError:
 
 
 async def _submit(ops: list[dict[str, Any]]) -> Version:
+    rt = _rt.get()
     try:
-        return Version(await _rt.get().ctl_request("registry_apply", ops))
+        version = Version(await rt.ctl_request("registry_apply", ops))
     except WippyError as exc:
         raise registry_error(exc) from None
+    if rt.store is not None:
+        _codeload.catch_up(rt.store)   # read your writes: code and policies of the new version
+    return version
 
 
 def get(id: str) -> dict[str, Any]:
-    """The entry ``id``; raises :class:`wippy.EntryNotFound`."""
+    """The entry ``id``; raises :class:`wippy.EntryNotFound` (and
+    :class:`wippy.PermissionDenied` without ``registry.get`` on it)."""
+    rt = _rt.get()
+    rt.check("registry.get", id)
     stored = _store().get(id)
     if stored is None:
         raise EntryNotFound(f"entry {id} not found")
@@ -189,17 +215,20 @@ def get(id: str) -> dict[str, Any]:
 
 
 def find(flt: dict[str, Any]) -> list[dict[str, Any]]:
-    """Entries matching every key of ``flt`` (see :func:`match`)."""
-    return [public_entry(e) for e in _store().entries().values() if match(e, flt)]
+    """Entries matching every key of ``flt`` (see :func:`match`) that the caller may get."""
+    ctx = _rt.get().security()
+    return [public_entry(e) for e in _store().entries().values()
+            if match(e, flt) and (ctx is None or ctx.allows("registry.get", e["id"]))]
 
 
 def snapshot() -> Snapshot:
     store = _store()
-    return Snapshot(store.version() or 0, store.entries(), _submit)
+    return Snapshot(store.version() or 0, store.entries(), _submit, _rt.get().security())
 
 
 def snapshot_at(version: int | Version) -> Snapshot:
-    return Snapshot(int(version), _store().snapshot_at(int(version)), _submit)
+    return Snapshot(int(version), _store().snapshot_at(int(version)), _submit,
+                    _rt.get().security())
 
 
 def current_version() -> Version:

@@ -14,7 +14,11 @@ What it decides, in order:
 2. each created or updated entry with its kind's validator (sources confined to the
    application), unless ``prechecked`` (the loader validated it with file positions), and its
    code with the ``check_code`` the node hands in (Lua must translate);
-3. without ``python`` (a change made by a process), creating or altering Python code is refused;
+3. the caller's authority: ``authorize(action, entry id, meta)`` for each check the change
+   needs (:mod:`wippy.security.rules`: ``registry.apply`` on every entry before it is
+   validated, ``registry.apply.python`` and ``registry.apply.security`` where they apply); it
+   raises :class:`~wippy.errors.PermissionDenied`, which ends the plan. Without ``python``,
+   creating or altering Python code is refused outright;
 4. the outcome is the difference between the final state and the current one, so an update to
    what is already there is no change at all;
 5. the references that outcome touches (:mod:`wippy.registry.refs`): work in proportion to the
@@ -31,7 +35,7 @@ change, committed the intermediate value).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ChangeRejected
@@ -39,6 +43,7 @@ from . import kinds
 from .diff import Op, changed_ids, delta_ops, diff
 from .entry import LUA_KINDS, PYTHON_KINDS, CodeCheck, Entry, Kind, source_path, stored_entry
 from .refs import RefIndex, problems
+from ..security.rules import APPLY, apply_meta, content, python_code_changed, required
 
 __all__ = ["plan", "file_ops", "ChangeRejected", "PYTHON_CODE_KINDS", "MAX_WORKERS",
            "changed_ids", "delta_ops", "stored_entry"]
@@ -48,6 +53,8 @@ MAX_WORKERS = 64        # a host entry asking for more OS processes than this is
 
 Snapshot = Mapping[str, Mapping[str, Any]]
 Changeset = dict[str, list[Any]]
+#: ``authorize(action, entry id, meta)``: returns when the caller may, raises PermissionDenied.
+Authorize = Callable[[str, str, Mapping[str, Any]], None]
 
 
 def _check(entry: Mapping[str, Any], app_dir: str,
@@ -84,17 +91,8 @@ def _check(entry: Mapping[str, Any], app_dir: str,
                         entry.get("path", ""), base_dir), []
 
 
-def _python_code_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
-    """Whether storing ``after`` over ``before`` creates or alters Python code."""
-    if after.get("kind") not in PYTHON_CODE_KINDS and \
-            (before or {}).get("kind") not in PYTHON_CODE_KINDS:
-        return False
-    return (before is None or before.get("kind") != after.get("kind")
-            or before.get("data") != after.get("data"))
-
-
 def _stage(current: Snapshot, ops: list[Any], app_dir: str, prechecked: bool,
-           python: bool, check_code: CodeCheck | None,
+           python: bool, check_code: CodeCheck | None, authorize: Authorize | None,
            issues: list[str]) -> dict[str, Mapping[str, Any] | None]:
     """Each operation in turn: id -> the entry it leaves (None: deleted); problems to ``issues``."""
     staged: dict[str, Mapping[str, Any] | None] = {}
@@ -121,10 +119,16 @@ def _stage(current: Snapshot, ops: list[Any], app_dir: str, prechecked: bool,
             issues.append(f"entry {eid!r}: field 'id': must be 'namespace:name'")
             continue
         exists = now(eid) is not None
+        if authorize is not None:
+            target = now(eid) if kind is Op.DELETE else entry
+            authorize(APPLY, eid, apply_meta(kind.value, eid, (target or {}).get("kind")))
         if kind is Op.DELETE:
             if not exists:
                 issues.append(f"entry {eid}: cannot delete: not found")
             else:
+                if authorize is not None:
+                    for action, meta in required(kind.value, eid, now(eid), None):
+                        authorize(action, eid, meta)
                 staged[eid] = None
             continue
         if kind is Op.CREATE and exists:
@@ -137,18 +141,25 @@ def _stage(current: Snapshot, ops: list[Any], app_dir: str, prechecked: bool,
         if found or stored is None:
             issues.extend(found)
             continue
-        if not python and _python_code_changed(current.get(eid), stored):
+        before = now(eid)
+        if not python and python_code_changed(current.get(eid), stored):
             issues.append(f"entry {eid}: creating or changing Python code at run time needs "
                           "registry.apply.python, which this caller does not hold (Python code "
                           "is not sandboxed; write it to the application's files instead)")
             continue
+        if authorize is not None:
+            for action, meta in required(kind.value, eid, before, stored):
+                authorize(action, eid, meta)
+        if before is not None and content(before) == content(stored):
+            stored = before          # the same content: no change, and its author stays
         staged[eid] = stored
     return staged
 
 
 def plan(current: Snapshot, ops: Iterable[dict[str, Any]], app_dir: str, *,
          prechecked: bool = False, python: bool = True, check_code: CodeCheck | None = None,
-         refs: RefIndex | None = None) -> Changeset:
+         refs: RefIndex | None = None, authorize: Authorize | None = None,
+         author: Mapping[str, Any] | None = None) -> Changeset:
     """The changeset that ``ops`` make of ``current``; raises :class:`ChangeRejected`.
 
     ``current``: the registry (id -> stored entry). ``ops`` items: ``{"op": "create" |
@@ -159,6 +170,10 @@ def plan(current: Snapshot, ops: Iterable[dict[str, Any]], app_dir: str, *,
     code an agent wrote, so it may not create or alter Python code. ``check_code``: the code
     check for created and updated Lua entries (none when not given). ``refs``: the index of
     ``current``'s references (built from ``current`` when not given: O(registry)).
+    ``authorize``: the caller's authority (see the module's note; a rollback's entries are
+    checked too). ``author``: the stamp every created or updated entry gets (its ``author``
+    field, which the caller cannot set: None removes it); entries taken as they are
+    (``prechecked``: the files, a rollback) keep theirs.
 
     Returns ``{"created": [stored entries], "updated": [stored entries], "deleted": [ids]}``,
     empty lists when every operation leaves the registry as it is. Pure.
@@ -167,7 +182,7 @@ def plan(current: Snapshot, ops: Iterable[dict[str, Any]], app_dir: str, *,
     if not ops:
         raise ChangeRejected(["no changes to apply"])
     issues: list[str] = []
-    staged = _stage(current, ops, app_dir, prechecked, python, check_code, issues)
+    staged = _stage(current, ops, app_dir, prechecked, python, check_code, authorize, issues)
     changes = diff({eid: current[eid] for eid in staged if eid in current},
                    {eid: e for eid, e in staged.items() if e is not None})
     if not issues:
@@ -179,6 +194,12 @@ def plan(current: Snapshot, ops: Iterable[dict[str, Any]], app_dir: str, *,
             issues = [str(p) for p in problems(graph, touched)]
     if issues:
         raise ChangeRejected(issues)
+    if not prechecked:
+        for e in changes["created"] + changes["updated"]:
+            if author:
+                e["author"] = dict(author)
+            else:
+                e.pop("author", None)
     return changes
 
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ..core.durations import parse_duration
+from ..errors import PolicyError
+from ..security.policy import policy_from_data
 from .entry import (
     CODE_KINDS,
     HOST_KINDS,
@@ -388,6 +390,24 @@ def _lifecycle_post(out: dict[str, Any], path: str, ctx: _Ctx) -> dict[str, Any]
     return out
 
 
+_POLICY_FIELD = re.compile(r"field '([^']*)': (.*)", re.S)
+
+
+def _policy_post(out: dict[str, Any], path: str, ctx: _Ctx) -> dict[str, Any]:
+    """A policy's conditions, checked as the evaluator will read them (operators, regular
+    expressions, field paths), each problem located to its field."""
+    if ctx.problems and any(not p.warning and p.field.startswith(path) for p in ctx.problems):
+        return out                    # actions / resources / effect already refused
+    try:
+        policy_from_data("check:policy", {"policy": out})
+    except PolicyError as exc:
+        text = exc.issues[0].message if exc.issues else str(exc)
+        m = _POLICY_FIELD.match(text)
+        field_path, message = (m.group(1), m.group(2)) if m else (path, text)
+        ctx.error(field_path, message)
+    return out
+
+
 # -- specs ---------------------------------------------------------------------------------
 
 _RESTART = _mapping({
@@ -399,7 +419,7 @@ _RESTART = _mapping({
 }, post=_restart_post)
 
 _SECURITY = _mapping({
-    "actor": (_mapping({"id": (_str, OPTIONAL), "meta": (_mapping(None), OPTIONAL)}), OPTIONAL),
+    "actor": (_mapping({"id": (_str, REQUIRED), "meta": (_mapping(None), OPTIONAL)}), OPTIONAL),
     "policies": (_list(_ref(frozenset({"security.policy"}))), OPTIONAL),
     "groups": (_list(_str), OPTIONAL),
 })
@@ -486,7 +506,7 @@ SCHEMAS: dict[str, Spec] = {
             "actions": (_list(_str, single_ok=True), REQUIRED),
             "resources": (_list(_str, single_ok=True), REQUIRED),
             "effect": (_enum(("allow", "deny")), REQUIRED),
-        }, open_=True), REQUIRED),
+        }, open_=True, post=_policy_post), REQUIRED),
         "groups": (_list(_str, single_ok=True), OPTIONAL),
         "lifecycle": _PLAIN_LIFECYCLE,
     },

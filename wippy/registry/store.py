@@ -9,7 +9,13 @@ a golden test (``tests/test_store.py``):
 * ``history``: version number (8-byte big-endian) -> JSON changeset
   ``{"version": n, "time": t, "source": s, "created": [...], "updated": [...], "deleted": [...],
   "before": {id: entry or null}}`` (full entries for created/updated, ids for deleted, and the
-  entries as they were before, so any version's snapshot can be rebuilt backwards).
+  entries as they were before, so any version's snapshot can be rebuilt backwards), and, from
+  records written since authors are kept, ``"author"``: who made the version
+  (``{"actor", "pid", "entry"}`` for a process, ``{"files": [paths]}`` for the application's
+  files, ``{"via": "cli" | "api"}`` for the operator's tools). Older records lack it.
+* An entry changed by a process under an actor carries ``"author"`` in its stored form
+  (``{"actor", "context", "pid", "entry", "version"}``, set by the node, never by the caller):
+  code from it runs with no more authority than its author's (S9).
 * ``meta``: ``version`` -> decimal string of the current version; ``format`` -> "1";
   ``files`` -> JSON snapshot of what the application's files last said (the baseline that file
   edits are diffed against, so entries created at run time survive file reloads and reboots).
@@ -161,9 +167,11 @@ class Store:
 
     # -- writes (node only) --------------------------------------------------------------
     def commit(self, changes: dict[str, list], source: str = "api",
-               files: dict[str, dict[str, Any]] | None = None) -> int:
+               files: dict[str, dict[str, Any]] | None = None,
+               author: dict[str, Any] | None = None) -> int:
         """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
-        version, atomically; returns it. ``files`` also records a new file baseline."""
+        version, atomically; returns it. ``files`` also records a new file baseline;
+        ``author`` is kept in the history record (who made the version)."""
         with self.env.begin(write=True) as txn:
             raw = txn.get(b"version", db=self._meta)
             version = 0 if raw is None else int(raw) + 1
@@ -180,6 +188,8 @@ class Store:
             record = {"version": version, "time": time.time(), "source": source,
                       "created": changes.get("created", []), "updated": changes.get("updated", []),
                       "deleted": changes.get("deleted", []), "before": before}
+            if author is not None:
+                record["author"] = author
             txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
             txn.put(b"version", str(version).encode(), db=self._meta)
             txn.put(b"format", FORMAT.encode(), db=self._meta)

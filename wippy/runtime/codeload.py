@@ -26,9 +26,11 @@ from typing import Any, Callable, Mapping
 
 from ..errors import EntryNotFound, InvalidMessage
 from ..registry.entry import PYTHON_KINDS, WORKFLOW_KINDS, code_file
+from ..security import context as _security
+from ..security.book import BOOK
 
 __all__ = ["Runner", "Runners", "resolve", "python_runner", "kind_of", "invalidate",
-           "entry_source_path", "PY_KINDS", "WORKFLOW_KINDS"]
+           "entry_source_path", "PY_KINDS", "WORKFLOW_KINDS", "author_of", "catch_up"]
 
 #: Turns a stored entry into the callable its processes run (or its callers call).
 Runner = Callable[[dict[str, Any]], Callable[..., Any]]
@@ -43,14 +45,20 @@ _callables: dict[str, tuple[Callable[..., Any], bool]] = {}
 
 
 def invalidate(entry_ids: Any = None) -> None:
-    """Forget cached code: for the given entry ids, or all of it."""
+    """Forget what was derived from entries (code, kinds, authors, and the policies this OS
+    process evaluates): for the given entry ids, or all of it."""
     if entry_ids is None:
         _callables.clear()
         _kinds.clear()
+        _authors.clear()
+        BOOK.changed(None)
     else:
+        entry_ids = list(entry_ids)
         for entry_id in entry_ids:
             _callables.pop(entry_id, None)
             _kinds.pop(entry_id, None)
+            _authors.pop(entry_id, None)
+        BOOK.changed(entry_ids)
 
 
 _seen_version: list[int | None] = [None]
@@ -67,6 +75,9 @@ def _catch_up(store: Any) -> None:
     if seen is None or version is None or version < seen:
         _callables.clear()
         _kinds.clear()
+        _authors.clear()
+        if seen is not None:
+            BOOK.changed(None)
     else:
         for v in range(seen + 1, version + 1):
             record = store.changeset(v) or {}
@@ -75,7 +86,28 @@ def _catch_up(store: Any) -> None:
     _seen_version[0] = version
 
 
+catch_up = _catch_up
+
+
 _kinds: dict[str, str | None] = {}
+_authors: dict[str, Any] = {}
+
+
+def author_of(store: Any, entry_id: str) -> Any:
+    """The security context an entry was authored under (its ``author`` stamp), or None for
+    the operator's entries. Cached like the code: call it after :func:`resolve` or
+    :func:`kind_of`, which bring the caches up to date."""
+    if store is None:
+        return None
+    try:
+        return _authors[entry_id]
+    except KeyError:
+        pass
+    entry = store.get(entry_id)
+    stamp = (entry or {}).get("author")
+    ctx = _security.from_wire(stamp.get("context")) if isinstance(stamp, dict) else None
+    _authors[entry_id] = ctx
+    return ctx
 
 
 def kind_of(store: Any, entry_id: str) -> str | None:

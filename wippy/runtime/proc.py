@@ -13,6 +13,7 @@ from ..channel import Channel
 from ..errors import WippyError
 
 if TYPE_CHECKING:
+    from ..security.context import Context
     from .durable import Durable
 
 __all__ = ["Message", "Event", "Result", "Process", "EXIT", "LINK_DOWN", "CANCEL"]
@@ -63,6 +64,7 @@ class Process:
         "local", "pid", "entry", "main", "tasks", "timers", "exited",
         "_inbox", "_events", "_listeners", "_pending",
         "monitors", "links", "watching", "exec_waits", "names", "trap_links", "workflow",
+        "security",
     )
 
     def __init__(self, local: str, pid: str, entry: str) -> None:
@@ -84,6 +86,7 @@ class Process:
         self.names: list[str] | None = None
         self.trap_links = False
         self.workflow: Durable | None = None        # the journal, when running a workflow
+        self.security: Context | None = None        # who it acts as (None: the operator)
 
     # -- mailbox -------------------------------------------------------------------------
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:

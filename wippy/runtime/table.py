@@ -7,6 +7,12 @@ state.
 
 What a spawned process runs comes from the table of runners its host hands the runtime (entry
 kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
+
+Security (S9): every operation a process starts is checked here against the context the
+running task acts under (the runtime's :class:`~wippy.runtime.guard.Guard`: the process's,
+narrowed while it runs code an agent wrote), where the action starts. A spawned process inherits its spawner's context
+(narrowed by the author of the entry it runs), carried in the SPAWN frame when it starts on
+another OS process. With no context (the operator) a check costs one attribute test.
 """
 from __future__ import annotations
 
@@ -33,7 +39,10 @@ from ..errors import (
     to_wire,
 )
 from ..registry.entry import FUNCTION_KINDS
+from ..security import context as _security
+from ..security.book import BOOK
 from . import codeload, scheduler
+from .guard import Guard
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
@@ -47,6 +56,9 @@ _plain = wire.plain
 _RESERVED = wire.RESERVED_PREFIX
 _dumps = wire.dumps
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_WF_PREFIX = "{wf/0|"     # workflow PIDs route to the node (see node.workflows)
+_INHERIT: Any = object()  # spawn: the child acts as the spawner does
+SPAWN, EXEC = "process.spawn", "process.exec"
 
 
 class Runtime:
@@ -77,6 +89,12 @@ class Runtime:
         self.exits = 0
         self.spawns = 0
         self.last_failure: str | None = None
+        # who the running task acts as (S9): ``rt.security()``, ``rt.check(action, resource)``
+        self.guard = guard = Guard(self.sched)
+        self.security, self.check, self.caller = guard.security, guard.check, guard.caller
+        self.narrow, self.act_as, self.act_as_done = guard.narrow, guard.act_as, guard.act_as_done
+        if store is not None:
+            BOOK.attach(store.entries, store.get)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
             _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
             _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
@@ -114,10 +132,20 @@ class Runtime:
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
         if type(topic) is not str or topic.startswith(_RESERVED):
             wire.check_topic(topic)         # raises, naming the problem
+        ctx = None
+        if self.guard.secured:      # the hot path: the check's fast path inlined
+            ctx = self.security()
+            if ctx is not None:
+                done = ctx.allowed.get("process.send")
+                if done is None or dest not in done:
+                    ctx.check("process.send", dest)
         name = None
         if not dest.startswith("{"):
             name = dest
             dest = self.resolve(dest)
+        if ctx is not None and dest.startswith(_WF_PREFIX):   # the node checks workflow.signal
+            self._signal(ctx, sender, dest, topic, payload)
+            return
         if type(payload) not in _ATOMS:
             payload = _plain(payload)
         if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
@@ -138,6 +166,15 @@ class Runtime:
         if mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
         mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
+
+    def _signal(self, ctx: _security.Context, sender: str | None, dest: str, topic: str,
+                payload: Any) -> None:
+        """A message from a process under ``ctx`` to a workflow: the frame carries the context,
+        since only the node knows which workflow entry a PID runs (``workflow.signal``)."""
+        p = parse_pid(dest)
+        if type(payload) not in _ATOMS:
+            payload = _plain(payload)
+        self.mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, None, ctx.wire)))
 
     def _on_msg(self, f: tuple) -> None:
         _, local, sender, topic, payload, name = f
@@ -167,10 +204,24 @@ class Runtime:
 
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
-              flags: int = 0, code: bytes | None = None) -> str:
+              flags: int = 0, code: bytes | None = None, *, action: str = SPAWN,
+              security: Any = _INHERIT) -> str:
+        """Start ``entry_id`` (or shipped ``code``) on ``host_id``; returns its PID at once.
+        ``action``: what the caller is checked for (``process.spawn`` or ``process.exec``, with
+        ``process.host`` on the host). The child acts as the caller does, unless ``security``
+        gives it another context (a Context or None), which needs ``process.security``."""
+        ctx = self.security()
+        if ctx is not None:
+            self._check_spawn(ctx, action, entry_id, host_id, flags)
+        if security is not _INHERIT:
+            if ctx is not None:
+                ctx.check("process.security", "security")
+            ctx = security
         plain_args: list = wire.plain(list(args))
         if code is None and codeload.kind_of(self.store, entry_id) in codeload.WORKFLOW_KINDS:
-            return self._spawn_workflow(spawner, entry_id, plain_args, flags)
+            if ctx is not None:
+                ctx.check("workflow.start", entry_id)
+            return self._spawn_workflow(spawner, entry_id, plain_args, flags, ctx)
         serial = self.mesh.pick(host_id)
         self.counter += 1
         if serial == self.serial:
@@ -185,12 +236,29 @@ class Runtime:
             if caller is not None:
                 self._watch(caller, pid, flags, serial)
         if serial == self.serial:
-            self.create(local, pid, spawner, entry_id, plain_args, flags, code)
-        else:
+            self.create(local, pid, spawner, entry_id, plain_args, flags, code, ctx)
+        elif ctx is None:
             self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, plain_args, flags, code)))
+        else:
+            self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, plain_args,
+                                               flags, code, ctx.wire)))
         return pid
 
-    def _spawn_workflow(self, spawner: str | None, entry_id: str, args: list, flags: int) -> str:
+    @staticmethod
+    def _check_spawn(ctx: _security.Context, action: str, entry_id: str, host_id: str,
+                     flags: int) -> None:
+        """Wippy's checks of a spawn: the action on the entry, ``process.host`` on the host,
+        and ``process.spawn.monitored`` / ``.linked`` for those variants."""
+        ctx.check(action, entry_id)
+        ctx.check("process.host", host_id)
+        if action == SPAWN and flags:
+            if flags & MONITOR:
+                ctx.check("process.spawn.monitored", entry_id)
+            if flags & LINK:
+                ctx.check("process.spawn.linked", entry_id)
+
+    def _spawn_workflow(self, spawner: str | None, entry_id: str, args: list, flags: int,
+                        ctx: _security.Context | None = None) -> str:
         """``spawn`` of a workflow entry starts a durable workflow: the node owns it (its PID
         routes to the node), so the SPAWN goes there, on the data plane, ahead of anything
         this process sends to the new PID. Its input is the one argument (or the list)."""
@@ -203,7 +271,10 @@ class Runtime:
                 if caller.watching is None:
                     caller.watching = set()
                 caller.watching.add(pid)
-        self.mesh.send(0, wire.dumps((_Op.SPAWN, wf_id, spawner, entry_id, args, flags, None)))
+        frame: tuple = (_Op.SPAWN, wf_id, spawner, entry_id, args, flags, None)
+        if ctx is not None:
+            frame += (ctx.wire,)       # the workflow runs under it, resumed or not
+        self.mesh.send(0, wire.dumps(frame))
         return pid
 
     def _watch(self, caller: Process, target: str, flags: int, serial: int | None = None) -> None:
@@ -218,16 +289,26 @@ class Runtime:
                 (caller.local, k) for k in (MONITOR, LINK) if flags & k)
 
     def _on_spawn(self, f: tuple) -> None:
-        _, local, spawner, entry_id, args, flags, code = f
+        # (SPAWN, local, spawner, entry, args, flags, code[, security]): frames of spawners
+        # under the operator (and of older versions) have no security item
+        _, local, spawner, entry_id, args, flags, code = f[:7]
         s, _, c = local.partition(".")
         s_i, c_i = int(s), int(c)
         if c_i > self.spawn_hwm.get(s_i, 0):
             self.spawn_hwm[s_i] = c_i
-        self.create(local, make_pid(self.host_id, self.serial, local), spawner, entry_id, args, flags, code)
+        refused: BaseException | None = None
+        try:
+            ctx = _security.from_wire(f[7]) if len(f) > 7 else None
+        except ValueError as exc:      # never run it unchecked: it fails on its first step
+            ctx, refused = None, InvalidMessage(f"spawn of {entry_id} refused: {exc}")
+        self.create(local, make_pid(self.host_id, self.serial, local), spawner, entry_id, args,
+                    flags, code, ctx, refused)
 
     def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
-               flags: int, code: bytes | None) -> Process:
+               flags: int, code: bytes | None, security: _security.Context | None = None,
+               refused: BaseException | None = None) -> Process:
         proc = Process(local, pid, entry_id)
+        self.guard.created(proc, security)
         self.procs[local] = proc
         self.spawns += 1
         if spawner is not None:
@@ -236,7 +317,13 @@ class Runtime:
             if flags & LINK:
                 proc.add_link(spawner)
         try:
+            if refused is not None:
+                raise refused
             fn, is_coro = codeload.resolve(self.store, entry_id, code, self.runners)
+            if code is None:        # code an agent wrote runs with no more than its authority
+                author = codeload.author_of(self.store, entry_id)
+                if author is not None:
+                    self.guard.created(proc, _security.narrowed(security, author))
             coro = fn(*args) if is_coro else _call_sync(fn, args)
         except BaseException as exc:  # noqa: BLE001 - a bad entry is this process's exit reason
             coro = _fail(exc)   # exit on its first step, not inside spawn: an exec waiting on
@@ -254,6 +341,11 @@ class Runtime:
         """(callable, is_coroutine_function) of function entry ``entry_id`` (``funcs.call``)."""
         return codeload.resolve(self.store, entry_id, None, self.runners, FUNCTION_KINDS)
 
+    def author(self, entry_id: str) -> _security.Context | None:
+        """The context entry ``entry_id`` was written under (None: the operator's); ask after
+        :meth:`function`."""
+        return codeload.author_of(self.store, entry_id)
+
     def adopt_pid(self, proc: Process, pid: str) -> None:
         """A workflow process takes its workflow's stable PID (routed through the node): what
         it sends carries that PID, so replies are journaled as signals."""
@@ -265,6 +357,7 @@ class Runtime:
     def start_task(self, proc: Process, coro: Any) -> Any:
         """``coroutine.spawn``: another task of the same process, stopped when main ends."""
         task = self.sched.start(coro, proc, self._task_done)
+        self.guard.inherit(self.sched.current, task)
         if proc.tasks is None:
             proc.tasks = [task]
         else:
@@ -374,6 +467,7 @@ class Runtime:
 
     # -- monitor / link / terminate / cancel ---------------------------------------------
     def monitor(self, caller: Process, dest: str, on: bool = True) -> None:
+        self.check("process.monitor" if on else "process.unmonitor", dest)
         pid = self.resolve(dest)
         if on:
             self._watch(caller, pid, MONITOR)
@@ -383,6 +477,7 @@ class Runtime:
         self.emit(pid, (op, parse_pid(pid).local, caller.pid))
 
     def link(self, caller: Process, dest: str, on: bool = True) -> None:
+        self.check("process.link" if on else "process.unlink", dest)
         pid = self.resolve(dest)
         if on:
             self._watch(caller, pid, LINK)
@@ -430,6 +525,7 @@ class Runtime:
             proc.links.discard(f[2])
 
     def terminate(self, by: str | None, dest: str) -> None:
+        self.check("process.terminate", dest)
         pid = self.resolve(dest)
         p = parse_pid(pid)
         if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
@@ -444,6 +540,7 @@ class Runtime:
             self._keep_early(f[1], f)
 
     def cancel(self, by: str | None, dest: str, reason: str = "") -> None:
+        self.check("process.cancel", dest)
         pid = self.resolve(dest)
         p = parse_pid(pid)
         if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
@@ -488,6 +585,9 @@ class Runtime:
                 continue
             live.append(sub)
             if sub.wants(system, kind):
+                ctx = sub.owner.security
+                if ctx is not None and system == "registry" and not ctx.allows("registry.get", path):
+                    continue        # a registry event carries the entry: only for who may get it
                 event = {"system": system, "kind": kind, "path": path}
                 if data is not None:
                     event["data"] = _copy(data)

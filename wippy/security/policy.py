@@ -13,11 +13,14 @@ characters (``*`` alone matches everything, ``registry.*`` every registry action
 
 Decisions are cached per scope for checks without metadata (the hot paths: send, spawn,
 ``registry.get``, ``funcs.call``), since those depend only on the actor, action and resource;
-a scope is rebuilt when its policies change, which drops its cache.
+a scope is rebuilt when its policies change, which drops its cache. The cache key is the
+actor's :attr:`Actor.key` (its id *and* its metadata): two actors with one id and different
+metadata (``role: admin`` and ``role: user``) must not share decisions.
 """
 from __future__ import annotations
 
 import enum
+import json
 import operator
 import re
 from collections import OrderedDict
@@ -77,10 +80,17 @@ def pattern_matcher(pattern: str) -> Callable[[str], bool]:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts: an id and metadata (Wippy's ``security.new_actor(id, meta)``)."""
+    """Who acts: an id and metadata (Wippy's ``security.new_actor(id, meta)``).
+
+    ``key`` is a hashable identity of both (computed once): what decisions are cached by."""
 
     id: str
     meta: Mapping[str, Any] = field(default_factory=dict)
+    key: tuple[str, str] = field(default=("", ""), init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        meta = json.dumps(self.meta, sort_keys=True, default=repr) if self.meta else ""
+        object.__setattr__(self, "key", (self.id, meta))
 
 
 _MISSING = object()
@@ -229,7 +239,7 @@ class Scope:
             by_id[p.id] = p
         self._by_id = by_id
         self.policies: tuple[Policy, ...] = tuple(by_id.values())
-        self._cache: OrderedDict[tuple[str, str, str], Verdict] = OrderedDict()
+        self._cache: OrderedDict[tuple[tuple[str, str], str, str], Verdict] = OrderedDict()
         self._cacheable = not any(p.reads_meta for p in self.policies)
 
     def ids(self) -> tuple[str, ...]:
@@ -249,7 +259,7 @@ class Scope:
         """Any deny wins; else an allow allows; else undefined."""
         key = None
         if not meta or self._cacheable:
-            key = (actor.id, action, resource)
+            key = (actor.key, action, resource)
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
