@@ -29,7 +29,7 @@ from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, engine, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, engine, errkinds, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
     BLOCKING,
     ApiError,
@@ -115,7 +115,7 @@ async def drive(ctx: Ctx, co: Any) -> Any:
             state.killed = state.killed or "exit"   # the workflow fails: no nil, err to Lua
             raise
         except (WippyError, ValueError, TypeError) as exc:
-            value = error_result(exc)
+            value = error_result(exc, state)
         except LuaMemoryError:
             state.killed = state.killed or "memory"
             raise ctx.limit_error() from None
@@ -131,17 +131,22 @@ def _finish(ctx: Ctx, out: Any) -> Any:
             return from_lua(out[1]) if len(out) > 1 else None
         except InvalidMessage as exc:
             raise InvalidMessage(f"result of {ctx.entry_id}: {exc}") from None
-    kind = out[1].decode() if len(out) > 1 and type(out[1]) is bytes else "INTERNAL"
-    msg = out[2].decode("utf-8", "replace") if len(out) > 2 and type(out[2]) is bytes else "error"
-    stack = out[3].decode("utf-8", "replace") if len(out) > 3 and type(out[3]) is bytes else None
-    if kind == "LIMIT_EXCEEDED":
+    out = out + (None,) * (6 - len(out))
+    _, kind, msg, stack, retryable, details = out[:6]
+    if kind == b"LimitExceeded" and stack is None:      # the prelude saw a limit end the code
         st = ctx.state
         if st.killed is None:
-            st.killed = {"memory": "memory", "stack": "stack"}.get(msg, "cpu")
+            st.killed = {b"memory": "memory", b"stack": "stack"}.get(msg, "cpu")
         raise ctx.limit_error()
-    if stack:
-        log.debug("Lua %s (%s) failed: %s", ctx.pid, ctx.entry_id, stack)
-    raise LuaFailure(kind, msg, stack)
+    try:
+        data = from_lua(details) if details is not None else None
+    except InvalidMessage:
+        data = None
+    failure = errkinds.lua_failure(kind if kind is not None else b"Internal", msg, stack,
+                                   retryable, data)
+    if failure.stack:
+        log.debug("Lua %s (%s) failed: %s", ctx.pid, ctx.entry_id, failure.stack)
+    raise failure
 
 
 async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any
 
 from .. import channel as _channel
@@ -46,7 +45,7 @@ BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "fu
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
 #: Lua-side libraries (``lib/<name>.lua``) the prelude may ask for.
-LUA_LIBS = frozenset({"base", "coroutine", "types"})
+LUA_LIBS = frozenset({"base", "coroutine", "types", "errors"})
 
 
 def _rt() -> Any:
@@ -107,64 +106,9 @@ def _print(line: bytes) -> None:
 
 
 # -- errors ----------------------------------------------------------------------------------
-KINDS = ("UNKNOWN", "INVALID", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "TIMEOUT",
-         "CANCELED", "UNAVAILABLE", "INTERNAL", "CONFLICT", "RATE_LIMITED", "LIMIT_EXCEEDED")
-for _k in KINDS:
-    constant("errors", _k, _k)
+# The `errors` global is lib/errors.lua; error objects' fields are read here (errkinds.py).
 for _i, _name in enumerate(("kind", "message", "retryable", "details", "stack"), 1):
     field("Error", _name, _i)
-
-
-def _error_fields(e: Any) -> tuple | None:
-    """(kind, message, retryable, details, stack) of a Lua error object, or None."""
-    if not is_lua_table(e):
-        return None
-    kind, msg = e[1], e[2]          # error objects are {kind, message, retryable, details, stack}
-    if type(kind) is bytes and type(msg) is bytes:
-        return (kind, msg, e[3], e[4], e[5])
-    return None
-
-
-@function("errors")
-def new(x: Any, y: Any = None) -> Any:
-    if _error_fields(x) is not None:
-        return x
-    if is_lua_table(x):
-        kind = x[b"kind"] or b"UNKNOWN"
-        msg = x[b"message"]
-        return New((b"Error", kind, msg if type(msg) is bytes else text(msg or b"", "message").encode(),
-                    x[b"retryable"], x[b"details"]))
-    if type(x) is bytes and y is not None and x.decode("utf-8", "replace") in KINDS:
-        return New((b"Error", x, text(y, "message").encode()))     # errors.new(kind, message)
-    return New((b"Error", b"UNKNOWN", x if type(x) is bytes else str(x).encode()))
-
-
-@function("errors")
-def wrap(err: Any, message: Any = None) -> Any:
-    if err is None:
-        return None
-    f = _error_fields(err)
-    if f is None:
-        f = (b"UNKNOWN", err if type(err) is bytes else str(err).encode(), None, None, None)
-    prefix = b"" if message is None else text(message, "message").encode() + b": "
-    return New((b"Error", f[0], prefix + f[1], f[2], f[3], f[4]))
-
-
-@function("errors", "is")
-def is_(err: Any, kind: Any) -> bool:
-    f = _error_fields(err)
-    return f is not None and f[0] == kind
-
-
-@function("errors")
-def call_stack(err: Any) -> Any:
-    f = _error_fields(err)
-    if f is None or type(f[4]) is not bytes:
-        return None
-    frames = [{"source": src, "line": int(line), "name": name}
-              for src, line, name in re.findall(r"\n\s*([^:\n]+):(\d+): in ([^\n]+)",
-                                                f[4].decode("utf-8", "replace"))]
-    return lua_value({"thread": "main", "frames": frames})
 
 
 # -- process ---------------------------------------------------------------------------------

@@ -21,11 +21,12 @@ local rawget_, rawset_, load_, setmetatable_ = rawget, rawset, load, setmetatabl
 local sfind, collect = string.find, collectgarbage
 -- handed to lib/*.lua (positionally: no names kept in the state)
 local PROXY = {}              -- library name -> metatable of the per-process copies
+local OBJ = {}                -- metatables of our objects (classes): `type` says "userdata"
 local LIBARGS = {coroutine.create, coroutine.resume, coroutine.status, coroutine.close,
                  coroutine.isyieldable, pcall, xpcall, error, type, select, tostring,
                  table.concat, table.unpack, setmetatable, getmetatable, rawget, next,
                  coroutine.yield, coroutine.running, load, debug.getinfo, PROXY, ipairs,
-                 tonumber, rawequal, rawset}
+                 tonumber, rawequal, rawset, OBJ, traceback}
 
 -- Limits: the C hook kills a coroutine it cannot yield by switching it to Lua's debug hook
 -- running `killer`, which raises KILL on every instruction; threads must be in HK for that.
@@ -44,11 +45,17 @@ end
 
 -- Objects are tables whose metatable is their class. Classes and API members are described
 -- by Python on first use and cached per state as closures.
+-- Error objects (errkinds.py): {kind, message, retryable, details, stack, context}.
 local classes, cache = {}, {}
 local new_obj, lib, ErrMT
 local function getter(i) return function(t) return t[i] end end
-local function mkerr(kind, message, retryable, details, stack)
-  return setmetatable_({kind, message, retryable, details, stack}, ErrMT)
+local function mkerr(kind, message, retryable, details, stack, context)
+  return setmetatable_({kind, message, retryable, details, stack, context}, ErrMT)
+end
+local function errstr(e)                       -- tostring(err): "context: message"
+  local c = e[6]
+  if c then return c .. ": " .. e[2] end
+  return e[2]
 end
 local function ret(ok, ...)
   if ok == true then return ... end
@@ -101,6 +108,7 @@ local function class(name)
   if mt == nil then
     mt = {__index = module("@" .. name), __metatable = false}
     classes[name] = mt
+    OBJ[mt] = true
   end
   return mt
 end
@@ -113,7 +121,9 @@ function new_obj(cls, a, b, c, d, e)
   return o
 end
 ErrMT = class("Error")
-ErrMT.__tostring = getter(2)
+ErrMT.__tostring = errstr
+local function cstr(v) if getmt(v) == ErrMT then return errstr(v) end return v end
+ErrMT.__concat = function(a, b) return cstr(a) .. cstr(b) end
 
 -- Channels: ch = {handle, topic or false}; receive and select are blocking calls answered by
 -- Python with final values. A table or function sent over a channel stays in this process:
@@ -145,7 +155,7 @@ for _, k in next, {"io", "debug", "package", "python", "coroutine"} do LOADED[k]
 for _, k in next, {"load", "loadfile", "dofile", "require", "collectgarbage", "rawlen", "io",
                    "debug", "package", "python", "module", "loadstring", "setfenv", "getfenv",
                    "newproxy", "gcinfo", "warn", "coroutine", "pcall", "xpcall", "print",
-                   "setmetatable", "getmetatable"} do _G[k] = nil end
+                   "setmetatable", "getmetatable", "type"} do _G[k] = nil end
 string.dump = nil
 for _, k in next, {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"} do
   os[k] = nil
@@ -154,14 +164,21 @@ for _, k in next, {"string", "table", "math", "os", "utf8"} do
   PROXY[k] = {__index = _G[k], __metatable = false}
   _G[k] = nil
 end
+-- string functions take error objects as the strings they stand for (Wippy: `string.find(err,
+-- "not found")`)
+for _, k in next, {"find", "match", "gmatch", "gsub", "sub", "len", "lower", "upper", "rep",
+                   "reverse", "byte"} do
+  local f = PROXY.string.__index[k]
+  PROXY.string.__index[k] = function(s, ...) if getmt(s) == ErrMT then s = errstr(s) end return f(s, ...) end
+end
 string_mt.__metatable = false
 _G.unpack = LIBARGS[13]
 
 local penv, EnvMT, loaded_libs, loading, mods
 -- globals made on first use, per process: an API table, or something from a lib/*.lua
-local LAZY = {process = false, channel = false, errors = false, coroutine = "coroutine",
+local LAZY = {process = false, channel = false, errors = "errors", coroutine = "coroutine",
               pcall = "base", xpcall = "base", print = "base", setmetatable = "base",
-              getmetatable = "base", __wippy_types = "types", typeof = "types",
+              getmetatable = "base", type = "base", __wippy_types = "types", typeof = "types",
               Number = "types", Integer = "types", String = "types", Boolean = "types",
               Nil = "types", Any = "types", Unknown = "types", Never = "types",
               number = "types", integer = "types", boolean = "types"}
@@ -170,7 +187,7 @@ setmetatable_(_G, {
     local how = LAZY[k]
     if how == nil then return nil end
     local v
-    if how == "coroutine" then v = lib(how).new()
+    if how == "coroutine" or how == "errors" then v = lib(how).new()
     elseif how == "types" then v = lib(how).get(k)
     elseif how then v = lib(how)[k]
     else v = module(k) end
@@ -216,27 +233,27 @@ local function handler(e)
     return e
   end
   local msg = type_(e) == "string" and e or tostring_(e)
-  return mkerr("INTERNAL", msg, nil, nil, traceback(msg, 2))
+  return mkerr("Internal", msg, nil, nil, traceback(msg, 2))
 end
 local function run_main(chunk, env, method, ...)
   local mod = chunk()
   local f = type_(mod) == "table" and mod[method] or nil
   if f == nil then f = rawget_(env, method) end
   if type_(f) ~= "function" then
-    error_(mkerr("INVALID", "the entry's code has no function '" .. method .. "'"), 0)
+    error_(mkerr("Invalid", "the entry's code has no function '" .. method .. "'", false), 0)
   end
   return f(...)
 end
--- Python reads: true, value -- or false, kind, message, stack
+-- Python reads: true, value -- or false, kind, message, stack, retryable, details
 local function outcome(ok, v, e)
   if ok then
     if e == nil or type_(e) == "boolean" then return true, v end
     v = e                                   -- `return value, err`
   end
-  if getmt(v) == ErrMT then return false, v[1], v[2], v[5] end
+  if getmt(v) == ErrMT then return false, v[1], errstr(v), v[5], v[3], v[4] end
   local why = fatal(v)
-  if why then return false, "LIMIT_EXCEEDED", why end
-  return false, "INTERNAL", tostring_(v)
+  if why then return false, "LimitExceeded", why end
+  return false, "Internal", tostring_(v)
 end
 
 local exports = {new_obj = new_obj, collect = function() collect("collect") end}
