@@ -18,7 +18,7 @@ from .. import time as _wtime
 from .. import workflow as _workflow
 from ..errors import ChannelClosed
 from ..runtime.threads import to_thread
-from . import engine, regmod, timemod
+from . import engine, funcmod, regmod, timemod
 from .api import (
     ApiError,
     LuaRef,
@@ -154,16 +154,22 @@ async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
     return (True, await _process.registry.unregister(text(name, "name")))
 
 
-@blocking("funcs", "call")
-async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
+async def _call_with(ctx: Ctx, values: dict[str, Any] | None, fid: Any, args: tuple) -> tuple:
     # the one path for a function call (an activity inside a workflow): wippy.funcs.call
-    value = await _funcs.call(text(fid, "function id"), *[from_lua(a) for a in args])
+    value = await _funcs.call(text(fid, "function id"), *[from_lua(a) for a in args],
+                              context=values)
     return (True, to_lua(ctx.state, value))
 
 
+@blocking("funcs", "call")
+async def _call(ctx: Ctx, fid: Any = None, *args: Any) -> tuple:
+    return await _call_with(ctx, None, fid, args)
+
+
 @blocking(None, "call", method_of="Executor")
-async def _executor_call(ctx: Ctx, _a: Any, _b: Any, _c: Any, fid: Any = None, *args: Any) -> tuple:
-    return await _call(ctx, fid, *args)
+async def _executor_call(ctx: Ctx, values: Any, _b: Any, _c: Any, fid: Any = None,
+                         *args: Any) -> tuple:
+    return await _call_with(ctx, funcmod.context_values(values) or None, fid, args)
 
 
 @blocking(None, "apply", method_of="Changes")

@@ -40,7 +40,7 @@ log = logging.getLogger("wippy.lua")
 
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "env", "io", "system", "workflow"})
+                             "env", "io", "system", "workflow", "ctx"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
@@ -255,8 +255,7 @@ def lookup(name: Any) -> bytes:
     return p.encode()
 
 
-for _name in ("upgrade", "with_context", "with_options"):
-    function("process", _name)(unavailable(f"process.{_name}"))
+function("process", "upgrade")(unavailable("process.upgrade"))
 
 
 # -- channels --------------------------------------------------------------------------------

@@ -173,6 +173,16 @@ for _, k in next, {"find", "match", "gmatch", "gsub", "sub", "len", "lower", "up
 end
 string_mt.__metatable = false
 _G.unpack = LIBARGS[13]
+-- `string(x)` is typed Lua's cast, there before any type value was used (lib/types.lua
+-- replaces this __call with the real one when it loads)
+local function string_cast(...)
+  local first = PROXY.string.__call
+  lib("types")
+  if PROXY.string.__call == first then error_("string(x): no cast available", 2) end
+  return PROXY.string.__call(...)
+end
+PROXY.string.__call = string_cast
+PROXY.table.__index.create = function() return {} end   -- Wippy's table.create(narr, nrec)
 
 local penv, EnvMT, loaded_libs, loading, mods
 -- globals made on first use, per process: an API table, or something from a lib/*.lua
