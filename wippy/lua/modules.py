@@ -8,7 +8,6 @@ and ``require`` with the list of modules an entry may ask for. The modules thems
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from .. import channel as _channel
@@ -235,13 +234,6 @@ subtable("process", "event", "process.event")
 for _e in ("EXIT", "LINK_DOWN", "CANCEL"):
     constant("process.event", _e, _e)
 subtable("process", "registry", "process.registry")
-subtable("system", "supervisor", "system.supervisor")
-subtable("system", "process", "system.process")
-
-
-@function("system.process", "pid")
-def system_pid() -> int:
-    return os.getpid()
 for _i, _scope in enumerate(("LOCAL", "EVENTUAL", "CONSISTENT", "STRONG")):
     constant("process.registry", _scope, _i)
 
@@ -272,7 +264,6 @@ def channel_new(size: Any = None) -> Any:
 
 field("Message", "topic", 1)
 field("Message", "from", 2)
-field("Payload", "data", 1)
 
 
 @method("Channel", "close")

@@ -103,10 +103,23 @@ local function module(name, parent, key)
   if parent then rawset_(parent, key, t) end
   return t
 end
+-- tostring(obj) is its `string` (or `tostring`) method when the class has one (Go's String())
+local pformat = string.format
+local function show(o)
+  local idx = getmt(o).__index
+  local f = idx.string or idx.tostring
+  if f then return f(o) end
+  return "userdata: " .. pformat("%p", o)
+end
+local function eq1(a, b) return a[1] == b[1] end     -- Time, Duration: by their nanoseconds
+local function lt1(a, b) return a[1] < b[1] end
+local function le1(a, b) return a[1] <= b[1] end
+local ORDERED = {Time = true, Duration = true}
 local function class(name)
   local mt = classes[name]
   if mt == nil then
-    mt = {__index = module("@" .. name), __metatable = false}
+    mt = {__index = module("@" .. name), __metatable = false, __tostring = show}
+    if ORDERED[name] then mt.__eq, mt.__lt, mt.__le = eq1, lt1, le1 end
     classes[name] = mt
     OBJ[mt] = true
   end
@@ -128,11 +141,21 @@ ErrMT.__concat = function(a, b) return cstr(a) .. cstr(b) end
 -- Channels: ch = {handle, topic or false}; receive and select are blocking calls answered by
 -- Python with final values. A table or function sent over a channel stays in this process:
 -- the driver parks it and only a number travels.
+-- Payloads: {value, format}; format nil is "lua/any" (payloadmod.py transcodes the others).
 local PayloadMT = class("Payload")
 local C = cache["@Channel"]
 function C.case_receive(ch) return {ch, false} end
 function C.case_send(ch, v) return {ch, true, v} end
 cache["@Message"] = {payload = function(m) return setmetatable_({m[3]}, PayloadMT) end}
+local function payload_data(p)
+  if p[2] == nil then return p[1] end
+  return ret(py(OP.payload_data, p[1], p[2]))
+end
+cache["@Payload"].data, cache["@Payload"].unmarshal = payload_data, payload_data
+cache.payload = {new = function(v)
+  return setmetatable_({v, getmt(v) == ErrMT and "golang/error" or nil}, PayloadMT)
+end}
+PayloadMT.__tostring = function(p) return "payload{format=" .. (p[2] or "lua/any") .. "}" end
 
 local libs = {}                                -- lib/<name>.lua, loaded once per state
 function lib(name)
@@ -160,6 +183,7 @@ string.dump = nil
 for _, k in next, {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"} do
   os[k] = nil
 end
+os.platform = "wippy"
 for _, k in next, {"string", "table", "math", "os", "utf8"} do
   PROXY[k] = {__index = _G[k], __metatable = false}
   _G[k] = nil
@@ -186,7 +210,7 @@ PROXY.table.__index.create = function() return {} end   -- Wippy's table.create(
 
 local penv, EnvMT, loaded_libs, loading, mods
 -- globals made on first use, per process: an API table, or something from a lib/*.lua
-local LAZY = {process = false, channel = false, errors = "errors", coroutine = "coroutine",
+local LAZY = {process = false, channel = false, payload = false, errors = "errors", coroutine = "coroutine",
               pcall = "base", xpcall = "base", print = "base", setmetatable = "base",
               getmetatable = "base", type = "base", __wippy_types = "types", typeof = "types",
               Number = "types", Integer = "types", String = "types", Boolean = "types",

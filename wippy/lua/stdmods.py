@@ -15,7 +15,6 @@ import time as _stdtime
 import uuid as _uuid
 from typing import Any, Callable
 
-from ..errors import InvalidMessage
 from ..runtime import durable
 from . import jsonschema
 from .api import ApiError, New, current_ctx, function, lua_value, method, text, unavailable
@@ -28,7 +27,7 @@ __all__: list[str] = []
 JSON_MAX_DEPTH = 128      # Wippy's nesting limit for json.encode
 
 
-def _json_data(v: Any, depth: int = 0) -> Any:
+def json_data(v: Any, depth: int = 0) -> Any:
     """A Lua value as JSON data, by Wippy's rules: a table with keys exactly 1..n is an array,
     one with string keys an object, ``{}`` an empty array; a sparse array, a table mixing
     both kinds of keys, a cycle or a function is an error (kind ``Internal``)."""
@@ -57,7 +56,7 @@ def _json_data(v: Any, depth: int = 0) -> Any:
             raise ApiError("INTERNAL", "json.encode: sparse array (keys are not 1..n)")
         out: list[Any] = [None] * n
         for k, item in items:
-            out[k - 1] = _json_data(item, depth + 1)
+            out[k - 1] = json_data(item, depth + 1)
         return out
     if ints:
         raise ApiError("INTERNAL", "json.encode: a table mixes array and object keys")
@@ -66,13 +65,13 @@ def _json_data(v: Any, depth: int = 0) -> Any:
         if type(k) is not bytes:
             raise ApiError("INTERNAL", f"json.encode: a {lua_type_of(k) or type(k).__name__} "
                                        "key cannot be encoded")
-        obj[k.decode("utf-8", "replace")] = _json_data(item, depth + 1)
+        obj[k.decode("utf-8", "replace")] = json_data(item, depth + 1)
     return obj
 
 
 @function("json")
 def encode(v: Any = None) -> bytes:
-    return json.dumps(_json_data(v), ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(json_data(v), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @function("json")
@@ -106,7 +105,7 @@ def _schema_arg(schema: Any) -> Any:
             _SCHEMAS[schema] = got
         return got
     if is_lua_table(schema):
-        return _json_data(schema)
+        return json_data(schema)
     raise ApiError("INVALID", "json.validate: schema must be a table or a JSON string")
 
 
@@ -138,7 +137,7 @@ def json_validate(schema: Any = None, data: Any = None) -> Any:
     s = _schema_arg(schema)
     if data is None:
         raise ApiError("INVALID", "json.validate: data is required")
-    return _validated(s, _json_data(data))
+    return _validated(s, json_data(data))
 
 
 @function("json")
