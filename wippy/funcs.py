@@ -99,6 +99,8 @@ def _frame(rt: Any, caller: Process, id: str) -> Process:
     It runs under the caller's workflow journal (an activity's idempotency key stays
     readable)."""
     rt.counter += 1
+    while str(rt.counter) in rt.procs:      # a local id someone created by hand (tests)
+        rt.counter += 1
     local = str(rt.counter)
     frame = Process(local, make_pid(rt.host_id, rt.serial, local), id)
     frame.workflow = caller.workflow

@@ -193,8 +193,9 @@ async def _system_exit(ctx: Ctx, code: Any = 0) -> Any:
 
 
 @blocking("registry", "apply_version")
-async def _apply_version(ctx: Ctx, v: Any) -> Any:
-    return New((b"Version", int(await _registry.apply_version(regmod.version_arg(v)))))
+async def _apply_version(ctx: Ctx, v: Any = None) -> Any:
+    await _registry.apply_version(regmod.version_arg(v))
+    return (True, True)
 
 
 @blocking("io", "readline")

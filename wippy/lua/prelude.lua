@@ -103,11 +103,11 @@ local function module(name, parent, key)
   if parent then rawset_(parent, key, t) end
   return t
 end
--- tostring(obj) is its `string` (or `tostring`) method when the class has one (Go's String())
+-- tostring(obj) is its `tostring` (or `string`, Go's String()) method when the class has one
 local pformat = string.format
 local function show(o)
   local idx = getmt(o).__index
-  local f = idx.string or idx.tostring
+  local f = idx.tostring or idx.string
   if f then return f(o) end
   return "userdata: " .. pformat("%p", o)
 end
