@@ -39,7 +39,8 @@ from .runtime import scheduler as _sched
 from .runtime import table as _rt
 from .runtime.proc import Process
 
-__all__ = ["call", "async_", "Future", "context", "CALLABLE_KINDS"]
+__all__ = ["call", "async_", "Future", "context", "CALLABLE_KINDS", "run_frame", "bind_context",
+           "check_id"]
 
 #: What ``call`` runs: functions, and processes (their main as a function, as Wippy does).
 CALLABLE_KINDS = FUNCTION_KINDS | frozenset({Kind.PROCESS_LUA.value, Kind.PROCESS_PY.value})
@@ -112,9 +113,19 @@ def _frame(rt: Any, caller: Process, id: str) -> Process:
 
 async def _run(id: str, args: tuple | list, values: dict[str, Any] | None) -> Any:
     rt = _rt.get()
-    caller = rt.current()
     fn, is_coro = _codeload.resolve(rt.store, id, None, rt.runners, CALLABLE_KINDS)
-    frame = _frame(rt, caller, id)
+    return await run_frame(id, fn, is_coro, args, values)
+
+
+async def run_frame(label: str, fn: Any, is_coro: bool, args: tuple | list,
+                    values: dict[str, Any] | None = None) -> Any:
+    """Run ``fn(*args)`` as a function call of the calling process: in a frame of its own
+    (named ``label``, an entry id), with the caller's context values plus ``values``; returns
+    its result or raises its error. :func:`call` comes here for a registry entry; code that
+    is not one (Lua's ``eval_runner``) comes here directly."""
+    rt = _rt.get()
+    caller = rt.current()
+    frame = _frame(rt, caller, label)
     merged = {**(_CONTEXTS.get(caller.pid) or {}), **(values or {})}
     if merged:
         _CONTEXTS[frame.pid] = merged
