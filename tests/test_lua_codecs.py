@@ -151,3 +151,40 @@ def test_guarded_actions_ask_the_guard_first(host_factory, monkeypatch):
         local _, err = require("eval_runner").run({source = "return 1"})
         return err:kind()""")
     assert got == "PermissionDenied" and seen == ["eval.run"]
+
+
+def test_text_regexp_speaks_go_syntax(host_factory):
+    got = run(host_factory, """
+        local text = require("text")
+        local re = text.regexp.compile("(?P<key>\\\\w+)=(\\\\d+)")
+        local _, bad = text.regexp.compile("[invalid")
+        return {re:match_string("a=1"), re:find_string("x a=1 b=22"),
+                re:find_all_string("a=1 b=22")[2], re:find_string_submatch("k=5")[2],
+                re:find_string_index("xx a=1")[1], re:replace_all_string("a=1 b=2", "$2:${key}"),
+                re:num_subexp(), re:subexp_names()[2], #re:split("1a=1 2b=2 3", -1),
+                bad:kind(), bad:retryable()}""", modules=["text"])
+    assert got == [True, "a=1", "b=22", "k", 4, "1:a 2:b", 2, "key", 3, "Invalid", False]
+
+
+def test_text_diff_compares_and_summarizes(host_factory):
+    got = run(host_factory, """
+        local d = require("text").diff.new()
+        local diffs = d:compare("hello world", "hello there")
+        local s = d:summarize(diffs)
+        local p = d:patch_make("a", "b")
+        local out, ok = d:patch_apply(p, "a")
+        return {diffs[1].operation, diffs[1].text, s.equals + s.deletions, s.equals + s.insertions,
+                out, ok}""", modules=["text"])
+    assert got == ["equal", "hello ", 11, 11, "b", True]
+
+
+def test_text_splitter_chunks_within_the_size(host_factory):
+    got = run(host_factory, """
+        local s = require("text").splitter.recursive({chunk_size = 20, chunk_overlap = 0})
+        local chunks = s:split_text(string.rep("word ", 30))
+        local batch = s:split_batch({{content = "one two three", metadata = {page = 1}}})
+        local longest = 0
+        for _, c in ipairs(chunks) do if #c > longest then longest = #c end end
+        return {#chunks > 1, longest <= 20, batch[1].content, batch[1].metadata.page}""",
+              modules=["text"])
+    assert got == [True, True, "one two three", 1]
