@@ -188,3 +188,18 @@ def test_text_splitter_chunks_within_the_size(host_factory):
         return {#chunks > 1, longest <= 20, batch[1].content, batch[1].metadata.page}""",
               modules=["text"])
     assert got == [True, True, "one two three", 1]
+
+
+def test_expr_evaluates_expr_lang_and_reports_wippys_error_kinds(host_factory):
+    got = run(host_factory, """
+        local expr = require("expr")
+        local p = expr.compile("price * (1 - discount_rate)")
+        local _, e1 = expr.eval("")
+        local _, e2 = expr.eval("invalid syntax !!!")
+        local _, e3 = expr.compile("x + y"):run({x = 10})
+        return {expr.eval("1 + 2 * 3"), expr.eval('score > 90 ? "A" : score > 80 ? "B" : "C"',
+                {score = 85}), expr.eval('"admin" in roles', {roles = {"user", "admin"}}),
+                p:run({price = 100, discount_rate = 0.25}), expr.eval("len(password) >= 8",
+                {password = "short"}), expr.eval('upper("hi") + "!"'),
+                e1:kind(), e2:kind(), e3:kind()}""", modules=["expr"])
+    assert got == [7, "B", True, 75.0, False, "HI!", "Invalid", "Internal", "Internal"]

@@ -40,7 +40,8 @@ log = logging.getLogger("wippy.lua")
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
                              "env", "io", "system", "workflow", "ctx", "base64", "compress",
-                             "yaml", "hash", "crypto", "eval_runner", "text"})
+                             "yaml", "hash", "crypto", "eval_runner", "text",
+                             "expr"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})

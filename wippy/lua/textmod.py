@@ -1,8 +1,9 @@
-"""Lua's ``text`` module with Wippy's names: ``text.regexp`` (Go's RE2 syntax through ``re``:
+"""Lua's ``text`` and ``expr`` modules with Wippy's names: ``text.regexp`` (Go's RE2 syntax through ``re``:
 ``$1``/``${name}`` in replacements, ``\\z``), ``text.diff`` (character diffs through
 ``difflib``: ``compare``, ``summarize``, ``pretty_text``, ``pretty_html``, and patches that carry
-both texts), ``text.splitter`` (recursive and markdown splitters for chunking documents).
-Objects: ``Regexp {compiled pattern}``, ``Differ {}``, ``Splitter {options}``.
+both texts), ``text.splitter`` (recursive and markdown splitters for chunking documents);
+``expr.eval``/``expr.compile`` over :mod:`.exprlang`. Objects: ``Regexp {compiled pattern}``,
+``Differ {}``, ``Splitter {options}``, ``ExprProgram {tree}``.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import html
 import re
 from typing import Any
 
+from . import exprlang
 from .api import ApiError, New, function, lua_value, method, subtable, text
 from .engine import from_lua, is_lua_table
 
@@ -101,7 +103,8 @@ def split(rx: Any, _p: Any, _c: Any, s: Any = None, n: Any = None) -> Any:
     limit = n if isinstance(n, int) else -1
     if limit == 0:
         return lua_value([])
-    src, parts, pos = _s(s), [], 0
+    src, pos = _s(s), 0
+    parts: list[str] = []
     for m in rx.finditer(src):         # Go's Split: no capture groups among the parts
         if 0 < limit <= len(parts) + 1:
             break
@@ -288,3 +291,51 @@ def split_batch(o: Any, _b: Any, _c: Any, pages: Any = None) -> Any:
         for chunk in _split(page["content"], o, o["seps"]):
             out.append({"content": chunk, "metadata": page.get("metadata") or {}})
     return lua_value(out)
+
+
+# -- expr ------------------------------------------------------------------------------------
+# expr-lang expressions (exprlang.py): Program {tree}. Wippy's errors: an empty expression is
+# INVALID, a syntax or evaluation error INTERNAL.
+_EXPR_CACHE: dict[str, Any] = {}
+EXPR_CACHE_MAX = 1000          # compiled expressions kept per OS process (Wippy: an LRU of 1000)
+
+
+def _expr_tree(expression: Any) -> Any:
+    src = text(expression, "expression") if expression is not None else ""
+    if not src.strip():
+        raise ApiError("INVALID", "expression is empty")
+    tree = _EXPR_CACHE.get(src)
+    if tree is None:
+        try:
+            tree = exprlang.parse(src)
+        except ValueError as exc:
+            raise ApiError("INTERNAL", f"expression syntax: {exc}") from None
+        if len(_EXPR_CACHE) >= EXPR_CACHE_MAX:
+            _EXPR_CACHE.clear()
+        _EXPR_CACHE[src] = tree
+    return tree
+
+
+def _expr_run(tree: Any, env: Any) -> Any:
+    data = from_lua(env) if env is not None else {}
+    if not isinstance(data, dict):
+        data = {}
+    try:
+        return lua_value(exprlang.run(tree, data))
+    except (ArithmeticError, TypeError, KeyError, ValueError, IndexError) as exc:
+        raise ApiError("INTERNAL", f"expression evaluation: {exc}") from None
+
+
+@function("expr", "eval")
+def expr_eval(expression: Any = None, env: Any = None) -> Any:
+    return _expr_run(_expr_tree(expression), env)
+
+
+@function("expr", "compile")
+def expr_compile(expression: Any = None, env: Any = None) -> Any:
+    return New((b"ExprProgram", _expr_tree(expression)))
+
+
+@method("ExprProgram", "run")
+def expr_program_run(tree: Any, _b: Any, _c: Any, env: Any = None) -> Any:
+    return _expr_run(tree, env)
