@@ -17,6 +17,7 @@ from ..runtime import table as _runtime
 from .api import (
     MEMBERS,
     ApiError,
+    Raise,
     New,
     constant,
     current_ctx,
@@ -46,7 +47,7 @@ BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "fu
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
 #: Lua-side libraries (``lib/<name>.lua``) the prelude may ask for.
-LUA_LIBS = frozenset({"base", "coroutine", "types", "errors"})
+LUA_LIBS = frozenset({"base", "coroutine", "types", "errors", "errmeta", "order"})
 
 
 def _rt() -> Any:
@@ -98,6 +99,30 @@ def _require(entry: bytes, name: bytes) -> tuple:
     if mod == "io" and not ctx.terminal:
         return (False, b"module 'io' works only on a terminal host (wippy run -x ...)")
     return (b"module",)
+
+
+@internal("table_create")
+def _table_create(narr: Any = None, nrec: Any = None) -> Any:
+    return current_ctx().state.lua.table()
+
+
+@internal("string_cast")
+def _string_cast(_lib: Any = None, v: Any = None, *rest: Any) -> Any:
+    """Typed Lua's ``string(x)`` (the ``__call`` of the string library, so ``_lib`` is the
+    library) before the type values are loaded: the lossless conversions Lua makes (a
+    number's text), else an ``Invalid`` error raised where it was called."""
+    t = type(v)
+    if t is bytes:
+        return v
+    if t is int:
+        return str(v).encode()
+    if t is float:
+        text_ = "%.14g" % v
+        if text_.lstrip("-").isdigit():
+            text_ += ".0"
+        return text_.encode()
+    got = "nil" if v is None else "boolean" if t is bool else "table"
+    raise Raise("INVALID", f"string: expected string, got {got}")
 
 
 @internal("print")

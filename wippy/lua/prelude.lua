@@ -26,7 +26,7 @@ local LIBARGS = {coroutine.create, coroutine.resume, coroutine.status, coroutine
                  coroutine.isyieldable, pcall, xpcall, error, type, select, tostring,
                  table.concat, table.unpack, setmetatable, getmetatable, rawget, next,
                  coroutine.yield, coroutine.running, load, debug.getinfo, PROXY, ipairs,
-                 tonumber, rawequal, rawset, OBJ, traceback}
+                 tonumber, rawequal, rawset, OBJ, traceback}   -- [29]: errstr, below
 
 -- Limits: the C hook kills a coroutine it cannot yield by switching it to Lua's debug hook
 -- running `killer`, which raises KILL on every instruction; threads must be in HK for that.
@@ -49,7 +49,9 @@ end
 local classes, cache = {}, {}
 local new_obj, lib, ErrMT
 local function getter(i) return function(t) return t[i] end end
+local errmeta = false        -- lib/errmeta.lua: loaded with the state's first error object
 local function mkerr(kind, message, retryable, details, stack, context)
+  if not errmeta then errmeta = true; lib("errmeta") end
   return setmetatable_({kind, message, retryable, details, stack, context}, ErrMT)
 end
 local function errstr(e)                       -- tostring(err): "context: message"
@@ -57,6 +59,7 @@ local function errstr(e)                       -- tostring(err): "context: messa
   if c then return c .. ": " .. e[2] end
   return e[2]
 end
+LIBARGS[29] = errstr
 local function ret(ok, ...)
   if ok == true then return ... end
   if ok == 2 then return new_obj(...) end
@@ -111,15 +114,12 @@ local function show(o)
   if f then return f(o) end
   return "userdata: " .. pformat("%p", o)
 end
-local function eq1(a, b) return a[1] == b[1] end     -- Time, Duration: by their nanoseconds
-local function lt1(a, b) return a[1] < b[1] end
-local function le1(a, b) return a[1] <= b[1] end
-local ORDERED = {Time = true, Duration = true}
+local ORDERED = {Time = true, Duration = true}   -- compare with == < <= (lib/order.lua)
 local function class(name)
   local mt = classes[name]
   if mt == nil then
     mt = {__index = module("@" .. name), __metatable = false, __tostring = show}
-    if ORDERED[name] then mt.__eq, mt.__lt, mt.__le = eq1, lt1, le1 end
+    if ORDERED[name] then mt.__eq, mt.__lt, mt.__le = lib("order")() end
     classes[name] = mt
     OBJ[mt] = true
   end
@@ -128,6 +128,7 @@ end
 local ChanMT = class("Channel")
 local CHANNEL_FIELD = {Timer = 2, Ticker = 2, Future = 2, Subscription = 2}
 function new_obj(cls, a, b, c, d, e)
+  if cls == "Error" and not errmeta then errmeta = true; lib("errmeta") end
   local o = setmetatable_({a, b, c, d, e}, class(cls))
   local f = CHANNEL_FIELD[cls]
   if f then o[f] = setmetatable_({o[f], false}, ChanMT) end
@@ -135,8 +136,6 @@ function new_obj(cls, a, b, c, d, e)
 end
 ErrMT = class("Error")
 ErrMT.__tostring = errstr
-local function cstr(v) if getmt(v) == ErrMT then return errstr(v) end return v end
-ErrMT.__concat = function(a, b) return cstr(a) .. cstr(b) end
 
 -- Channels: ch = {handle, topic or false}; receive and select are blocking calls answered by
 -- Python with final values. A table or function sent over a channel stays in this process:
@@ -155,7 +154,6 @@ cache["@Payload"].data, cache["@Payload"].unmarshal = payload_data, payload_data
 cache.payload = {new = function(v)
   return setmetatable_({v, getmt(v) == ErrMT and "golang/error" or nil}, PayloadMT)
 end}
-PayloadMT.__tostring = function(p) return "payload{format=" .. (p[2] or "lua/any") .. "}" end
 
 local libs = {}                                -- lib/<name>.lua, loaded once per state
 function lib(name)
@@ -188,25 +186,12 @@ for _, k in next, {"string", "table", "math", "os", "utf8"} do
   PROXY[k] = {__index = _G[k], __metatable = false}
   _G[k] = nil
 end
--- string functions take error objects as the strings they stand for (Wippy: `string.find(err,
--- "not found")`)
-for _, k in next, {"find", "match", "gmatch", "gsub", "sub", "len", "lower", "upper", "rep",
-                   "reverse", "byte"} do
-  local f = PROXY.string.__index[k]
-  PROXY.string.__index[k] = function(s, ...) if getmt(s) == ErrMT then s = errstr(s) end return f(s, ...) end
-end
 string_mt.__metatable = false
 _G.unpack = LIBARGS[13]
 -- `string(x)` is typed Lua's cast, there before any type value was used (lib/types.lua
--- replaces this __call with the real one when it loads)
-local function string_cast(...)
-  local first = PROXY.string.__call
-  lib("types")
-  if PROXY.string.__call == first then error_("string(x): no cast available", 2) end
-  return PROXY.string.__call(...)
-end
-PROXY.string.__call = string_cast
-PROXY.table.__index.create = function() return {} end   -- Wippy's table.create(narr, nrec)
+-- replaces this __call with its own when it loads); Wippy's table.create(narr, nrec)
+PROXY.string.__call = fn(OP.string_cast)
+PROXY.table.__index.create = fn(OP.table_create)
 
 local penv, EnvMT, loaded_libs, loading, mods
 -- globals made on first use, per process: an API table, or something from a lib/*.lua
