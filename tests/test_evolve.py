@@ -56,7 +56,7 @@ def test_evolve_writes_tests_adopts_and_stays_inside_its_policy(app):
                      out, re.M), out
     # candidates are tested in the sandbox: a wrong one and a runaway one are rejected
     assert re.search(r"astar-manhattan2-buckets-lifo\s+WRONG: task #\d+: \d+ instead of \d+", out)
-    assert re.search(r"runaway\s+LIMIT_EXCEEDED: .*CPU time limit exceeded \(max_cpu 1s\)", out)
+    assert re.search(r"runaway\s+LimitExceeded: .*CPU time limit exceeded \(max_cpu 1s\)", out)
     adopted = re.search(r"adopted (app\.evolve:puzzle_\w+) \(([\w-]+)\) in registry v(\d+)", out)
     assert adopted, out
     assert "confirmed on 2 fresh tasks" in out or "rolled back" in out

@@ -36,15 +36,30 @@ def test_lua_calls_python_and_lua_functions_through_the_same_path(host_factory):
     assert h.exec("t:main") == [8, 5]
 
 
-def test_a_process_entry_cannot_be_called_even_after_it_was_spawned(host_factory):
-    proc = lua_entry("t:proc", "local function main() return 1 end return {main = main}")
-    h = host_factory(caller("local v, err = funcs.call('t:proc') return {err:kind(), "
-                            "err:message()}"), proc)
-    assert h.exec("t:proc") == 1                  # its code is now in the cache
+def test_a_process_entry_is_called_as_a_function(host_factory):
+    proc = lua_entry("t:proc", "local function main(a, b) return a * b end return {main = main}")
+    h = host_factory(caller("return funcs.call('t:proc', 6, 7)"), proc)
+    assert h.exec("t:main") == 42
+
+
+def test_a_workflow_entry_cannot_be_called(host_factory):
+    flow = lua_entry("t:flow", "local function main() return 1 end return {main = main}",
+                     kind="workflow.lua")
+    h = host_factory(caller("local v, err = funcs.call('t:flow') return {err:kind(), "
+                            "err:message()}"), flow)
     kind, message = h.exec("t:main")
-    assert kind == "INVALID" and "t:proc is a process.lua" in message
+    assert kind == "Invalid" and "t:flow is a workflow.lua" in message
 
 
 def test_an_unknown_function_is_not_found(host_factory):
     h = host_factory(caller("local v, err = funcs.call('t:none') return err:kind()"))
-    assert h.exec("t:main") == "NOT_FOUND"
+    assert h.exec("t:main") == "NotFound"
+
+
+@pytest.mark.parametrize("fid", ["", "nonamespace", ":x", "ns:"])
+def test_a_malformed_function_id_is_an_invalid_error_not_a_crash(host_factory, fid):
+    h = host_factory(caller(f"""local v, err = funcs.call({fid!r})
+        local f, ferr = funcs.async({fid!r})
+        local e, eerr = funcs.new():call({fid!r})
+        return {{v == nil, err:kind(), f == nil, ferr:kind(), e == nil, eerr:kind()}}"""))
+    assert h.exec("t:main") == [True, "Invalid", True, "Invalid", True, "Invalid"]

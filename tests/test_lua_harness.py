@@ -68,7 +68,10 @@ class FakeStore:
         return 0
 
     def history(self) -> list:
-        return []
+        return [{"version": 0, "source": "files"}]
+
+    def changeset(self, version: int) -> dict[str, Any] | None:
+        return {"version": 0, "source": "files"} if version == 0 else None
 
     def snapshot_at(self, version: int) -> dict[str, dict[str, Any]]:
         return self.entries()

@@ -327,7 +327,7 @@ def test_an_agent_writes_lua_in_its_namespace_and_is_refused_everything_else(app
         assert made == {"ok": v0 + 1}
         assert ask(node, "call", id="app.agent:triple", args=[7]) == {"ok": 21}
         assert ask(node, "exec", id="app:probe", host="app:main") == {
-            "ok": {"actor": "agent:one", "settings": "PERMISSION_DENIED"}}
+            "ok": {"actor": "agent:one", "settings": "PermissionDenied"}}
         assert ask(node, "find", kind="function.lua") == {"ok": ["app.agent:triple"]}
         # Python code by any path: refused (its policy lets it apply function.py entries, so
         # what refuses them is the confinement of sources and registry.apply.python)
@@ -420,7 +420,7 @@ def test_only_process_security_spawns_under_another_actor(app):
                        "can_probe": True, "can_settings": False}
         # the operator may: the child acts as the actor and scope it was given
         assert node.exec("app:spawner", "app:main", timeout=20) == {
-            "actor": "agent:two", "settings": "PERMISSION_DENIED"}
+            "actor": "agent:two", "settings": "PermissionDenied"}
 
 
 def test_a_changed_policy_applies_to_the_next_check_and_the_history_names_authors(app):
@@ -489,7 +489,7 @@ def test_a_workflow_runs_under_its_starters_context_across_a_crash_of_its_host(a
                                for p in h.get("processes", [])), 20, what="the workflow to run")
         os.kill(flows[0]["os_pid"], signal.SIGKILL)
         assert node.workflow_result(pid, timeout=30) == {"actor": "agent:one",
-                                                         "settings": "PERMISSION_DENIED"}
+                                                         "settings": "PermissionDenied"}
         # a workflow entry outside its policy: refused
         assert "may not workflow.start app:admin" in ask(node, "workflow", id="app:admin")
 

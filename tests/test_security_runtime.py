@@ -93,13 +93,13 @@ def test_a_lua_process_under_an_actor_is_checked_at_every_action(host):
              lua_entry("x:fn", "return {f = function() end}", kind="function.lua", method="f"))
     out = run_as(h, "t:agent")
     assert out["get_own"] == out["call_own"] == out["send_ok"] == out["events_ok"] == "ok"
-    assert out["get_other"] == ("PERMISSION_DENIED PERMISSION_DENIED: actor agent:one may not "
+    assert out["get_other"] == ("PermissionDenied PERMISSION_DENIED: actor agent:one may not "
                                 "registry.get x:secret (no policy allows it)")
     assert out["call_other"].endswith("may not funcs.call x:fn (no policy allows it)")
     assert out["send_vault"].endswith("may not process.send vault (policy s:no_vault)")
     assert out["spawn_other"].endswith("may not process.spawn x:fn (no policy allows it)")
     assert out["events_other"].endswith("may not events.subscribe registry (no policy allows it)")
-    assert out["terminate"].startswith("PERMISSION_DENIED")
+    assert out["terminate"].startswith("PermissionDenied")
     # the operator, in the same host, is not checked
     assert h.exec("t:agent")["get_other"] == "ok"
 
@@ -121,7 +121,7 @@ def test_what_a_process_spawns_acts_as_it_so_it_cannot_shed_its_actor(host):
     h = host(probe, parent, {"id": "x:secret", "kind": "registry.entry", "meta": {}, "data": {}})
     out = run_as(h, "t:parent")
     assert out["actor"] == "agent:one" and out["meta"] == "agent"
-    assert out["secret"].startswith("PERMISSION_DENIED") and out["can"] is False
+    assert out["secret"].startswith("PermissionDenied") and out["can"] is False
     assert h.exec("t:parent") == {"actor": "none", "meta": "none", "secret": "ok", "can": True}
 
 
@@ -193,7 +193,7 @@ def test_a_process_of_an_entry_an_agent_wrote_acts_as_its_author_too(host):
                      modules=["registry"])
     made["author"] = {"actor": "agent:one", "context": AGENT}
     h = host(made, {"id": "x:secret", "kind": "registry.entry", "meta": {}, "data": {}})
-    assert h.exec("t:made").startswith("PERMISSION_DENIED")
+    assert h.exec("t:made").startswith("PermissionDenied")
 
 
 def test_importing_a_library_an_agent_wrote_narrows_the_importer(host):
@@ -209,7 +209,7 @@ def test_importing_a_library_an_agent_wrote_narrows_the_importer(host):
         return {{main = main}}""", modules=["registry"], imports={"lib": "t:lib"})
     h = host(lib, user, {"id": "x:secret", "kind": "registry.entry", "meta": {}, "data": {}})
     before, after = h.exec("t:user")
-    assert before == "ok" and after.startswith("PERMISSION_DENIED")
+    assert before == "ok" and after.startswith("PermissionDenied")
 
 
 def test_the_security_module_speaks_wippys_names(host):

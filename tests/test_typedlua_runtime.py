@@ -76,7 +76,7 @@ def test_calling_a_type_returns_the_same_value_or_raises_an_invalid_error() -> N
 
 
 @pytest.mark.parametrize("expr, message", [
-    ('User:is({name = "a", age = -1})', "User: field 'age': must be >= 0, got integer -1"),
+    ('User:is({name = "a", age = -1})', "User: field 'age': must be >= 0 (minimum), got integer -1"),
     ('User:is({age = 1})', "User: missing field 'name'"),
     ('User:is(5)', "User: expected {name: string, age?: integer @min(0)}, got integer 5"),
     ('Tags:is({"a", x = "b"})', 'Tags: expected {string @min_len(1)}, got a table with key '

@@ -182,13 +182,16 @@ class NondeterminismError(WippyError):
 
 
 class LuaFailure(WippyError):
-    """A Lua process or function ended with an error; Wippy's ``kind`` and the Lua stack are
-    kept."""
+    """A Lua process or function ended with an error; Wippy's ``kind``, the Lua stack and the
+    error object's ``retryable`` (None: unset) and ``details`` (plain data) are kept."""
 
-    def __init__(self, kind: str, message: str, stack: str | None = None) -> None:
+    def __init__(self, kind: str, message: str, stack: str | None = None,
+                 retryable: bool | None = None, details: object = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.stack = stack
+        self.retryable = retryable
+        self.details = details
 
 
 class ChangeRejected(RegistryError):

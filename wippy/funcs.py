@@ -1,78 +1,198 @@
 """``wippy.funcs``: call function entries (``call``) or start them (``async_``).
 
-A function (``function.py`` or ``function.lua``) runs inside the calling process's host, in the
-caller's context: ``call`` awaits it in the caller's task; ``async_`` runs it as another task of
-the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence ``async_``;
-``getattr(funcs, "async")`` works too.)
+A function call has a context of its own, as in Wippy: the function runs as a short-lived
+process of its own (a *frame*) on the caller's host OS process, with its own PID, inbox, events
+and options, so what one call starts, monitors or receives never reaches the caller or the
+next call. The caller waits for the frame's end like ``exec`` (the frame's EXIT wakes it and is
+never posted to its events); when the caller stops waiting (it was killed), the frame ends too.
+``call`` runs ``function.*`` entries and, as Wippy does, ``process.*`` entries (their ``main``
+run as a function). ``async_`` runs the call in another task of the caller and returns a
+:class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
+works too.)
+
+Context values (Wippy's ``ctx``: request ids and the like, plain data) belong to a process or a
+frame: a frame inherits its caller's and adds the ``context`` given to :func:`call`;
+:func:`context` reads the calling code's.
 
 :func:`call` is the one path for calling a function entry, from Python and from Lua (whose
 ``funcs.call``, ``executor:call`` and ``funcs.async`` come here): the entry is resolved through
 the host's table of runners, and inside a workflow the call is an activity, journaled by the
-workflow's journal (:mod:`wippy.runtime.durable`). Calling needs ``funcs.call`` on the entry;
-a function an agent wrote runs with its author's authority as well as the caller's.
+workflow's journal (:mod:`wippy.runtime.durable`). Calling needs ``funcs.call`` on the entry.
+The frame acts under the caller's security context (S9), narrowed by the entry's author: a
+function an agent wrote runs with its author's authority as well as the caller's, whoever calls
+it; :func:`call_as` (Wippy's executor ``with_actor``/``with_scope``) runs it under another
+context instead of the caller's, which needs ``funcs.security``.
+
+Rejected: running the function in the caller's task and process (the previous design: cheap,
+but the function's spawns, monitors, messages and options were the caller's, and leaked from
+one call into the next); a real ``spawn`` + ``exec`` (every value and error would take the wire
+form, losing a Lua error's ``retryable`` and ``details``, and placement could move the call to
+another OS process of the host).
 """
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
-from .errors import InvalidMessage, ProcessFailed, WippyError
+from .core.pid import make_pid
+from .errors import InvalidMessage, ProcessFailed, Terminated, WippyError, exit_error
+from .registry.entry import FUNCTION_KINDS, Kind
+from .runtime import codeload as _codeload
 from .runtime import durable as _durable
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
+from .runtime.proc import Process
 from .security import context as _security
 
-__all__ = ["call", "call_as", "async_", "Future"]
+__all__ = ["call", "call_as", "async_", "Future", "context", "CALLABLE_KINDS", "run_frame",
+           "bind_context", "check_id"]
+
+_CALLER: Any = object()      # run_frame's default: the frame acts as its caller does
+
+#: What ``call`` runs: functions, and processes (their main as a function, as Wippy does).
+CALLABLE_KINDS = FUNCTION_KINDS | frozenset({Kind.PROCESS_LUA.value, Kind.PROCESS_PY.value})
+
+# PID -> context values of a process or frame that has any (plain data; read-only for it)
+_CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
-async def call(id: str, *args: Any) -> Any:
-    """Run function entry ``id`` with ``args`` and return its result (raises its error).
-    Inside a workflow this is an activity: its result is journaled (see wippy.workflow)."""
+def context(pid: str | None = None) -> dict[str, Any]:
+    """The context values of the calling process or function call (or of ``pid``): a copy."""
+    if pid is None:
+        pid = _rt.get().current().pid
+    return dict(_CONTEXTS.get(pid) or {})
+
+
+def bind_context(pid: str, values: dict[str, Any] | None) -> None:
+    """Give process ``pid`` its context values (a process spawned with a context); None or
+    an empty map removes them. Called by the code runners, not by application code."""
+    if values:
+        _CONTEXTS[pid] = dict(values)
+    else:
+        _CONTEXTS.pop(pid, None)
+
+
+def check_id(id: Any) -> str:
+    """``id`` if it names an entry (``namespace:name``); raises InvalidMessage (kind INVALID)."""
+    if not isinstance(id, str) or not id:
+        raise InvalidMessage("function id is empty")
+    ns, sep, name = id.rpartition(":")
+    if not sep or not ns or not name:
+        raise InvalidMessage(f"function id '{id}' must be 'namespace:name'")
+    return id
+
+
+async def call(id: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
+    """Run function entry ``id`` with ``args`` in a frame of its own and return its result
+    (raises its error). ``context``: values added to the caller's for this call. Inside a
+    workflow this is an activity: its result is journaled (see wippy.workflow)."""
+    return await _call(id, args, context, _CALLER)
+
+
+async def call_as(ctx: _security.Context | None, id: str, *args: Any,
+                  context: dict[str, Any] | None = None) -> Any:
+    """Call function ``id`` under another security context (Wippy's executor
+    ``with_actor``/``with_scope``): needs ``funcs.security``; the call and what it starts act
+    as ``ctx`` instead of the caller, still narrowed by the author of what it runs."""
+    _rt.get().check("funcs.security", "security")
+    return await _call(id, args, context, ctx)
+
+
+async def _call(id: str, args: tuple | list, values: dict[str, Any] | None, acting: Any) -> Any:
+    check_id(id)
     wf = _durable.current()
     if wf is not None:
-        return await wf.activity(id, lambda: _run(id, args))
-    return await _run(id, args)
+        return await wf.activity(id, lambda: _run(id, args, values, acting))
+    return await _run(id, args, values, acting)
 
 
-async def _run(id: str, args: tuple | list) -> Any:
+class _Outcome:
+    __slots__ = ("value", "error", "done")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+def _frame(rt: Any, caller: Process, id: str) -> Process:
+    """A new process for one function call, on the caller's OS process, watched by the caller.
+    It runs under the caller's workflow journal (an activity's idempotency key stays
+    readable)."""
+    rt.counter += 1
+    while str(rt.counter) in rt.procs:      # a local id someone created by hand (tests)
+        rt.counter += 1
+    local = str(rt.counter)
+    frame = Process(local, make_pid(rt.host_id, rt.serial, local), id)
+    frame.workflow = caller.workflow
+    # the caller's PID on this OS process (a workflow's own PID routes through the node)
+    frame.add_monitor(make_pid(rt.host_id, rt.serial, caller.local))
+    rt.procs[local] = frame
+    return frame
+
+
+async def _run(id: str, args: tuple | list, values: dict[str, Any] | None, acting: Any) -> Any:
     rt = _rt.get()
-    rt.check("funcs.call", id)
-    fn, is_coro = rt.function(id)
-    author = rt.author(id)
-    if author is not None:
-        return await _run_authored(rt, author, fn, is_coro, args)
-    if is_coro:
-        return await fn(*args)
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
+    if acting is _CALLER:
+        rt.check("funcs.call", id)
+    elif acting is not None:            # call_as: the call is made by the context it acts as
+        acting.check("funcs.call", id)
+    fn, is_coro = _codeload.resolve(rt.store, id, None, rt.runners, CALLABLE_KINDS)
+    return await run_frame(id, fn, is_coro, args, values, author=rt.author(id), acting=acting)
 
 
-async def _run_authored(rt: Any, author: Any, fn: Any, is_coro: bool, args: tuple | list) -> Any:
-    """Run a function an agent wrote: for the call's duration the calling task also acts as
-    its author (S9: code never has more authority than its author, whoever calls it)."""
-    token = rt.act_as(_security.narrowed(rt.security(), author))
-    try:
-        result = await fn(*args) if is_coro else fn(*args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-    finally:
-        rt.act_as_done(token)
-
-
-async def call_as(ctx: Any, id: str, *args: Any) -> Any:
-    """Call function ``id`` under another context (Wippy's ``executor:with_actor/with_scope``):
-    needs ``funcs.security``; the call (and what it starts) acts as ``ctx`` instead of the
-    caller, still narrowed by the author of what it runs."""
+async def run_frame(label: str, fn: Any, is_coro: bool, args: tuple | list,
+                    values: dict[str, Any] | None = None,
+                    author: _security.Context | None = None, acting: Any = _CALLER) -> Any:
+    """Run ``fn(*args)`` as a function call of the calling process: in a frame of its own
+    (named ``label``, an entry id), with the caller's context values plus ``values``; returns
+    its result or raises its error. The frame acts as the caller does (or as ``acting``),
+    narrowed by ``author``, the context the code was written under. :func:`call` comes here
+    for a registry entry; code that is not one (Lua's ``eval_runner``) comes here directly."""
     rt = _rt.get()
-    rt.check("funcs.security", "security")
-    token = rt.act_as(ctx)
+    caller = rt.current()
+    base = rt.security() if acting is _CALLER else acting
+    frame = _frame(rt, caller, label)
+    rt.guard.created(frame, _security.narrowed(base, author))
+    merged = {**(_CONTEXTS.get(caller.pid) or {}), **(values or {})}
+    if merged:
+        _CONTEXTS[frame.pid] = merged
+    out = _Outcome()
+
+    async def body() -> None:
+        # the value stays a Python object for a caller in this OS process (no wire copy);
+        # an error is also raised, so that the frame's links see it
+        try:
+            if is_coro:
+                out.value = await fn(*args)
+            else:
+                r = fn(*args)
+                out.value = (await r) if inspect.isawaitable(r) else r
+        except Exception as exc:  # noqa: BLE001 - the call's error belongs to the caller
+            out.error = exc
+            raise
+        out.done = True
+
+    def finished(task: Any, value: Any, exc: BaseException | None) -> None:
+        if not frame.exited:
+            rt.exit(frame, None, exc)
+    frame.main = rt.sched.start(body(), frame, finished)
+    w = rt.sched.new_wait()
+    if caller.exec_waits is None:
+        caller.exec_waits = {}
+    caller.exec_waits[frame.pid] = w
     try:
-        return await call(id, *args)
+        _, error = await _sched.suspend()
     finally:
-        rt.act_as_done(token)
+        _CONTEXTS.pop(frame.pid, None)
+        if not frame.exited:                       # the caller was killed while waiting
+            caller.exec_waits.pop(frame.pid, None)
+            rt.exit(frame, None, Terminated(f"the caller {caller.pid} stopped waiting"))
+    if out.error is not None:
+        raise out.error
+    if out.done:
+        return out.value
+    raise exit_error(error)     # ended from outside (terminate, a failed link)
 
 
 class Future:

@@ -36,7 +36,6 @@ import logging
 from typing import Any, Callable
 
 from ..errors import (
-    InvalidMessage,
     LinkFailed,
     LuaFailure,
     NondeterminismError,
@@ -44,12 +43,12 @@ from ..errors import (
     WippyError,
 )
 from ..runtime.proc import Event, Message
-from . import engine
+from . import engine, errkinds
 from .engine import LuaMemoryError, to_lua
 
 __all__ = ["function", "method", "field", "constant", "subtable", "raw_op", "dispatch", "New",
            "ApiError", "text", "received", "receive_result", "LuaRef", "TimeValue", "FutureDone", "op_numbers",
-           "MEMBERS", "current_ctx", "error_result", "lua_value", "Raise", "LuaFailure",
+           "MEMBERS", "current_ctx", "error_result", "error_object", "lua_value", "Raise", "LuaFailure",
            "blocking", "BLOCKING", "req_numbers", "unavailable"]
 
 log = logging.getLogger("wippy.lua")
@@ -106,12 +105,8 @@ def _api(fn: Callable[..., Any]) -> Callable[..., tuple]:
             if st is not None:
                 st.killed = st.killed or "memory"
             return (None,)
-        except Raise as exc:
-            return (3, exc.kind.encode(), str(exc).encode())
-        except WippyError as exc:
-            return (False, exc.kind.encode(), str(exc).encode())
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            return (False, b"INVALID", str(exc).encode())
+        except (WippyError, ValueError, TypeError, KeyError, OverflowError) as exc:
+            return error_result(exc)
         t = type(r)
         if t is tuple:
             return (True, *r)
@@ -288,10 +283,6 @@ class FutureDone:
         self.error = error
 
 
-def _kind(e: BaseException) -> bytes:
-    return (e.kind if isinstance(e, WippyError) else "INTERNAL").encode()
-
-
 def received(ctx: Any, v: Any, topic: Any = None) -> Any:
     """A value taken from a channel -> the Lua value the receiver gets. Objects (messages,
     events, times, payloads) are made by the prelude's ``new_obj`` (a call into Lua from here:
@@ -317,14 +308,14 @@ def received(ctx: Any, v: Any, topic: Any = None) -> Any:
                 result[b"value"] = to_lua(st, res.value)
             err = res.error if res is not None else None
             if err is not None:
-                result[b"error"] = ctx.new_obj(b"Error", _kind(err), str(err).encode())
+                result[b"error"] = error_object(ctx, err)
             ev[b"result"] = st.lua.table_from(result)
         out = st.lua.table_from(ev)
     elif t is TimeValue:
         out = ctx.new_obj(b"Time", int(v), b"Local", None)
     elif t is FutureDone:
         if v.error is not None:
-            return ctx.new_obj(b"Error", _kind(v.error), str(v.error).encode())
+            return error_object(ctx, v.error)
         return ctx.new_obj(b"Payload", to_lua(st, v.value))
     elif t is bytes or t is int or t is float or t is bool or v is None:
         out = v
@@ -350,11 +341,23 @@ def receive_result(ctx: Any, v: Any, topic: Any = None) -> tuple:
     return (True, received(ctx, v), True)
 
 
-def error_result(exc: BaseException) -> tuple:
-    if isinstance(exc, Raise):
-        return (3, exc.kind.encode(), str(exc).encode())
-    if isinstance(exc, WippyError):
-        return (False, exc.kind.encode(), str(exc).encode())
-    if isinstance(exc, (ValueError, TypeError, InvalidMessage)):
-        return (False, b"INVALID", str(exc).encode())
-    return (False, b"INTERNAL", f"{type(exc).__name__}: {exc}".encode())
+def error_result(exc: BaseException, state: Any = None) -> tuple:
+    """What Lua receives for an exception: ``nil, err`` (or, for :class:`Raise`, a raised
+    error), the error object the prelude builds from Wippy's fields. ``state``: the Lua state
+    (default: the one whose slice runs now)."""
+    if not isinstance(exc, WippyError) and isinstance(exc, (ValueError, TypeError, KeyError,
+                                                              OverflowError)):
+        exc = ApiError("INVALID", str(exc))
+    kind, msg, retryable, details = errkinds.fields(exc)
+    if details is not None:
+        st = state if state is not None else engine.current()
+        details = to_lua(st, details) if st is not None else None
+    return (3 if isinstance(exc, Raise) else False, kind, msg, retryable, details)
+
+
+def error_object(ctx: Any, exc: BaseException) -> Any:
+    """A Lua error object for ``exc`` (an EXIT's error, a failed future)."""
+    kind, msg, retryable, details = errkinds.fields(exc)
+    if details is not None:
+        details = to_lua(ctx.state, details)
+    return ctx.new_obj(b"Error", kind, msg, retryable, details)

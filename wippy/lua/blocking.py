@@ -19,7 +19,7 @@ from .. import time as _wtime
 from .. import workflow as _workflow
 from ..errors import ChannelClosed
 from ..runtime.threads import to_thread
-from . import engine, regmod, timemod
+from . import engine, funcmod, regmod, timemod
 from .api import (
     ApiError,
     LuaRef,
@@ -155,21 +155,27 @@ async def _unregister(ctx: Ctx, name: Any, scope: Any = None) -> tuple:
     return (True, await _process.registry.unregister(text(name, "name")))
 
 
-@blocking("funcs", "call")
-async def _call(ctx: Ctx, fid: Any, *args: Any) -> tuple:
+async def _call_with(ctx: Ctx, values: dict[str, Any] | None, fid: Any, args: tuple) -> tuple:
     # the one path for a function call (an activity inside a workflow): wippy.funcs.call
-    value = await _funcs.call(text(fid, "function id"), *[from_lua(a) for a in args])
+    value = await _funcs.call(text(fid, "function id"), *[from_lua(a) for a in args],
+                              context=values)
     return (True, to_lua(ctx.state, value))
 
 
+@blocking("funcs", "call")
+async def _call(ctx: Ctx, fid: Any = None, *args: Any) -> tuple:
+    return await _call_with(ctx, None, fid, args)
+
+
 @blocking(None, "call", method_of="Executor")
-async def _executor_call(ctx: Ctx, actor: Any, scope: Any, _c: Any, fid: Any = None,
+async def _executor_call(ctx: Ctx, values: Any, actor: Any, scope: Any, fid: Any = None,
                          *args: Any) -> tuple:
+    ctx_values = funcmod.context_values(values) or None
     if actor is None and scope is None:
-        return await _call(ctx, fid, *args)
+        return await _call_with(ctx, ctx_values, fid, args)
     # with_actor / with_scope: the call acts as them (funcs.security), see secmod
-    value = await _funcs.call_as(_security.spawn_context(actor, scope),
-                                 text(fid, "function id"), *[from_lua(a) for a in args])
+    value = await _funcs.call_as(_security.spawn_context(actor, scope), text(fid, "function id"),
+                                 *[from_lua(a) for a in args], context=ctx_values)
     return (True, to_lua(ctx.state, value))
 
 
@@ -194,8 +200,9 @@ async def _system_exit(ctx: Ctx, code: Any = 0) -> Any:
 
 
 @blocking("registry", "apply_version")
-async def _apply_version(ctx: Ctx, v: Any) -> Any:
-    return New((b"Version", int(await _registry.apply_version(regmod.version_arg(v)))))
+async def _apply_version(ctx: Ctx, v: Any = None) -> Any:
+    await _registry.apply_version(regmod.version_arg(v))
+    return (True, True)
 
 
 @blocking("io", "readline")

@@ -23,25 +23,19 @@ import functools
 import logging
 from typing import Any, Callable
 
-from .. import channel as _channel
 from .. import funcs as _funcs
 from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
-from ..runtime import durable, scheduler
+from ..runtime import scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, engine, modules, regmod, secmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, modules, payloadmod, regmod, secmod, stdmods, sysmod, textmod, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
     BLOCKING,
-    ApiError,
-    FutureDone,
     New,
     current_ctx,
     error_result,
-    function,
     internal,
-    method,
     receive_result,
-    text,
 )
 from .blocking import RECEIVE
 from .chunks import compile_entry
@@ -115,7 +109,7 @@ async def drive(ctx: Ctx, co: Any) -> Any:
             state.killed = state.killed or "exit"   # the workflow fails: no nil, err to Lua
             raise
         except (WippyError, ValueError, TypeError) as exc:
-            value = error_result(exc)
+            value = error_result(exc, state)
         except LuaMemoryError:
             state.killed = state.killed or "memory"
             raise ctx.limit_error() from None
@@ -131,30 +125,40 @@ def _finish(ctx: Ctx, out: Any) -> Any:
             return from_lua(out[1]) if len(out) > 1 else None
         except InvalidMessage as exc:
             raise InvalidMessage(f"result of {ctx.entry_id}: {exc}") from None
-    kind = out[1].decode() if len(out) > 1 and type(out[1]) is bytes else "INTERNAL"
-    msg = out[2].decode("utf-8", "replace") if len(out) > 2 and type(out[2]) is bytes else "error"
-    stack = out[3].decode("utf-8", "replace") if len(out) > 3 and type(out[3]) is bytes else None
-    if kind == "LIMIT_EXCEEDED":
+    out = out + (None,) * (6 - len(out))
+    _, kind, msg, stack, retryable, details = out[:6]
+    if kind == b"LimitExceeded" and stack is None:      # the prelude saw a limit end the code
         st = ctx.state
         if st.killed is None:
-            st.killed = {"memory": "memory", "stack": "stack"}.get(msg, "cpu")
+            st.killed = {b"memory": "memory", b"stack": "stack"}.get(msg, "cpu")
         raise ctx.limit_error()
-    if stack:
-        log.debug("Lua %s (%s) failed: %s", ctx.pid, ctx.entry_id, stack)
-    raise LuaFailure(kind, msg, stack)
+    try:
+        data = from_lua(details) if details is not None else None
+    except InvalidMessage:
+        data = None
+    failure = errkinds.lua_failure(kind if kind is not None else b"Internal", msg, stack,
+                                   retryable, data)
+    if failure.stack:
+        log.debug("Lua %s (%s) failed: %s", ctx.pid, ctx.entry_id, failure.stack)
+    raise failure
 
 
 async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
     """Run a process.lua / function.lua entry's method with ``args`` in a Lua state."""
     rt = _runtime.get()
+    args, values = funcmod.take_context(args)
     ctx = Ctx(rt, rt.current(), entry, args)
     state = ctx.state
+    if values:
+        _funcs.bind_context(ctx.pid, values)
     try:
         method_name = ((entry.get("data") or {}).get("method") or "main").encode()
         co = state.exports[b"main"].coroutine(code, ctx.entry_id.encode(), method_name,
                                               *[to_lua(state, a) for a in args])
         return _finish(ctx, await drive(ctx, co))
     finally:
+        if values:
+            _funcs.bind_context(ctx.pid, None)
         ctx.slots.clear()
         ctx.objects.clear()
         engine.release(state)
@@ -168,7 +172,7 @@ def entry_runner(entry: dict[str, Any]) -> Callable[..., Any]:
     return functools.partial(run_entry, entry, code)   # an async callable, one frame less
 
 
-# -- coroutine.spawn and funcs.async ---------------------------------------------------------
+# -- coroutine.spawn -------------------------------------------------------------------------
 @internal("spawn_task")
 def _spawn_task(fn: Any, *args: Any) -> bool:
     ctx = current_ctx()
@@ -179,105 +183,4 @@ def _spawn_task(fn: Any, *args: Any) -> bool:
         if type(out) is tuple and out[0] is False:
             _finish(ctx, out)
     ctx.rt.start_task(ctx.proc, task())
-    return True
-
-
-class _Future:
-    __slots__ = ("done", "channel", "canceled")
-
-    def __init__(self) -> None:
-        self.done: FutureDone | None = None
-        self.channel = _channel.Channel(1)
-        self.canceled = False
-
-    def resolve(self, done: FutureDone) -> None:
-        if self.done is None:
-            self.done = done
-            self.channel.send_nowait(done)
-
-
-def _start_call(ctx: Ctx, fid: str, plain: list) -> _Future:
-    fut = _Future()
-
-    async def task() -> None:
-        try:
-            value = await _funcs.call(fid, *plain)
-        except WippyError as exc:
-            fut.resolve(FutureDone(None, exc))
-        except Exception as exc:  # noqa: BLE001 - the error belongs to whoever reads the future
-            fut.resolve(FutureDone(None, LuaFailure("INTERNAL", f"{type(exc).__name__}: {exc}")))
-        else:
-            fut.resolve(FutureDone(value, None))
-    ctx.rt.start_task(ctx.proc, task())
-    return fut
-
-
-@function("funcs", "async")
-def funcs_async(fid: Any, *args: Any) -> Any:
-    if durable.current() is not None:
-        raise ApiError("INVALID", "funcs.async is not journaled: a workflow calls its "
-                                  "activities with funcs.call")
-    ctx = current_ctx()
-    fut = _start_call(ctx, text(fid, "function id"), [from_lua(a) for a in args])
-    return New((b"Future", fut, fut.channel))
-
-
-@function("funcs", "new")
-def funcs_new() -> Any:
-    return New((b"Executor", None, None))      # actor, scope (secmod's with_actor/with_scope)
-
-
-for _name in ("with_context", "with_options"):
-    def _same(actor: Any, scope: Any, _c: Any, *args: Any) -> Any:
-        return New((b"Executor", actor, scope))   # context, options: accepted, not used
-    method("Executor", _name)(_same)
-
-
-@method("Executor", "async")
-def executor_async(actor: Any, scope: Any, _c: Any, fid: Any = None, *args: Any) -> Any:
-    if actor is not None or scope is not None:     # never silently under the caller's authority
-        raise ApiError("UNAVAILABLE", "executor:async under an actor or scope is not available "
-                                      "in wippy: use executor:call")
-    return funcs_async(fid, *args)
-
-
-api.field("Future", "response", 2)
-api.field("Future", "channel", 2)
-
-
-@method("Future")
-def is_complete(fut: Any, ch: Any, _: Any) -> bool:
-    return fut.done is not None
-
-
-@method("Future")
-def is_canceled(fut: Any, ch: Any, _: Any) -> bool:
-    return fut.canceled
-
-
-@method("Future")
-def result(fut: Any, ch: Any, _: Any) -> Any:
-    done = fut.done
-    if done is None:
-        return (None, None)
-    if done.error is not None:
-        raise done.error if isinstance(done.error, WippyError) else LuaFailure(
-            "INTERNAL", str(done.error))
-    return New((b"Payload", to_lua(current_ctx().state, done.value)))
-
-
-@method("Future")
-def error(fut: Any, ch: Any, _: Any) -> Any:
-    done = fut.done
-    if done is None or done.error is None:
-        return (None, False)
-    return (current_ctx().new_obj(b"Error", b"INTERNAL", str(done.error).encode()), True)
-
-
-@method("Future")
-def cancel(fut: Any, ch: Any, _: Any) -> bool:
-    if fut.done is not None:
-        return False
-    fut.canceled = True
-    fut.resolve(FutureDone(None, LuaFailure("CANCELED", "the future was canceled")))
     return True

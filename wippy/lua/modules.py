@@ -8,8 +8,6 @@ and ``require`` with the list of modules an entry may ask for. The modules thems
 from __future__ import annotations
 
 import logging
-import os
-import re
 from typing import Any
 
 from .. import channel as _channel
@@ -19,6 +17,7 @@ from ..runtime import table as _runtime
 from .api import (
     MEMBERS,
     ApiError,
+    Raise,
     New,
     constant,
     current_ctx,
@@ -41,12 +40,14 @@ log = logging.getLogger("wippy.lua")
 
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "env", "io", "system", "workflow", "security"})
+                             "env", "io", "system", "workflow", "security", "ctx", "base64",
+                             "compress", "yaml", "hash", "crypto", "eval_runner", "text",
+                             "expr"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
 #: Lua-side libraries (``lib/<name>.lua``) the prelude may ask for.
-LUA_LIBS = frozenset({"base", "coroutine", "types"})
+LUA_LIBS = frozenset({"base", "coroutine", "types", "errors", "errmeta", "order"})
 
 
 def _rt() -> Any:
@@ -100,6 +101,30 @@ def _require(entry: bytes, name: bytes) -> tuple:
     return (b"module",)
 
 
+@internal("table_create")
+def _table_create(narr: Any = None, nrec: Any = None) -> Any:
+    return current_ctx().state.lua.table()
+
+
+@internal("string_cast")
+def _string_cast(_lib: Any = None, v: Any = None, *rest: Any) -> Any:
+    """Typed Lua's ``string(x)`` (the ``__call`` of the string library, so ``_lib`` is the
+    library) before the type values are loaded: the lossless conversions Lua makes (a
+    number's text), else an ``Invalid`` error raised where it was called."""
+    t = type(v)
+    if t is bytes:
+        return v
+    if t is int:
+        return str(v).encode()
+    if t is float:
+        text_ = "%.14g" % v
+        if text_.lstrip("-").isdigit():
+            text_ += ".0"
+        return text_.encode()
+    got = "nil" if v is None else "boolean" if t is bool else "table"
+    raise Raise("INVALID", f"string: expected string, got {got}")
+
+
 @internal("print")
 def _print(line: bytes) -> None:
     ctx = current_ctx()
@@ -107,64 +132,9 @@ def _print(line: bytes) -> None:
 
 
 # -- errors ----------------------------------------------------------------------------------
-KINDS = ("UNKNOWN", "INVALID", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "TIMEOUT",
-         "CANCELED", "UNAVAILABLE", "INTERNAL", "CONFLICT", "RATE_LIMITED", "LIMIT_EXCEEDED")
-for _k in KINDS:
-    constant("errors", _k, _k)
+# The `errors` global is lib/errors.lua; error objects' fields are read here (errkinds.py).
 for _i, _name in enumerate(("kind", "message", "retryable", "details", "stack"), 1):
     field("Error", _name, _i)
-
-
-def _error_fields(e: Any) -> tuple | None:
-    """(kind, message, retryable, details, stack) of a Lua error object, or None."""
-    if not is_lua_table(e):
-        return None
-    kind, msg = e[1], e[2]          # error objects are {kind, message, retryable, details, stack}
-    if type(kind) is bytes and type(msg) is bytes:
-        return (kind, msg, e[3], e[4], e[5])
-    return None
-
-
-@function("errors")
-def new(x: Any, y: Any = None) -> Any:
-    if _error_fields(x) is not None:
-        return x
-    if is_lua_table(x):
-        kind = x[b"kind"] or b"UNKNOWN"
-        msg = x[b"message"]
-        return New((b"Error", kind, msg if type(msg) is bytes else text(msg or b"", "message").encode(),
-                    x[b"retryable"], x[b"details"]))
-    if type(x) is bytes and y is not None and x.decode("utf-8", "replace") in KINDS:
-        return New((b"Error", x, text(y, "message").encode()))     # errors.new(kind, message)
-    return New((b"Error", b"UNKNOWN", x if type(x) is bytes else str(x).encode()))
-
-
-@function("errors")
-def wrap(err: Any, message: Any = None) -> Any:
-    if err is None:
-        return None
-    f = _error_fields(err)
-    if f is None:
-        f = (b"UNKNOWN", err if type(err) is bytes else str(err).encode(), None, None, None)
-    prefix = b"" if message is None else text(message, "message").encode() + b": "
-    return New((b"Error", f[0], prefix + f[1], f[2], f[3], f[4]))
-
-
-@function("errors", "is")
-def is_(err: Any, kind: Any) -> bool:
-    f = _error_fields(err)
-    return f is not None and f[0] == kind
-
-
-@function("errors")
-def call_stack(err: Any) -> Any:
-    f = _error_fields(err)
-    if f is None or type(f[4]) is not bytes:
-        return None
-    frames = [{"source": src, "line": int(line), "name": name}
-              for src, line, name in re.findall(r"\n\s*([^:\n]+):(\d+): in ([^\n]+)",
-                                                f[4].decode("utf-8", "replace"))]
-    return lua_value({"thread": "main", "frames": frames})
 
 
 # -- process ---------------------------------------------------------------------------------
@@ -291,13 +261,6 @@ subtable("process", "event", "process.event")
 for _e in ("EXIT", "LINK_DOWN", "CANCEL"):
     constant("process.event", _e, _e)
 subtable("process", "registry", "process.registry")
-subtable("system", "supervisor", "system.supervisor")
-subtable("system", "process", "system.process")
-
-
-@function("system.process", "pid")
-def system_pid() -> int:
-    return os.getpid()
 for _i, _scope in enumerate(("LOCAL", "EVENTUAL", "CONSISTENT", "STRONG")):
     constant("process.registry", _scope, _i)
 
@@ -311,8 +274,7 @@ def lookup(name: Any) -> bytes:
     return p.encode()
 
 
-for _name in ("upgrade", "with_context", "with_options"):
-    function("process", _name)(unavailable(f"process.{_name}"))
+function("process", "upgrade")(unavailable("process.upgrade"))
 
 
 # -- channels --------------------------------------------------------------------------------
@@ -329,7 +291,6 @@ def channel_new(size: Any = None) -> Any:
 
 field("Message", "topic", 1)
 field("Message", "from", 2)
-field("Payload", "data", 1)
 
 
 @method("Channel", "close")

@@ -21,11 +21,12 @@ local rawget_, rawset_, load_, setmetatable_ = rawget, rawset, load, setmetatabl
 local sfind, collect = string.find, collectgarbage
 -- handed to lib/*.lua (positionally: no names kept in the state)
 local PROXY = {}              -- library name -> metatable of the per-process copies
+local OBJ = {}                -- metatables of our objects (classes): `type` says "userdata"
 local LIBARGS = {coroutine.create, coroutine.resume, coroutine.status, coroutine.close,
                  coroutine.isyieldable, pcall, xpcall, error, type, select, tostring,
                  table.concat, table.unpack, setmetatable, getmetatable, rawget, next,
                  coroutine.yield, coroutine.running, load, debug.getinfo, PROXY, ipairs,
-                 tonumber, rawequal, rawset}
+                 tonumber, rawequal, rawset, OBJ, traceback}   -- [29]: errstr, below
 
 -- Limits: the C hook kills a coroutine it cannot yield by switching it to Lua's debug hook
 -- running `killer`, which raises KILL on every instruction; threads must be in HK for that.
@@ -44,12 +45,21 @@ end
 
 -- Objects are tables whose metatable is their class. Classes and API members are described
 -- by Python on first use and cached per state as closures.
+-- Error objects (errkinds.py): {kind, message, retryable, details, stack, context}.
 local classes, cache = {}, {}
 local new_obj, lib, ErrMT
 local function getter(i) return function(t) return t[i] end end
-local function mkerr(kind, message, retryable, details, stack)
-  return setmetatable_({kind, message, retryable, details, stack}, ErrMT)
+local errmeta = false        -- lib/errmeta.lua: loaded with the state's first error object
+local function mkerr(kind, message, retryable, details, stack, context)
+  if not errmeta then errmeta = true; lib("errmeta") end
+  return setmetatable_({kind, message, retryable, details, stack, context}, ErrMT)
 end
+local function errstr(e)                       -- tostring(err): "context: message"
+  local c = e[6]
+  if c then return c .. ": " .. e[2] end
+  return e[2]
+end
+LIBARGS[29] = errstr
 local function ret(ok, ...)
   if ok == true then return ... end
   if ok == 2 then return new_obj(...) end
@@ -96,33 +106,54 @@ local function module(name, parent, key)
   if parent then rawset_(parent, key, t) end
   return t
 end
+-- tostring(obj) is its `tostring` (or `string`, Go's String()) method when the class has one
+local pformat = string.format
+local function show(o)
+  local idx = getmt(o).__index
+  local f = idx.tostring or idx.string
+  if f then return f(o) end
+  return "userdata: " .. pformat("%p", o)
+end
+local ORDERED = {Time = true, Duration = true}   -- compare with == < <= (lib/order.lua)
 local function class(name)
   local mt = classes[name]
   if mt == nil then
-    mt = {__index = module("@" .. name), __metatable = false}
+    mt = {__index = module("@" .. name), __metatable = false, __tostring = show}
+    if ORDERED[name] then mt.__eq, mt.__lt, mt.__le = lib("order")() end
     classes[name] = mt
+    OBJ[mt] = true
   end
   return mt
 end
 local ChanMT = class("Channel")
 local CHANNEL_FIELD = {Timer = 2, Ticker = 2, Future = 2, Subscription = 2}
 function new_obj(cls, a, b, c, d, e)
+  if cls == "Error" and not errmeta then errmeta = true; lib("errmeta") end
   local o = setmetatable_({a, b, c, d, e}, class(cls))
   local f = CHANNEL_FIELD[cls]
   if f then o[f] = setmetatable_({o[f], false}, ChanMT) end
   return o
 end
 ErrMT = class("Error")
-ErrMT.__tostring = getter(2)
+ErrMT.__tostring = errstr
 
 -- Channels: ch = {handle, topic or false}; receive and select are blocking calls answered by
 -- Python with final values. A table or function sent over a channel stays in this process:
 -- the driver parks it and only a number travels.
+-- Payloads: {value, format}; format nil is "lua/any" (payloadmod.py transcodes the others).
 local PayloadMT = class("Payload")
 local C = cache["@Channel"]
 function C.case_receive(ch) return {ch, false} end
 function C.case_send(ch, v) return {ch, true, v} end
 cache["@Message"] = {payload = function(m) return setmetatable_({m[3]}, PayloadMT) end}
+local function payload_data(p)
+  if p[2] == nil then return p[1] end
+  return ret(py(OP.payload_data, p[1], p[2]))
+end
+cache["@Payload"].data, cache["@Payload"].unmarshal = payload_data, payload_data
+cache.payload = {new = function(v)
+  return setmetatable_({v, getmt(v) == ErrMT and "golang/error" or nil}, PayloadMT)
+end}
 
 local libs = {}                                -- lib/<name>.lua, loaded once per state
 function lib(name)
@@ -145,23 +176,28 @@ for _, k in next, {"io", "debug", "package", "python", "coroutine"} do LOADED[k]
 for _, k in next, {"load", "loadfile", "dofile", "require", "collectgarbage", "rawlen", "io",
                    "debug", "package", "python", "module", "loadstring", "setfenv", "getfenv",
                    "newproxy", "gcinfo", "warn", "coroutine", "pcall", "xpcall", "print",
-                   "setmetatable", "getmetatable"} do _G[k] = nil end
+                   "setmetatable", "getmetatable", "type"} do _G[k] = nil end
 string.dump = nil
 for _, k in next, {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"} do
   os[k] = nil
 end
+os.platform = "wippy"
 for _, k in next, {"string", "table", "math", "os", "utf8"} do
   PROXY[k] = {__index = _G[k], __metatable = false}
   _G[k] = nil
 end
 string_mt.__metatable = false
 _G.unpack = LIBARGS[13]
+-- `string(x)` is typed Lua's cast, there before any type value was used (lib/types.lua
+-- replaces this __call with its own when it loads); Wippy's table.create(narr, nrec)
+PROXY.string.__call = fn(OP.string_cast)
+PROXY.table.__index.create = fn(OP.table_create)
 
 local penv, EnvMT, loaded_libs, loading, mods
 -- globals made on first use, per process: an API table, or something from a lib/*.lua
-local LAZY = {process = false, channel = false, errors = false, coroutine = "coroutine",
+local LAZY = {process = false, channel = false, payload = false, errors = "errors", coroutine = "coroutine",
               pcall = "base", xpcall = "base", print = "base", setmetatable = "base",
-              getmetatable = "base", __wippy_types = "types", typeof = "types",
+              getmetatable = "base", type = "base", __wippy_types = "types", typeof = "types",
               Number = "types", Integer = "types", String = "types", Boolean = "types",
               Nil = "types", Any = "types", Unknown = "types", Never = "types",
               number = "types", integer = "types", boolean = "types"}
@@ -170,7 +206,7 @@ setmetatable_(_G, {
     local how = LAZY[k]
     if how == nil then return nil end
     local v
-    if how == "coroutine" then v = lib(how).new()
+    if how == "coroutine" or how == "errors" then v = lib(how).new()
     elseif how == "types" then v = lib(how).get(k)
     elseif how then v = lib(how)[k]
     else v = module(k) end
@@ -216,27 +252,27 @@ local function handler(e)
     return e
   end
   local msg = type_(e) == "string" and e or tostring_(e)
-  return mkerr("INTERNAL", msg, nil, nil, traceback(msg, 2))
+  return mkerr("Internal", msg, nil, nil, traceback(msg, 2))
 end
 local function run_main(chunk, env, method, ...)
   local mod = chunk()
   local f = type_(mod) == "table" and mod[method] or nil
   if f == nil then f = rawget_(env, method) end
   if type_(f) ~= "function" then
-    error_(mkerr("INVALID", "the entry's code has no function '" .. method .. "'"), 0)
+    error_(mkerr("Invalid", "the entry's code has no function '" .. method .. "'", false), 0)
   end
   return f(...)
 end
--- Python reads: true, value -- or false, kind, message, stack
+-- Python reads: true, value -- or false, kind, message, stack, retryable, details
 local function outcome(ok, v, e)
   if ok then
     if e == nil or type_(e) == "boolean" then return true, v end
     v = e                                   -- `return value, err`
   end
-  if getmt(v) == ErrMT then return false, v[1], v[2], v[5] end
+  if getmt(v) == ErrMT then return false, v[1], errstr(v), v[5], v[3], v[4] end
   local why = fatal(v)
-  if why then return false, "LIMIT_EXCEEDED", why end
-  return false, "INTERNAL", tostring_(v)
+  if why then return false, "LimitExceeded", why end
+  return false, "Internal", tostring_(v)
 end
 
 local exports = {new_obj = new_obj, collect = function() collect("collect") end}

@@ -41,8 +41,7 @@ def find(flt: Any = None) -> Any:
 
 @function("registry")
 def parse_id(id: Any) -> Any:
-    ns, _, name = text(id, "entry id").rpartition(":")
-    return lua_value({"ns": ns, "name": name})
+    return lua_value(_reg().parse_id(text(id, "entry id")))
 
 
 def version_arg(v: Any) -> int:
@@ -64,6 +63,13 @@ def versions() -> Any:
     return _list_of(current_ctx(), [int(v) for v in _reg().versions()])
 
 
+def _store() -> Any:
+    store = _runtime.get().store
+    if store is None:
+        raise ApiError("INTERNAL", "no registry in this OS process")
+    return store
+
+
 def _list_of(ctx: Any, ids: list[int]) -> Any:
     t = ctx.state.lua.table()
     for i, v in enumerate(ids, 1):
@@ -73,7 +79,33 @@ def _list_of(ctx: Any, ids: list[int]) -> Any:
 
 @function("registry")
 def history() -> Any:
-    return lua_value(_reg().history())
+    return New((b"History",))
+
+
+@method("History", "versions")
+def history_versions(_a: Any, _b: Any, _c: Any) -> Any:
+    return versions()
+
+
+@method("History")
+def get_version(_a: Any, _b: Any, _c: Any, id: Any = None) -> Any:
+    v = version_arg(id)
+    if v < 0:
+        raise ApiError("INVALID", f"invalid version {v}")
+    if v not in _reg().numbered_versions(_store()):
+        raise ApiError("NOT_FOUND", f"version v{v} not found")
+    return New((b"Version", v))
+
+
+@method("History", "snapshot_at")
+def history_snapshot_at(_a: Any, _b: Any, _c: Any, v: Any = None) -> Any:
+    return snapshot_at(v)
+
+
+@method("History", "tostring")
+def history_tostring(_a: Any, _b: Any, _c: Any) -> bytes:
+    nums = _reg().numbered_versions(_store())
+    return (f"History(v{nums[0]}..v{nums[-1]})" if nums else "History()").encode()
 
 
 @function("registry")
@@ -102,16 +134,21 @@ def version_string(v: int, _a: Any, _b: Any) -> bytes:
     return f"v{v}".encode()
 
 
+@method("Version", "tostring")
+def version_tostring(v: int, _a: Any, _b: Any) -> bytes:
+    return f"Version(v{v})".encode()
+
+
 @method("Version", "previous")
 def version_previous(v: int, _a: Any, _b: Any) -> Any:
-    return New((b"Version", v - 1)) if v and v > 0 else None
+    older = [n for n in _reg().numbered_versions(_store()) if n < v]
+    return New((b"Version", older[-1])) if older else None
 
 
 @method("Version", "next")
 def version_next(v: int, _a: Any, _b: Any) -> Any:
-    store = _runtime.get().store
-    cur = store.version() if store is not None else None
-    return New((b"Version", v + 1)) if cur is not None and v < cur else None
+    newer = [n for n in _reg().numbered_versions(_store()) if n > v]
+    return New((b"Version", newer[0])) if newer else None
 
 
 @method("Snapshot", "entries")
@@ -145,6 +182,16 @@ def snapshot_changes(snap: Any, _a: Any, _b: Any) -> Any:
     return New((b"Changes", snap.changes()))
 
 
+@method("Snapshot", "tostring")
+def snapshot_tostring(snap: Any, _a: Any, _b: Any) -> bytes:
+    return f"Snapshot({snap.version()}, {len(snap.entries())} entries)".encode()
+
+
+@method("Changes", "tostring")
+def changes_tostring(ch: Any, _a: Any, _b: Any) -> bytes:
+    return f"Changes({len(ch.ops())} ops)".encode()
+
+
 def _entry_arg(e: Any) -> dict:
     data = from_lua(e)
     if not isinstance(data, dict):
@@ -172,7 +219,9 @@ def changes_delete(ch: Any, _a: Any, _b: Any, id: Any = None) -> Any:
 
 @method("Changes", "ops")
 def changes_ops(ch: Any, _a: Any, _b: Any) -> Any:
-    return lua_value(ch.ops())
+    # Wippy's shape: {kind = "entry.create" | "entry.update" | "entry.delete", entry = {...}}
+    return lua_value([{"kind": f"entry.{op['op']}", "entry": op.get("entry") or {"id": op["id"]}}
+                      for op in ch.ops()])
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -150,11 +150,16 @@ def policy_evaluate(p: Policy, _b: Any, _c: Any, who: Any = None, action: Any = 
 
 
 # -- funcs executors: with_actor / with_scope (the call is blocking.py's) ----------------------
-@method("Executor", "with_actor")
-def executor_with_actor(_actor: Any, scope: Any, _c: Any, who: Any = None) -> Any:
-    return New((b"Executor", _field(who, Actor, "an actor"), scope))
+# Executors and spawners hold (context values, actor, scope): funcmod builds them.
+def _builders(cls: bytes) -> None:
+    def with_actor(values: Any, _actor: Any, scope: Any, who: Any = None) -> Any:
+        return New((cls, values, _field(who, Actor, "an actor"), scope))
+
+    def with_scope(values: Any, actor: Any, _scope: Any, s: Any = None) -> Any:
+        return New((cls, values, actor, _field(s, Scope, "a scope")))
+    method(cls.decode(), "with_actor")(with_actor)
+    method(cls.decode(), "with_scope")(with_scope)
 
 
-@method("Executor", "with_scope")
-def executor_with_scope(actor: Any, _scope: Any, _c: Any, s: Any = None) -> Any:
-    return New((b"Executor", actor, _field(s, Scope, "a scope")))
+_builders(b"Executor")
+_builders(b"Spawner")

@@ -5,52 +5,81 @@ conventions at the boundary.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import re
 import sys
 import time as _stdtime
 import uuid as _uuid
 from typing import Any, Callable
 
-from ..errors import InvalidMessage
 from ..runtime import durable
+from . import jsonschema
 from .api import ApiError, New, current_ctx, function, lua_value, method, text, unavailable
-from .engine import from_lua, is_lua_table
+from .engine import from_lua, is_lua_table, lua_type_of
 
 __all__: list[str] = []
 
 
 # -- json ------------------------------------------------------------------------------------
-def _no_nan(v: Any) -> Any:
-    if type(v) is float and (v != v or v in (float("inf"), float("-inf"))):
-        return None
-    if type(v) is list:
-        return [_no_nan(x) for x in v]
-    if type(v) is dict:
-        return {k: _no_nan(x) for k, x in v.items()}
-    return v
+JSON_MAX_DEPTH = 128      # Wippy's nesting limit for json.encode
+
+
+def json_data(v: Any, depth: int = 0) -> Any:
+    """A Lua value as JSON data, by Wippy's rules: a table with keys exactly 1..n is an array,
+    one with string keys an object, ``{}`` an empty array; a sparse array, a table mixing
+    both kinds of keys, a cycle or a function is an error (kind ``Internal``)."""
+    t = type(v)
+    if t is bytes:
+        try:
+            return v.decode()
+        except UnicodeDecodeError:
+            raise ApiError("INTERNAL", "json.encode: a string is not valid UTF-8") from None
+    if t is bool or v is None or t is int:
+        return v
+    if t is float:
+        return None if v != v or v in (float("inf"), float("-inf")) else v
+    if not is_lua_table(v):
+        raise ApiError("INTERNAL", f"json.encode: a {lua_type_of(v) or t.__name__} cannot be "
+                                   "encoded")
+    if depth >= JSON_MAX_DEPTH:
+        raise ApiError("INTERNAL", "json.encode: nested deeper than 128 levels (a cycle?)")
+    items = list(v.items())
+    if not items:
+        return []
+    ints = sum(1 for k, _ in items if type(k) is int)
+    if ints == len(items):
+        n = len(items)
+        if max(k for k, _ in items) != n or min(k for k, _ in items) != 1:
+            raise ApiError("INTERNAL", "json.encode: sparse array (keys are not 1..n)")
+        out: list[Any] = [None] * n
+        for k, item in items:
+            out[k - 1] = json_data(item, depth + 1)
+        return out
+    if ints:
+        raise ApiError("INTERNAL", "json.encode: a table mixes array and object keys")
+    obj: dict[str, Any] = {}
+    for k, item in items:
+        if type(k) is not bytes:
+            raise ApiError("INTERNAL", f"json.encode: a {lua_type_of(k) or type(k).__name__} "
+                                       "key cannot be encoded")
+        obj[k.decode("utf-8", "replace")] = json_data(item, depth + 1)
+    return obj
 
 
 @function("json")
-def encode(v: Any) -> bytes:
-    try:
-        data = from_lua(v, empty=list)
-    except InvalidMessage as exc:
-        raise ApiError("INTERNAL", f"json.encode: {exc}") from None
-    try:
-        out = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        out = json.dumps(_no_nan(data), ensure_ascii=False, separators=(",", ":"))
-    except TypeError as exc:
-        raise ApiError("INTERNAL", f"json.encode: {exc} (binary strings are not JSON)") from None
-    return out.encode()
+def encode(v: Any = None) -> bytes:
+    return json.dumps(json_data(v), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @function("json")
-def decode(s: Any) -> Any:
-    if type(s) is not bytes or not s:
-        raise ApiError("INVALID", "json.decode expects a non-empty string")
+def decode(s: Any = None) -> Any:
+    if type(s) is not bytes:
+        raise ApiError("INVALID", "json.decode expects a string")
+    if not s:
+        raise ApiError("INVALID", "json.decode: empty string")
     try:
         data = json.loads(s)
     except ValueError as exc:
@@ -58,8 +87,70 @@ def decode(s: Any) -> Any:
     return lua_value(data)
 
 
-for _name in ("validate", "validate_string"):
-    function("json", _name)(unavailable(f"json.{_name} (JSON schema)"))
+_SCHEMAS: dict[bytes, Any] = {}    # schema text -> parsed schema (Wippy caches them too)
+
+
+def _schema_arg(schema: Any) -> Any:
+    if schema is None:
+        raise ApiError("INVALID", "json.validate: schema is required")
+    if type(schema) is bytes:
+        got = _SCHEMAS.get(schema)
+        if got is None:
+            try:
+                got = json.loads(schema)
+            except ValueError as exc:
+                raise ApiError("INVALID", f"json.validate: schema is not JSON: {exc}") from None
+            if len(_SCHEMAS) > 100:
+                _SCHEMAS.clear()
+            _SCHEMAS[schema] = got
+        return got
+    if is_lua_table(schema):
+        return json_data(schema)
+    raise ApiError("INVALID", "json.validate: schema must be a table or a JSON string")
+
+
+def _validated(schema: Any, data: Any) -> Any:
+    try:
+        problems = jsonschema.validate(schema, data)
+    except (ValueError, re.error) as exc:
+        raise ApiError("INVALID", f"json.validate: invalid schema: {exc}") from None
+    if problems:
+        raise ApiError("INVALID", "validation failed: " + "; ".join(problems))
+    return True
+
+
+def _false_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wippy's validate answers ``false, err`` (not ``nil, err``) for every error."""
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ApiError as exc:
+            return (False, current_ctx().new_obj(b"Error", b"Invalid", str(exc).encode(), False,
+                                                 None))
+    return call
+
+
+@function("json", "validate")
+@_false_on_error
+def json_validate(schema: Any = None, data: Any = None) -> Any:
+    s = _schema_arg(schema)
+    if data is None:
+        raise ApiError("INVALID", "json.validate: data is required")
+    return _validated(s, json_data(data))
+
+
+@function("json")
+@_false_on_error
+def validate_string(schema: Any = None, text_: Any = None) -> Any:
+    s = _schema_arg(schema)
+    if type(text_) is not bytes:
+        raise ApiError("INVALID", "json.validate_string: the data must be a JSON string")
+    try:
+        data = json.loads(text_)
+    except ValueError as exc:
+        raise ApiError("INVALID", f"json.validate_string: not JSON: {exc}") from None
+    return _validated(s, data)
 
 
 # -- logger ----------------------------------------------------------------------------------

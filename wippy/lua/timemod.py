@@ -17,7 +17,7 @@ import time as _stdtime
 from typing import Any
 
 from .. import time as _wtime
-from ..core.durations import format_duration, parse_duration
+from ..core.durations import parse_duration
 from ..runtime import durable
 from . import timefmt
 from .api import MEMBERS, ApiError, New, TimeValue, constant, field, function, method, text
@@ -82,9 +82,38 @@ for _name, _div in (("seconds", NS), ("minutes", 60 * NS), ("hours", 3600 * NS))
     method("Duration", _name)(_float_unit)
 
 
+def go_duration(ns: int) -> str:
+    """Go's ``Duration.String()``: ``"1h30m0s"``, ``"1.5s"``, ``"100ms"``, ``"1.5µs"``, ``"0s"``."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    n = abs(ns)
+
+    def frac(v: int, unit: int) -> str:
+        whole, rest = divmod(v, unit)
+        if not rest:
+            return str(whole)
+        digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
+        return f"{whole}.{digits}"
+    if n < 1_000:
+        return f"{sign}{n}ns"
+    if n < 1_000_000:
+        return f"{sign}{frac(n, 1_000)}\u00b5s"
+    if n < NS:
+        return f"{sign}{frac(n, 1_000_000)}ms"
+    h, rest = divmod(n, 3600 * NS)
+    m, rest = divmod(rest, 60 * NS)
+    out = sign
+    if h:
+        out += f"{h}h"
+    if h or m:
+        out += f"{m}m"
+    return out + frac(rest, NS) + "s"
+
+
 @method("Duration", "string")
 def duration_string(ns: int, _a: Any, _b: Any) -> bytes:
-    return format_duration(ns / NS).encode()
+    return go_duration(ns).encode()
 
 
 # -- zones -----------------------------------------------------------------------------------

@@ -37,13 +37,47 @@ from .query import match
 
 __all__ = ["get", "find", "snapshot", "snapshot_at", "current_version", "versions", "history",
            "apply_version", "build_delta", "parse_id", "Version", "Snapshot", "Changes",
-           "public_entry", "match"]
+           "public_entry", "match", "effective_version", "numbered_versions",
+           "restored_version"]
 
 
 def parse_id(id: str) -> dict[str, str]:
-    """``{"ns", "name"}`` of an entry id."""
-    ns, _, name = id.partition(":")
-    return {"ns": ns, "name": name}
+    """``{"ns", "name"}`` of an entry id, split at the first colon (no colon: ``ns`` is
+    empty), as Wippy does."""
+    ns, sep, name = id.partition(":")
+    return {"ns": ns, "name": name} if sep else {"ns": "", "name": id}
+
+
+# -- version numbers as Wippy shows them ------------------------------------------------------
+# The store keeps every change as the next version, a rollback included (its record's source is
+# "apply_version v<K>"). Wippy's API shows a rollback as a move back: after apply_version(v),
+# current_version() is v, and versions() lists the versions that changed something new.
+_RESTORE = "apply_version v"
+
+
+def restored_version(record: dict[str, Any] | None) -> int | None:
+    """The version a history record went back to, or None for an ordinary change."""
+    source = (record or {}).get("source") or ""
+    if source.startswith(_RESTORE) and source[len(_RESTORE):].isdigit():
+        return int(source[len(_RESTORE):])
+    return None
+
+
+def effective_version(store: Any, version: int) -> int:
+    """The version number Wippy's API shows for stored version ``version``: a rollback shows
+    as the version it went back to."""
+    seen = 0
+    while seen < 64:        # a chain of rollbacks to rollbacks ends at an ordinary change
+        back = restored_version(store.changeset(version))
+        if back is None or back >= version:
+            return version
+        version, seen = back, seen + 1
+    return version
+
+
+def numbered_versions(store: Any) -> list[int]:
+    """The versions Wippy's ``versions()`` lists: every ordinary change, oldest first."""
+    return [h["version"] for h in store.history() if restored_version(h) is None]
 
 
 class Version:
@@ -223,20 +257,31 @@ def find(flt: dict[str, Any]) -> list[dict[str, Any]]:
 
 def snapshot() -> Snapshot:
     store = _store()
-    return Snapshot(store.version() or 0, store.entries(), _submit, _rt.get().security())
-
-
-def snapshot_at(version: int | Version) -> Snapshot:
-    return Snapshot(int(version), _store().snapshot_at(int(version)), _submit,
+    return Snapshot(effective_version(store, store.version() or 0), store.entries(), _submit,
                     _rt.get().security())
 
 
+def snapshot_at(version: int | Version) -> Snapshot:
+    """The registry as it was at ``version``; raises EntryNotFound for a version that does
+    not exist, RegistryError (INVALID) for a negative one."""
+    v = int(version)
+    store = _store()
+    if v < 0:
+        raise RegistryError(f"invalid version {v}")
+    if v > (store.version() or 0) or store.changeset(v) is None:
+        raise EntryNotFound(f"version v{v} not found")
+    return Snapshot(v, store.snapshot_at(v), _submit, _rt.get().security())
+
+
 def current_version() -> Version:
-    return Version(_store().version() or 0)
+    """The current version, as Wippy numbers it (after ``apply_version(v)``: ``v``)."""
+    store = _store()
+    return Version(effective_version(store, store.version() or 0))
 
 
 def versions() -> list[Version]:
-    return [Version(h["version"]) for h in _store().history()]
+    """Every version that changed something, oldest first (rollbacks are moves, not versions)."""
+    return [Version(v) for v in numbered_versions(_store())]
 
 
 def history() -> list[dict[str, Any]]:
@@ -244,10 +289,15 @@ def history() -> list[dict[str, Any]]:
 
 
 def apply_version(version: int | Version) -> Awaitable[Version]:
-    """Roll back (or forward) to ``version``: its snapshot becomes a new version."""
+    """Roll back (or forward) to ``version``: its contents become current again (stored as a
+    new change; the API shows the registry at ``version``, which is returned)."""
     async def run() -> Version:
+        store = _store()
+        if effective_version(store, store.version() or 0) == int(version):
+            return Version(int(version))          # already there: nothing to do
         try:
-            return Version(await _rt.get().ctl_request("registry_rollback", int(version)))
+            await _rt.get().ctl_request("registry_rollback", int(version))
         except WippyError as exc:
             raise registry_error(exc) from None
+        return Version(int(version))
     return run()

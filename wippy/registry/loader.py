@@ -47,7 +47,7 @@ from .entry import MAX_NODES, CodeCheck, Entry, TooLarge, plain_copy, source_fil
 
 __all__ = ["Entry", "LoadedApp", "load_yaml", "find_config_files", "load_app",
            "load_entries_from_text", "validate_references", "source_file", "CodeCheck",
-           "MAX_NODES"]
+           "MAX_NODES", "yaml_parse", "yaml_dump"]
 
 log = logging.getLogger(__name__)
 
@@ -516,3 +516,28 @@ def load_app(app_dir: str, *, check_code: CodeCheck | None = None) -> LoadedApp:
         raise ConfigError(issues)
     return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found],
                      code_checked=check_code is not None)
+
+
+# -- YAML for code that runs (Lua's yaml module and payloads): this module is yaml's one seam --
+class _PlainLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, with timestamps kept as strings (plain data only)."""
+
+
+_PlainLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda ld, n: ld.construct_scalar(n))
+
+
+def yaml_parse(text: str | bytes) -> Any:
+    """YAML text as plain data; raises ValueError naming the problem."""
+    try:
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def yaml_dump(data: Any, indent: int = 2, sort_keys: bool = True) -> str:
+    """Plain data as YAML text; raises ValueError for anything YAML's safe dumper refuses."""
+    try:
+        return yaml.safe_dump(data, indent=indent, sort_keys=sort_keys, allow_unicode=True,
+                              default_flow_style=False)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None

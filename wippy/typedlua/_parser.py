@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import _statics as S
 from ._lexer import Tokens, line_col
 from ._typecode import ANY, Node, emit, lua_string
 from ._typeparse import TYPE_START, ParseError, TypeParser
@@ -50,6 +51,7 @@ class ParseResult:
     uses_runtime: bool
     requires: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    type_errors: list[tuple[int, str]] = field(default_factory=list)
 
 
 class Parser(TypeParser):
@@ -73,6 +75,13 @@ class Parser(TypeParser):
         self.aliases: dict[str, int] = {}                # name -> number of type parameters
         self.generic_uses: list[tuple[str, int, int]] = []
         self.block_aliases: list[set[str]] = [set()]
+        # static checks (_statics.py): alias bodies, the declared returns of the functions
+        # being parsed and whether they returned, the static type of the last operand
+        self.type_errors: list[tuple[int, str]] = []
+        self.alias_nodes: dict[str, Node] = {}
+        self.fn_rets: list[list[Node]] = []
+        self.fn_returned: list[bool] = []
+        self.last_type: Node | None = None
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -197,11 +206,22 @@ class Parser(TypeParser):
             self.scopes.pop()
 
     def retstat(self) -> None:
+        at = self.st[self.i]
         self.i += 1
         t = self.ty[self.i]
+        got: list[Node | None] = []
         if t not in _BLOCK_END and t != ";":
-            self.explist()
+            got = self.explist()
         self.accept(";")
+        if self.fn_rets:
+            self.fn_returned[-1] = True
+            want = self.fn_rets[-1]
+            if want and got and not S.assignable(want[0], got[0], self.alias_nodes):
+                self.type_error(at, f"cannot return {S.describe(got[0])} as "
+                                    f"{S.describe(want[0])}")
+
+    def type_error(self, offset: int, message: str) -> None:
+        self.type_errors.append((offset, message))
 
     def statement(self) -> None:
         ty = self.ty
@@ -246,7 +266,7 @@ class Parser(TypeParser):
             if self.accept("function"):
                 name = self.expect_name()
                 self.declare(name, None)
-                self.funcbody(i)
+                self.declare(name, self.funcbody(i))
             else:
                 self.localstat()
         elif t == "::":
@@ -338,7 +358,12 @@ class Parser(TypeParser):
             if not self.accept(","):
                 break
         if self.accept("="):
-            self.explist()
+            at = self.st[self.i]
+            values = self.explist()
+            for (name, t), got in zip(names, values):
+                if t is not None and not S.assignable(t, got, self.alias_nodes):
+                    self.type_error(at, f"cannot assign {S.describe(got)} to '{name}' of type "
+                                        f"{S.describe(t)}")
         for name, t in names:
             self.declare(name, t)
 
@@ -351,7 +376,8 @@ class Parser(TypeParser):
                 raise ParseError(self.st[self.i - 1], f"unknown attribute '{name}'")
             self.expect(">")
 
-    def funcbody(self, open_i: int, is_method: bool = False) -> None:
+    def funcbody(self, open_i: int, is_method: bool = False) -> Node:
+        """Parse a function from its parameters to ``end``; returns its signature node."""
         ty = self.ty
         gp: set[str] = set()
         if ty[self.i] == "<":
@@ -386,18 +412,28 @@ class Parser(TypeParser):
                 if vararg or not self.accept(","):
                     break
         self.expect(")")
+        rets: list[Node] = []
         if ty[self.i] == ":":
             start, mark = self.st[self.i], len(self.edits)
             self.i += 1
-            self.return_types()
+            rets = self.return_types()
             self.erase(start, mark)
         self.scopes.append(params)
         self.vararg.append(vararg)
+        self.fn_rets.append(rets if not gp else [])     # generic returns are not judged
+        self.fn_returned.append(False)
         self.block()
+        returned = self.fn_returned.pop()
+        self.fn_rets.pop()
         self.vararg.pop()
         self.scopes.pop()
         self.generic_params.pop()
+        if rets and not gp and not returned and not S.can_be_nil(rets[0], self.alias_nodes):
+            self.type_error(self.st[self.i], f"missing return: the function returns "
+                                             f"{S.describe(rets[0])}")
         self.expect_match("end", "function", open_i)
+        sig = [(n, t) for n, t in params.items() if n != "self"]
+        return ("fn", sig, vararg, [] if gp else rets)
 
     def return_types(self) -> list[Node]:
         """After ``):`` -- ``T``, ``T, U``, ``(T, U)``, ``()``, ``asserts x is T``."""
@@ -433,6 +469,8 @@ class Parser(TypeParser):
         self.alias_params.pop()
         del self.edits[mark:]
         self.note_alias(name, len(params), name_i)
+        if not params:
+            self.alias_nodes[name] = body
         if params:
             code = (f"__wt.gdef(__ws, {lua_string(name)}, {len(params)}, "
                     f"function({', '.join(params)}) return {emit(body)} end)")
@@ -498,26 +536,56 @@ class Parser(TypeParser):
 
     # -- expressions -------------------------------------------------------------------------
 
-    def explist(self) -> None:
-        self.expr()
+    def explist(self) -> list[Node | None]:
+        """Parse expressions; their static types (None: unknown, or several values)."""
+        out = [self.expr()]
         while self.accept(","):
-            self.expr()
+            out.append(self.expr())
+        return out
 
-    def expr(self) -> None:
+    def expr(self) -> Node | None:
+        """Parse an expression; its static type when the operands tell it (else None)."""
         ty = self.ty
+        ops: set[str] = set()
+        operands: list[tuple[int, Node | None]] = []        # (offset, type after unary ops)
         while True:
+            neg = False
+            unary: Node | None = None
             while ty[self.i] in _UNOPS:
+                u = ty[self.i]
+                neg = neg or u == "-"
+                unary = ("prim", "boolean") if u == "not" else S.NUMBER
                 self.i += 1
-            self.simpleexp()
+            at = self.st[self.i]
+            got = self.simpleexp()
+            if neg and got is not None and got[0] == "prim" and got[1] in S.NOT_ARITH:
+                self.type_error(at, f"cannot do arithmetic on a {got[1]}")
+            operands.append((at, unary if unary is not None else got))
             if ty[self.i] in _BINOPS:
+                ops.add(ty[self.i])
                 self.i += 1
                 continue
-            return
+            break
+        if ops and ops <= S.ARITH:          # with other operators, precedence decides: no guess
+            for at, got in operands:
+                if got is not None and got[0] == "prim" and got[1] in S.NOT_ARITH:
+                    self.type_error(at, f"cannot do arithmetic on a {got[1]}")
+        if len(operands) == 1:
+            return operands[0][1]
+        if ops <= S.ARITH:
+            return S.NUMBER
+        if ops == {".."}:
+            return ("prim", "string")
+        if ops <= {"<", ">", "<=", ">=", "~=", "=="}:
+            return ("prim", "boolean")
+        return None
 
-    def simpleexp(self) -> None:
+    def simpleexp(self) -> Node | None:
         ty = self.ty
         t = ty[self.i]
+        out: Node | None = None
         if t in _SIMPLE:
+            out = S.literal(t)
             self.i += 1
         elif t == "...":
             if not self.vararg[-1]:
@@ -525,13 +593,18 @@ class Parser(TypeParser):
             self.i += 1
         elif t == "{":
             self.table()
+            out = ("prim", "table")
         elif t == "function":
             open_i = self.i
             self.i += 1
             self.funcbody(open_i)
+            out = ("prim", "function")
         else:
             self.suffixedexp()
+            out = self.last_type
+        start = self.i
         self.casts()
+        return out if self.i == start else None       # a cast says what it is: not judged
 
     def casts(self) -> None:
         """Postfix ``!``, ``:: T`` and ``as T`` after an operand."""
@@ -572,15 +645,24 @@ class Parser(TypeParser):
         return True
 
     def suffixedexp(self) -> str:
+        """Parse a primary expression and its suffixes; ``var``, ``call`` or ``paren``. Its
+        static type is left in ``last_type``."""
         ty = self.ty
         i = self.i
         t = ty[i]
+        cur: Node | None = None
         if t == "name":
             kind = "var"
             name = self.text(i)
             self.i += 1
             if name == "typeof" or name == "require":
                 self.special_call(name)
+            else:
+                found, cur = self.lookup(name)
+                if cur is not None and cur[0] in ("opt", "union"):
+                    cur = None          # the code may have narrowed it (`if x ~= nil`): unknown
+                if name == "error" and not found and self.fn_returned:
+                    self.fn_returned[-1] = True     # error() does not return
         elif t == "(":
             self.i += 1
             self.expr()
@@ -590,28 +672,59 @@ class Parser(TypeParser):
             raise self.error("unexpected symbol")
         while True:
             t = ty[self.i]
+            at = self.st[self.i]
+            prim = cur[1] if cur is not None and cur[0] == "prim" else None
             if t == ".":
                 self.i += 1
-                self.expect_name()
+                fname = self.expect_name()
+                if prim in ("number", "integer", "boolean", "nil"):
+                    self.type_error(at, f"cannot index a {prim} (field '{fname}')")
+                    cur = None
+                else:
+                    lacks, cur = S.field_of(cur, fname, self.alias_nodes)
+                    if lacks:
+                        self.type_error(at, f"unknown field '{fname}'")
                 kind = "var"
             elif t == "[":
                 self.i += 1
                 self.expr()
                 self.expect("]")
-                kind = "var"
+                kind, cur = "var", None
             elif t == ":":
                 self.i += 1
                 self.expect_name()
                 self.args()
-                kind = "call"
+                kind, cur = "call", None
             elif t == "(" or t == "str" or t == "{":
-                self.args()
+                if prim in ("number", "integer", "string", "boolean", "nil"):
+                    self.type_error(at, f"cannot call a {prim}")
+                got, multi = self.args()
+                cur = self.call_result(cur, got, multi, at)
                 kind = "call"
             elif t == "!":
                 self.edits.append((self.st[self.i], self.en[self.i], None))
                 self.i += 1
+                cur = None
             else:
+                self.last_type = cur
                 return kind
+
+    def call_result(self, sig: Node | None, got: list[Node | None], multi: bool,
+                    at: int) -> Node | None:
+        """Check a call of a local function with a known signature; its first result type."""
+        if sig is None or sig[0] != "fn":
+            return None
+        _, params, vararg, rets = sig
+        need = S.required(params, self.alias_nodes)
+        if len(got) < need and not multi:
+            self.type_error(at, f"expects at least {need} argument(s), got {len(got)}")
+        elif len(got) > len(params) and not vararg:
+            self.type_error(at, f"expects at most {len(params)} argument(s), got {len(got)}")
+        for (pname, pt), g in zip(params, got):
+            if pt is not None and not S.assignable(pt, g, self.alias_nodes):
+                self.type_error(at, f"argument '{pname}' expects {S.describe(pt)}, got "
+                                    f"{S.describe(g)}")
+        return rets[0] if len(rets) == 1 else None
 
     def special_call(self, name: str) -> None:
         """``typeof(x)`` of an annotated local, ``require("m")``: looked at, parsed normally."""
@@ -632,20 +745,27 @@ class Parser(TypeParser):
                 pos = self.st[i + 2]
                 self.edits.append((pos, pos, ", " + emit(t)))
 
-    def args(self) -> None:
+    def args(self) -> tuple[list[Node | None], bool]:
+        """Parse call arguments: their static types, and whether the last one may be several
+        values (a call or ``...``)."""
         t = self.ty[self.i]
         if t == "str":
             self.i += 1
-        elif t == "{":
+            return [("prim", "string")], False
+        if t == "{":
             self.table()
-        elif t == "(":
+            return [("prim", "table")], False
+        if t == "(":
             open_i = self.i
             self.i += 1
+            got: list[Node | None] = []
+            multi = False
             if self.ty[self.i] != ")":
-                self.explist()
+                got = self.explist()
+                multi = self.ty[self.i - 1] in (")", "...")
             self.expect_match(")", "(", open_i)
-        else:
-            raise self.error("function arguments expected")
+            return got, multi
+        raise self.error("function arguments expected")
 
     def table(self) -> None:
         ty = self.ty
@@ -679,7 +799,8 @@ class Parser(TypeParser):
                 self.warnings.append((offset, f"type '{name}' takes {want} type argument(s), "
                                               f"got {nargs}"))
         self.warnings.sort()
-        return ParseResult(self.edits, self.uses_runtime, self.requires, self.warnings)
+        return ParseResult(self.edits, self.uses_runtime, self.requires, self.warnings,
+                           sorted(self.type_errors))
 
 
 def parse(src: str, toks: Tokens) -> ParseResult:

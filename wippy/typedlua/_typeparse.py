@@ -71,7 +71,7 @@ class TypeParser:
     def save(self) -> State: raise NotImplementedError
     def restore(self, state: State) -> None: raise NotImplementedError
     def lookup(self, name: str) -> tuple[bool, Node | None]: raise NotImplementedError
-    def expr(self) -> None: raise NotImplementedError
+    def expr(self) -> Node | None: raise NotImplementedError
     def return_types(self) -> list[Node]: raise NotImplementedError
 
     # -- types -------------------------------------------------------------------------------
@@ -255,11 +255,15 @@ class TypeParser:
     def special_type(self, word: str) -> Node:
         self.i += 2
         if word == "typeof":
+            # typeof(x) of an annotated local is its declared type; of anything else, any
+            known: Node | None = None
+            if self.ty[self.i] == "name" and self.ty[self.i + 1] == ")":
+                known = self.lookup(self.text())[1]
             mark = len(self.edits)
             self.expr()
             del self.edits[mark:]
             self.expect(")")
-            return ANY
+            return known if known is not None else ANY
         if word == "keyof":
             self.type_expr()
             self.expect(")")

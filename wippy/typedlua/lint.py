@@ -14,8 +14,13 @@ A directory is linted as an application when it has registry files: the loader's
 are reported (as errors), every Lua entry is checked with its entry's context, and every other
 ``.lua`` file under the directory is checked too. Without registry files, only ``.lua`` files.
 
-Not done (yet): type checking proper (assignability, narrowing, call arity) -- Wippy's checker
-is a large flow-sensitive analysis; this lint is the part that is cheap and certain.
+* errors: the static type errors the translator can see (``_statics.py``: a literal or a
+  declared type assigned, returned or passed where it cannot go, arithmetic on a string, a
+  call of a number, a field a record alias lacks, a wrong number of arguments); the registry
+  refuses code with them, at boot and at apply, as Wippy does.
+
+Not done: type checking proper (inference through calls of other modules, narrowing) --
+Wippy's checker is a large flow-sensitive analysis; this is the part that is cheap and certain.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ Severity = Literal["error", "warning"]
 
 #: Modules the Lua runtime provides to ``require`` (SPEC S6); an entry lists those it uses.
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "io", "env", "workflow"})
+                             "io", "env", "workflow", "system", "ctx"})
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "benchmarks", "tests"})
 _LUA_LINE = re.compile(r"^(?:.*?):(\d+): ")
 
@@ -79,6 +84,7 @@ def lint_source(source: str, path: str, *, entry: str | None = None,
     except TypedLuaError as exc:
         return [issue(exc.line, exc.col, "error", exc.detail)]
     out = [issue(line, col, "warning", msg) for line, col, msg in result.warnings]
+    out += [issue(line, col, "error", f"type error: {msg}") for line, col, msg in result.type_errors]
     if allowed_modules is not None:
         allowed = set(allowed_modules)
         for module, line, col in result.requires:

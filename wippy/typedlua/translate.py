@@ -45,6 +45,7 @@ class Translation:
     uses_runtime: bool
     requires: tuple[tuple[str, int, int], ...] = ()          # (module, line, col)
     warnings: tuple[tuple[int, int, str], ...] = ()          # (line, col, message)
+    type_errors: tuple[tuple[int, int, str], ...] = ()       # (line, col, message)
     chunk_name: str = field(default="", compare=False)
 
 
@@ -88,6 +89,7 @@ def _translate(source: str, chunk_name: str) -> Translation:
         code=code, changed=bool(result.edits), uses_runtime=result.uses_runtime,
         requires=tuple((m, *line_col(ls, off)) for m, off in result.requires),
         warnings=tuple((*line_col(ls, off), msg) for off, msg in result.warnings),
+        type_errors=tuple((*line_col(ls, off), msg) for off, msg in result.type_errors),
         chunk_name=chunk_name)
 
 

@@ -155,7 +155,11 @@ local function describe(v)
 end
 
 local function at(p) return p == "" and "" or ("field '" .. p .. "': ") end
-local function fail(p, t, v) return false, at(p) .. "expected " .. render(t, true) .. ", got " .. describe(v) end
+local function fail(p, t, v)
+  local want = render(t, true)
+  if rawget(t, "__params") and want:sub(1, 1) == "(" then want = "function " .. want end
+  return false, at(p) .. "expected " .. want .. ", got " .. describe(v)
+end
 
 -- validation --------------------------------------------------------------------------------
 local function vlen(v)
@@ -164,8 +168,8 @@ local function vlen(v)
 end
 
 local VALIDATORS = {
-  min = function(v, n) if type(v) == "number" and v < n then return "must be >= " .. tostring(n) end end,
-  max = function(v, n) if type(v) == "number" and v > n then return "must be <= " .. tostring(n) end end,
+  min = function(v, n) if type(v) == "number" and v < n then return "must be >= " .. tostring(n) .. " (minimum)" end end,
+  max = function(v, n) if type(v) == "number" and v > n then return "must be <= " .. tostring(n) .. " (maximum)" end end,
   min_len = function(v, n) local l = vlen(v) if l and l < n then return "length must be >= " .. tostring(n) end end,
   max_len = function(v, n) local l = vlen(v) if l and l > n then return "length must be <= " .. tostring(n) end end,
   pattern = function(v, pats, orig)

@@ -10,7 +10,7 @@
 --      time under the reference solver (app.workers:solve, Python) and the current one;
 --   2. each round: ask the generator (app:evolve_settings.generator, a function entry) for
 --      candidates; register each as a function.lua in app.evolve with sandbox limits; run it
---      on the sample: an error or a limit (LIMIT_EXCEEDED) or a wrong answer rejects it;
+--      on the sample: an error or a limit (LimitExceeded) or a wrong answer rejects it;
 --      the fastest correct one is adopted when it beats the current solver by `margin`:
 --      app.evolve:solvers (which the agents read before every task) now names it;
 --   3. confirmation on fresh tasks against the solver it replaced, and again at the start of
@@ -54,9 +54,13 @@ local function fmt_ms(ms) return string.format("%.1f ms", ms) end
 
 -- an error object (or anything) as one line
 local function why(err)
-  if type(err) == "table" and err.kind then
-    local kind, message = err:kind(), err:message()
-    if message:sub(1, #kind + 1) == kind .. ":" then return message end
+  local ok, kind = pcall(function() return err:kind() end)
+  if ok and type(kind) == "string" and kind ~= "" then
+    local message = err:message()
+    -- a denial's message already names it ("PERMISSION_DENIED: actor ... may not ...")
+    if message:sub(1, #kind + 1) == kind .. ":" or message:match("^[%u_]+: ") then
+      return message
+    end
     return kind .. ": " .. message
   end
   return tostring(err)

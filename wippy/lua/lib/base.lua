@@ -1,10 +1,10 @@
--- Globals made on first use: pcall, xpcall, print, setmetatable, getmetatable.
+-- Globals made on first use: pcall, xpcall, print, setmetatable, getmetatable, type.
 -- pcall/xpcall make memory and stack overflows (and the hook's KILL) fatal: they are rethrown,
 -- so a limit cannot be caught and retried.
 local py, ret, mkerr, fatal, KILL, killer, HK, class, getmt, A = ...
 local pcall_, xpcall_, error_, type_, select_, tostring_, concat =
   A[6], A[7], A[8], A[9], A[10], A[11], A[12]
-local setmetatable_, getmetatable_, rawget_ = A[14], A[15], A[16]
+local setmetatable_, getmetatable_, rawget_, OBJ = A[14], A[15], A[16], A[27]
 
 local function check(ok, ...)
   if not ok then
@@ -36,5 +36,10 @@ end
 function M.getmetatable(v)          -- userdata are wippy's handles: their metatable is private
   if type_(v) == "userdata" then return nil end
   return getmetatable_(v)
+end
+function M.type(v)                  -- wippy's objects are userdata, as in Wippy
+  local t = type_(v)
+  if t == "table" and OBJ[getmt(v)] then return "userdata" end
+  return t
 end
 return M

@@ -12,7 +12,7 @@ local real = {
 }
 for name, mt in next, PROXY do real[name] = mt.__index end
 local types_core = load_(installer, "=[wippy types installer]", "b", real)(
-  false, core, engine, function(msg) return mkerr("INVALID", msg, false) end)
+  false, core, engine, function(msg) return mkerr("Invalid", msg, false) end)
 -- string(x) is a cast: the installer put a __call on the string library; the per-process
 -- copies of `string` get it too
 local smt = getmetatable_(real.string)

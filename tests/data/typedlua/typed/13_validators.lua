@@ -1,4 +1,4 @@
--- expect: {"age_ok": 30, "age_low": "User: field 'age': must be >= 0, got integer -1", "age_high": "User: field 'age': must be <= 150, got integer 200", "name_long": "User: field 'name': length must be <= 10, got string \"abcdefghijk\"", "email_bad": "Email: must match pattern \"^.+@.+$\", got string \"nope\"", "email_ok": "a@b.c", "scores_bad": True, "id": [True, True, False, False], "zip": [True, False]}
+-- expect: {"age_ok": 30, "age_low": "User: field 'age': must be >= 0 (minimum), got integer -1", "age_high": "User: field 'age': must be <= 150 (maximum), got integer 200", "name_long": "User: field 'name': length must be <= 10, got string \"abcdefghijk\"", "email_bad": "Email: must match pattern \"^.+@.+$\", got string \"nope\"", "email_ok": "a@b.c", "scores_bad": True, "id": [True, True, False, False], "zip": [True, False]}
 -- Validators @min @max @min_len @max_len @pattern, on fields, arrays and union members.
 type User = {
     age: number @min(0) @max(150),
