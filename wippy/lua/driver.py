@@ -29,7 +29,7 @@ from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import durable, scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, engine, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, engine, httpmod, modules, regmod, stdmods, timemod, wfmod  # noqa: F401 - they register the API
 from .api import (
     BLOCKING,
     ApiError,

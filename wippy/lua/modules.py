@@ -41,7 +41,7 @@ log = logging.getLogger("wippy.lua")
 
 #: Modules a Lua entry may list in ``modules:`` and ``require`` (Wippy's names).
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
-                             "env", "io", "system", "workflow"})
+                             "env", "io", "system", "workflow", "http"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})
