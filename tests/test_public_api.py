@@ -7,10 +7,11 @@ PUBLIC = [
     "__version__",
     "Node", "Connection", "connect",
     "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
+    "http",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
-    "RegistryError", "EntryNotFound", "LimitExceeded",
+    "RegistryError", "EntryNotFound", "LimitExceeded", "HttpError",
 ]
 
 
