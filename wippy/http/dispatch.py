@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..core import wire
 from ..core.pid import make_pid
+from ..core.protocol import MONITOR
 from ..errors import WippyError
 from . import frames
 from .middleware import Cors, Metrics, Middleware
@@ -108,6 +109,15 @@ class Dispatcher:
         elif p.queue is not None:
             p.queue.put_nowait(frame)
 
+    def on_exit(self, local: str, error: Any) -> None:
+        """The handler's process of request ``local`` ended (it is monitored): if it had not
+        answered, it never will (its entry was gone, or it was killed before its first step)."""
+        p = self.pending.get(local)
+        if p is not None:
+            why = error.get("message") if isinstance(error, dict) else None
+            self._abort(p, frames.Gone(500, f"the handler's process ended without answering"
+                                            f"{': ' + why if why else ''}"))
+
     def host_down(self, serial: int, reason: str) -> None:
         """Every request held by OS process ``serial`` fails."""
         for p in list(self.pending.values()):
@@ -170,6 +180,7 @@ class Dispatcher:
                 return await _answer(send, 405, extra + [("Allow", ", ".join(match.allowed))],
                                      b"405 method not allowed\n")
             return await _answer(send, 404, extra, b"404 page not found\n")
+        # security: an ``http.*`` policy check (actor of the service, action, endpoint) goes here
         if not self.accepting:
             return await _answer(send, 503, extra + [("Connection", "close")],
                                  b"503 server stopping\n")
@@ -201,7 +212,7 @@ class Dispatcher:
         try:
             try:
                 self._send_frame(serial, _dumps((_SPAWN, handler_local, reply_to, route.endpoint,
-                                                 [req], 0, None)))
+                                                 [req], MONITOR, None)))
                 first = await p.fut
             except WippyError as exc:           # the frame could not be queued
                 log.error("%s: %s %s: %s", self.service_id, method, path, exc)

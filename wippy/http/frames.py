@@ -4,7 +4,8 @@ A request reaches a host as an ordinary data-plane SPAWN of the matched ``http.e
 whose one argument is the request frame; the handler's process answers with data-plane MSG
 frames addressed to the request's own PID at the server (``reply_to``), on the reserved topic
 :data:`TOPIC` (processes cannot send on reserved topics, so no handler can forge another
-request's answer). One sender, one pipe: the frames of one response arrive in order.
+request's answer). One sender, one pipe: the frames of one response arrive in order, and the
+EXIT of the handler's process (spawned monitored) after them.
 
 ========  ===============================================================  ======================
 frame     layout (a list: plain data)                                      meaning

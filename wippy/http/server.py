@@ -184,8 +184,8 @@ class HttpServer:
     def _drain(self) -> None:
         inbox = self.mesh.inbox
         events, pollin, nb = transport.EVENTS, transport.POLLIN, int(transport.NOBLOCK)
-        msg_op, ctl_op, topic = wire.Op.MSG, wire.Op.CTL, frames.TOPIC
-        on_reply = self.dispatcher.on_reply
+        msg_op, exit_op, ctl_op, topic = wire.Op.MSG, wire.Op.EXIT, wire.Op.CTL, frames.TOPIC
+        on_reply, on_exit = self.dispatcher.on_reply, self.dispatcher.on_exit
         while inbox.getsockopt(events) & pollin:  # type: ignore[arg-type,operator]  # EVENTS is an int option
             try:
                 data = inbox.recv(nb)
@@ -201,6 +201,8 @@ class HttpServer:
                 if op == msg_op:
                     if frame[3] == topic:
                         on_reply(frame[1], frame[4])
+                elif op == exit_op:
+                    on_exit(frame[1], frame[4])
                 elif op == ctl_op:
                     self.on_ctl(frame[1])
 
