@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..core import osproc, protocol
-from ..errors import NodeError
 from ..http.server import STATS_SYSTEM, ServerExit, server_main
 from ..registry.entry import Kind
 from ..supervision.backoff import host_restart_delay
