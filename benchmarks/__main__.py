@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import floor, peers_inproc, peers_mp, peers_ray, registry_cases, wippy_cases, workflow_cases
+from . import (
+    floor,
+    http_cases,
+    peers_inproc,
+    peers_mp,
+    peers_ray,
+    registry_cases,
+    wippy_cases,
+    workflow_cases,
+)
 from ._harness import (
     PIN_MODES,
     Ctx,
@@ -57,7 +66,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 def all_units() -> list[Unit]:
     """Every unit, in run order: floors first, then peers, then wippy."""
     return [*floor.UNITS, *peers_mp.UNITS, *peers_inproc.UNITS, *peers_ray.UNITS,
-            *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS]
+            *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS, *http_cases.UNITS]
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

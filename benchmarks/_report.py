@@ -47,6 +47,8 @@ CASES: dict[str, str] = {
                 "get/find, file save -> new version",
     "workflow": "durable workflow steps (fsync'd journal, group commit) vs one fsync per step; "
                 "step latency; recovery after kill -9 of the node",
+    "http": "hello handler (Lua, Python) behind wippy's HTTP server vs the same server library "
+            "answering directly; wrk at 1 and 64 connections",
 }
 
 #: The system each case is compared against.
@@ -59,6 +61,7 @@ FLOOR_SYSTEM: dict[str, str] = {
     "memory": "floor:asyncio",
     "restart": "floor:fork",
     "cpu": "floor:1-proc",
+    "http": "floor:granian",
 }
 
 #: Order of systems inside one case in the table.

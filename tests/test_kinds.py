@@ -24,14 +24,15 @@ def test_kind_sets_cover_the_first_set_of_spec_s3() -> None:
     assert kinds.KINDS == {
         "process.host", "terminal.host", "process.lua", "process.py", "function.lua",
         "function.py", "library.lua", "workflow.lua", "workflow.py", "process.service",
-        "supervisor", "registry.entry", "security.policy"}
+        "supervisor", "registry.entry", "security.policy", "http.service", "http.router",
+        "http.endpoint"}
     assert kinds.HOST_KINDS == {"process.host", "terminal.host"}
     assert kinds.CODE_KINDS == {"process.lua", "function.lua", "library.lua", "workflow.lua",
                                 "process.py", "function.py", "workflow.py"}
 
 
 def test_unknown_kind_is_an_error_on_field_kind() -> None:
-    assert _errors("http.service", {}) == {"kind": "unknown kind 'http.service'"}
+    assert _errors("sql.database", {}) == {"kind": "unknown kind 'sql.database'"}
 
 
 def test_process_host_defaults_are_filled_in() -> None:

@@ -26,23 +26,25 @@ LADDER: list[tuple[str, ...]] = [
      "wippy.registry.store", "wippy.registry.query",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
-     "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle"),
+     "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
+     "wippy.http.routing", "wippy.http.frames", "wippy.http.middleware"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
-     "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security"),
+     "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
-    ("wippy.host", "wippy.node", "wippy.client"),
+    ("wippy.host", "wippy.node", "wippy.client", "wippy.http.server", "wippy.http.dispatch"),
     # 7: the command line and the package's front door
     ("wippy.cli", "wippy.__main__", "wippy"),
 ]
 
 # One importer each (paths relative to the package).
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
-         "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"}}
+         "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
+         "granian": {"http/server.py"}, "uvloop": {"http/server.py"}}
 
 def _modules() -> dict[str, str]:
     out = {}

@@ -5,7 +5,7 @@ versioned registry in LMDB. See README.md for a tour.
 """
 from __future__ import annotations
 
-from . import channel, coroutine, events, funcs, process, registry, security, system, time, workflow
+from . import channel, coroutine, events, funcs, http, process, registry, security, system, time, workflow
 from ._version import __version__
 from .channel import Channel, SelectResult
 from .client import Connection, Node, connect
@@ -14,6 +14,7 @@ from .errors import (
     ChannelClosed,
     ConfigError,
     EntryNotFound,
+    HttpError,
     InvalidMessage,
     LimitExceeded,
     NodeError,
@@ -33,9 +34,9 @@ __all__ = [
     "__version__",
     "Node", "Connection", "connect",
     "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
-    "security",
+    "security", "http",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
-    "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied",
+    "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied", "HttpError",
 ]

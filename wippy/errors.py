@@ -35,6 +35,7 @@ __all__ = [
     "PolicyError",
     "BadFrame",
     "TooLarge",
+    "HttpError",
 ]
 
 
@@ -236,6 +237,12 @@ class BadFrame(WippyError, ValueError):
 
 class TooLarge(WippyError, ValueError):
     """A value holds more values than allowed, or is nested too deeply."""
+
+    kind = "INVALID"
+
+
+class HttpError(WippyError):
+    """An HTTP handler's call outside a request, or a response used in the wrong order."""
 
     kind = "INVALID"
 

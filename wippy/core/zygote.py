@@ -1,12 +1,18 @@
-"""The zygote: a small single-threaded child of the node that forks every host OS process.
+"""The zygote: a small single-threaded child of the node that forks every host OS process
+and every HTTP server OS process.
 
 S2 forbids forking a process that already has a zmq context, an LMDB env or threads. The node
 needs all three, and must fork again whenever a host dies. So the node forks this zygote first,
 before it creates anything, and asks it over a pipe to fork hosts. Forking from a small,
 single-threaded image is also faster (it is the floor of host restart latency).
 
-Process tree: node -> zygote -> hosts. Hosts die with the zygote (PR_SET_PDEATHSIG), the zygote
-dies with the node, and the node is a subreaper, so ``kill -9`` of the node leaves nothing.
+Process tree: node -> zygote -> hosts and servers. Children die with the zygote
+(PR_SET_PDEATHSIG), the zygote dies with the node, and the node is a subreaper, so ``kill -9``
+of the node leaves nothing.
+
+What a child runs is chosen by its spec's ``role`` from the table of mains the node hands the
+zygote (a host by default); the child imports what it needs after the fork, so the zygote's
+image stays small (the HTTP server library is imported by the server child alone).
 
 Pipe protocol: 4-byte big-endian length + pickle, both ways. Node -> zygote:
 ``("fork", spec)``. Zygote -> node: ``("started", serial, os_pid)``,
@@ -20,11 +26,15 @@ import select
 import signal
 import struct
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from . import osproc
 
-__all__ = ["Zygote"]
+__all__ = ["Zygote", "ChildMain", "HOST_ROLE"]
+
+#: What a forked child runs: its spec in, its exit code out.
+ChildMain = Callable[[dict[str, Any]], int]
+HOST_ROLE = "host"          # the role of a spec that names none
 
 _LEN = struct.Struct(">I")
 
@@ -62,8 +72,9 @@ class _Reader:
 class Zygote:
     """Node-side handle. ``start()`` must run before the node creates contexts or threads."""
 
-    def __init__(self, child_main: Callable[[dict[str, Any]], int]) -> None:
-        self.child_main = child_main
+    def __init__(self, mains: ChildMain | Mapping[str, ChildMain]) -> None:
+        self.mains: Mapping[str, ChildMain] = (
+            mains if isinstance(mains, Mapping) else {HOST_ROLE: mains})
         self.pid = 0
         self._cmd_w = -1
         self._evt: _Reader | None = None
@@ -81,7 +92,7 @@ class Zygote:
                 os.close(cmd_w)
                 os.close(evt_r)
                 osproc.set_pdeathsig(parent)
-                code = _zygote_loop(cmd_r, evt_w, self.child_main)
+                code = _zygote_loop(cmd_r, evt_w, self.mains)
             finally:
                 os._exit(code)
         os.close(cmd_r)
@@ -101,6 +112,7 @@ class Zygote:
         return self._evt.fd
 
     def fork_host(self, spec: dict[str, Any]) -> None:
+        """Fork a child for ``spec`` (its ``role`` picks the main; a host by default)."""
         _write(self._cmd_w, ("fork", spec))
 
     def events(self) -> list[tuple]:
@@ -113,7 +125,7 @@ class Zygote:
             self._cmd_w = -1
 
 
-def _zygote_loop(cmd_r: int, evt_w: int, child_main: Callable[[dict[str, Any]], int]) -> int:
+def _zygote_loop(cmd_r: int, evt_w: int, mains: Mapping[str, ChildMain]) -> int:
     # Only the node decides when the zygote ends (pipe EOF, or its parent-death signal): a
     # SIGINT/SIGTERM sent to the whole process group must not orphan the node's bookkeeping.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -154,7 +166,7 @@ def _zygote_loop(cmd_r: int, evt_w: int, child_main: Callable[[dict[str, Any]], 
                             for fd in (cmd_r, evt_w, wake_r, wake_w):
                                 os.close(fd)
                             osproc.set_pdeathsig(me)
-                            code = child_main(spec)
+                            code = mains[spec.get("role", HOST_ROLE)](spec)
                         except BaseException:  # noqa: BLE001 - report, then leave via _exit
                             import traceback
                             traceback.print_exc()

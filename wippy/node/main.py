@@ -34,9 +34,10 @@ def run_node(opts: NodeOptions) -> int:
         print(f"wippy: unknown entry '{opts.exec_entry}'", file=sys.stderr)
         return 1
 
-    from ..core.zygote import Zygote
+    from ..core.zygote import HOST_ROLE, Zygote
     from ..host.loop import host_main
-    zygote = Zygote(host_main)
+    from .http import HTTP_ROLE, http_server_main
+    zygote = Zygote({HOST_ROLE: host_main, HTTP_ROLE: http_server_main})
     zygote.start()          # before any context, env or thread exists in this process
     try:
         node = NodeServer(opts, app, zygote)

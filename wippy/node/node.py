@@ -45,6 +45,7 @@ from ..security.context import denials, set_strict
 from ..supervision.services import State
 from .control import ControlPlane
 from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
+from .http import HttpSupervisor
 from .names import NameTable
 from .options import NodeOptions
 from .procs import NODE_PID, ProcessPort
@@ -107,6 +108,11 @@ class NodeServer:
                                       self._node_info, self.names.by_pid, self.services.rows,
                                       self.services.tree)
         self.terminal = Terminal(opts, app, self.procs, self.hosts, self.begin_stop)
+        self.http = HttpSupervisor(
+            self.zygote.fork_host, self._welcome_server, self._member_down,
+            self.control.send_host, lambda h: self.hosts.set_workers(h, 1), self._new_serial,
+            call_later, {"rundir": self.rundir.path, "store": self.store.path,
+                         "app_dir": self.app_dir, "log_level": opts.log_level})
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
         self.booted = False
@@ -131,6 +137,8 @@ class NodeServer:
             EntryKind.PROCESS_HOST.value: self._host_entry_changed,
             EntryKind.PROCESS_SERVICE.value: self.services.changed,
             EntryKind.SUPERVISOR.value: self._supervisor_entry_changed,
+            EntryKind.HTTP_SERVICE.value: lambda eid, e: self.http.changed(
+                eid, e, self.store.entries()),
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -148,6 +156,7 @@ class NodeServer:
         for e in self.store.entries().values():
             if e["kind"] == EntryKind.PROCESS_HOST.value:
                 self.hosts.set_workers(e["id"], wanted_workers(e))
+        self.http.load(self.store.entries())
         self.loop(until=lambda: all(h.state is not HostState.STARTING for h in self.hosts.live()),
                   timeout=BOOT_TIMEOUT_S, what="hosts to start")
         self.booted = True
@@ -156,6 +165,12 @@ class NodeServer:
         self.services.start_all()
         self.workflows.boot()
         self.loop(until=lambda: not self.services.booting or self.shutdown.active)
+        self.http.start_all()
+        self.loop(until=lambda: not self.http.starting() or self.shutdown.active,
+                  timeout=BOOT_TIMEOUT_S, what="HTTP servers to listen")
+        if self.http.boot_error is not None:
+            raise NodeError(self.http.boot_error)
+        self.http.booting = False
         if self.terminal.wanted and not self.shutdown.active:
             host_id = self.terminal.start_host()
             if host_id is not None:
@@ -164,7 +179,8 @@ class NodeServer:
             self.terminal.spawn()
         self._announce_ready()
         self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
-        self.loop(until=lambda: self.shutdown.active and not self.hosts.live())
+        self.loop(until=lambda: self.shutdown.active and not self.hosts.live()
+                  and not self.http.live())
         self.zygote.close()
         code = self.shutdown.exit_code
         return code if code is not None else 0
@@ -202,7 +218,9 @@ class NodeServer:
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
     def begin_stop(self, code: int, reason: str) -> None:
-        """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`)."""
+        """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`); HTTP servers
+        stop accepting first and drain while the hosts still run their handlers."""
+        self.http.stop_all(self.shutdown.host_timeout, reason)
         self.shutdown.begin(code, reason)
 
     def close(self) -> None:
@@ -234,7 +252,7 @@ class NodeServer:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
                 "uptime": _time.monotonic() - self.started,
                 "registry_version": self.registry.version, "denied": denials(),
-                "strict": self.opts.strict}
+                "strict": self.opts.strict, "http": self.http.rows()}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -253,6 +271,7 @@ class NodeServer:
                 self.begin_stop(0, f"signal {signal.Signals(signum).name}")
             else:
                 log.warning("second signal: killing the hosts now")
+                self.http.kill_all()
                 self.shutdown.kill()
 
     # -- host events (HostSupervisor -> node) --------------------------------------------
@@ -298,12 +317,30 @@ class NodeServer:
             self.workflows.host_ready(hp.host_id)
         self.terminal.host_down(serial, reason)
 
+    def _welcome_server(self, ident: bytes, serial: int) -> None:
+        """An HTTP server is listening: it joins the mesh as a host does."""
+        topo = self.hosts.topology()
+        self.control.send_router(ident, protocol.welcome(topo, dict(self.loads),
+                                                         self.names.snapshot(),
+                                                         self.hosts.dead_serials()))
+        self.control.join_host(ident, serial)
+
+    def _member_down(self, serial: int, reason: str) -> None:
+        """An OS process that hosts no processes (an HTTP server) is gone."""
+        self.mesh.host_down(serial)
+        self.control.leave_host(serial)
+        self.control.broadcast(protocol.host_down(serial, reason))
+
     def _drain_zygote(self, poller: Any) -> None:
         for ev in self.zygote.events():
             if ev[0] == "started":
-                self.hosts.on_started(ev[1], ev[2])
+                if not self.http.is_server(ev[1]):
+                    self.hosts.on_started(ev[1], ev[2])
+                else:
+                    self.http.on_started(ev[1], ev[2])
             elif ev[0] == "exited":
-                self.hosts.on_exited(ev[1], ev[3])
+                if not self.http.on_exited(ev[1], ev[3]):
+                    self.hosts.on_exited(ev[1], ev[3])
         if self.zygote.eof:
             poller.unregister(self.zygote.fd)
             log.error("the zygote (os pid %d) died; every host died with it; stopping", self.zygote.pid)
@@ -319,6 +356,8 @@ class NodeServer:
                 log.warning("control message from %r failed: %s", ident, exc)
 
     def _on_ready(self, ident: bytes, f: protocol.Ready) -> None:
+        if self.http.on_ready(ident, f):
+            return
         hp = self.hosts.on_ready(f.serial, f.os_pid)
         if hp is None:
             return
@@ -354,6 +393,8 @@ class NodeServer:
         self.names.release(f.pid, f.names)
 
     def _on_event(self, ident: bytes, f: protocol.Event) -> None:
+        if self.http.on_stats(f):
+            return
         self.control.broadcast(protocol.event(*f))
 
     def _on_load(self, ident: bytes, f: protocol.Load) -> None:
@@ -406,6 +447,8 @@ class NodeServer:
             return EntryKind.PROCESS_SERVICE.value
         if eid in self.hosts.workers:
             return EntryKind.PROCESS_HOST.value
+        if eid in self.http.entries:
+            return EntryKind.HTTP_SERVICE.value
         return None
 
     def _host_entry_changed(self, eid: str, entry: dict[str, Any] | None) -> None:

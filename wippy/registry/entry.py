@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import ConfigIssue, PermissionDenied, TooLarge
 
 __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KINDS",
-           "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS",
+           "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS", "HTTP_KINDS",
            "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
            "Entry", "CodeCheck", "public_entry", "stored_entry", "source_hash", "source_file",
            "plain_copy", "TooLarge", "MAX_NODES"]
@@ -57,6 +57,9 @@ class Kind(str, enum.Enum):
     SUPERVISOR = "supervisor"
     REGISTRY_ENTRY = "registry.entry"
     SECURITY_POLICY = "security.policy"
+    HTTP_SERVICE = "http.service"
+    HTTP_ROUTER = "http.router"
+    HTTP_ENDPOINT = "http.endpoint"
 
 
 def _family(*kinds: Kind) -> frozenset[str]:
@@ -74,8 +77,11 @@ WORKFLOW_KINDS = _family(Kind.WORKFLOW_LUA, Kind.WORKFLOW_PY)
 PROCESS_KINDS = _family(Kind.PROCESS_LUA, Kind.PROCESS_PY) | WORKFLOW_KINDS
 #: What ``funcs.call`` may call.
 FUNCTION_KINDS = _family(Kind.FUNCTION_LUA, Kind.FUNCTION_PY)
-#: Code a host can run (a library is only ever imported).
-RUNNABLE_KINDS = CODE_KINDS - {Kind.LIBRARY_LUA.value}
+#: HTTP's kinds (S13): a server, its routers, their endpoints.
+HTTP_KINDS = _family(Kind.HTTP_SERVICE, Kind.HTTP_ROUTER, Kind.HTTP_ENDPOINT)
+#: What a host can run: code (a library is only ever imported), and an endpoint, which a host
+#: runs for each HTTP request its server dispatches (the endpoint's function in a process).
+RUNNABLE_KINDS = (CODE_KINDS - {Kind.LIBRARY_LUA.value}) | {Kind.HTTP_ENDPOINT.value}
 
 FILE_SCHEME = "file://"
 
