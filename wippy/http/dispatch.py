@@ -26,7 +26,7 @@ from ..core.protocol import MONITOR
 from ..errors import WippyError
 from . import frames
 from .middleware import Cors, Metrics, Middleware
-from .routing import RouteTable, Router
+from .routing import Router, RouteTable
 
 __all__ = ["Dispatcher", "Limits"]
 
@@ -78,6 +78,7 @@ class Dispatcher:
         self.metrics = Metrics()
         self.counter = 0
         self.accepting = True
+        self.joined = asyncio.Event()     # set once the node welcomed this server
         self.set_routes(routes)
 
     def set_routes(self, routes: RouteTable) -> None:
@@ -134,6 +135,11 @@ class Dispatcher:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        if not self.joined.is_set():
+            # the socket listens before the node has welcomed this server into the mesh (the
+            # node learns it listens from its READY): a request that early waits for the
+            # topology instead of finding no handler host
+            await self.joined.wait()
         started = _time.monotonic()
         method = scope["method"]
         path = scope["path"]

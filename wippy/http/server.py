@@ -274,6 +274,7 @@ class HttpServer:
         self.mesh.set_topology(welcome.topology)
         self.mesh.set_loads(welcome.loads)
         self.mesh.dead_serials.update(welcome.dead)
+        self.dispatcher.joined.set()
         inbox_fd = self.mesh.inbox.fileno()
         self.loop.add_reader(inbox_fd, self._drain)
         self._drain()
