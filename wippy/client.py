@@ -356,7 +356,15 @@ class Connection:
 
     def ps(self) -> dict[str, Any]:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
-        return self._request(ReqOp.PS, timeout=10.0)
+        return self.status(processes=True)
+
+    def status(self, processes: bool = True) -> dict[str, Any]:
+        """The node's status: ``node`` (pid, uptime, registry version), ``hosts`` (state, OS
+        pid, CPU, RSS, process count, cumulative ``msgs_in``/``msgs_out``/``spawns``/``exits``,
+        ``mailbox_total``/``mailbox_max``, restarts, last failure; ``processes`` when asked),
+        ``services``, ``supervisors``, ``workflows`` (running, steps) and ``clock`` (the node's
+        monotonic seconds): two statuses give rates (``wippy.node.status.rates``)."""
+        return self._request(ReqOp.PS, processes, timeout=10.0)
 
     def monitor(self, pid: str) -> None:
         """Get an EXIT (``events()``, ``wait_exit``) when ``pid`` ends."""

@@ -201,6 +201,7 @@ class ServiceManager:
             return
         if counted:
             svc.restarts += 1
+            log.info("service %s restarted as %s (restart %d)", spec.id, pid, svc.restarts)
         svc.pid = pid
         self._set(svc, State.RUNNING)
         svc.started_at = self._clock()
