@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time as _time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .core import protocol, transport, wire
 from .core.mesh import Mesh
@@ -27,6 +27,7 @@ from .core.pid import make_pid, parse_pid
 from .core.protocol import MONITOR, Kind, ReqOp
 from .core.rundir import run_dir_for
 from .errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
+from .futures import Future, dumps_function, gather
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
 from .registry.store import Store
 from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
@@ -112,6 +113,7 @@ class Connection:
         self.run_dir = ""
         self.pid = ""
         self._closed = True
+        self._app_dir: str | None = None      # asked of the node when a function is shipped
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = run_dir
@@ -247,11 +249,17 @@ class Connection:
         return self._spawn(id, host, args, MONITOR if monitor else 0, None)
 
     def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any, monitor: bool = False) -> str:
-        """Ship a plain function or closure (cloudpickled) and run it as a process on ``host``."""
-        import cloudpickle
-        code = cloudpickle.dumps(fn)
-        name = f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
-        return self._spawn(name, host, args, MONITOR if monitor else 0, code)
+        """Ship a plain function or closure (cloudpickled; a module the hosts cannot import
+        goes by value, see :mod:`wippy.futures`) and run it as a process on ``host``."""
+        return self._spawn(_fn_name(fn), host, args, MONITOR if monitor else 0, self._dumps(fn))
+
+    def _dumps(self, fn: Callable[..., Any]) -> bytes:
+        if self._app_dir is None:
+            try:
+                self._app_dir = str(self._request(ReqOp.INFO).get("app_dir") or "")
+            except WippyError:
+                self._app_dir = ""
+        return dumps_function(fn, self._app_dir or None)
 
     def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
         self._check()
@@ -354,6 +362,60 @@ class Connection:
             host = live[0]
         return self.exec(id, host, *args, timeout=timeout)
 
+    # -- fan-out (wippy.futures) ---------------------------------------------------------
+    def _work_host(self) -> str:
+        """Where ``submit`` runs work by default: the host with the most running OS
+        processes (ties: by name)."""
+        live = sorted((-len(s), h) for h, s in self._mesh.topology.items() if s)
+        if not live:
+            raise NodeError("no running host to run work on")
+        return live[0][1]
+
+    def submit(self, work: Callable[..., Any] | str, *args: Any, host: str | None = None) -> Future:
+        """Start ``work`` (a plain function, shipped, or an entry id: function, process or
+        workflow) with ``args`` on ``host`` (default: the host with the most OS processes);
+        returns a :class:`~wippy.futures.Future` at once. Never blocks."""
+        host = host or self._work_host()
+        if callable(work):
+            pid = self.spawn_function(work, host, *args, monitor=True)
+        else:
+            pid = self.spawn(work, host, *args, monitor=True)
+        return Future(self, pid)
+
+    def map(self, work: Callable[..., Any] | str, items: Iterable[Any], *, host: str | None = None,
+            timeout: float | None = None) -> list[Any]:
+        """``work(item)`` for every item, spread over ``host``'s OS processes; the results in
+        order. Blocks until all are done or ``timeout`` seconds pass (:class:`wippy.Timeout`);
+        raises the first error, in order. A function is pickled once for all items."""
+        host = host or self._work_host()
+        futures = []
+        if callable(work):
+            code, name = self._dumps(work), _fn_name(work)
+            for item in items:
+                futures.append(Future(self, self._spawn(name, host, (item,), MONITOR, code)))
+        else:
+            for item in items:
+                futures.append(Future(self, self.spawn(work, host, item, monitor=True)))
+        return gather(futures, timeout)
+
+    def gather(self, futures: Iterable[Future], timeout: float | None = None) -> list[Any]:
+        """Every future's result in order (see :func:`wippy.futures.gather`)."""
+        return gather(futures, timeout)
+
+    def terminate(self, pid: str) -> None:
+        """End process ``pid`` at once (its monitors get an error exit)."""
+        self._check()
+        p = parse_pid(self._resolve(pid))
+        self._mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, self.pid)))
+        self._mesh.flush()
+
+    def _poll_exit(self, pid: str) -> tuple[Any, Any] | None:
+        """(value, error) of monitored ``pid`` if it has ended (taken: asked once)."""
+        got = self._exits.pop(pid, None)
+        if got is not None:
+            self._events = deque(e for e in self._events if e.from_ != pid)
+        return got
+
     def ps(self) -> dict[str, Any]:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
         return self.status(processes=True)
@@ -416,6 +478,10 @@ class Connection:
 
 def _ignore(frame: protocol.Frame) -> None:
     pass
+
+
+def _fn_name(fn: Callable[..., Any]) -> str:
+    return f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
 
 
 def connect(run_dir: str) -> Connection:

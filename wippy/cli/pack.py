@@ -30,7 +30,7 @@ from .common import add_app, app_of
 
 __all__ = ["register", "pack", "PACKED_APP_DIR", "requirements"]
 
-PACKED_APP_DIR = "wippy_app"        # the application's folder inside the zipapp
+PACKED_APP_DIR = "_wippy_packed_app"   # the application's folder inside the zipapp
 ENTRY_POINT = "wippy.cli.packed:main"
 _SKIP = {"__pycache__", "node_modules", "tests", "benchmarks"}
 _APP_DIRS = ("config", "workers", "supervisors")
