@@ -85,6 +85,9 @@ def register(sub: Any) -> None:
     df.add_argument("v2", type=_version, help="the newer version")
     rb = rsub.add_parser("rollback", help="make an earlier version's contents current (as a new version)")
     rb.add_argument("version", type=_version, help="the version whose contents come back")
+    for sp in rsub.choices.values():      # --app after the subcommand too
+        sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
+                        help="the application directory (the same as APP before the subcommand)")
     p.set_defaults(func=run)
 
 

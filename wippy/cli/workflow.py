@@ -184,4 +184,7 @@ def register(sub: Any) -> None:
                     help="the payload, as JSON (a bare word is a string)")
     cn = wsub.add_parser("cancel", help="stop a workflow for good")
     cn.add_argument("wf", metavar="WF", help="the workflow's ID, PID or name")
+    for sp in wsub.choices.values():      # --app after the subcommand too
+        sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
+                        help="the application directory (the same as APP before the subcommand)")
     p.set_defaults(func=run)
