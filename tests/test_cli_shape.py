@@ -228,3 +228,58 @@ def test_registry_and_workflow_take_app_first_list_as_json_and_find_workflows_by
         assert all(e["kind"] == "workflow.py" for e in listed["entries"])
         r = run_wippy(["registry", "list", "--app", app])    # the old spelling still works
         assert r.returncode == 0 and "app:waiter" in r.stdout
+
+
+class _Lines:
+    """stderr of a running `wippy run`, read line by line with a deadline."""
+
+    def __init__(self, proc: "subprocess.Popen[str]") -> None:
+        self.proc = proc
+        self.seen: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.seen:
+                if text in line:
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line with {text!r} in:\n{''.join(self.seen)}")
+            ready, _, _ = select.select([self.proc.stderr], [], [], min(left, 0.5))
+            if ready:
+                line = self.proc.stderr.readline()      # type: ignore[union-attr]
+                if not line:
+                    raise AssertionError(f"stderr closed before {text!r}:\n{''.join(self.seen)}")
+                self.seen.append(line)
+
+
+@pytest.mark.integration
+def test_a_hot_reload_commit_a_restart_and_a_stop_are_each_an_info_line(app_dir):
+    import signal
+    import subprocess
+    import sys
+    write_app(app_dir, LOGGING_APP)
+    proc = subprocess.Popen([sys.executable, "-m", "wippy", "run", app_dir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = _Lines(proc)
+        lines.wait_for("node ready")
+        path = os.path.join(app_dir, "config", "talker.py")
+        with open(path, "a") as fh:
+            fh.write("\n# edited\n")
+        commit = lines.wait_for("registry v1 committed")
+        assert "INFO" in commit and "node registry:" in commit and "(files)" in commit
+        again = lines.wait_for("service app:py_svc started again as {app:procs/")
+        assert "INFO  node supervisor:" in again
+        proc.send_signal(signal.SIGINT)
+        stop = lines.wait_for("stopping (signal SIGINT)")
+        assert stop.split()[1] == "INFO"
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stderr.close()         # type: ignore[union-attr]

@@ -262,6 +262,8 @@ class ServiceManager:
             svc.restart_pending = False
             svc.attempts = 0
             self.start(svc, counted=False)
+            log.info("service %s started again as %s (new code or another worker)", svc.spec.id,
+                     svc.pid)
             return
         if error is not None and error.get("kind") == "HOST_DOWN":
             return          # restarted when its host is back (host_died marked it)
