@@ -10,7 +10,7 @@ import pytest
 from conftest import write_app
 
 import wippy
-from wippy.futures import import_hint, local_modules
+from wippy.client.futures import import_hint, local_modules
 
 pytestmark = [pytest.mark.timeout(90)]
 

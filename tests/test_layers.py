@@ -35,7 +35,7 @@ LADDER: list[tuple[str, ...]] = [
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
-    ("wippy.host", "wippy.node", "wippy.client", "wippy.futures"),
+    ("wippy.host", "wippy.node", "wippy.client"),
     # 7: the command line and the package's front door
     ("wippy.cli", "wippy.__main__", "wippy"),
 ]

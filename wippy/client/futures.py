@@ -23,7 +23,7 @@ import sysconfig
 import types
 from typing import Any, Callable, Iterable, Protocol
 
-from .errors import ProcessFailed, Timeout
+from ..errors import ProcessFailed, Timeout
 
 __all__ = ["Future", "gather", "dumps_function", "local_modules", "import_hint"]
 
@@ -91,7 +91,7 @@ class Future:
             self._conn.terminate(self.pid)
 
     def _settle(self, value: Any, error: Any) -> None:
-        from .errors import exit_error
+        from ..errors import exit_error
         self._done = True
         if error is not None:
             self._error = _with_hint(exit_error(error))
@@ -130,7 +130,8 @@ def local_modules(app_dir: str | None = None) -> list[types.ModuleType]:
     (which every host has on its path)."""
     roots = _installed_roots()
     skip = tuple(os.path.realpath(p) + os.sep for p in
-                 (os.path.dirname(os.path.abspath(__file__)), *([app_dir] if app_dir else [])))
+                 (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                  *([app_dir] if app_dir else [])))
     out = []
     for name, mod in list(sys.modules.items()):
         path = getattr(mod, "__file__", None)
