@@ -3,7 +3,7 @@
 Usage::
 
     python -m benchmarks [--quick] [--only TOKEN[,TOKEN]] [--pin [spread|same]]
-                         [--out DIR] [--no-floor] [--list]
+                         [--out DIR] [--no-floor] [--list] [--plot FILE] [--from REPORT]
 
 A TOKEN is a family (``floor``, ``mp``, ``inproc``, ``ray``, ``wippy``), a case
 (``roundtrip``, ``oneway``, ``inproc``, ``spawn``, ``memory``, ``restart``, ``cpu``,
@@ -84,7 +84,17 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     ap.add_argument("--no-floor", action="store_true",
                     help="do not add the floor of the selected cases automatically")
     ap.add_argument("--list", action="store_true", help="list units and cases, run nothing")
+    ap.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                    help="also draw the comparison against the floor and the peers as an SVG")
+    ap.add_argument("--from", dest="from_report", type=Path, default=None, metavar="REPORT",
+                    help="run nothing: print (and --plot) the results of an earlier JSON report")
     return ap.parse_args(list(argv))
+
+
+def _write_plot(path: Path, results: list[Result], title: str) -> None:
+    from ._plot import plot_svg
+    path.write_text(plot_svg(results, title))
+    print(f"plot: {path}")
 
 
 def _list(units: Sequence[Unit]) -> str:
@@ -147,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(_list(units))
         return 0
+    if args.from_report is not None:
+        import json
+        old = json.loads(args.from_report.read_text())
+        earlier = [Result.from_dict(r) for r in old["results"]]
+        print(format_table(earlier))
+        if args.plot is not None:
+            _write_plot(args.plot, earlier, f"wippy bench {old.get('timestamp', '')}")
+        return 0
     tokens = [t.strip() for arg in args.only for t in arg.split(",") if t.strip()]
     try:
         plan = select_units(units, tokens or None, with_floors=not args.no_floor)
@@ -182,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     if leftovers:
         print(f"\nWARNING: {len(leftovers)} leftover processes were killed: {leftovers}")
     print(f"\nreport: {path}")
+    if args.plot is not None:
+        _write_plot(args.plot, results, f"wippy bench {path.stem}")
     return 130 if interrupted else 0
 
 

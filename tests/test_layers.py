@@ -16,7 +16,7 @@ PKG = os.path.dirname(wippy.__file__)
 # The ladder, lowest first. A module takes the rank of the longest prefix listed here.
 LADDER: list[tuple[str, ...]] = [
     # 0: leaves
-    ("wippy._version", "wippy.errors"),
+    ("wippy._version", "wippy.errors", "wippy.logs"),
     # 1: wire and OS plumbing
     ("wippy.core",),
     # 2: pure models and storage: registry entries, validation, YAML, LMDB; supervision

@@ -1,131 +1,104 @@
-"""The ``wippy`` command: run, ps, stop, bench."""
+"""The ``wippy`` command: one parser, one subcommand per module.
+
+Every command takes the application the same way (positional ``APP``, default the current
+directory; ``--app`` kept as an alias), every option has help text, every command that lists
+has ``--json``. ``run``, ``stop`` and ``lint`` live here; ``ps``, ``top``, ``registry``,
+``workflow``, ``init`` and ``pack`` in their own modules, each adding its parser.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
-__all__ = ["main"]
+from .. import logs
+from .._version import __version__
+from . import init as init_cmd
+from . import pack as pack_cmd
+from . import ps as ps_cmd
+from . import registry as registry_cmd
+from . import top as top_cmd
+from . import workflow as workflow_cmd
+from .common import add_app, app_of, connect_or_none, print_json, split_app
 
-USAGE = """wippy run [APP] [-x ENTRY [ARG...]] [--host ID] [--data-dir DIR] [--log-level LEVEL] [--strict]
-wippy ps [APP] [--json]
-wippy stop [APP]
-wippy registry [--app APP] list | show ID | history | diff V1 V2 | rollback V
-wippy workflow [--app APP] list | show ID | signal ID TOPIC [PAYLOAD] | cancel ID
-wippy lint [PATH...]    check (typed) Lua code and the application's files without running them
-wippy bench [ARGS...]   (from a checkout: python -m benchmarks ARGS...)"""
+__all__ = ["main", "build_parser", "format_ps"]
+
+format_ps = ps_cmd.format_ps      # where it always was
+
+EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT.
+See README.md ("Watch it run") and `wippy COMMAND --help`."""
 
 
-def _run(argv: list[str]) -> int:
-    exec_part: list[str] = []
-    if "-x" in argv:
-        i = argv.index("-x")
-        argv, exec_part = argv[:i], argv[i + 1:]
-        if not exec_part:
-            print("wippy run: -x needs an entry id", file=sys.stderr)
-            return 2
-    p = argparse.ArgumentParser(prog="wippy run", usage=USAGE.splitlines()[0])
-    p.add_argument("app", nargs="?", default=".")
-    p.add_argument("--host", default=None, help="terminal host for -x (default: the terminal.host)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--log-level", default=os.environ.get("WIPPY_LOG_LEVEL", "WARNING"))
-    p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--stop-timeout", type=float, default=None)
-    p.add_argument("--strict", action="store_true",
-                   default=os.environ.get("WIPPY_STRICT", "") not in ("", "0", "false", "no"),
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+# -- run -----------------------------------------------------------------------------------
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser(
+        "run", help="boot the application and run until Ctrl-C (or run one entry with -x)",
+        usage="wippy run [APP] [options] [-x ENTRY [ARG...]]",
+        description="Boot the application (hosts, auto_start services, workflows) and run until "
+                    "Ctrl-C or `wippy stop`; with -x, run ENTRY on the terminal host and exit "
+                    "with its result (a string is printed, a number is the exit code).")
+    add_app(p)
+    p.add_argument("-x", "--exec", dest="exec_", default=None, metavar="ENTRY",
+                   help="run this entry (ns:name) on the terminal host and exit with its result; "
+                        "every word after it is a string argument to its main")
+    p.add_argument("--host", default=None, metavar="ID",
+                   help="the terminal host for -x (default: the application's terminal.host)")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="where the registry and the workflow journal live (default: "
+                        "APP/.wippy/data, or WIPPY_DATA_DIR)")
+    p.add_argument("--log-level", default=None, type=str.lower,
+                   choices=[*logs.LEVELS, "warn"], metavar="LEVEL",
+                   help=f"show log lines at this level and above: {', '.join(logs.LEVELS)} "
+                        f"(default: WIPPY_LOG_LEVEL, else {logs.DEFAULT_LEVEL}; "
+                        f"{logs.EXEC_LEVEL} with -x)")
+    p.add_argument("-v", "--verbose", action="store_true", help="the same as --log-level debug")
+    p.add_argument("--log-format", default=None, type=str.lower,
+                   choices=[f.value for f in logs.LogFormat],
+                   help="text (for people, the default) or json (one object per line: ts, "
+                        "level, node, host, pid, entry, logger, msg, fields); also "
+                        "WIPPY_LOG_FORMAT")
+    p.add_argument("--stop-timeout", type=float, default=None, metavar="S",
+                   help="seconds a process gets to finish after CANCEL at stop (default 10)")
+    p.add_argument("--strict", action="store_true", default=_env_flag("WIPPY_STRICT"),
                    help="security strict mode: deny every checked action of a scope without an "
                         "actor (also WIPPY_STRICT=1; see docs/security.md)")
-    a = p.parse_args(argv)
-    # options after -x ENTRY belong to the entry, except --host given before ENTRY
+    p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=_run)
+
+
+def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
     from ..node.main import NodeOptions, run_node
-    opts = NodeOptions(app_dir=a.app, data_dir=a.data_dir, log_level=a.log_level.upper(),
-                       ready_fd=a.ready_fd, stop_timeout=a.stop_timeout, exec_host=a.host,
-                       exec_entry=exec_part[0] if exec_part else None, exec_args=exec_part[1:],
+    app = app_of(a)
+    level = ("debug" if a.verbose else a.log_level or os.environ.get("WIPPY_LOG_LEVEL")
+             or (logs.EXEC_LEVEL if a.exec_ else logs.DEFAULT_LEVEL))
+    fmt = a.log_format or os.environ.get("WIPPY_LOG_FORMAT") or logs.LogFormat.TEXT.value
+    try:
+        logs.parse_level(level)
+        fmt = logs.LogFormat(fmt.lower()).value
+    except ValueError as exc:   # from the environment: argparse checked the options
+        print(f"wippy run: {exc}" if "level" in str(exc) else
+              f"wippy run: unknown log format '{fmt}' (choose from text, json)", file=sys.stderr)
+        return 2
+    opts = NodeOptions(app_dir=app, data_dir=a.data_dir, log_level=level.upper(),
+                       log_format=fmt, ready_fd=a.ready_fd, stop_timeout=a.stop_timeout,
+                       exec_host=a.host, exec_entry=a.exec_, exec_args=list(exec_args or []),
                        strict=a.strict)
+    if opts.log_level == "WARN":
+        opts.log_level = "WARNING"
     if not os.path.isdir(opts.app_dir):
         print(f"wippy run: {opts.app_dir} is not a directory", file=sys.stderr)
         return 1
     return run_node(opts)
 
 
-def _connect(app: str) -> Any:
-    from ..client import connect
-    from ..core.rundir import run_dir_for
-    from ..errors import NodeError
-    try:
-        return connect(run_dir_for(app))
-    except NodeError as exc:
-        print(f"wippy: {exc}", file=sys.stderr)
-        return None
-
-
-def _fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
-def format_ps(ps: dict[str, Any]) -> str:
-    """``wippy ps``'s table of a node's status (``Connection.ps()``)."""
-    lines = []
-    node = ps["node"]
-    denied = (node.get("denied") or 0) + sum(h.get("denied") or 0 for h in ps["hosts"])
-    lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
-                 f"registry v{node.get('registry_version')}  denied {denied}"
-                 + ("  (strict)" if node.get("strict") else ""))
-    lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
-                 f"{'RESTARTS':>8} {'DENIED':>6}")
-    for h in ps["hosts"]:
-        cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
-        lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h.get('state', '-'):<9} "
-                     f"{h['os_pid']:>7} {cpu:>6} {_fmt_bytes(h.get('rss')):>10} "
-                     f"{len(h.get('processes', [])):>6} {h.get('restarts', 0):>8} "
-                     f"{h.get('denied') or 0:>6}")
-        for p in h.get("processes", []):
-            names = f" ({', '.join(p['names'])})" if p.get("names") else ""
-            lines.append(f"    {p['pid']:<34} {p['entry']}{names}  mailbox {p['mailbox']}")
-        if h.get("last_failure"):
-            lines.append(f"    last failure: {h['last_failure']}")
-    for sup in ps.get("supervisors", []):
-        lines.append(f"supervisor {sup['id']} ({sup['strategy']}, intensity {sup['intensity']} per "
-                     f"{sup['period']:g}s) {sup['state']}, {sup['restarts']} restart(s)"
-                     + (f", under {sup['parent']}" if sup.get("parent") else "")
-                     + (f"; last error: {sup['last_error']}" if sup.get("last_error") else ""))
-        for c in sup["children"]:
-            lines.append(f"    {c['kind']:<10} {c['id']} ({c['restart']})")
-    if ps.get("services"):
-        lines.append(f"{'SERVICE':<28} {'STATE':<9} {'RESTARTS':>8}  PID / LAST ERROR")
-        for s in ps["services"]:
-            lines.append(f"{s['id']:<28} {s['state']:<9} {s['restarts']:>8}  {s['pid'] or ''}"
-                         + (f"  last error: {s['last_error']}" if s.get("last_error") else ""))
-    return "\n".join(lines)
-
-
-def _ps(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="wippy ps")
-    p.add_argument("app", nargs="?", default=".")
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args(argv)
-    conn = _connect(a.app)
-    if conn is None:
-        return 1
-    with conn:
-        ps = conn.ps()
-    print(json.dumps(ps, indent=2) if a.json else format_ps(ps))
-    return 0
-
-
-def _stop(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="wippy stop")
-    p.add_argument("app", nargs="?", default=".")
-    a = p.parse_args(argv)
-    conn = _connect(a.app)
+# -- stop, lint, bench, completion ---------------------------------------------------------
+def _stop(a: argparse.Namespace) -> int:
+    conn = connect_or_none(app_of(a), "wippy stop")
     if conn is None:
         return 1
     from ..core.protocol import ReqOp
@@ -134,15 +107,11 @@ def _stop(argv: list[str]) -> int:
     return 0
 
 
-def _workflow(argv: list[str]) -> int:
-    from .workflow import main as workflow_main
-    return workflow_main(argv)
-
-
-def _lint(argv: list[str]) -> int:
+def _lint(a: argparse.Namespace) -> int:
     from ..lua.engine import compile_chunk
     from ..typedlua import lint_paths
-    issues = lint_paths(argv or ["."], compile=lambda code, name: compile_chunk(code, name))
+    paths = list(a.paths) + ([a.app_opt] if a.app_opt else [])
+    issues = lint_paths(paths or ["."], compile=lambda code, name: compile_chunk(code, name))
     seen: set[tuple[str, int, int, str]] = set()
     unique = []
     for issue in sorted(issues, key=lambda i: i.entry is None):   # keep the one naming the entry
@@ -151,43 +120,118 @@ def _lint(argv: list[str]) -> int:
             seen.add(key)
             unique.append(issue)
     issues = sorted(unique, key=lambda i: (i.path, i.line, i.col))
-    for issue in issues:
-        print(issue)
     errors = sum(1 for i in issues if i.severity == "error")
+    shown = [i for i in issues if a.level != "error" or i.severity == "error"]
+    if a.json:
+        print_json([{"path": i.path, "line": i.line, "col": i.col, "severity": i.severity,
+                     "message": i.message, "entry": i.entry} for i in shown])
+    else:
+        for issue in shown:
+            print(issue)
     print(f"wippy lint: {errors} error(s), {len(issues) - errors} warning(s)", file=sys.stderr)
     return 1 if errors else 0
 
 
-def _registry(argv: list[str]) -> int:
-    from .registry import main as registry_main
-    return registry_main(argv)
-
-
-def _bench(argv: list[str]) -> int:
+def _bench(a: argparse.Namespace, rest: list[str]) -> int:
     sys.path.insert(0, os.getcwd())
     try:
         from benchmarks.__main__ import main as bench_main
     except ImportError:
         print("wippy bench runs from a checkout of wippy (it needs benchmarks/)", file=sys.stderr)
         return 1
-    return bench_main(argv)
+    return bench_main(rest)
+
+
+def _completion(a: argparse.Namespace) -> int:
+    from .completion import bash_script
+    print(bash_script(build_parser()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``wippy`` command line."""
+    p = argparse.ArgumentParser(prog="wippy", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="wippy: actors in groups of OS processes, supervision, "
+                                            "a live registry, durable workflows.")
+    p.add_argument("-V", "--version", action="version",
+                   version=f"wippy {__version__} (Python {sys.version.split()[0]})")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    ps_cmd.register(sub)
+    top_cmd.register(sub)
+    st = sub.add_parser("stop", help="stop the running node in order (CANCEL, stop_timeout, kill)",
+                        description="Stop the node running APP: every process gets CANCEL and "
+                                    "its stop_timeout, then the hosts are stopped.")
+    add_app(st)
+    st.set_defaults(func=_stop)
+    registry_cmd.register(sub)
+    workflow_cmd.register(sub)
+    ln = sub.add_parser("lint", help="check (typed) Lua and the YAML without running",
+                        description="Check the Lua code (typed or plain) and the application's "
+                                    "YAML files under PATHs without running anything; exit 1 on "
+                                    "errors.")
+    ln.add_argument("paths", nargs="*", metavar="PATH",
+                    help="applications, folders or .lua files (default: the current directory)")
+    ln.add_argument("--app", dest="app_opt", default=None, metavar="APP",
+                    help="the same as a PATH (kept for older scripts)")
+    ln.add_argument("--json", action="store_true", help="print the problems as JSON")
+    ln.add_argument("--level", choices=("error", "warning"), default="warning",
+                    help="the lowest severity shown (default warning)")
+    ln.set_defaults(func=_lint)
+    init_cmd.register(sub)
+    pack_cmd.register(sub)
+    bn = sub.add_parser("bench", help="the benchmarks against the floor and the peers (a checkout)",
+                        add_help=False,
+                        description="Run the benchmark harness (python -m benchmarks) from a "
+                                    "checkout: `wippy bench --help` lists its options, among them "
+                                    "--plot FILE.")
+    bn.set_defaults(func=None)
+    cp = sub.add_parser("completion", help="print a bash completion script",
+                        description="Print a bash completion script: "
+                                    "`source <(wippy completion)` or save it in "
+                                    "/etc/bash_completion.d/wippy.")
+    cp.set_defaults(func=_completion)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``wippy`` command with ``argv`` (default: ``sys.argv[1:]``); the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+    parser = build_parser()
+    if not argv or argv[0] == "help":
+        parser.print_help()
         return 0
-    cmd, rest = argv[0], argv[1:]
-    if cmd in ("ps", "registry", "lint", "workflow"):
+    cmd = argv[0]
+    if cmd == "bench":
+        return _bench(argparse.Namespace(), argv[1:])
+    if cmd in ("ps", "registry", "lint", "workflow", "top", "completion"):
         import signal as _signal
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)   # `wippy ps | head` ends quietly
-    handlers = {"run": _run, "ps": _ps, "stop": _stop, "bench": _bench, "registry": _registry,
-                "lint": _lint, "workflow": _workflow}
-    if cmd not in handlers:
-        print(f"wippy: unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
-        return 2
-    return handlers[cmd](rest)
+    exec_args: list[str] = []
+    if cmd == "run":
+        for flag in ("-x", "--exec"):      # words after -x ENTRY belong to the entry
+            if flag in argv:
+                i = argv.index(flag)
+                if i + 1 >= len(argv):
+                    print("wippy run: -x needs an entry id", file=sys.stderr)
+                    return 2
+                argv, exec_args = argv[:i + 2], argv[i + 2:]
+                break
+    app = None
+    if cmd in ("registry", "workflow"):
+        subs = registry_cmd.SUBCOMMANDS if cmd == "registry" else workflow_cmd.SUBCOMMANDS
+        app, rest = split_app(argv[1:], subs)
+        argv = [cmd, *rest]
+    a = parser.parse_args(argv)
+    if app is not None:
+        a.app = app
+    if a.command is None:
+        parser.print_help()
+        return 0
+    if a.command == "run":
+        return _run(a, exec_args)
+    return int(a.func(a))
 
 
 if __name__ == "__main__":

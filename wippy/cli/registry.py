@@ -1,4 +1,4 @@
-"""``wippy registry list | show ID | history | diff V1 V2 | rollback V``.
+"""``wippy registry [APP] list | show ID | history | diff V1 V2 | rollback V``.
 
 ``history`` names who made each version (a process with its actor, PID and entry; the files
 that changed; the CLI; the API); ``show`` says who wrote an entry at run time.
@@ -15,7 +15,7 @@ import sys
 import time as _time
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["register", "run", "fmt_author", "SUBCOMMANDS"]
 
 
 def _open(app: str, data_dir: str | None) -> tuple[Any, Any]:
@@ -54,29 +54,60 @@ def fmt_author(author: dict[str, Any] | None) -> str:
     return f"{who} pid {author.get('pid')} entry {author.get('entry')}"
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="wippy registry")
-    p.add_argument("--app", default=".", help="application directory (default: .)")
-    p.add_argument("--data-dir", default=None)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    ls = sub.add_parser("list", help="entries of the current version")
-    ls.add_argument("--kind", default=None)
-    sh = sub.add_parser("show", help="one entry")
-    sh.add_argument("id")
-    sub.add_parser("history", help="every version and what it changed")
-    df = sub.add_parser("diff", help="what changed between two versions")
-    df.add_argument("v1", type=lambda s: int(s.lstrip("v")))
-    df.add_argument("v2", type=lambda s: int(s.lstrip("v")))
-    rb = sub.add_parser("rollback", help="make an earlier version's contents current (as a new version)")
-    rb.add_argument("version", type=lambda s: int(s.lstrip("v")))
-    a = p.parse_args(argv)
+SUBCOMMANDS = ("list", "show", "history", "diff", "rollback")
+
+
+def _version(text: str) -> int:
+    return int(text.lstrip("v"))
+
+
+def register(sub: Any) -> None:
+    """Add ``registry`` to the command's subparsers."""
+    from .common import add_app
+    p = sub.add_parser("registry", help="read and roll back the registry (running or stopped node)",
+                       usage="wippy registry [APP] {list,show,history,diff,rollback} ...",
+                       description="The registry's entries and versions: against a running node, "
+                                   "or read-only against a stopped node's data directory.")
+    add_app(p, positional=False)
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="the node's data directory (default: APP/.wippy/data or WIPPY_DATA_DIR)")
+    rsub = p.add_subparsers(dest="cmd", required=True, metavar="{list,show,history,diff,rollback}")
+    ls = rsub.add_parser("list", help="entries of the current version")
+    ls.add_argument("--kind", default=None, help="only entries of this kind (process.lua...)")
+    ls.add_argument("--ns", default=None, help="only entries of this namespace")
+    ls.add_argument("--json", action="store_true", help="print the entries as JSON")
+    sh = rsub.add_parser("show", help="one entry")
+    sh.add_argument("id", help="the entry id, ns:name")
+    rsub.add_parser("history", help="every version, what it changed and who made it").add_argument(
+        "--json", action="store_true", help="print the history as JSON")
+    df = rsub.add_parser("diff", help="what changed between two versions")
+    df.add_argument("v1", type=_version, help="the older version (3 or v3)")
+    df.add_argument("v2", type=_version, help="the newer version")
+    rb = rsub.add_parser("rollback", help="make an earlier version's contents current (as a new version)")
+    rb.add_argument("version", type=_version, help="the version whose contents come back")
+    for sp in rsub.choices.values():      # --app after the subcommand too
+        sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
+                        help="the application directory (the same as APP before the subcommand)")
+    p.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    """``wippy registry ...`` with parsed arguments."""
+    from .common import app_of
+    a.app = app_of(a)
     from ..errors import WippyError
     reg, conn = _open(a.app, a.data_dir)
     reg.via = "cli"         # versions made from here are signed "cli"
     try:
         if a.cmd == "list":
+            flt = {k: v for k, v in ((".kind", a.kind), (".ns", a.ns)) if v}
+            found = sorted(reg.find(flt), key=lambda e: e["id"])
+            if a.json:
+                print(json.dumps({"version": reg.version(), "entries": found}, indent=2,
+                                 default=str))
+                return 0
             print(f"registry v{reg.version()}")
-            for e in sorted(reg.find({".kind": a.kind} if a.kind else {}), key=lambda e: e["id"]):
+            for e in found:
                 print(f"  {e['id']:<40} {e['kind']}")
         elif a.cmd == "show":
             print(_fmt_entry(reg.get(a.id)))
@@ -85,6 +116,8 @@ def main(argv: list[str]) -> int:
                 print(f"written at run time by actor {stamp.get('actor')} (process "
                       f"{stamp.get('pid')}, entry {stamp.get('entry')}) in v{stamp.get('version')}: "
                       "its code runs with no more than that actor's authority")
+        elif a.cmd == "history" and a.json:
+            print(json.dumps(reg.history(), indent=2, default=str))
         elif a.cmd == "history":
             for h in reg.history():
                 when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(h["time"])) if h.get("time") else "-"

@@ -37,7 +37,7 @@ TOPOLOGY    topology                                        host entry -> ready 
 LOADS       loads                                           serial -> process count
 HOST_DOWN   serial, reason                                  an OS process of the node died
 REGISTRY    version, events                                 a registry version was committed
-PS          seq                                             send your PS_REPLY
+PS          seq, processes                                  send your PS_REPLY
 STOP        timeout, reason                                 stop every process, then exit
 ==========  ==============================================  =====================================
 
@@ -260,8 +260,10 @@ class Registry(NamedTuple):
 
 
 class Ps(NamedTuple):
-    """Send a PS_REPLY for ``seq``."""
+    """Send a PS_REPLY for ``seq``; ``processes``: with the list of processes (``wippy top``
+    asks without, twice a second)."""
     seq: int
+    processes: bool = True
 
 
 class Stop(NamedTuple):
@@ -361,8 +363,8 @@ def registry(version: int, events: list[tuple[str, str, Any]]) -> tuple:
     return (_REGISTRY, version, events)
 
 
-def ps(seq: int) -> tuple:
-    return (_PS, seq)
+def ps(seq: int, processes: bool = True) -> tuple:
+    return (_PS, seq, processes)
 
 
 def stop(timeout: float, reason: str) -> tuple:

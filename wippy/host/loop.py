@@ -22,6 +22,7 @@ import sys
 import time as _time
 from typing import Any
 
+from .. import logs
 from ..core import protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
@@ -128,17 +129,26 @@ class Host:
         self.rt.publish(f.system, f.kind, f.path, f.data)
 
     def _on_ps(self, f: protocol.Ps) -> None:
-        self.send_ctl(protocol.ps_reply(f.seq, self.ps()))
+        self.send_ctl(protocol.ps_reply(f.seq, self.ps(f.processes)))
 
     def _on_stop(self, f: protocol.Stop) -> None:
         self.begin_stop(f.timeout, f.reason)
 
-    def ps(self) -> dict[str, Any]:
-        procs = [{"pid": p.pid, "entry": p.entry, "mailbox": p.mailbox_depth(),
-                  "names": list(p.names or ())} for p in self.rt.procs.values()]
-        return {"serial": self.serial, "host": self.spec["host_id"], "os_pid": os.getpid(),
-                "processes": procs, "spawns": self.rt.spawns, "exits": self.rt.exits,
-                "last_failure": self.rt.last_failure, "denied": denials()}
+    def ps(self, processes: bool = True) -> dict[str, Any]:
+        """This host's part of the node's status: counters (cumulative: readers take rates
+        between two answers), mailbox depths and, when asked, every process."""
+        rt = self.rt
+        depths = [(p.mailbox_depth(), p) for p in rt.procs.values()]
+        out = {"serial": self.serial, "host": self.spec["host_id"], "os_pid": os.getpid(),
+               "count": len(depths), "spawns": rt.spawns, "exits": rt.exits,
+               "msgs_in": rt.msgs_in + rt.msgs_local, "msgs_out": rt.msgs_out + rt.msgs_local,
+               "mailbox_total": sum(d for d, _ in depths),
+               "mailbox_max": max((d for d, _ in depths), default=0),
+               "last_failure": rt.last_failure, "denied": denials()}
+        if processes:
+            out["processes"] = [{"pid": p.pid, "entry": p.entry, "mailbox": d,
+                                 "names": list(p.names or ())} for d, p in depths]
+        return out
 
     def begin_stop(self, timeout: float, reason: str = NODE_STOPPING) -> None:
         """CANCEL every process that listens to its events; end the others at once; after
@@ -275,14 +285,21 @@ class Host:
                 pass
 
 
+def _running_process() -> tuple[str, str] | None:
+    """The PID and entry of the process running now (a log line names its source)."""
+    task = scheduler.get().current
+    proc = task.proc if task is not None else None
+    return None if proc is None else (proc.pid, proc.entry)
+
+
 def host_main(spec: HostSpec) -> int:
     """Body of a host OS process (called in the forked child; the caller ``os._exit``s)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the node turns Ctrl-C into an ordered stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)     # likewise: the node stops us in order
     if spec.get("stdout_to_stderr"):
         os.dup2(2, 1)
-    logging.basicConfig(level=spec.get("log_level", "WARNING"), stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)s {spec['host_id']}/{spec['serial']} %(message)s")
+    logs.setup(spec.get("log_level", "WARNING"), spec.get("log_format", "text"),
+               f"{spec['host_id']}/{spec['serial']}", _running_process)
     sys.path.insert(0, spec.get("app_dir", "."))
     set_app_root(spec.get("app_dir", "."))
     set_strict(bool(spec.get("strict")))

@@ -170,9 +170,9 @@ def _log(level: int, name: Any, extra: Any, message: Any, fields: Any) -> None:
             if isinstance(data, dict):
                 merged.update(data)
     msg = "" if message is None else text(message, "message")
-    if merged:
-        msg += " " + " ".join(f"{k}={json.dumps(v, default=repr)}" for k, v in merged.items())
-    logger.log(level, "%s %s: %s", ctx.pid, ctx.entry_id, msg)
+    line = msg + "".join(f" {k}={json.dumps(v, default=repr)}" for k, v in merged.items())
+    logger.log(level, "%s", line, extra={"wippy_pid": ctx.pid, "wippy_entry": ctx.entry_id,
+                                         "wippy_msg": msg, "wippy_fields": merged})
 
 
 def _module_level(level: int) -> Any:

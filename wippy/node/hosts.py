@@ -307,4 +307,6 @@ class HostSupervisor:
         if any(h.host_id == host_id and h.slot == slot and h.terminal == terminal
                and not h.retired and not h.doomed for h in self.live()):
             return      # a rescale or its supervisor started this slot meanwhile
-        self.fork(host_id, slot, terminal)
+        hp = self.fork(host_id, slot, terminal)
+        log.info("host %s worker %d restarted as %s/%d (restart %d)", host_id, slot, host_id,
+                 hp.serial, self._restarts.get((host_id, slot), 0))

@@ -7,8 +7,10 @@ the run-directory lock, open LMDB, create its zmq context and bind its sockets.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
+from .. import logs
 from ..errors import ConfigError, NodeError
 from .node import NodeServer
 from .options import NodeOptions
@@ -16,11 +18,13 @@ from .registry import load_app
 
 __all__ = ["NodeOptions", "run_node"]
 
+log = logging.getLogger("wippy.node")
+
 
 def run_node(opts: NodeOptions) -> int:
     """Boot, run until stopped, return the process exit code."""
-    logging.basicConfig(level=opts.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s node %(message)s")
+    logs.setup(opts.log_level, opts.log_format, "node")
+    log.info("loading %s", os.path.realpath(opts.app_dir))
     try:
         app = load_app(opts.app_dir)
     except ConfigError as exc:

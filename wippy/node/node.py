@@ -53,7 +53,7 @@ from .registry import RegistryKeeper
 from .requests import Handler, NodeRequests
 from .services import ServiceManager
 from .shutdown import HOST_STOP_TIMEOUT_S, Shutdown
-from .status import StatusCollector
+from .status import StatusCollector, boot_progress
 from .terminal import Terminal
 from .workflows import WorkflowManager
 
@@ -64,6 +64,7 @@ log = logging.getLogger("wippy.node")
 SIGNAL_REPEAT_S = 0.2      # a repeat within this is the same signal (sent to us and our group)
 LOADS_EVERY_S = 0.25       # how often changed placement loads are broadcast
 POLL_MAX_MS = 100          # the loop wakes at least this often
+BOOT_PROGRESS_S = 2.0      # a start slower than this says what it waits for, this often
 
 
 class NodeServer:
@@ -104,9 +105,12 @@ class NodeServer:
                                          self.store.get, call_later, stopping)
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)
+        wf = self.workflows
         self.status = StatusCollector(self.hosts, self.control.send_host, call_later,
                                       self._node_info, self.names.by_pid, self.services.rows,
-                                      self.services.tree)
+                                      self.services.tree, lambda: {
+                                          "running": len(wf.inc) + len(wf.waiting_host),
+                                          "steps": wf.steps, "commits": wf.commits})
         self.terminal = Terminal(opts, app, self.procs, self.hosts, self.begin_stop)
         self.http = HttpSupervisor(
             self.zygote.fork_host, self._welcome_server, self._member_down,
@@ -116,6 +120,7 @@ class NodeServer:
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
         self.booted = False
+        self.ready = False
         self.started = _time.monotonic()
         self._signals = 0
         self._pending_signals: list[tuple[int, float]] = []
@@ -153,6 +158,7 @@ class NodeServer:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
+        self.sched.call_later(BOOT_PROGRESS_S, self._boot_progress)
         for e in self.store.entries().values():
             if e["kind"] == EntryKind.PROCESS_HOST.value:
                 self.hosts.set_workers(e["id"], wanted_workers(e))
@@ -178,6 +184,7 @@ class NodeServer:
                           until=lambda: self.hosts.has_ready(host_id))
             self.terminal.spawn()
         self._announce_ready()
+        self.ready = True
         self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
         self.loop(until=lambda: self.shutdown.active and not self.hosts.live()
                   and not self.http.live())
@@ -235,14 +242,27 @@ class NodeServer:
     def _announce_ready(self) -> None:
         n_hosts = len({h.host_id for h in self.hosts.hosts.values()})
         running = sum(1 for s in self.services.svcs.values() if s.state == State.RUNNING)
-        print(f"wippy: node ready (pid {os.getpid()}): {n_hosts} host(s) in "
-              f"{len(self.hosts.live())} OS process(es), {running} service(s); run dir "
-              f"{self.rundir.path}", file=sys.stderr, flush=True)
+        ready = (f"node ready (pid {os.getpid()}): {n_hosts} host(s) in "
+                 f"{len(self.hosts.live())} OS process(es), {running} service(s); run dir "
+                 f"{self.rundir.path}")
+        if self.opts.log_format == "json":
+            log.info("%s", ready)           # every line of stderr is one JSON object
+        else:
+            print(f"wippy: {ready}", file=sys.stderr, flush=True)
         if self.opts.ready_fd is not None:
             import json
             os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
                                                        "pid": os.getpid()}) + "\n").encode())
             os.close(self.opts.ready_fd)
+
+    def _boot_progress(self) -> None:
+        if self.ready or self.shutdown.active:
+            return
+        log.info("%s", boot_progress(
+            [(f"{h.host_id}/{h.serial}", h.state.value) for h in self.hosts.live()],
+            (sum(1 for s in self.services.svcs.values() if s.state == State.RUNNING),
+             len(self.services.svcs)), _time.monotonic() - self.started))
+        self.sched.call_later(BOOT_PROGRESS_S, self._boot_progress)
 
     def _info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "data_dir": self.data_dir,
@@ -283,7 +303,8 @@ class NodeServer:
             "serial": hp.serial, "host_id": hp.host_id, "rundir": self.rundir.path,
             "store": self.store.path, "terminal": hp.terminal, "app_dir": self.app_dir,
             "stdout_to_stderr": self.opts.exec_entry is not None and not hp.terminal,
-            "log_level": self.opts.log_level, "strict": self.opts.strict,
+            "log_level": self.opts.log_level, "log_format": self.opts.log_format,
+            "strict": self.opts.strict,
         })
 
     def topology_changed(self) -> None:

@@ -16,6 +16,7 @@ class NodeOptions:
     exec_args: list[str] = field(default_factory=list)
     exec_host: str | None = None
     log_level: str = "WARNING"
+    log_format: str = "text"    # wippy.logs.LogFormat: text or json
     ready_fd: int | None = None
     stop_timeout: float | None = None
     watch: bool = True          # hot reload: watch the application's files

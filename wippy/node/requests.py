@@ -38,10 +38,10 @@ def request_caller(args: tuple[Any, ...], reply: Reply, via_arg: int = 1) -> Cal
 class NodeRequests:
     """The node's own requests: names, status, stop, registry changes.
 
-    ``ps(reply)`` gathers the status; ``states()`` lists the services' states;
+    ``ps(reply, processes)`` gathers the status (with every process, or counts only); ``states()`` lists the services' states;
     ``stop_node(code, reason)`` begins an orderly stop; ``info()`` describes the node."""
 
-    def __init__(self, names: NameTable, registry: _Registry, ps: Callable[[Reply], None],
+    def __init__(self, names: NameTable, registry: _Registry, ps: Callable[[Reply, bool], None],
                  states: Callable[[], list[dict[str, Any]]],
                  stop_node: Callable[[int, str], None], info: Callable[[], dict[str, Any]]) -> None:
         self._names = names
@@ -75,7 +75,7 @@ class NodeRequests:
         reply.ok(self._names.lookup(args[0]))
 
     def _status(self, args: tuple[Any, ...], reply: Reply) -> None:
-        self._ps(reply)
+        self._ps(reply, bool(args[0]) if args else True)     # args: (with processes?)
 
     def _stop(self, args: tuple[Any, ...], reply: Reply) -> None:
         reply.ok(True)

@@ -201,6 +201,7 @@ class ServiceManager:
             return
         if counted:
             svc.restarts += 1
+            log.info("service %s restarted as %s (restart %d)", spec.id, pid, svc.restarts)
         svc.pid = pid
         self._set(svc, State.RUNNING)
         svc.started_at = self._clock()
@@ -261,6 +262,8 @@ class ServiceManager:
             svc.restart_pending = False
             svc.attempts = 0
             self.start(svc, counted=False)
+            log.info("service %s started again as %s (new code or another worker)", svc.spec.id,
+                     svc.pid)
             return
         if error is not None and error.get("kind") == "HOST_DOWN":
             return          # restarted when its host is back (host_died marked it)

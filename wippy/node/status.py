@@ -1,21 +1,33 @@
-"""``ps``: the node's status, gathered from every host that can answer.
+"""The node's status (``wippy ps``, ``wippy top``, ``Connection.status()``), gathered from
+every host that can answer, and the rates between two of them.
 
 The node asks each host that has been welcomed and is alive (ready or stopping) for its
-processes, waits for every answer or ``PS_TIMEOUT_S``, and adds what only it knows: each host
-OS process's state, CPU and RSS (psutil), restarts, names, services and supervisors.
+counters and, unless asked for counts only, its processes; it waits for every answer or
+``PS_TIMEOUT_S`` and adds what only it knows: each host OS process's state, CPU and RSS
+(psutil), restarts, names, services, supervisors, workflows and the registry version.
+
+Counters are cumulative (messages in and out, spawns, exits, journaled workflow steps) and the
+status carries the node's monotonic clock, so whoever reads two of them takes the rates
+(:func:`rates`), as a Prometheus scraper would: the node keeps no history and any number of
+readers (``top``, a web observer) can poll at their own pace. Rejected: hosts pushing their
+counters on a timer, which would cost every host a message per period even when nobody looks.
 """
 from __future__ import annotations
 
+import time as _time
 from typing import Any, Callable
 
 from ..core import protocol
 from .control import Reply
 from .hosts import HostState, HostSupervisor
 
-__all__ = ["StatusCollector", "PS_TIMEOUT_S"]
+__all__ = ["StatusCollector", "PS_TIMEOUT_S", "rates", "boot_progress", "RATE_COUNTERS"]
 
 PS_TIMEOUT_S = 2.0          # a host that has not answered by then is shown without processes
-_FROM_HOST = ("processes", "spawns", "exits", "last_failure", "denied")
+_FROM_HOST = ("processes", "count", "spawns", "exits", "msgs_in", "msgs_out", "mailbox_total",
+              "mailbox_max", "last_failure", "denied")
+#: Host counters that :func:`rates` turns into per-second rates.
+RATE_COUNTERS = ("msgs_in", "msgs_out", "spawns", "exits")
 
 
 class _Pending:
@@ -31,13 +43,15 @@ class StatusCollector:
     """Answers ``ps`` requests.
 
     ``send(serial, message)`` reaches a welcomed host; ``names_by_pid()``, ``services()``,
-    ``supervisors()`` and ``node_info()`` give the node's own parts of the answer."""
+    ``supervisors()``, ``workflows()`` and ``node_info()`` give the node's own parts of the
+    answer."""
 
     def __init__(self, hosts: HostSupervisor, send: Callable[[int, tuple], None],
                  call_later: Callable[..., Any], node_info: Callable[[], dict[str, Any]],
                  names_by_pid: Callable[[], dict[str, list[str]]],
                  services: Callable[[], list[dict[str, Any]]],
-                 supervisors: Callable[[], list[dict[str, Any]]]) -> None:
+                 supervisors: Callable[[], list[dict[str, Any]]],
+                 workflows: Callable[[], dict[str, Any]] = dict) -> None:
         self._hosts = hosts
         self._send = send
         self._call_later = call_later
@@ -45,6 +59,7 @@ class StatusCollector:
         self._names_by_pid = names_by_pid
         self._services = services
         self._supervisors = supervisors
+        self._workflows = workflows
         self._pending: dict[int, _Pending] = {}
         self._seq = 0
         self._stats: dict[int, Any] = {}     # serial -> psutil.Process, primed for cpu_percent
@@ -59,14 +74,15 @@ class StatusCollector:
             return
         self._stats[serial] = proc
 
-    def start(self, reply: Reply) -> None:
-        """Ask every answering host; ``reply`` gets the whole status."""
+    def start(self, reply: Reply, processes: bool = True) -> None:
+        """Ask every answering host; ``reply`` gets the whole status (without the list of
+        processes unless ``processes``)."""
         self._seq += 1
         seq = self._seq
         asked = {h.serial for h in self._hosts.live() if h.ready_at}
         self._pending[seq] = _Pending(reply, set(asked))
         for serial in asked:
-            self._send(serial, protocol.ps(seq))
+            self._send(serial, protocol.ps(seq, processes))
         if asked:
             self._call_later(PS_TIMEOUT_S, self._finish, seq)
         else:
@@ -114,4 +130,39 @@ class StatusCollector:
                 p["names"] = sorted(set(p.get("names", [])) | set(names_of.get(p["pid"], [])))
             rows.append(row)
         pend.reply.ok({"node": self._node_info(), "hosts": rows, "services": self._services(),
-                       "supervisors": self._supervisors()})
+                       "supervisors": self._supervisors(), "workflows": self._workflows(),
+                       "time": _time.time(), "clock": _time.monotonic()})
+
+
+def rates(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """Per-second rates between two statuses of one node: ``{"hosts": {serial: {counter:
+    rate}}, "steps": rate}``. A host absent from ``before`` (just started) has no rates yet;
+    a counter that went down (never, short of a restart) counts as 0."""
+    out: dict[str, Any] = {"hosts": {}, "steps": None}
+    if before is None:
+        return out
+    dt = after.get("clock", 0.0) - before.get("clock", 0.0)
+    if dt <= 0:
+        return out
+    old = {h["serial"]: h for h in before.get("hosts", [])}
+    for h in after.get("hosts", []):
+        prev = old.get(h["serial"])
+        if prev is None:
+            continue
+        out["hosts"][h["serial"]] = {k: max(0, (h.get(k) or 0) - (prev.get(k) or 0)) / dt
+                                     for k in RATE_COUNTERS}
+    wa, wb = after.get("workflows") or {}, before.get("workflows") or {}
+    if "steps" in wa and "steps" in wb:
+        out["steps"] = max(0, wa["steps"] - wb["steps"]) / dt
+    return out
+
+
+def boot_progress(hosts: list[tuple[str, str]], services: tuple[int, int], waited: float) -> str:
+    """The line a slow start prints: ``hosts`` as (id/serial, state), ``services`` as
+    (running, wanted)."""
+    ready = sum(1 for _, state in hosts if state == HostState.READY.value)
+    waiting = [name for name, state in hosts if state == HostState.STARTING.value]
+    text = f"still starting after {waited:.0f} s: {ready}/{len(hosts)} host OS process(es) ready"
+    if waiting:
+        text += " (waiting for " + ", ".join(waiting[:4]) + (", ..." if len(waiting) > 4 else "") + ")"
+    return text + f", {services[0]}/{services[1]} service(s) running"

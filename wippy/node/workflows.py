@@ -80,6 +80,7 @@ class WorkflowManager:
         self.watchers: dict[str, set[str]] = {}
         self.commits = 0
         self.writes = 0
+        self.steps = 0                          # journaled steps (``wippy top``'s steps/s)
         # records as of the writes queued this turn: two signals in one turn must not both
         # read the committed record and take the same sequence number
         self.records: dict[str, dict[str, Any]] = {}
@@ -140,6 +141,7 @@ class WorkflowManager:
 
     def _req_steps(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf_id, steps = args
+        self.steps += len(steps)
         for seq, record in steps:
             self.write("step", wf_id, seq, record)
         self.after.append(reply.ok)

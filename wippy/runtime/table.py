@@ -88,6 +88,10 @@ class Runtime:
         self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
         self.exits = 0
         self.spawns = 0
+        # messages (``wippy top``'s rates): one integer increment on each path
+        self.msgs_in = 0          # arrived from another OS process
+        self.msgs_out = 0         # sent to another OS process
+        self.msgs_local = 0       # sent and delivered within this one
         self.last_failure: str | None = None
         # who the running task acts as (S9): ``rt.security()``, ``rt.check(action, resource)``
         self.guard = guard = Guard(self.sched)
@@ -153,6 +157,7 @@ class Runtime:
             proc = self.procs.get(local)
             if proc is not None:
                 proc.deliver(topic, sender, _copy(payload))
+                self.msgs_local += 1
                 return
             if self._not_yet_created(local):
                 self._keep_early(local, (_Op.MSG, local, sender, topic, payload, name))
@@ -166,6 +171,7 @@ class Runtime:
         if mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
         mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
+        self.msgs_out += 1
 
     def _signal(self, ctx: _security.Context, sender: str | None, dest: str, topic: str,
                 payload: Any) -> None:
@@ -178,6 +184,7 @@ class Runtime:
 
     def _on_msg(self, f: tuple) -> None:
         _, local, sender, topic, payload, name = f
+        self.msgs_in += 1
         proc = self.procs.get(local)
         if proc is not None:
             proc.deliver(topic, sender, payload)

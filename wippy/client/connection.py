@@ -1,107 +1,36 @@
-"""The Python API for programs outside the node (S7): ``wippy.Node`` and ``wippy.connect``.
+"""An attached program (S7): ``wippy.connect`` and what ``wippy.Node`` builds on.
 
 A :class:`Connection` is a small member of the node: it gets a serial from the node, binds its
 own inbox (its mailbox is ``conn.pid``), connects to hosts directly for sends and spawns, and
 reads the registry from LMDB. It is synchronous and single-threaded: work arrives only while a
 call waits (``receive``, ``exec``, ...), so a connection must be used from one thread.
 
-:class:`Node` boots ``wippy run APP`` as a child process through exec (never a fork of the
-caller, who may run threads), waits for its ready message on a pipe, then connects.
+``submit``, ``map`` and ``gather`` fan work out (:mod:`wippy.client.futures`).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import select
-import signal
-import subprocess
-import sys
 import time as _time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from .core import protocol, transport, wire
-from .core.mesh import Mesh
-from .core.pid import make_pid, parse_pid
-from .core.protocol import MONITOR, Kind, ReqOp
-from .core.rundir import run_dir_for
-from .errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
-from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
-from .registry.store import Store
-from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
+from ..core import protocol, transport, wire
+from ..core.mesh import Mesh
+from ..core.pid import make_pid, parse_pid
+from ..core.protocol import MONITOR, Kind, ReqOp
+from ..core.rundir import run_dir_for
+from ..errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
+from ..registry.store import Store
+from ..runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
+from .futures import Future, dumps_function, gather
+from .registry import RegistryView
 
-__all__ = ["Connection", "Node", "connect", "RegistryView"]
+__all__ = ["Connection", "connect"]
 
 HELLO_TIMEOUT_S = 10.0
 
 log = logging.getLogger("wippy.client")
-
-
-class RegistryView:
-    """The registry from outside the node: reads from LMDB, changes through the node.
-
-    Same names as inside a process (``get``, ``find``, ``snapshot``, ``history``,
-    ``apply_version``...), but synchronous: ``snapshot().changes()...apply()`` returns the
-    new :class:`wippy.registry.Version`."""
-
-    def __init__(self, store: Store, request: Callable[..., Any] | None = None) -> None:
-        self._store = store
-        self._request = request
-        self.via = "api"        # who the history names as the author: "api", or "cli"
-
-    def get(self, id: str) -> dict[str, Any]:
-        from .errors import EntryNotFound
-        stored = self._store.get(id)
-        if stored is None:
-            raise EntryNotFound(f"entry {id} not found")
-        return public_entry(stored)
-
-    def find(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        return [e for e in (public_entry(s) for s in self._store.entries().values()) if match(e, flt)]
-
-    def _submit(self, ops: list[dict[str, Any]]) -> Version:
-        if self._request is None:
-            raise NodeError("the registry can only be changed through a running node")
-        try:
-            return Version(self._request(ReqOp.REGISTRY_APPLY, ops, self.via))
-        except WippyError as exc:
-            raise registry_error(exc) from None
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self._store.version() or 0, self._store.entries(), self._submit)
-
-    def snapshot_at(self, version: int) -> Snapshot:
-        return Snapshot(int(version), self._store.snapshot_at(int(version)), self._submit)
-
-    def current_version(self) -> Version:
-        return Version(self._store.version() or 0)
-
-    def version(self) -> int | None:
-        return self._store.version()
-
-    def versions(self) -> list[Version]:
-        return [Version(h["version"]) for h in self._store.history()]
-
-    def history(self) -> list[dict[str, Any]]:
-        return history_of(self._store)
-
-    def changeset(self, version: int) -> dict[str, Any] | None:
-        return self._store.changeset(int(version))
-
-    def author(self, id: str) -> dict[str, Any] | None:
-        """Who wrote entry ``id`` at run time (its ``author`` stamp: actor, context, PID,
-        entry, version), or None for the operator's entries."""
-        stored = self._store.get(id)
-        return None if stored is None else stored.get("author")
-
-    def apply_version(self, version: int) -> Version:
-        if self._request is None:
-            raise NodeError("the registry can only be changed through a running node")
-        try:
-            return Version(self._request(ReqOp.REGISTRY_ROLLBACK, int(version), self.via))
-        except WippyError as exc:
-            raise registry_error(exc) from None
 
 
 class Connection:
@@ -112,6 +41,7 @@ class Connection:
         self.run_dir = ""
         self.pid = ""
         self._closed = True
+        self._app_dir: str | None = None      # asked of the node when a function is shipped
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = run_dir
@@ -247,16 +177,22 @@ class Connection:
         return self._spawn(id, host, args, MONITOR if monitor else 0, None)
 
     def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any, monitor: bool = False) -> str:
-        """Ship a plain function or closure (cloudpickled) and run it as a process on ``host``."""
-        import cloudpickle
-        code = cloudpickle.dumps(fn)
-        name = f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
-        return self._spawn(name, host, args, MONITOR if monitor else 0, code)
+        """Ship a plain function or closure (cloudpickled; a module the hosts cannot import
+        goes by value, see :mod:`wippy.futures`) and run it as a process on ``host``."""
+        return self._spawn(_fn_name(fn), host, args, MONITOR if monitor else 0, self._dumps(fn))
+
+    def _dumps(self, fn: Callable[..., Any]) -> bytes:
+        if self._app_dir is None:
+            try:
+                self._app_dir = str(self._request(ReqOp.INFO).get("app_dir") or "")
+            except WippyError:
+                self._app_dir = ""
+        return dumps_function(fn, self._app_dir or None)
 
     def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str:
         self._check()
         self._pump(0)
-        from .runtime import codeload
+        from ..runtime import codeload
         if code is None and codeload.kind_of(self._store, id) in codeload.WORKFLOW_KINDS:
             self._counter += 1
             wf = f"{self.serial:x}{os.urandom(5).hex()}"
@@ -354,9 +290,71 @@ class Connection:
             host = live[0]
         return self.exec(id, host, *args, timeout=timeout)
 
+    # -- fan-out (wippy.futures) ---------------------------------------------------------
+    def _work_host(self) -> str:
+        """Where ``submit`` runs work by default: the host with the most running OS
+        processes (ties: by name)."""
+        live = sorted((-len(s), h) for h, s in self._mesh.topology.items() if s)
+        if not live:
+            raise NodeError("no running host to run work on")
+        return live[0][1]
+
+    def submit(self, work: Callable[..., Any] | str, *args: Any, host: str | None = None) -> Future:
+        """Start ``work`` (a plain function, shipped, or an entry id: function, process or
+        workflow) with ``args`` on ``host`` (default: the host with the most OS processes);
+        returns a :class:`~wippy.futures.Future` at once. Never blocks."""
+        host = host or self._work_host()
+        if callable(work):
+            pid = self.spawn_function(work, host, *args, monitor=True)
+        else:
+            pid = self.spawn(work, host, *args, monitor=True)
+        return Future(self, pid)
+
+    def map(self, work: Callable[..., Any] | str, items: Iterable[Any], *, host: str | None = None,
+            timeout: float | None = None) -> list[Any]:
+        """``work(item)`` for every item, spread over ``host``'s OS processes; the results in
+        order. Blocks until all are done or ``timeout`` seconds pass (:class:`wippy.Timeout`);
+        raises the first error, in order. A function is pickled once for all items."""
+        host = host or self._work_host()
+        futures = []
+        if callable(work):
+            code, name = self._dumps(work), _fn_name(work)
+            for item in items:
+                futures.append(Future(self, self._spawn(name, host, (item,), MONITOR, code)))
+        else:
+            for item in items:
+                futures.append(Future(self, self.spawn(work, host, item, monitor=True)))
+        return gather(futures, timeout)
+
+    def gather(self, futures: Iterable[Future], timeout: float | None = None) -> list[Any]:
+        """Every future's result in order (see :func:`wippy.futures.gather`)."""
+        return gather(futures, timeout)
+
+    def terminate(self, pid: str) -> None:
+        """End process ``pid`` at once (its monitors get an error exit)."""
+        self._check()
+        p = parse_pid(self._resolve(pid))
+        self._mesh.send(p.serial, wire.dumps((wire.Op.TERMINATE, p.local, self.pid)))
+        self._mesh.flush()
+
+    def _poll_exit(self, pid: str) -> tuple[Any, Any] | None:
+        """(value, error) of monitored ``pid`` if it has ended (taken: asked once)."""
+        got = self._exits.pop(pid, None)
+        if got is not None:
+            self._events = deque(e for e in self._events if e.from_ != pid)
+        return got
+
     def ps(self) -> dict[str, Any]:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
-        return self._request(ReqOp.PS, timeout=10.0)
+        return self.status(processes=True)
+
+    def status(self, processes: bool = True) -> dict[str, Any]:
+        """The node's status: ``node`` (pid, uptime, registry version), ``hosts`` (state, OS
+        pid, CPU, RSS, process count, cumulative ``msgs_in``/``msgs_out``/``spawns``/``exits``,
+        ``mailbox_total``/``mailbox_max``, restarts, last failure; ``processes`` when asked),
+        ``services``, ``supervisors``, ``workflows`` (running, steps) and ``clock`` (the node's
+        monotonic seconds): two statuses give rates (``wippy.node.status.rates``)."""
+        return self._request(ReqOp.PS, processes, timeout=10.0)
 
     def monitor(self, pid: str) -> None:
         """Get an EXIT (``events()``, ``wait_exit``) when ``pid`` ends."""
@@ -410,6 +408,10 @@ def _ignore(frame: protocol.Frame) -> None:
     pass
 
 
+def _fn_name(fn: Callable[..., Any]) -> str:
+    return f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
+
+
 def connect(run_dir: str) -> Connection:
     """Attach to a running node by its run directory (or its application directory)."""
     if not os.path.exists(os.path.join(run_dir, "ctl")) and os.path.isdir(run_dir):
@@ -421,87 +423,3 @@ def connect(run_dir: str) -> Connection:
     return conn
 
 
-class Node(Connection):
-    """Boot a node for ``app_dir`` in a child process; use as a context manager.
-
-    ``__enter__`` returns once the hosts and ``auto_start`` services are ready; ``__exit__``
-    (or :meth:`stop`) stops the node and reaps every OS process it started.
-    """
-
-    def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
-                 stop_timeout: float | None = None, boot_timeout: float = 60.0,
-                 stdout: Any = None, stderr: Any = None, strict: bool = False) -> None:
-        super().__init__()
-        self.app_dir = os.path.realpath(app_dir)
-        self._args = ["--log-level", log_level] + (["--strict"] if strict else [])
-        if data_dir:
-            self._args += ["--data-dir", data_dir]
-        if stop_timeout is not None:
-            self._args += ["--stop-timeout", str(stop_timeout)]
-        self._boot_timeout = boot_timeout
-        self._stdout, self._stderr = stdout, stderr
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Node:
-        r, w = os.pipe()
-        cmd = [sys.executable, "-m", "wippy", "run", self.app_dir, "--ready-fd", str(w), *self._args]
-        self.process = subprocess.Popen(cmd, pass_fds=(w,), stdin=subprocess.DEVNULL,
-                                        stdout=self._stdout, stderr=self._stderr)
-        os.close(w)
-        try:
-            line = self._read_ready(r)
-        finally:
-            os.close(r)
-        info = json.loads(line)
-        self._attach(info["run_dir"])
-        return self
-
-    def _read_ready(self, fd: int) -> str:
-        buf = b""
-        deadline = _time.monotonic() + self._boot_timeout
-        while b"\n" not in buf:
-            left = deadline - _time.monotonic()
-            if left <= 0:
-                self._kill()
-                raise NodeError(f"the node for {self.app_dir} was not ready within {self._boot_timeout} s")
-            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
-            if ready:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    code = self.process.wait(10) if self.process else None
-                    raise NodeError(f"the node for {self.app_dir} exited with code {code} before it "
-                                    "was ready (its errors are on stderr)")
-                buf += chunk
-        return buf.decode()
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """Stop the node (CANCEL, stop_timeout, kill) and reap it; returns its exit code."""
-        proc = self.process
-        if proc is None:
-            return None
-        if not self._closed:
-            try:
-                self._request(ReqOp.STOP, timeout=5.0)
-            except Exception:  # noqa: BLE001 - fall back to a signal
-                proc.send_signal(signal.SIGTERM)
-            self.close()
-        elif proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            code = proc.wait(10)
-        self.process = None
-        return code
-
-    def _kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()   # its hosts die with it (parent-death signals)
-            self.process.wait(10)
-
-    def __enter__(self) -> Node:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

@@ -1,0 +1,79 @@
+"""What every ``wippy`` command shares: how it names the application, how it reaches the node,
+how it prints a listing as JSON.
+
+Every command takes the application the same way: a positional ``APP`` (default: the current
+directory), with ``--app APP`` kept as an alias. Commands with subcommands (``registry``,
+``workflow``) take APP before the subcommand (``wippy registry APP list``), as ``wippy run APP
+-x ENTRY`` does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterable
+
+__all__ = ["add_app", "app_of", "split_app", "connect_or_none", "print_json", "fmt_bytes",
+           "APP_HELP"]
+
+APP_HELP = "the application directory (default: the current directory)"
+
+
+def add_app(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    """Give ``p`` the application argument: positional ``app`` and the ``--app`` alias."""
+    if positional:
+        p.add_argument("app", nargs="?", default=None, metavar="APP", help=APP_HELP)
+    p.add_argument("--app", dest="app_opt", default=None, metavar="APP",
+                   help="the same as the positional APP (kept for older scripts)")
+
+
+def app_of(a: argparse.Namespace) -> str:
+    """The application a command was given (positional, ``--app``, or ``.``)."""
+    return getattr(a, "app", None) or getattr(a, "app_opt", None) or "."
+
+
+def split_app(argv: list[str], subcommands: Iterable[str]) -> tuple[str | None, list[str]]:
+    """For a command with subcommands: a first word that is neither an option nor a
+    subcommand is APP (``wippy registry APP list``)."""
+    if argv and not argv[0].startswith("-") and argv[0] not in set(subcommands):
+        return argv[0], argv[1:]
+    return None, argv
+
+
+def connect_or_none(app: str, prog: str = "wippy") -> Any:
+    """A connection to the node running ``app``, or None after saying why on stderr."""
+    from ..client import connect
+    from ..core.rundir import run_dir_for
+    from ..errors import NodeError
+    try:
+        return connect(run_dir_for(app))
+    except NodeError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+
+
+def print_json(value: Any) -> None:
+    """One listing as JSON on stdout (``--json``)."""
+    print(json.dumps(value, indent=2, default=str, sort_keys=False))
+
+
+def fmt_bytes(n: float | None) -> str:
+    """``12.3MiB``; ``-`` when unknown."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return str(n)
+
+
+def fmt_rate(r: float | None) -> str:
+    """``950``, ``12.3k``, ``1.2M`` per second; ``-`` when not known yet."""
+    if r is None:
+        return "-"
+    if r < 1000:
+        return f"{r:.0f}"
+    if r < 1_000_000:
+        return f"{r / 1000:.1f}k"
+    return f"{r / 1_000_000:.1f}M"

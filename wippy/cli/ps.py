@@ -1,0 +1,96 @@
+"""``wippy ps [APP] [--json] [--watch]``: the node's status as a table, once or every interval."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time as _time
+from typing import Any
+
+from .common import add_app, app_of, connect_or_none, fmt_bytes, print_json
+
+__all__ = ["format_ps", "register"]
+
+CLEAR = "\x1b[H\x1b[2J"      # cursor home, clear screen (ANSI)
+
+
+def format_ps(ps: dict[str, Any]) -> str:
+    """``wippy ps``'s table of a node's status (``Connection.ps()``)."""
+    lines = []
+    node = ps["node"]
+    denied = (node.get("denied") or 0) + sum(h.get("denied") or 0 for h in ps["hosts"])
+    lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
+                 f"registry v{node.get('registry_version')}  denied {denied}"
+                 + ("  (strict)" if node.get("strict") else ""))
+    lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
+                 f"{'RESTARTS':>8} {'DENIED':>6}")
+    for h in ps["hosts"]:
+        cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
+        procs = h.get("processes")
+        count = len(procs) if procs is not None else h.get("count", 0)
+        lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h.get('state', '-'):<9} "
+                     f"{h['os_pid']:>7} {cpu:>6} {fmt_bytes(h.get('rss')):>10} "
+                     f"{count:>6} {h.get('restarts', 0):>8} {h.get('denied') or 0:>6}")
+        for p in procs or []:
+            names = f" ({', '.join(p['names'])})" if p.get("names") else ""
+            lines.append(f"    {p['pid']:<34} {p['entry']}{names}  mailbox {p['mailbox']}")
+        if h.get("last_failure"):
+            lines.append(f"    last failure: {h['last_failure']}")
+    for sup in ps.get("supervisors", []):
+        lines.append(f"supervisor {sup['id']} ({sup['strategy']}, intensity {sup['intensity']} per "
+                     f"{sup['period']:g}s) {sup['state']}, {sup['restarts']} restart(s)"
+                     + (f", under {sup['parent']}" if sup.get("parent") else "")
+                     + (f"; last error: {sup['last_error']}" if sup.get("last_error") else ""))
+        for c in sup["children"]:
+            lines.append(f"    {c['kind']:<10} {c['id']} ({c['restart']})")
+    if ps.get("services"):
+        lines.append(f"{'SERVICE':<28} {'STATE':<9} {'RESTARTS':>8}  PID / LAST ERROR")
+        for s in ps["services"]:
+            lines.append(f"{s['id']:<28} {s['state']:<9} {s['restarts']:>8}  {s['pid'] or ''}"
+                         + (f"  last error: {s['last_error']}" if s.get("last_error") else ""))
+    wf = ps.get("workflows") or {}
+    if wf.get("running"):
+        lines.append(f"workflows running {wf['running']}, {wf.get('steps', 0)} step(s) journaled "
+                     "since the node started")
+    return "\n".join(lines)
+
+
+def _ps(a: argparse.Namespace) -> int:
+    conn = connect_or_none(app_of(a), "wippy ps")
+    if conn is None:
+        return 1
+    from ..errors import WippyError
+    with conn:
+        if not a.watch:
+            ps = conn.ps()
+            print_json(ps) if a.json else print(format_ps(ps))
+            return 0
+        tty = sys.stdout.isatty()
+        try:
+            while True:
+                ps = conn.ps()
+                if a.json:
+                    import json
+                    print(json.dumps(ps, default=str), flush=True)     # one object per line
+                else:
+                    print((CLEAR if tty else "\n") + format_ps(ps), flush=True)
+                _time.sleep(a.interval)
+        except KeyboardInterrupt:
+            return 0
+        except WippyError as exc:
+            print(f"wippy ps: {exc}", file=sys.stderr)
+            return 1
+
+
+def register(sub: Any) -> None:
+    """Add ``ps`` to the command's subparsers."""
+    p = sub.add_parser("ps", help="the running node's hosts, processes, services",
+                       description="Show the running node's hosts (OS pid, CPU, RSS, processes, "
+                                   "restarts), its processes, supervisors and services.")
+    add_app(p)
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="print it again every --interval seconds until Ctrl-C (for a live, "
+                        "sortable view with rates: wippy top)")
+    p.add_argument("-n", "--interval", type=float, default=1.0, metavar="S",
+                   help="seconds between two prints with --watch (default 1)")
+    p.set_defaults(func=_ps)
