@@ -48,9 +48,11 @@ entries:
 PROCS = """
 from wippy import process
 
-async def polite():
-    # returns when it is cancelled
-    ev = await process.events().receive()
+async def polite(parent):
+    # returns when it is cancelled; says "up" once it listens to its events
+    events = process.events()
+    process.send(parent, "up", process.pid())
+    ev = await events.receive()
     return "cancelled: " + str(ev.reason)
 
 async def stubborn(parent):
@@ -95,13 +97,18 @@ def pool(node: wippy.Node) -> list[dict]:
     return sorted((h for h in node.ps()["hosts"] if h["host"] == "app:pool"), key=lambda h: h["slot"])
 
 
-def spread(node: wippy.Node, entry: str, *args) -> tuple[list[str], list[str]]:
-    """Spawn ``entry`` until each of the two pool workers runs two of them: (slot 0's, slot 1's)."""
+def spread(node: wippy.Node, entry: str) -> tuple[list[str], list[str]]:
+    """Spawn ``entry`` until each of the two pool workers runs two of them: (slot 0's, slot 1's).
+    Each says "up" once it listens to its events: a process that never asked for its events
+    is ended at once by a stop, so a test of the orderly stop waits for every "up"."""
     serials = [h["serial"] for h in pool(node)]
     by_slot: list[list[str]] = [[], []]
     while min(len(p) for p in by_slot) < 2:
-        pid = node.spawn(entry, "app:pool", *args, monitor=True)
+        pid = node.spawn(entry, "app:pool", node.pid, monitor=True)
         by_slot[serials.index(parse_pid(pid).serial)].append(pid)
+    spawned = by_slot[0] + by_slot[1]
+    ups = {node.receive(timeout=10) for _ in spawned}
+    assert {m.payload for m in ups if m.topic == "up"} == set(spawned)
     return by_slot[0], by_slot[1]
 
 
@@ -139,9 +146,7 @@ def test_shrinking_a_host_cancels_the_retired_workers_processes_and_every_monito
 
 def test_a_stopping_worker_shows_its_state_until_its_last_process_ends(app):
     with wippy.Node(app) as node:
-        kept, retired = spread(node, "app.w:stubborn", node.pid)
-        for _ in kept + retired:
-            assert node.receive(timeout=10).topic == "up"
+        kept, retired = spread(node, "app.w:stubborn")
         set_workers(app, 1)
         cancelled = {node.receive(timeout=10).payload for _ in retired}
         assert cancelled == set(retired)
