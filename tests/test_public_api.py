@@ -10,7 +10,7 @@ PUBLIC = [
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
-    "RegistryError", "EntryNotFound", "LimitExceeded",
+    "RegistryError", "EntryNotFound", "LimitExceeded", "MailboxFull", "StorageError",
 ]
 
 

@@ -16,12 +16,14 @@ from .errors import (
     EntryNotFound,
     InvalidMessage,
     LimitExceeded,
+    MailboxFull,
     NodeError,
     ProcessError,
     ProcessFailed,
     ProcessNotFound,
     RegistryError,
     SendBufferFull,
+    StorageError,
     Timeout,
     WippyError,
 )
@@ -35,5 +37,5 @@ __all__ = [
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
-    "RegistryError", "EntryNotFound", "LimitExceeded",
+    "RegistryError", "EntryNotFound", "LimitExceeded", "MailboxFull", "StorageError",
 ]

@@ -5,6 +5,11 @@ own inbox (its mailbox is ``conn.pid``), connects to hosts directly for sends an
 reads the registry from LMDB. It is synchronous and single-threaded: work arrives only while a
 call waits (``receive``, ``exec``, ...), so a connection must be used from one thread.
 
+Its mailbox is bounded like a process's (:mod:`wippy.core.flow`): what it has not
+``receive``d counts against its senders' windows, and each read gives credits back, a quarter
+of the limit at a time. Several connections to one node may live in one program (they share
+the read-only registry environment: LMDB opens a file once per OS process).
+
 :class:`Node` boots ``wippy run APP`` as a child process through exec (never a fork of the
 caller, who may run threads), waits for its ready message on a pipe, then connects.
 """
@@ -22,11 +27,20 @@ from collections import deque
 from typing import Any, Callable
 
 from .core import protocol, transport, wire
+from .core.flow import MAILBOX_DEFAULT, credit_batch
 from .core.mesh import Mesh
 from .core.pid import make_pid, parse_pid
 from .core.protocol import MONITOR, Kind, ReqOp
 from .core.rundir import run_dir_for
-from .errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
+from .errors import (
+    MailboxFull,
+    NodeError,
+    ProcessNotFound,
+    Timeout,
+    WippyError,
+    exit_error,
+    from_wire,
+)
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
 from .registry.store import Store
 from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
@@ -116,6 +130,8 @@ class Connection:
         self._req = 0
         self._replies: dict[int, tuple[bool, Any]] = {}
         self._mailbox: deque[Message] = deque()
+        self._origins: deque[int] = deque()      # the OS process each mailbox message came from
+        self._due: dict[int, int] = {}           # origin -> messages read, not credited yet
         self._events: deque[Event] = deque()
         self._exits: dict[str, tuple[Any, Any]] = {}
         self._watch: set[str] = set()
@@ -167,8 +183,9 @@ class Connection:
                     data = self._mesh.inbox.recv(transport.NOBLOCK)
                 except transport.Again:
                     break
-                for frame in wire.unpack(data):
-                    self._on_frame(frame)
+                origin, frames = wire.unpack_from(data)
+                for frame in frames:
+                    self._on_frame(frame, origin)
         if self._ctl in ready:
             while True:
                 try:
@@ -198,10 +215,14 @@ class Connection:
         for pid in [p for p in self._watch if parse_pid(p).serial == f.serial]:
             self._on_frame((wire.Op.EXIT, "0", pid, None, err))
 
-    def _on_frame(self, f: tuple) -> None:
+    def _on_frame(self, f: tuple, origin: int = wire.NO_ORIGIN) -> None:
         op = f[0]
         if op == wire.Op.MSG:
             self._mailbox.append(Message(f[3], f[2], f[4]))
+            self._origins.append(origin)
+        elif op == wire.Op.CREDIT:
+            for pid, n, limit in f[1]:
+                self._mesh.flow.credit(pid, n, limit)
         elif op == wire.Op.EXIT:
             _, _, pid, value, error = f
             if pid not in self._watch:
@@ -291,9 +312,23 @@ class Connection:
         if self._mesh.known_dead(pid, p.serial):
             raise ProcessNotFound(f"process {pid} not found")
         name = None if dest[:1] == "{" else dest
-        self._mesh.send(p.serial, wire.dumps((wire.Op.MSG, p.local, self.pid, topic,
-                                              wire.plain(payload), name)))
+        self._mesh.send_msg(p.serial, pid, wire.dumps((wire.Op.MSG, p.local, self.pid, topic,
+                                                       wire.plain(payload), name)))
         self._mesh.flush()
+
+    def wait_send(self, dest: str, topic: str, payload: Any = None,
+                  timeout: float | None = None) -> None:
+        """:meth:`send`, waiting while ``dest``'s mailbox is full; raises MailboxFull only
+        after ``timeout`` seconds (None: wait as long as it takes)."""
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while True:
+            try:
+                self.send(dest, topic, payload)
+                return
+            except MailboxFull:
+                if deadline is not None and _time.monotonic() >= deadline:
+                    raise
+            self._pump(0.01)
 
     def receive(self, timeout: float | None = None) -> Message | None:
         """The next message to ``self.pid``; None after ``timeout`` seconds (None: forever)."""
@@ -304,7 +339,21 @@ class Connection:
             if left <= 0:
                 return None
             self._pump(min(left, 0.1))
+        origin = self._origins.popleft()
+        if origin > 0:
+            n = self._due.get(origin, 0) + 1
+            if n >= credit_batch(MAILBOX_DEFAULT):
+                self._due.pop(origin, None)
+                self._give_credit(origin, n)
+            else:
+                self._due[origin] = n
         return self._mailbox.popleft()
+
+    def _give_credit(self, origin: int, n: int) -> None:
+        try:
+            self._mesh.send(origin, wire.dumps((wire.Op.CREDIT, [(self.pid, n, MAILBOX_DEFAULT)])))
+        except WippyError:
+            pass        # that OS process is gone
 
     def events(self, timeout: float | None = None) -> Event | None:
         """The next lifecycle event (EXIT of a monitored spawn, LINK_DOWN), or None."""
@@ -385,6 +434,13 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        unread: dict[int, int] = dict(self._due)      # what we never read is read now
+        for origin in self._origins:
+            if origin > 0:
+                unread[origin] = unread.get(origin, 0) + 1
+        for origin, n in unread.items():
+            self._give_credit(origin, n)
+        self._mesh.flush()
         try:
             self._ctl.send(wire.dumps(protocol.bye()))
         except transport.ZMQError:

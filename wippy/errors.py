@@ -17,6 +17,8 @@ __all__ = [
     "ProcessFailed",
     "InvalidMessage",
     "SendBufferFull",
+    "MailboxFull",
+    "StorageError",
     "ChannelClosed",
     "Timeout",
     "Cancelled",
@@ -109,6 +111,28 @@ class SendBufferFull(ProcessError):
     """The sender's host has buffered more than its budget for slow peers."""
 
     kind = "UNAVAILABLE"
+
+
+class MailboxFull(SendBufferFull):
+    """The destination process has as many unread messages from this OS process as its
+    mailbox holds (``limits.mailbox``): the send is refused, nothing is queued. Wait for room
+    with ``await process.wait_send(...)`` or try again later."""
+
+
+class StorageError(WippyError):
+    """A durable store (the registry or the workflow journal) could not be written: the disk
+    is full, the LMDB map is full, or the file system failed. ``path`` names the store; what
+    was being written is not committed, and the node stays up."""
+
+    kind = "UNAVAILABLE"
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"storage error at {path}: {cause}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (StorageError, (self.path, self.cause))
 
 
 class ChannelClosed(WippyError):

@@ -4,12 +4,17 @@ Mailbox rule (S4): a message is kept, in order, until someone asks for it. A mes
 topic has a ``listen`` channel goes there; otherwise to the inbox channel once ``inbox()`` was
 called; before that it waits in ``pending`` and moves when a listener or the inbox appears.
 Everything is created lazily so that an idle process stays small.
+
+The mailbox is bounded (``limit`` unread messages, :mod:`wippy.core.flow`): a send from this
+OS process checks :meth:`Process.has_room`; messages from other OS processes were admitted by
+their sender's window, and ``owed`` counts them per origin until they are read and credited.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..channel import Channel
+from ..core.flow import MAILBOX_DEFAULT, Owed
 from ..errors import WippyError
 
 if TYPE_CHECKING:
@@ -63,9 +68,10 @@ class Process:
         "local", "pid", "entry", "main", "tasks", "timers", "exited",
         "_inbox", "_events", "_listeners", "_pending",
         "monitors", "links", "watching", "exec_waits", "names", "trap_links", "workflow",
+        "limit", "room", "delivered", "owed",
     )
 
-    def __init__(self, local: str, pid: str, entry: str) -> None:
+    def __init__(self, local: str, pid: str, entry: str, limit: int = MAILBOX_DEFAULT) -> None:
         self.local = local
         self.pid = pid
         self.entry = entry
@@ -84,9 +90,23 @@ class Process:
         self.names: list[str] | None = None
         self.trap_links = False
         self.workflow: Durable | None = None        # the journal, when running a workflow
+        self.limit = limit                          # unread messages the mailbox holds
+        self.room = limit       # deliveries that surely fit (reads are not seen: recounted at 0)
+        self.delivered = 0                          # messages delivered, ever
+        self.owed: Owed | None = None               # unread messages from other OS processes
 
     # -- mailbox -------------------------------------------------------------------------
+    def has_room(self) -> bool:
+        """Whether one more message fits under the mailbox limit (cheap: the mailbox is
+        counted only when the deliveries since the last count may have filled it)."""
+        if self.room > 0:
+            return True
+        self.room = self.limit - self.mailbox_depth()
+        return self.room > 0
+
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:
+        self.delivered += 1
+        self.room -= 1
         ls = self._listeners
         if ls is not None:
             ch = ls.get(topic)

@@ -7,6 +7,11 @@ state.
 
 What a spawned process runs comes from the table of runners its host hands the runtime (entry
 kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
+
+Mailboxes are bounded (:mod:`wippy.core.flow`): a local send checks the destination's room, a
+remote one its window in the mesh; :meth:`Runtime.settle` gives the credits of read messages
+back to the OS processes that sent them, and wakes the senders that wait for room
+(:meth:`Runtime.wait_send`).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import traceback
 from typing import Any, Callable, Mapping
 
 from ..core import wire
+from ..core.flow import MAILBOX_DEFAULT, Owed, credit_batch, full_message
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import LINK, MONITOR, STARTED_ACK
@@ -25,6 +31,7 @@ from ..errors import (
     Cancelled,
     InvalidMessage,
     LinkFailed,
+    MailboxFull,
     NodeError,
     ProcessNotFound,
     Terminated,
@@ -41,6 +48,8 @@ __all__ = ["Runtime", "get", "MONITOR", "LINK"]
 log = logging.getLogger("wippy.runtime")
 
 EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
+LIMITS_TTL_S = 1.0    # how long an entry's mailbox limit is cached (a registry read per second)
+_NO_ORIGIN = wire.NO_ORIGIN
 _Op = wire.Op
 _MSG = _Op.MSG
 _plain = wire.plain
@@ -70,18 +79,28 @@ class Runtime:
         self.procs: dict[str, Process] = {}
         self.counter = 0
         self.spawn_hwm: dict[int, int] = {}     # spawner serial -> highest counter seen here
-        self.early: dict[str, list[tuple]] = {}
+        self.early: dict[str, list[tuple[tuple, int]]] = {}   # local id -> [(frame, origin)]
         self.remote_watch: dict[str, set[tuple[str, int]]] = {}   # remote pid -> {(local, kind)}
         self.names: dict[str, str] = {}         # name -> pid (node-wide, kept by the node)
         self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
         self.exits = 0
         self.spawns = 0
         self.last_failure: str | None = None
+        # flow control (core/flow.py): the origin of the frames being dispatched, the
+        # processes holding unread messages from other OS processes, credits to send back,
+        # and the tasks waiting for room at a destination PID
+        self._origin = _NO_ORIGIN
+        self._frame_size = 0
+        self.owing: set[Process] = set()
+        self.credits_out: dict[int, list[tuple[str, int, int]]] = {}
+        self.send_waits: dict[str, list[scheduler.Wait]] = {}
+        self._limits: dict[str, tuple[float, int]] = {}
         self._dispatch: dict[int, Callable[[tuple], None]] = {
             _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
             _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
             _Op.EXIT: self._on_exit, _Op.LINK_DOWN: self._on_link_down,
             _Op.TERMINATE: self._on_terminate, _Op.CANCEL: self._on_cancel,
+            _Op.CREDIT: self._on_credit,
         }
         global _RUNTIME
         _RUNTIME = self
@@ -112,6 +131,8 @@ class Runtime:
 
     # -- messages ------------------------------------------------------------------------
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
+        """Deliver or queue a message; never blocks. Raises ProcessNotFound, InvalidMessage,
+        MailboxFull (the destination has no room: nothing was sent)."""
         if type(topic) is not str or topic.startswith(_RESERVED):
             wire.check_topic(topic)         # raises, naming the problem
         name = None
@@ -119,11 +140,19 @@ class Runtime:
             name = dest
             dest = self.resolve(dest)
         if type(payload) not in _ATOMS:
-            payload = _plain(payload)
+            try:
+                payload = _plain(payload)
+            except InvalidMessage as exc:
+                raise InvalidMessage(f"send to {name or dest} (topic '{topic}'): {exc}") from None
         if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
             local = dest[self._plen:-1]
             proc = self.procs.get(local)
             if proc is not None:
+                if proc.room <= 0 and not proc.has_room():
+                    raise MailboxFull(full_message(dest, proc.limit - proc.room, 0, proc.limit,
+                                                   local=True))
+                if proc.owed is not None and proc.owed.runs:
+                    proc.owed.arrived(_NO_ORIGIN, 0)    # its place in the order of reads
                 proc.deliver(topic, sender, _copy(payload))
                 return
             if self._not_yet_created(local):
@@ -137,21 +166,130 @@ class Runtime:
         mesh = self.mesh
         if mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
-        mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
+        mesh.send_msg(p.serial, dest, _dumps((_MSG, p.local, sender, topic, payload, name)))
+
+    async def wait_send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
+        """:meth:`send`, waiting while the destination's mailbox has no room (a coroutine's
+        opt-in backpressure). Raises what send raises, but MailboxFull."""
+        while True:
+            try:
+                self.send(sender, dest, topic, payload)
+                return
+            except MailboxFull:
+                pass
+            pid = self.resolve(dest)
+            waits = self.send_waits.get(pid)
+            if waits is None:
+                waits = self.send_waits[pid] = []
+            waits.append(self.sched.new_wait())
+            await scheduler.suspend()
 
     def _on_msg(self, f: tuple) -> None:
         _, local, sender, topic, payload, name = f
         proc = self.procs.get(local)
+        origin = self._origin
         if proc is not None:
+            if origin > 0:              # counted by its sender: credited once it is read
+                self._hold(proc, origin)
+            elif proc.owed is not None and proc.owed.runs:
+                proc.owed.arrived(origin, 0)
             proc.deliver(topic, sender, payload)
-        elif self._not_yet_created(local):
-            self._keep_early(local, f)
-        elif name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
+            return
+        if self._not_yet_created(local):
+            self._keep_early(local, f, origin)
+            return
+        if origin > 0:                  # nobody here to read it: the sender has its credit now
+            self._credit(origin, self.prefix + local + "}", 1, MAILBOX_DEFAULT)
+        if name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
             # addressed by a name that has moved on (a restarted service): follow it
             try:
                 self.send(sender, name, topic, payload)
             except WippyError:
                 pass
+
+    # -- flow control (core/flow.py) -----------------------------------------------------
+    def _hold(self, proc: Process, origin: int) -> None:
+        """``proc`` gets a message counted by OS process ``origin``."""
+        owed = proc.owed
+        if owed is None:
+            owed = proc.owed = Owed(proc.delivered - proc.mailbox_depth())
+            self.owing.add(proc)
+        elif not owed.runs:         # it had read everything: follow its reads from here on
+            owed.taken = proc.delivered - proc.mailbox_depth()
+            self.owing.add(proc)
+        owed.arrived(origin, self._frame_size)
+        if proc.limit != MAILBOX_DEFAULT and origin not in owed.told:
+            owed.told.add(origin)   # its sender assumes the default until it hears the limit
+            self._credit(origin, self.prefix + proc.local + "}", 0, proc.limit)
+
+    def _credit(self, origin: int, pid: str, n: int, limit: int) -> None:
+        out = self.credits_out.get(origin)
+        if out is None:
+            self.credits_out[origin] = [(pid, n, limit)]
+        else:
+            out.append((pid, n, limit))
+
+    def settle(self) -> None:
+        """After processes ran: the messages they read from other OS processes earn their
+        senders credits (sent a quarter of the limit at a time), and senders waiting for
+        room in a mailbox here are woken once there is some."""
+        for proc in list(self.owing):
+            owed = proc.owed
+            assert owed is not None
+            read = proc.delivered - proc.mailbox_depth() - owed.taken
+            if read > 0:
+                owed.taken += read
+                owed.read(read)
+                for origin, n in owed.ripe(credit_batch(proc.limit)):
+                    self._credit(origin, self.prefix + proc.local + "}", n, proc.limit)
+            if not owed.runs:
+                self.owing.discard(proc)
+        if self.send_waits:
+            for pid in [p for p in self.send_waits if p.startswith(self.prefix)]:
+                dest = self.procs.get(pid[self._plen:-1])
+                if dest is None or dest.limit - dest.mailbox_depth() >= credit_batch(dest.limit):
+                    self._wake_senders(pid)
+        self.emit_credits()
+
+    def emit_credits(self) -> None:
+        """Send the credits collected so far, one CREDIT frame per origin."""
+        out, self.credits_out = self.credits_out, {}
+        for origin, items in out.items():
+            try:
+                self.mesh.send(origin, _dumps((_Op.CREDIT, items)))
+            except WippyError:
+                pass        # that OS process is gone: nobody waits for these
+
+    def _on_credit(self, f: tuple) -> None:
+        flow = self.mesh.flow
+        waits = self.send_waits
+        for pid, n, limit in f[1]:
+            flow.credit(pid, n, limit)
+            if pid in waits and flow.room(pid):
+                self._wake_senders(pid)
+
+    def _wake_senders(self, pid: str) -> None:
+        for w in self.send_waits.pop(pid, ()):
+            self.sched.wake(w, None)
+
+    def mailbox_limit(self, entry_id: str) -> int:
+        """The mailbox limit of ``entry_id``'s processes: its ``limits.mailbox``, else its
+        host entry's, else the default (read at most once a second per entry)."""
+        now = scheduler.monotonic()
+        hit = self._limits.get(entry_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        limit = MAILBOX_DEFAULT
+        store = self.store
+        if store is not None:
+            for eid in (entry_id, self.host_id):
+                stored = store.get(eid) if ":" in eid else None
+                value = ((stored or {}).get("data") or {}).get("limits") or {}
+                if isinstance(value, dict) and isinstance(value.get("mailbox"), int):
+                    limit = value["mailbox"]
+                    break
+        self._limits[entry_id] = (now + LIMITS_TTL_S, limit)
+        return limit
 
     def _not_yet_created(self, local: str) -> bool:
         spawner, dot, counter = local.partition(".")
@@ -159,11 +297,17 @@ class Runtime:
             return False              # our own ids are created synchronously
         return int(counter) > self.spawn_hwm.get(int(spawner), 0)
 
-    def _keep_early(self, local: str, frame: tuple) -> None:
+    def _keep_early(self, local: str, frame: tuple, origin: int = _NO_ORIGIN) -> None:
         if local not in self.early:
             self.early[local] = []
-            self.sched.call_later(EARLY_KEEP_S, self.early.pop, local, None)
-        self.early[local].append(frame)
+            self.sched.call_later(EARLY_KEEP_S, self._drop_early, local)
+        self.early[local].append((frame, origin))
+
+    def _drop_early(self, local: str) -> None:
+        """Nothing came to claim these frames: messages among them are credited as read."""
+        for frame, origin in self.early.pop(local, ()):
+            if frame[0] == _MSG and origin > 0:
+                self._credit(origin, self.prefix + local + "}", 1, MAILBOX_DEFAULT)
 
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
@@ -227,7 +371,7 @@ class Runtime:
 
     def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
                flags: int, code: bytes | None) -> Process:
-        proc = Process(local, pid, entry_id)
+        proc = Process(local, pid, entry_id, self.mailbox_limit(entry_id))
         self.procs[local] = proc
         self.spawns += 1
         if spawner is not None:
@@ -246,8 +390,11 @@ class Runtime:
             self.sched.start(self._ack_started(pid), None, None)   # runs right after main's step
         early = self.early.pop(local, None)
         if early:
-            for frame in early:
+            outer = self._origin
+            for frame, origin in early:
+                self._origin = origin
                 self.dispatch(frame)
+            self._origin = outer
         return proc
 
     def function(self, entry_id: str) -> tuple[Callable[..., Any], bool]:
@@ -310,6 +457,13 @@ class Runtime:
         if proc.timers:
             for h in proc.timers:
                 h.cancel()
+        if proc.owed is not None:             # what it held is read now, as far as senders go
+            own = self.prefix + proc.local + "}"
+            for origin, n in proc.owed.settle():
+                self._credit(origin, own, n, proc.limit)
+            self.owing.discard(proc)
+        if self.send_waits:
+            self._wake_senders(self.prefix + proc.local + "}")
         if proc.names:
             self.ctl_notify("release", proc.pid, proc.names)
         if proc.monitors:
@@ -335,6 +489,8 @@ class Runtime:
         _, local, from_pid, value, error = f
         if not from_pid.startswith(self.prefix):
             self.mesh.note_dead(from_pid)
+            if self.send_waits:
+                self._wake_senders(from_pid)
             watchers = self.remote_watch.get(from_pid)
             if watchers is not None:
                 watchers.discard((local, MONITOR))
@@ -356,6 +512,8 @@ class Runtime:
         _, local, from_pid, error = f
         if parse_pid(from_pid).serial != self.serial:
             self.mesh.note_dead(from_pid)
+            if self.send_waits:
+                self._wake_senders(from_pid)
         proc = self.procs.get(local)
         if proc is None or not proc.links or from_pid not in proc.links:
             return
@@ -466,6 +624,8 @@ class Runtime:
     def host_down(self, serial: int, reason: str) -> None:
         """An OS process of the node died: everything watching its processes hears of it."""
         self.mesh.host_down(serial)
+        for pid in [p for p in self.send_waits if parse_pid(p).serial == serial]:
+            self._wake_senders(pid)
         host = self.mesh.host_of.get(serial, "?")
         err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
         for target in [t for t in self.remote_watch if parse_pid(t).serial == serial]:
@@ -506,19 +666,26 @@ class Runtime:
             return
         handler(frame)
 
-    def dispatch_bytes(self, data: bytes) -> None:
+    def dispatch_bytes(self, data: bytes) -> int:
+        """Handle one zmq message from the inbox; returns how many frames it held."""
         try:
-            frames = wire.unpack(data)
+            origin, frames = wire.unpack_from(data)
         except Exception as exc:  # noqa: BLE001 - a bad frame must not take the host down
             log.warning("dropped an undecodable message (%d bytes): %s", len(data), exc)
-            return
+            return 1
         handlers = self._dispatch
-        for frame in frames:
-            handler = handlers.get(frame[0])
-            if handler is None:
-                log.warning("dropped a frame with unknown op %r", frame[0])
-            else:
-                handler(frame)
+        self._origin = origin
+        self._frame_size = len(data) // (len(frames) or 1)
+        try:
+            for frame in frames:
+                handler = handlers.get(frame[0])
+                if handler is None:
+                    log.warning("dropped a frame with unknown op %r", frame[0])
+                else:
+                    handler(frame)
+        finally:
+            self._origin = _NO_ORIGIN
+        return len(frames)
 
 
 def _copy(payload: Any) -> Any:
