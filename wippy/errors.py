@@ -273,9 +273,12 @@ _BY_KIND: dict[str, type[WippyError]] = {
 
 
 def to_wire(exc: BaseException) -> dict[str, str]:
-    """Plain-data form of an error, for EXIT events and replies that cross OS processes."""
+    """Plain-data form of an error, for EXIT events and replies that cross OS processes
+    (a StorageError keeps its ``path``, so it arrives as one)."""
     kind = exc.kind if isinstance(exc, WippyError) else "INTERNAL"
     text = str(exc) if isinstance(exc, WippyError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, StorageError):
+        return {"kind": kind, "message": text, "path": exc.path}
     return {"kind": kind, "message": text}
 
 
@@ -295,7 +298,12 @@ def from_wire(data: dict[str, str] | str | None) -> WippyError:
     if not data:
         return ProcessFailed("unknown error")
     kind = data.get("kind", "INTERNAL")
-    exc = _BY_KIND.get(kind, ProcessFailed)(data.get("message", ""))
+    message = data.get("message", "")
+    path = data.get("path")
+    if path is not None and kind == StorageError.kind:
+        prefix = f"storage error at {path}: "
+        return StorageError(path, message[len(prefix):] if message.startswith(prefix) else message)
+    exc = _BY_KIND.get(kind, ProcessFailed)(message)
     if exc.kind != kind:
         exc.kind = kind   # keep Wippy's kind (ALREADY_EXISTS, HOST_DOWN...) on the generic class
     return exc

@@ -52,7 +52,7 @@ import lmdb
 from ..errors import EntryNotFound, StorageError
 from .diff import patch
 
-__all__ = ["FORMAT", "Store", "open_env", "close_env", "writing"]
+__all__ = ["FORMAT", "MAP_SIZE", "Store", "open_env", "close_env", "writing"]
 
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
@@ -100,13 +100,14 @@ def close_env(env: Any) -> None:
 
 
 @contextmanager
-def writing(path: str) -> Iterator[None]:
+def writing(path: str, map_size: int = MAP_SIZE) -> Iterator[None]:
     """Run a write to the store at ``path``; an LMDB or OS failure inside (a full disk or
-    map, an I/O error) becomes a StorageError naming the store (the transaction is aborted)."""
+    map, an I/O error) becomes a StorageError naming the store (the transaction is aborted).
+    ``map_size``: the store's map, named when it is what filled up."""
     try:
         yield
     except lmdb.MapFullError:
-        raise StorageError(path, f"its LMDB map is full ({MAP_SIZE >> 20} MiB); nothing was "
+        raise StorageError(path, f"its LMDB map is full ({map_size} bytes); nothing was "
                                  "written") from None
     except (lmdb.Error, OSError) as exc:
         raise StorageError(path, _describe(path, exc)) from None
@@ -136,8 +137,9 @@ class Store:
     def __init__(self, path: str, readonly: bool = False, map_size: int = MAP_SIZE) -> None:
         self.path = path
         self.readonly = readonly
+        self.map_size = map_size
         self.env = open_env(path, 4, readonly, map_size)
-        with nullcontext() if readonly else writing(path):
+        with nullcontext() if readonly else writing(path, map_size):
             if not readonly:
                 self.env.reader_check()
             self._entries = self.env.open_db(b"entries", create=not readonly)
@@ -233,7 +235,7 @@ class Store:
         """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
         version, atomically; returns it. ``files`` also records a new file baseline. Raises
         StorageError (and commits nothing) when the store cannot be written."""
-        with writing(self.path), self.env.begin(write=True) as txn:
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             raw = txn.get(b"version", db=self._meta)
             version = 0 if raw is None else int(raw) + 1
             before: dict[str, Any] = {}
@@ -259,5 +261,5 @@ class Store:
     def record_files(self, files: dict[str, dict[str, Any]]) -> None:
         """Record a new file baseline without a new version (the files changed, but nothing
         they changed differs from the registry). Raises StorageError."""
-        with writing(self.path), self.env.begin(write=True) as txn:
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)

@@ -24,7 +24,7 @@ import json
 import struct
 from typing import Any, Iterator
 
-from ..registry.store import close_env, open_env, writing
+from ..registry.store import MAP_SIZE, close_env, open_env, writing
 
 __all__ = ["Journal", "FORMAT"]
 
@@ -43,17 +43,17 @@ def _dump(obj: Any) -> bytes:
 class Journal:
     """The journal's LMDB environment: reads for anyone, batched writes for the node."""
 
-    def __init__(self, path: str, readonly: bool = False, map_size: int | None = None) -> None:
+    def __init__(self, path: str, readonly: bool = False, map_size: int = MAP_SIZE) -> None:
         self.path = path
-        self.env = open_env(path, 5, readonly) if map_size is None else \
-            open_env(path, 5, readonly, map_size)
+        self.map_size = map_size
+        self.env = open_env(path, 5, readonly, map_size)
         self._wf = self.env.open_db(b"workflows", create=not readonly)
         self._steps = self.env.open_db(b"steps", create=not readonly)
         self._sig = self.env.open_db(b"signals", create=not readonly)
         self._names = self.env.open_db(b"names", create=not readonly)
         self._meta = self.env.open_db(b"meta", create=not readonly)
         if not readonly:
-            with writing(path), self.env.begin(write=True) as txn:
+            with writing(path, map_size), self.env.begin(write=True) as txn:
                 txn.put(b"format", FORMAT.encode(), db=self._meta)
 
     def close(self) -> None:
@@ -98,7 +98,7 @@ class Journal:
         """Apply ``writes`` atomically: ("wf", record) | ("step", wf, seq, record) |
         ("signal", wf, seq, record) | ("name", name, wf). Raises StorageError (nothing of
         them is written) when the journal cannot be written: a full disk or map."""
-        with writing(self.path), self.env.begin(write=True) as txn:
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             for w in writes:
                 kind = w[0]
                 if kind == "wf":
