@@ -33,6 +33,7 @@ from .core.pid import make_pid, parse_pid
 from .core.protocol import MONITOR, Kind, ReqOp
 from .core.rundir import run_dir_for
 from .errors import (
+    InvalidMessage,
     MailboxFull,
     NodeError,
     ProcessNotFound,
@@ -42,6 +43,7 @@ from .errors import (
     from_wire,
 )
 from .registry import Snapshot, Version, history_of, match, public_entry, registry_error
+from .registry.changes import ChangeRejected, nesting_problems
 from .registry.store import Store
 from .runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
 
@@ -76,6 +78,9 @@ class RegistryView:
     def _submit(self, ops: list[dict[str, Any]]) -> Version:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
+        deep = nesting_problems(ops)
+        if deep:                # named here: encoding them for the node would fail blindly
+            raise ChangeRejected(deep)
         try:
             return Version(self._request(ReqOp.REGISTRY_APPLY, ops))
         except WippyError as exc:
@@ -312,8 +317,11 @@ class Connection:
         if self._mesh.known_dead(pid, p.serial):
             raise ProcessNotFound(f"process {pid} not found")
         name = None if dest[:1] == "{" else dest
-        self._mesh.send_msg(p.serial, pid, wire.dumps((wire.Op.MSG, p.local, self.pid, topic,
-                                                       wire.plain(payload), name)))
+        try:
+            data = wire.dumps((wire.Op.MSG, p.local, self.pid, topic, wire.plain(payload), name))
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"send to {dest} (topic '{topic}'): {exc}") from None
+        self._mesh.send_msg(p.serial, pid, data)
         self._mesh.flush()
 
     def wait_send(self, dest: str, topic: str, payload: Any = None,

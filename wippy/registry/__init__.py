@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from ..errors import EntryNotFound, RegistryError, WippyError
+from ..errors import ChangeRejected, EntryNotFound, RegistryError, WippyError
 from ..runtime import table as _rt
+from .changes import nesting_problems
 from .diff import Op, build_delta
 from .entry import public_entry
 from .query import match
@@ -174,6 +175,9 @@ def registry_error(exc: Exception) -> RegistryError:
 
 
 async def _submit(ops: list[dict[str, Any]]) -> Version:
+    deep = nesting_problems(ops)
+    if deep:                    # named here: encoding them for the node would fail blindly
+        raise ChangeRejected(deep)
     try:
         return Version(await _rt.get().ctl_request("registry_apply", ops))
     except WippyError as exc:
