@@ -47,6 +47,9 @@ CASES: dict[str, str] = {
                 "get/find, file save -> new version",
     "workflow": "durable workflow steps (fsync'd journal, group commit) vs one fsync per step; "
                 "step latency; recovery after kill -9 of the node",
+    "flood": "a sender outrunning a slow receiver on another host: receiver RSS, when the "
+             "sender is told, lateness of a neighbour's timers",
+    "bigmsg": "one-way 1 MiB messages across OS processes",
 }
 
 #: The system each case is compared against.
@@ -59,6 +62,7 @@ FLOOR_SYSTEM: dict[str, str] = {
     "memory": "floor:asyncio",
     "restart": "floor:fork",
     "cpu": "floor:1-proc",
+    "bigmsg": "floor:zmq",
 }
 
 #: Order of systems inside one case in the table.

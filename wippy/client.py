@@ -306,9 +306,11 @@ class Connection:
         return pid
 
     def send(self, dest: str, topic: str, payload: Any = None) -> None:
-        """Fire-and-forget a message to a PID or a registered name."""
+        """Fire-and-forget a message to a PID or a registered name. Raises ProcessNotFound,
+        InvalidMessage, MailboxFull (``wait_send`` waits for room instead)."""
         self._check()
         wire.check_topic(topic)
+        self._pump(0)           # names and host deaths the node announced since the last call
         pid = self._resolve(dest)
         try:
             p = parse_pid(pid)
