@@ -192,6 +192,7 @@ class Host:
         POLLIN = transport.POLLIN
         EVENTS = transport.EVENTS
         monotonic = scheduler.monotonic
+        credits = rt.credits
         poller = None
         thread_fd = -1
         rcvtimeo = None
@@ -209,15 +210,17 @@ class Host:
                 frames += dispatch_bytes(data)
 
         while True:
-            if sched.run_ready() and (rt.owing or rt.send_waits):
+            if credits.out:         # owed for what the last drain found (messages for
+                credits.emit()      # processes that are gone, limits): ahead of what runs now
+            if sched.run_ready() and credits.pending():
                 settle_due = True
             now = monotonic()
             if settle_due and now >= settle_at:
                 settle_due = False
                 settle_at = now + SETTLE_S
-                rt.settle()
-            elif rt.credits_out:
-                rt.emit_credits()
+                credits.settle()
+            elif credits.out:
+                credits.emit()
             flush_out = mesh.flush() if mesh.backlog else False
             if now >= self.next_report:
                 self._report_load(now)
@@ -265,7 +268,7 @@ class Host:
                         drain(0, 0)
             sched.fire_due()
         self._flush_stdio()
-        rt.emit_credits()
+        credits.emit()
         mesh.flush()
         self.send_ctl(protocol.stopped(self.serial))
 

@@ -9,9 +9,9 @@ What a spawned process runs comes from the table of runners its host hands the r
 kind -> runner, see ``codeload``): the runtime itself knows neither Lua nor workflows.
 
 Mailboxes are bounded (:mod:`wippy.core.flow`): a local send checks the destination's room, a
-remote one its window in the mesh; :meth:`Runtime.settle` gives the credits of read messages
-back to the OS processes that sent them, and wakes the senders that wait for room
-(:meth:`Runtime.wait_send`).
+remote one its window in the mesh; what processes read is credited back to the OS processes
+that sent it by :attr:`Runtime.credits` (:mod:`.credits`), which also holds the senders that
+wait for room (:meth:`Runtime.wait_send`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import traceback
 from typing import Any, Callable, Mapping
 
 from ..core import wire
-from ..core.flow import MAILBOX_DEFAULT, Owed, credit_batch, full_message
+from ..core.flow import full_message
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import LINK, MONITOR, STARTED_ACK
@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..registry.entry import FUNCTION_KINDS
 from . import codeload, scheduler
+from .credits import Credits
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
@@ -48,7 +49,6 @@ __all__ = ["Runtime", "get", "MONITOR", "LINK"]
 log = logging.getLogger("wippy.runtime")
 
 EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
-LIMITS_TTL_S = 1.0    # how long an entry's mailbox limit is cached (a registry read per second)
 _NO_ORIGIN = wire.NO_ORIGIN
 _Op = wire.Op
 _MSG = _Op.MSG
@@ -86,21 +86,18 @@ class Runtime:
         self.exits = 0
         self.spawns = 0
         self.last_failure: str | None = None
-        # flow control (core/flow.py): the origin of the frames being dispatched, the
-        # processes holding unread messages from other OS processes, credits to send back,
-        # and the tasks waiting for room at a destination PID
+        # flow control (core/flow.py): the origin (serial) and average frame size of the
+        # zmq message being dispatched, and what this OS process owes and waits for
         self._origin = _NO_ORIGIN
         self._frame_size = 0
-        self.owing: set[Process] = set()
-        self.credits_out: dict[int, list[tuple[str, int, int]]] = {}
-        self.send_waits: dict[str, list[scheduler.Wait]] = {}
-        self._limits: dict[str, tuple[float, int]] = {}
+        self.credits = Credits(mesh, self.sched, self.prefix, self.procs,
+                               store.get if store is not None else lambda eid: None, host_id)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
             _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
             _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
             _Op.EXIT: self._on_exit, _Op.LINK_DOWN: self._on_link_down,
             _Op.TERMINATE: self._on_terminate, _Op.CANCEL: self._on_cancel,
-            _Op.CREDIT: self._on_credit,
+            _Op.CREDIT: self.credits.on_credit,
         }
         global _RUNTIME
         _RUNTIME = self
@@ -151,8 +148,8 @@ class Runtime:
                 if proc.room <= 0 and not proc.has_room():
                     raise MailboxFull(full_message(dest, proc.limit - proc.room, 0, proc.limit,
                                                    local=True))
-                if proc.owed is not None and proc.owed.runs:
-                    proc.owed.arrived(_NO_ORIGIN, 0)    # its place in the order of reads
+                if proc.owed is not None:
+                    self.credits.uncounted(proc)
                 proc.deliver(topic, sender, _copy(payload))
                 return
             if self._not_yet_created(local):
@@ -177,12 +174,7 @@ class Runtime:
                 return
             except MailboxFull:
                 pass
-            pid = self.resolve(dest)
-            waits = self.send_waits.get(pid)
-            if waits is None:
-                waits = self.send_waits[pid] = []
-            waits.append(self.sched.new_wait())
-            await scheduler.suspend()
+            await self.credits.wait(self.resolve(dest))
 
     def _on_msg(self, f: tuple) -> None:
         _, local, sender, topic, payload, name = f
@@ -190,106 +182,21 @@ class Runtime:
         origin = self._origin
         if proc is not None:
             if origin > 0:              # counted by its sender: credited once it is read
-                self._hold(proc, origin)
-            elif proc.owed is not None and proc.owed.runs:
-                proc.owed.arrived(origin, 0)
+                self.credits.arrived(proc, origin, self._frame_size)
+            elif proc.owed is not None:
+                self.credits.uncounted(proc)
             proc.deliver(topic, sender, payload)
             return
         if self._not_yet_created(local):
             self._keep_early(local, f, origin)
             return
-        if origin > 0:                  # nobody here to read it: the sender has its credit now
-            self._credit(origin, self.prefix + local + "}", 1, MAILBOX_DEFAULT)
+        self.credits.dropped(origin, local)     # nobody here will read it
         if name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
             # addressed by a name that has moved on (a restarted service): follow it
             try:
                 self.send(sender, name, topic, payload)
             except WippyError:
                 pass
-
-    # -- flow control (core/flow.py) -----------------------------------------------------
-    def _hold(self, proc: Process, origin: int) -> None:
-        """``proc`` gets a message counted by OS process ``origin``."""
-        owed = proc.owed
-        if owed is None:
-            owed = proc.owed = Owed(proc.delivered - proc.mailbox_depth())
-            self.owing.add(proc)
-        elif not owed.runs:         # it had read everything: follow its reads from here on
-            owed.taken = proc.delivered - proc.mailbox_depth()
-            self.owing.add(proc)
-        owed.arrived(origin, self._frame_size)
-        if proc.limit != MAILBOX_DEFAULT and origin not in owed.told:
-            owed.told.add(origin)   # its sender assumes the default until it hears the limit
-            self._credit(origin, self.prefix + proc.local + "}", 0, proc.limit)
-
-    def _credit(self, origin: int, pid: str, n: int, limit: int) -> None:
-        out = self.credits_out.get(origin)
-        if out is None:
-            self.credits_out[origin] = [(pid, n, limit)]
-        else:
-            out.append((pid, n, limit))
-
-    def settle(self) -> None:
-        """After processes ran: the messages they read from other OS processes earn their
-        senders credits (sent a quarter of the limit at a time), and senders waiting for
-        room in a mailbox here are woken once there is some."""
-        for proc in list(self.owing):
-            owed = proc.owed
-            assert owed is not None
-            read = proc.delivered - proc.mailbox_depth() - owed.taken
-            if read > 0:
-                owed.taken += read
-                owed.read(read)
-                for origin, n in owed.ripe(credit_batch(proc.limit)):
-                    self._credit(origin, self.prefix + proc.local + "}", n, proc.limit)
-            if not owed.runs:
-                self.owing.discard(proc)
-        if self.send_waits:
-            for pid in [p for p in self.send_waits if p.startswith(self.prefix)]:
-                dest = self.procs.get(pid[self._plen:-1])
-                if dest is None or dest.limit - dest.mailbox_depth() >= credit_batch(dest.limit):
-                    self._wake_senders(pid)
-        self.emit_credits()
-
-    def emit_credits(self) -> None:
-        """Send the credits collected so far, one CREDIT frame per origin."""
-        out, self.credits_out = self.credits_out, {}
-        for origin, items in out.items():
-            try:
-                self.mesh.send(origin, _dumps((_Op.CREDIT, items)))
-            except WippyError:
-                pass        # that OS process is gone: nobody waits for these
-
-    def _on_credit(self, f: tuple) -> None:
-        flow = self.mesh.flow
-        waits = self.send_waits
-        for pid, n, limit in f[1]:
-            flow.credit(pid, n, limit)
-            if pid in waits and flow.room(pid):
-                self._wake_senders(pid)
-
-    def _wake_senders(self, pid: str) -> None:
-        for w in self.send_waits.pop(pid, ()):
-            self.sched.wake(w, None)
-
-    def mailbox_limit(self, entry_id: str) -> int:
-        """The mailbox limit of ``entry_id``'s processes: its ``limits.mailbox``, else its
-        host entry's, else the default (read at most once a second per entry)."""
-        now = scheduler.monotonic()
-        hit = self._limits.get(entry_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        limit = MAILBOX_DEFAULT
-        store = self.store
-        if store is not None:
-            for eid in (entry_id, self.host_id):
-                stored = store.get(eid) if ":" in eid else None
-                value = ((stored or {}).get("data") or {}).get("limits") or {}
-                if isinstance(value, dict) and isinstance(value.get("mailbox"), int):
-                    limit = value["mailbox"]
-                    break
-        self._limits[entry_id] = (now + LIMITS_TTL_S, limit)
-        return limit
 
     def _not_yet_created(self, local: str) -> bool:
         spawner, dot, counter = local.partition(".")
@@ -306,8 +213,8 @@ class Runtime:
     def _drop_early(self, local: str) -> None:
         """Nothing came to claim these frames: messages among them are credited as read."""
         for frame, origin in self.early.pop(local, ()):
-            if frame[0] == _MSG and origin > 0:
-                self._credit(origin, self.prefix + local + "}", 1, MAILBOX_DEFAULT)
+            if frame[0] == _MSG:
+                self.credits.dropped(origin, local)
 
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
@@ -371,7 +278,7 @@ class Runtime:
 
     def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
                flags: int, code: bytes | None) -> Process:
-        proc = Process(local, pid, entry_id, self.mailbox_limit(entry_id))
+        proc = Process(local, pid, entry_id, self.credits.limit_of(entry_id))
         self.procs[local] = proc
         self.spawns += 1
         if spawner is not None:
@@ -457,13 +364,7 @@ class Runtime:
         if proc.timers:
             for h in proc.timers:
                 h.cancel()
-        if proc.owed is not None:             # what it held is read now, as far as senders go
-            own = self.prefix + proc.local + "}"
-            for origin, n in proc.owed.settle():
-                self._credit(origin, own, n, proc.limit)
-            self.owing.discard(proc)
-        if self.send_waits:
-            self._wake_senders(self.prefix + proc.local + "}")
+        self.credits.gone(proc)                # what it held counts as read
         if proc.names:
             self.ctl_notify("release", proc.pid, proc.names)
         if proc.monitors:
@@ -489,8 +390,7 @@ class Runtime:
         _, local, from_pid, value, error = f
         if not from_pid.startswith(self.prefix):
             self.mesh.note_dead(from_pid)
-            if self.send_waits:
-                self._wake_senders(from_pid)
+            self.credits.wake(from_pid)
             watchers = self.remote_watch.get(from_pid)
             if watchers is not None:
                 watchers.discard((local, MONITOR))
@@ -512,8 +412,7 @@ class Runtime:
         _, local, from_pid, error = f
         if parse_pid(from_pid).serial != self.serial:
             self.mesh.note_dead(from_pid)
-            if self.send_waits:
-                self._wake_senders(from_pid)
+            self.credits.wake(from_pid)
         proc = self.procs.get(local)
         if proc is None or not proc.links or from_pid not in proc.links:
             return
@@ -624,8 +523,7 @@ class Runtime:
     def host_down(self, serial: int, reason: str) -> None:
         """An OS process of the node died: everything watching its processes hears of it."""
         self.mesh.host_down(serial)
-        for pid in [p for p in self.send_waits if parse_pid(p).serial == serial]:
-            self._wake_senders(pid)
+        self.credits.wake_serial(serial)
         host = self.mesh.host_of.get(serial, "?")
         err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
         for target in [t for t in self.remote_watch if parse_pid(t).serial == serial]:
