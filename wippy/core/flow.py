@@ -12,10 +12,11 @@ the sender's buffer, in flight or in the mailbox. A send that would take this pa
 destination's limit (or past :data:`MAILBOX_BYTES`) is refused. Every zmq message names the
 OS process it comes from (``wire.pack_from``), so the receiving host knows, per process and
 per origin, how many messages it holds (:class:`Owed`). When a process has read
-:func:`credit_batch` of them (a quarter of its limit) or :data:`CREDIT_BYTES`, its host sends
-the credits back to that origin in one ``CREDIT`` frame, with the limit, from which the
-sender learns it. Messages for
-a process that is gone are credited at once, and a process that exits credits all it held.
+:func:`credit_batch` of them (a quarter of its limit) or :data:`CREDIT_BYTES`, or everything it
+held, its host sends the credits back to that origin in one ``CREDIT`` frame, with the limit,
+from which the sender learns it (a process that keeps up owes nothing between two looks, and
+keeps no bookkeeping). Messages for a process that is gone are credited at once, and a
+process that exits credits all it held.
 
 So memory is bounded on both sides: a process holds at most ``limit`` unread messages from
 each sending OS process (K x limit with K of them: the limit is per pair; from its own OS
@@ -45,8 +46,6 @@ Rejected alternatives:
   limit at a time, so a sender with room never waits for them.
 """
 from __future__ import annotations
-
-from collections import deque
 
 from ..errors import MailboxFull
 from .pid import parse_pid
@@ -170,10 +169,12 @@ class Owed:
     __slots__ = ("runs", "due", "taken", "told")
 
     def __init__(self, taken: int) -> None:
-        self.runs: deque[list[int]] = deque()
-        self.due: dict[int, list[int]] = {}
+        # plain lists and containers made when needed: one is made for every process that
+        # gets a message from another OS process, and most hold one or two runs
+        self.runs: list[list[int]] = []
+        self.due: dict[int, list[int]] | None = None
         self.taken = taken
-        self.told: set[int] = set()
+        self.told: set[int] | None = None
 
     def arrived(self, origin: int, size: int) -> None:
         runs = self.runs
@@ -185,15 +186,30 @@ class Owed:
                 return
         runs.append([origin, 1, size])
 
+    def tell(self, origin: int) -> bool:
+        """Whether ``origin`` has yet to hear this process's limit (it has now)."""
+        told = self.told
+        if told is None:
+            self.told = {origin}
+            return True
+        if origin in told:
+            return False
+        told.add(origin)
+        return True
+
     def read(self, n: int) -> None:
         """``n`` more messages were read: the oldest unread ones."""
-        runs, due = self.runs, self.due
-        while n > 0 and runs:
-            run = runs[0]
+        runs = self.runs
+        due = self.due
+        if due is None:
+            due = self.due = {}
+        done = 0
+        while n > 0 and done < len(runs):
+            run = runs[done]
             origin, k, size = run
             if n >= k:
                 take, part = k, size
-                runs.popleft()
+                done += 1
             else:
                 take, part = n, size * n // k
                 run[1] = k - n
@@ -206,21 +222,27 @@ class Owed:
                     d[0] += take
                     d[1] += part
             n -= take
+        if done:
+            del runs[:done]
 
     def ripe(self, batch: int) -> list[tuple[int, int]]:
         """The credits to give back now: ``(origin, messages)`` for every origin with ``batch``
         messages or :data:`CREDIT_BYTES` bytes read."""
-        out = [(o, d[0]) for o, d in self.due.items() if d[0] >= batch or d[1] >= CREDIT_BYTES]
+        due = self.due
+        if not due:
+            return []
+        out = [(o, d[0]) for o, d in due.items() if d[0] >= batch or d[1] >= CREDIT_BYTES]
         for o, _ in out:
-            del self.due[o]
+            del due[o]
         return out
 
     def settle(self) -> list[tuple[int, int]]:
-        """Everything owed, read or not (the process is gone); leaves nothing owed."""
-        out = {o: d[0] for o, d in self.due.items()}
+        """Everything owed, read or not (the process is gone, or has read it all); leaves
+        nothing owed."""
+        out = {o: d[0] for o, d in (self.due or {}).items()}
         for origin, k, _ in self.runs:
             if origin > 0:
                 out[origin] = out.get(origin, 0) + k
         self.runs.clear()
-        self.due.clear()
+        self.due = None
         return list(out.items())

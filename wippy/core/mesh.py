@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -26,6 +27,9 @@ __all__ = ["Mesh", "SEND_BUDGET", "BATCH_FRAMES", "BATCH_BYTES"]
 log = logging.getLogger("wippy.mesh")
 
 _NOBLOCK = int(transport.NOBLOCK)   # a plain int: pyzmq's IntFlag costs a conversion per call
+_EVENTS = int(transport.EVENTS)
+_POLLOUT = int(transport.POLLOUT)
+_LEN_PACK = struct.Struct(">I").pack    # a frame's length in a batch (wire.pack_from's layout)
 
 SEND_BUDGET = 512 * 1024 * 1024   # bytes buffered for slow peers per OS process
 DEAD_PIDS_KEPT = 100_000          # how many exited remote PIDs we remember, to fail sends early
@@ -50,6 +54,7 @@ class Mesh:
         self.dead_serials: set[int] = set()
         self.dead_pids: OrderedDict[str, None] = OrderedDict()
         self.flow = Flow()
+        self._head = wire.from_head(serial)     # what every batch of ours starts with
         self._rr = 0
 
     # -- topology ------------------------------------------------------------------------
@@ -123,7 +128,12 @@ class Mesh:
             raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
         if serial != NODE_SERIAL:
             self.flow.admit(pid, n)
-        self._queue(serial, data, n)
+        q = self.backlog.get(serial)
+        if q is None:
+            self.backlog[serial] = deque((data,))
+        else:
+            q.append(data)
+        self.backlog_bytes += n
 
     def send(self, serial: int, data: bytes) -> None:
         """Queue one frame for OS process ``serial``; never blocks. Frames go out at the next
@@ -162,11 +172,20 @@ class Mesh:
                     continue
             while q:
                 n = len(q)
-                if n > 1 and not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:  # type: ignore[arg-type]  # EVENTS is an int option
+                if n == 1:              # the usual turn: one frame, no batch to build
+                    frame = q[0]
+                    try:
+                        sock.send(self._head + _LEN_PACK(len(frame)) + frame, _NOBLOCK)
+                    except transport.Again:
+                        break
+                    q.popleft()
+                    self.backlog_bytes -= len(frame)
+                    break
+                if not sock.getsockopt(_EVENTS) & _POLLOUT:  # type: ignore[operator]  # EVENTS is an int option
                     break       # peer slow or gone: don't pack a batch only to get Again
                 frames = _take(q, n)
                 try:
-                    sock.send(wire.pack_from(self.serial, frames), _NOBLOCK)
+                    sock.send(wire.pack_from(self._head, frames), _NOBLOCK)
                 except transport.Again:
                     break
                 sent = 0

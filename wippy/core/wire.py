@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InvalidMessage
 
-__all__ = ["plain", "dumps", "loads", "pack_batch", "pack_from", "unpack", "unpack_from",
+__all__ = ["plain", "dumps", "loads", "pack_batch", "pack_from", "from_head", "unpack", "unpack_from",
            "check_topic", "MAX_FRAME", "Op", "RESERVED_PREFIX", "NO_ORIGIN"]
 
 MAX_FRAME = 64 * 1024 * 1024  # bytes; larger messages are refused at send (S9: no crash on big input)
@@ -108,6 +108,7 @@ _BATCH = 0x42            # first byte of a batch; a lone pickle (protocol 5) sta
 _FROM = 0x46             # first byte of a batch that names its origin (b"F")
 _LEN = struct.Struct(">I")
 _FROM_HEAD = struct.Struct(">cI")
+_FROM_ONE = struct.Struct(">II")        # a batch's origin and its first frame's length
 NO_ORIGIN = -1           # what unpack_from reports for a message that does not name its origin
 
 
@@ -121,11 +122,21 @@ def pack_batch(frames: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def pack_from(origin: int, frames: list[bytes]) -> bytes:
+def from_head(origin: int) -> bytes:
+    """The first bytes of every message :func:`pack_from` makes for ``origin``."""
+    return _FROM_HEAD.pack(b"F", origin)
+
+
+def pack_from(origin: int | bytes, frames: list[bytes]) -> bytes:
     """Frames as one zmq message that names the OS process (serial) it comes from: ``F``, the
     4-byte serial, then (4-byte length, frame) pairs. The receiver needs the origin to give
-    flow-control credits back (:mod:`wippy.core.flow`); a message's frames all share it."""
-    parts = [_FROM_HEAD.pack(b"F", origin)]
+    flow-control credits back (:mod:`wippy.core.flow`); a message's frames all share it.
+    ``origin`` may be given as its :func:`from_head` already."""
+    head = origin if isinstance(origin, bytes) else _FROM_HEAD.pack(b"F", origin)
+    if len(frames) == 1:
+        f = frames[0]
+        return b"".join((head, _LEN.pack(len(f)), f))
+    parts = [head]
     for f in frames:
         parts.append(_LEN.pack(len(f)))
         parts.append(f)
@@ -137,7 +148,10 @@ def unpack_from(data: bytes) -> tuple[int, list[Any]]:
     lone frame or a batch that does not name it."""
     head = data[0]
     if head == _FROM:
-        return _LEN.unpack_from(data, 1)[0], _frames(data, 5)
+        origin, ln = _FROM_ONE.unpack_from(data, 1)
+        if ln + 9 == len(data):                 # one frame: the usual message, decoded at once
+            return origin, [pickle.loads(memoryview(data)[9:])]
+        return origin, _frames(data, 5)
     if head == _BATCH:
         return NO_ORIGIN, _frames(data, 1)
     return NO_ORIGIN, [pickle.loads(data)]

@@ -10,7 +10,8 @@ A turn's drain is bounded by frames, bytes and time (``DRAIN_*``), so a flood on
 delays the timers and tasks of this host's processes by a few milliseconds, never by the
 length of the flood; what is left waits in the socket for the next turn. Credits for the
 messages processes read (:mod:`wippy.core.flow`) are settled after tasks ran, at most every
-``SETTLE_S``, so a sender waiting for room hears of it within that.
+``SETTLE_S`` and at the latest ``SETTLE_IDLE_S`` after, so a sender waiting for room hears of
+it soon without a round trip paying for it.
 
 Node-to-host traffic (topology, names, host deaths, stop) is reliable and ordered (the
 control DEALER until the welcome, then ``Op.CTL`` frames on the inbox), never a PUB: a name
@@ -50,7 +51,10 @@ NODE_STOPPING = "node stopping"   # the reason of a whole node's stop
 DRAIN_FRAMES = 4096      # frames dispatched
 DRAIN_BYTES = 4 << 20    # bytes received
 DRAIN_S = 0.005          # seconds spent
-SETTLE_S = 0.002         # credits of read messages go back at most this often (flow control)
+SETTLE_S = 0.01          # credits of read messages go back at most this often (flow control)
+SETTLE_IDLE_S = 0.02     # and at the latest this long after the turn that read them
+SETTLE_IDLE_MS = int(SETTLE_IDLE_S * 1000)
+LOAD_REPORT_MS = int(LOAD_REPORT_S * 1000)
 
 HostSpec = dict   # serial, host_id, rundir, store, terminal, stdout_to_stderr, log_level
 
@@ -189,8 +193,8 @@ class Host:
         recv = inbox.recv
         Again = transport.Again
         NB = int(transport.NOBLOCK)
-        POLLIN = transport.POLLIN
-        EVENTS = transport.EVENTS
+        POLLIN = int(transport.POLLIN)     # plain ints: an IntFlag costs a call per use
+        EVENTS = int(transport.EVENTS)
         monotonic = scheduler.monotonic
         credits = rt.credits
         poller = None
@@ -203,7 +207,7 @@ class Host:
             """Dispatch what the inbox holds, within this turn's budget."""
             deadline = monotonic() + DRAIN_S
             while frames < DRAIN_FRAMES and nbytes < DRAIN_BYTES and monotonic() < deadline:
-                if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
+                if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int option
                     return
                 data = recv(NB)
                 nbytes += len(data)
@@ -212,7 +216,7 @@ class Host:
         while True:
             if credits.out:         # owed for what the last drain found (messages for
                 credits.emit()      # processes that are gone, limits): ahead of what runs now
-            if sched.run_ready() and credits.pending():
+            if sched.run_ready() and (credits.owing or credits.waits):
                 settle_due = True
             now = monotonic()
             if settle_due and now >= settle_at:
@@ -235,12 +239,13 @@ class Host:
                 delay = sched.next_delay()
                 if flush_out or self.stopping:
                     delay = 0.005 if delay is None else min(delay, 0.005)
-                if settle_due:
-                    wait = max(0.0, settle_at - now)
-                    delay = wait if delay is None else min(delay, wait)
-                timeout = -1 if delay is None else math.ceil(delay * 1000)
-                if timeout < 0 or timeout > LOAD_REPORT_S * 1000:
-                    timeout = int(LOAD_REPORT_S * 1000)
+                if delay is None:   # idle; with credits owed, wake to give them back (not
+                    # at once: a round trip per message would pay for it)
+                    timeout = SETTLE_IDLE_MS if settle_due else LOAD_REPORT_MS
+                else:
+                    if settle_due and delay > SETTLE_IDLE_S:
+                        delay = SETTLE_IDLE_S
+                    timeout = min(math.ceil(delay * 1000), LOAD_REPORT_MS)
             if poller is None and threads.active():
                 poller = transport.Poller()
                 poller.register(inbox, POLLIN)
@@ -259,7 +264,9 @@ class Host:
                     else:
                         # drain what queued meanwhile in this turn (one EVENTS check when
                         # nothing did): a turn costs a flush, which must not be paid per message
-                        drain(dispatch_bytes(data), len(data))
+                        frames = dispatch_bytes(data)
+                        if inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int option
+                            drain(frames, len(data))
             else:
                 for sock, _ in poller.poll(timeout):
                     if sock == thread_fd:

@@ -59,8 +59,8 @@ class Credits:
             owed.taken = proc.delivered - proc.mailbox_depth()
             self.owing.add(proc)
         owed.arrived(origin, size)
-        if proc.limit != MAILBOX_DEFAULT and origin not in owed.told:
-            owed.told.add(origin)   # its sender assumes the default until it hears the limit
+        if proc.limit != MAILBOX_DEFAULT and owed.tell(origin):
+            # its sender assumes the default until it hears the limit
             self.credit(origin, self._pid(proc.local), 0, proc.limit)
 
     def uncounted(self, proc: Process) -> None:
@@ -99,8 +99,9 @@ class Credits:
 
     def settle(self) -> None:
         """After processes ran: what they read earns its senders credits (a quarter of the
-        limit at a time), and senders waiting for room in a mailbox here wake once there is
-        some; then the credits go out."""
+        limit at a time, or all of it once a process has read everything it held), and
+        senders waiting for room in a mailbox here wake once there is some; then the credits
+        go out."""
         for proc in list(self.owing):
             owed = proc.owed
             assert owed is not None
@@ -110,7 +111,10 @@ class Credits:
                 owed.read(read)
                 for origin, n in owed.ripe(credit_batch(proc.limit)):
                     self.credit(origin, self._pid(proc.local), n, proc.limit)
-            if not owed.runs:
+            if not owed.runs:           # it read all it held: all of it goes back, and an
+                for origin, n in owed.settle():   # idle process keeps no bookkeeping
+                    self.credit(origin, self._pid(proc.local), n, proc.limit)
+                proc.owed = None
                 self.owing.discard(proc)
         if self.waits:
             for pid in [p for p in self.waits if p.startswith(self._prefix)]:

@@ -68,7 +68,7 @@ class Process:
         "local", "pid", "entry", "main", "tasks", "timers", "exited",
         "_inbox", "_events", "_listeners", "_pending",
         "monitors", "links", "watching", "exec_waits", "names", "trap_links", "workflow",
-        "limit", "room", "delivered", "owed",
+        "limit", "full_at", "delivered", "owed",
     )
 
     def __init__(self, local: str, pid: str, entry: str, limit: int = MAILBOX_DEFAULT) -> None:
@@ -91,22 +91,25 @@ class Process:
         self.trap_links = False
         self.workflow: Durable | None = None        # the journal, when running a workflow
         self.limit = limit                          # unread messages the mailbox holds
-        self.room = limit       # deliveries that surely fit (reads are not seen: recounted at 0)
         self.delivered = 0                          # messages delivered, ever
+        # the mailbox surely has room until ``delivered`` reaches this (reads are not seen
+        # as they happen, so it is counted again then); a count, not a countdown, so an idle
+        # process shares its int objects
+        self.full_at = limit
         self.owed: Owed | None = None               # unread messages from other OS processes
 
     # -- mailbox -------------------------------------------------------------------------
     def has_room(self) -> bool:
         """Whether one more message fits under the mailbox limit (cheap: the mailbox is
         counted only when the deliveries since the last count may have filled it)."""
-        if self.room > 0:
+        if self.delivered < self.full_at:
             return True
-        self.room = self.limit - self.mailbox_depth()
-        return self.room > 0
+        depth = self.mailbox_depth()
+        self.full_at = self.delivered + self.limit - depth
+        return depth < self.limit
 
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:
         self.delivered += 1
-        self.room -= 1
         ls = self._listeners
         if ls is not None:
             ch = ls.get(topic)

@@ -145,8 +145,8 @@ class Runtime:
             local = dest[self._plen:-1]
             proc = self.procs.get(local)
             if proc is not None:
-                if proc.room <= 0 and not proc.has_room():
-                    raise MailboxFull(full_message(dest, proc.limit - proc.room, 0, proc.limit,
+                if proc.delivered >= proc.full_at and not proc.has_room():
+                    raise MailboxFull(full_message(dest, proc.mailbox_depth(), 0, proc.limit,
                                                    local=True))
                 if proc.owed is not None:
                     self.credits.uncounted(proc)
