@@ -177,6 +177,7 @@ class Owed:
         self.told: set[int] | None = None
 
     def arrived(self, origin: int, size: int) -> None:
+        """One more unread message from ``origin`` (``size`` bytes), after all the others."""
         runs = self.runs
         if runs:
             last = runs[-1]

@@ -86,6 +86,7 @@ class Credits:
             self.wake(self._pid(proc.local))
 
     def credit(self, origin: int, pid: str, n: int, limit: int) -> None:
+        """Owe ``origin`` ``n`` credits for ``pid`` (whose mailbox holds ``limit``)."""
         out = self.out.get(origin)
         if out is None:
             self.out[origin] = [(pid, n, limit)]
