@@ -153,7 +153,8 @@ def _flood(ctx: Ctx, node: Any, mode: str) -> None:
     what = {"send": "send, 1 ms back-off on MailboxFull", "wait_send": "await wait_send"}[mode]
     extra = {"mode": what, "seconds": sz["seconds"], "receiver_us_per_msg": sz["spin_us"]}
     ctx.add(_FLOOD, "wippy", f"{mode}_rss_start", rss[0], "MB", **extra)
-    ctx.add(_FLOOD, "wippy", f"{mode}_rss_max", max(rss), "MB", samples=len(rss))
+    ctx.add(_FLOOD, "wippy", f"{mode}_rss_max", max(rss), "MB", samples=len(rss),
+            rss_every_250ms_mb=[round(r, 1) for r in rss])      # the RSS over time, in the JSON
     ctx.add(_FLOOD, "wippy", f"{mode}_rss_end", rss[-1], "MB")
     ctx.add(_FLOOD, "wippy", f"{mode}_delivered", got["got"] / wall, "msg/s", n=got["got"],
             refused=out["refused"])
