@@ -7,7 +7,7 @@ Usage::
 
 A TOKEN is a family (``floor``, ``mp``, ``inproc``, ``ray``, ``wippy``), a case
 (``roundtrip``, ``oneway``, ``inproc``, ``spawn``, ``memory``, ``restart``, ``cpu``,
-``registry``), a unit name (see ``--list``) or ``case/family`` (``roundtrip/wippy``). The floor
+``registry``, ``workflow``, ``flood``, ``bigmsg``), a unit name (see ``--list``) or ``case/family`` (``roundtrip/wippy``). The floor
 of every selected case runs too unless ``--no-floor``.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import (
+    flood_cases,
     floor,
     http_cases,
     peers_inproc,
@@ -66,7 +67,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 def all_units() -> list[Unit]:
     """Every unit, in run order: floors first, then peers, then wippy."""
     return [*floor.UNITS, *peers_mp.UNITS, *peers_inproc.UNITS, *peers_ray.UNITS,
-            *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS, *http_cases.UNITS]
+            *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS, *http_cases.UNITS,
+            *flood_cases.UNITS]
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

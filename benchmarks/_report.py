@@ -49,6 +49,9 @@ CASES: dict[str, str] = {
                 "step latency; recovery after kill -9 of the node",
     "http": "hello handler (Lua, Python) behind wippy's HTTP server vs the same server library "
             "answering directly; wrk at 1 and 64 connections",
+    "flood": "a sender outrunning a slow receiver on another host: receiver RSS, when the "
+             "sender is told, lateness of a neighbour's timers",
+    "bigmsg": "one-way 1 MiB messages across OS processes",
 }
 
 #: The system each case is compared against.
@@ -62,6 +65,7 @@ FLOOR_SYSTEM: dict[str, str] = {
     "restart": "floor:fork",
     "cpu": "floor:1-proc",
     "http": "floor:granian",
+    "bigmsg": "floor:zmq",
 }
 
 #: Order of systems inside one case in the table.

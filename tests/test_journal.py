@@ -45,3 +45,19 @@ def test_journal_layout_is_stable(tmp_path):
     assert j.by_name("job-1") == "w1"
     assert [s["op"] for s in j.steps("w1")] == ["now", "call"]
     j.close()
+
+
+def test_a_commit_the_journal_cannot_hold_writes_nothing_and_names_the_journal(tmp_path):
+    import pytest
+
+    from wippy.errors import StorageError
+    path = str(tmp_path / "journal")
+    j = Journal(path, map_size=256 * 1024)
+    j.commit([("name", "a", "w1")])
+    with pytest.raises(StorageError, match="its LMDB map is full") as err:
+        j.commit([("name", "b", "w2"), ("step", "w2", 0, {"op": "now", "result": "x" * 400_000})])
+    assert err.value.path == path
+    assert j.by_name("b") is None and j.by_name("a") == "w1"
+    j.commit([("name", "c", "w3")])
+    assert j.by_name("c") == "w3"
+    j.close()

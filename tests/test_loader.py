@@ -497,3 +497,38 @@ def test_app_without_registry_files_is_an_error(tmp_path: Path) -> None:
 def test_missing_app_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="application directory not found"):
         load_app(str(tmp_path / "nope"))
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "_index.yaml"
+    path.parent.mkdir()
+    path.write_bytes(b"namespace: app\nentries:\n  - name: processes\n    kind: process.host\n"
+                     b"    meta: {team: \"caf\xe9\"}\n")
+    assert _issues(tmp_path) == [f"{path}:5:22: byte 0xe9 is not valid UTF-8 (YAML files must be UTF-8)"]
+
+
+def test_a_control_character_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "_index.yaml"
+    path.parent.mkdir()
+    path.write_bytes("namespace: app\nentries:\n  - name: processes\n    kind: process.host\n"
+                     "    meta: {team: \"é\x07\"}\n".encode())
+    [issue] = _issues(tmp_path)
+    assert issue.startswith(f"{path}:5:20: character #x0007 is not allowed in YAML")
+
+
+def test_an_entry_nested_too_deeply_is_named_with_its_field_and_line(tmp_path: Path) -> None:
+    deep = "[" * 150 + "1" + "]" * 150
+    _write(tmp_path, "config/_index.yaml", HOST + f"  - name: deep\n    kind: registry.entry\n"
+                                                   f"    v: {deep}\n")
+    [issue] = _issues(tmp_path)
+    assert issue.startswith(f"{tmp_path}/config/_index.yaml:7:108: entry app:deep: field 'v[0][0]")
+    assert issue.endswith("...': nested deeper than 100 levels")
+
+
+def test_a_document_nested_deeper_than_the_parser_goes_is_located_not_raised(tmp_path: Path) -> None:
+    deep = "[" * 400 + "1" + "]" * 400
+    _write(tmp_path, "config/_index.yaml", HOST + f"  - name: deep\n    kind: registry.entry\n"
+                                                   f"    v: {deep}\n")
+    [issue] = _issues(tmp_path)
+    assert issue.startswith(f"{tmp_path}/config/_index.yaml:7:")
+    assert issue.endswith("nested deeper than 100 levels")

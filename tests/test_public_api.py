@@ -12,6 +12,7 @@ PUBLIC = [
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
     "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied", "HttpError",
+    "MailboxFull", "StorageError",
 ]
 
 

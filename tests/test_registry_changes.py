@@ -33,7 +33,8 @@ def service(eid, process="app:worker", host="app:main", depends_on=()):
 @pytest.fixture
 def app(tmp_path: Path) -> str:
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "helper.py").write_text("def double(x):\n    return 2 * x\n")
+    (tmp_path / "code" / "helper.py").write_text("def double(x):\n    return 2 * x\n\n\n"
+                                                 "def other(x):\n    return x\n")
     return str(tmp_path)
 
 
@@ -320,3 +321,13 @@ def test_a_file_edit_is_carried_onto_the_live_registry_and_run_time_entries_stay
         ("update", "app:a"),          # changed in the files
         ("update", "app:made")]       # new in the files, but made at run time meanwhile
     assert file_ops(files, files, live) == []
+
+
+def test_an_entry_nested_too_deeply_is_refused_naming_it_and_its_field(registry, app):
+    deep: object = 1
+    for _ in range(150):
+        deep = {"k": deep}
+    issues = rejected(registry, [create("app:deep", blob=deep)], app)
+    assert issues == ["entry app:deep: field 'blob.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k...': "
+                      "nested deeper than 100 levels"]
+    assert plan(registry, [create("app:ok", blob={"k": {"k": 1}})], app)["created"]

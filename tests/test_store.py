@@ -124,3 +124,30 @@ def test_a_reader_far_behind_reads_the_whole_snapshot_again(tmp_path, monkeypatc
     monkeypatch.setattr(Store, "_replay", lambda *a: pytest.fail("replayed 5 versions"))
     assert w.entries() == {"app:e1": entry(1, n=5), **{f"app:e{i}": entry(i) for i in range(2, 7)}}
     w.close()
+
+
+def test_a_full_map_fails_the_commit_with_a_storage_error_and_keeps_the_store_usable(tmp_path):
+    from wippy.errors import StorageError
+    s = Store(str(tmp_path / "reg"), map_size=256 * 1024)
+    boot(s, {"app:e1": entry(1)})
+    with pytest.raises(StorageError, match=r"reg: its LMDB map is full \(262144 bytes\)") as err:
+        s.commit({"created": [entry(2, blob="x" * 400_000)]})
+    assert err.value.path == str(tmp_path / "reg")
+    assert s.version() == 0 and s.get("app:e2") is None          # nothing of it was written
+    assert s.commit({"created": [entry(3, small=1)]}) == 1         # the next write succeeds
+    s.close()
+
+
+def test_read_only_stores_of_one_file_share_one_environment(tmp_path):
+    w = Store(str(tmp_path / "reg"))
+    boot(w, {"app:e1": entry(1)})
+    w.close()
+    first = Store(str(tmp_path / "reg"), readonly=True)
+    second = Store(str(tmp_path / "reg"), readonly=True)    # LMDB alone refuses this
+    assert first.env is second.env
+    first.close()
+    assert second.get("app:e1") is not None                 # still open for the other user
+    second.close()
+    third = Store(str(tmp_path / "reg"), readonly=True)     # and opened again afterwards
+    assert third.version() == 0
+    third.close()

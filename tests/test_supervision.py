@@ -101,6 +101,7 @@ entries:
     kind: process.py
     source: file://member.py
     method: load
+    limits: {{mailbox: 1000000}}   # it reads one answer of three: its mailbox keeps growing
 {services}
 {supervisors}
 """,

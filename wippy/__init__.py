@@ -17,6 +17,7 @@ from .errors import (
     HttpError,
     InvalidMessage,
     LimitExceeded,
+    MailboxFull,
     NodeError,
     PermissionDenied,
     ProcessError,
@@ -24,6 +25,7 @@ from .errors import (
     ProcessNotFound,
     RegistryError,
     SendBufferFull,
+    StorageError,
     Timeout,
     WippyError,
 )
@@ -39,4 +41,5 @@ __all__ = [
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
     "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied", "HttpError",
+    "MailboxFull", "StorageError",
 ]

@@ -17,6 +17,8 @@ __all__ = [
     "ProcessFailed",
     "InvalidMessage",
     "SendBufferFull",
+    "MailboxFull",
+    "StorageError",
     "ChannelClosed",
     "Timeout",
     "Cancelled",
@@ -110,6 +112,28 @@ class SendBufferFull(ProcessError):
     """The sender's host has buffered more than its budget for slow peers."""
 
     kind = "UNAVAILABLE"
+
+
+class MailboxFull(SendBufferFull):
+    """The destination process has as many unread messages from this OS process as its
+    mailbox holds (``limits.mailbox``): the send is refused, nothing is queued. Wait for room
+    with ``await process.wait_send(...)`` or try again later."""
+
+
+class StorageError(WippyError):
+    """A durable store (the registry or the workflow journal) could not be written: the disk
+    is full, the LMDB map is full, or the file system failed. ``path`` names the store; what
+    was being written is not committed, and the node stays up."""
+
+    kind = "UNAVAILABLE"
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"storage error at {path}: {cause}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (StorageError, (self.path, self.cause))
 
 
 class ChannelClosed(WippyError):
@@ -259,9 +283,12 @@ _BY_KIND: dict[str, type[WippyError]] = {
 
 
 def to_wire(exc: BaseException) -> dict[str, str]:
-    """Plain-data form of an error, for EXIT events and replies that cross OS processes."""
+    """Plain-data form of an error, for EXIT events and replies that cross OS processes
+    (a StorageError keeps its ``path``, so it arrives as one)."""
     kind = exc.kind if isinstance(exc, WippyError) else "INTERNAL"
     text = str(exc) if isinstance(exc, WippyError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, StorageError):
+        return {"kind": kind, "message": text, "path": exc.path}
     return {"kind": kind, "message": text}
 
 
@@ -281,7 +308,12 @@ def from_wire(data: dict[str, str] | str | None) -> WippyError:
     if not data:
         return ProcessFailed("unknown error")
     kind = data.get("kind", "INTERNAL")
-    exc = _BY_KIND.get(kind, ProcessFailed)(data.get("message", ""))
+    message = data.get("message", "")
+    path = data.get("path")
+    if path is not None and kind == StorageError.kind:
+        prefix = f"storage error at {path}: "
+        return StorageError(path, message[len(prefix):] if message.startswith(prefix) else message)
+    exc = _BY_KIND.get(kind, ProcessFailed)(message)
     if exc.kind != kind:
         exc.kind = kind   # keep Wippy's kind (ALREADY_EXISTS, HOST_DOWN...) on the generic class
     return exc

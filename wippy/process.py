@@ -3,8 +3,9 @@
 Blocking operations are coroutines (``await process.exec(...)``); ``send``, ``spawn*``,
 ``monitor``, ``link``, ``terminate`` and ``cancel`` never block. Errors are raised:
 :class:`wippy.ProcessNotFound` for a dead PID or unknown name, :class:`wippy.InvalidMessage`
-for a payload that is not plain data, :class:`wippy.ProcessFailed` from ``exec`` when the
-process ended with an error.
+for a payload that is not plain data, :class:`wippy.MailboxFull` from ``send`` when the
+destination's mailbox is full (``wait_send`` waits instead), :class:`wippy.ProcessFailed` from
+``exec`` when the process ended with an error.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .security import api as _security
 
 __all__ = [
     "pid", "spawn", "spawn_monitored", "spawn_linked", "spawn_linked_monitored", "exec",
-    "send", "inbox", "listen", "unlisten", "events", "monitor", "unmonitor", "link", "unlink",
+    "send", "wait_send", "inbox", "listen", "unlisten", "events", "monitor", "unmonitor", "link", "unlink",
     "terminate", "cancel", "set_options", "get_options", "registry", "event",
     "Message", "Event", "Result",
 ]
@@ -92,6 +93,15 @@ def send(dest: str, topic: str, payload: Any = None) -> None:
     task = rt.sched.current
     sender = task.proc.pid if task is not None and task.proc is not None else None
     rt.send(sender, dest, topic, payload)
+
+
+async def wait_send(dest: str, topic: str, payload: Any = None) -> None:
+    """``send``, but while ``dest``'s mailbox is full, wait for room instead of raising
+    :class:`wippy.MailboxFull` (opt-in backpressure for a producer that may outrun its
+    consumer). Raises what ``send`` raises otherwise."""
+    rt = _rt.get()
+    me = rt.current()
+    await rt.wait_send(me.pid, dest, topic, payload)
 
 
 def inbox() -> Channel:

@@ -1,4 +1,5 @@
-"""One-way streams: ``sender`` sends ``count`` small dicts to ``receiver``.
+"""One-way streams: ``sender`` sends ``count`` small dicts to ``receiver``, as fast as the
+receiver's mailbox takes them (past its limit, ``wait_send`` waits for room).
 
 Both stamps are ``time.perf_counter_ns`` (CLOCK_MONOTONIC, comparable across OS processes):
 throughput = count / (receiver's last receive - sender's first timed send).
@@ -6,7 +7,7 @@ throughput = count / (receiver's last receive - sender's first timed send).
 import os
 import time as _time
 
-from wippy import process
+from wippy import MailboxFull, process
 
 DATA = "x" * 48
 
@@ -35,7 +36,11 @@ async def sender(dest, count, warmup):
     await inbox.receive()
     t_start = _time.perf_counter_ns()
     for i in range(count):
-        process.send(dest, "msg", {"id": i, "topic": "bench", "data": DATA, "ok": True})
+        msg = {"id": i, "topic": "bench", "data": DATA, "ok": True}
+        try:
+            process.send(dest, "msg", msg)
+        except MailboxFull:             # the receiver's mailbox is full: wait for room
+            await process.wait_send(dest, "msg", msg)
     return {"t_start": t_start, "os_pid": os.getpid()}
 
 

@@ -6,6 +6,11 @@ reads the registry from LMDB. It is synchronous and single-threaded: work arrive
 call waits (``receive``, ``exec``, ...), so a connection must be used from one thread.
 
 ``submit``, ``map`` and ``gather`` fan work out (:mod:`wippy.client.futures`).
+
+Its mailbox is bounded like a process's (:mod:`wippy.core.flow`): what it has not
+``receive``d counts against its senders' windows, and each read gives credits back, a quarter
+of the limit at a time. Several connections to one node may live in one program (they share
+the read-only registry environment: LMDB opens a file once per OS process).
 """
 from __future__ import annotations
 
@@ -16,11 +21,21 @@ from collections import deque
 from typing import Any, Callable, Iterable
 
 from ..core import protocol, transport, wire
+from ..core.flow import MAILBOX_DEFAULT, credit_batch
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import MONITOR, Kind, ReqOp
 from ..core.rundir import run_dir_for
-from ..errors import NodeError, ProcessNotFound, Timeout, WippyError, exit_error, from_wire
+from ..errors import (
+    InvalidMessage,
+    MailboxFull,
+    NodeError,
+    ProcessNotFound,
+    Timeout,
+    WippyError,
+    exit_error,
+    from_wire,
+)
 from ..registry.store import Store
 from ..runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
 from .futures import Future, dumps_function, gather
@@ -53,6 +68,8 @@ class Connection:
         self._req = 0
         self._replies: dict[int, tuple[bool, Any]] = {}
         self._mailbox: deque[Message] = deque()
+        self._origins: deque[int] = deque()      # the OS process each mailbox message came from
+        self._due: dict[int, int] = {}           # origin -> messages read, not credited yet
         self._events: deque[Event] = deque()
         self._exits: dict[str, tuple[Any, Any]] = {}
         self._watch: set[str] = set()
@@ -104,8 +121,9 @@ class Connection:
                     data = self._mesh.inbox.recv(transport.NOBLOCK)
                 except transport.Again:
                     break
-                for frame in wire.unpack(data):
-                    self._on_frame(frame)
+                origin, frames = wire.unpack_from(data)
+                for frame in frames:
+                    self._on_frame(frame, origin)
         if self._ctl in ready:
             while True:
                 try:
@@ -135,10 +153,14 @@ class Connection:
         for pid in [p for p in self._watch if parse_pid(p).serial == f.serial]:
             self._on_frame((wire.Op.EXIT, "0", pid, None, err))
 
-    def _on_frame(self, f: tuple) -> None:
+    def _on_frame(self, f: tuple, origin: int = wire.NO_ORIGIN) -> None:
         op = f[0]
         if op == wire.Op.MSG:
             self._mailbox.append(Message(f[3], f[2], f[4]))
+            self._origins.append(origin)
+        elif op == wire.Op.CREDIT:
+            for pid, n, limit in f[1]:
+                self._mesh.flow.credit(pid, n, limit)
         elif op == wire.Op.EXIT:
             _, _, pid, value, error = f
             if pid not in self._watch:
@@ -223,9 +245,11 @@ class Connection:
         return pid
 
     def send(self, dest: str, topic: str, payload: Any = None) -> None:
-        """Fire-and-forget a message to a PID or a registered name."""
+        """Fire-and-forget a message to a PID or a registered name. Raises ProcessNotFound,
+        InvalidMessage, MailboxFull (``wait_send`` waits for room instead)."""
         self._check()
         wire.check_topic(topic)
+        self._pump(0)           # names and host deaths the node announced since the last call
         pid = self._resolve(dest)
         try:
             p = parse_pid(pid)
@@ -234,9 +258,26 @@ class Connection:
         if self._mesh.known_dead(pid, p.serial):
             raise ProcessNotFound(f"process {pid} not found")
         name = None if dest[:1] == "{" else dest
-        self._mesh.send(p.serial, wire.dumps((wire.Op.MSG, p.local, self.pid, topic,
-                                              wire.plain(payload), name)))
+        try:
+            data = wire.dumps((wire.Op.MSG, p.local, self.pid, topic, wire.plain(payload), name))
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"send to {dest} (topic '{topic}'): {exc}") from None
+        self._mesh.send_msg(p.serial, pid, data)
         self._mesh.flush()
+
+    def wait_send(self, dest: str, topic: str, payload: Any = None,
+                  timeout: float | None = None) -> None:
+        """:meth:`send`, waiting while ``dest``'s mailbox is full; raises MailboxFull only
+        after ``timeout`` seconds (None: wait as long as it takes)."""
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while True:
+            try:
+                self.send(dest, topic, payload)
+                return
+            except MailboxFull:
+                if deadline is not None and _time.monotonic() >= deadline:
+                    raise
+            self._pump(0.01)
 
     def receive(self, timeout: float | None = None) -> Message | None:
         """The next message to ``self.pid``; None after ``timeout`` seconds (None: forever)."""
@@ -247,7 +288,21 @@ class Connection:
             if left <= 0:
                 return None
             self._pump(min(left, 0.1))
+        origin = self._origins.popleft()
+        if origin > 0:
+            n = self._due.get(origin, 0) + 1
+            if n >= credit_batch(MAILBOX_DEFAULT):
+                self._due.pop(origin, None)
+                self._give_credit(origin, n)
+            else:
+                self._due[origin] = n
         return self._mailbox.popleft()
+
+    def _give_credit(self, origin: int, n: int) -> None:
+        try:
+            self._mesh.send(origin, wire.dumps((wire.Op.CREDIT, [(self.pid, n, MAILBOX_DEFAULT)])))
+        except WippyError:
+            pass        # that OS process is gone
 
     def events(self, timeout: float | None = None) -> Event | None:
         """The next lifecycle event (EXIT of a monitored spawn, LINK_DOWN), or None."""
@@ -390,6 +445,13 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        unread: dict[int, int] = dict(self._due)      # what we never read is read now
+        for origin in self._origins:
+            if origin > 0:
+                unread[origin] = unread.get(origin, 0) + 1
+        for origin, n in unread.items():
+            self._give_credit(origin, n)
+        self._mesh.flush()
         try:
             self._ctl.send(wire.dumps(protocol.bye()))
         except transport.ZMQError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.protocol import ReqOp
-from ..errors import NodeError, WippyError
+from ..errors import ChangeRejected, NodeError, WippyError
 from ..registry import Snapshot, Version, history_of, match, public_entry, registry_error
+from ..registry.changes import nesting_problems
 from ..registry.store import Store
 
 __all__ = ["RegistryView"]
@@ -37,6 +38,9 @@ class RegistryView:
     def _submit(self, ops: list[dict[str, Any]]) -> Version:
         if self._request is None:
             raise NodeError("the registry can only be changed through a running node")
+        deep = nesting_problems(ops)
+        if deep:                # named here: encoding them for the node would fail blindly
+            raise ChangeRejected(deep)
         try:
             return Version(self._request(ReqOp.REGISTRY_APPLY, ops, self.via))
         except WippyError as exc:

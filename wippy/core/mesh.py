@@ -2,29 +2,41 @@
 
 Shared by host processes and by programs attached through the Python API. A message to a PID
 goes straight to the PUSH socket of the PID's OS process (its serial); sockets are created on
-first use. When a peer is slow and its pipe is full, frames wait in a per-peer buffer that the
-owner flushes when the socket is writable again; past ``SEND_BUDGET`` bytes over all peers a
-send fails instead of growing without bound (S4).
+first use. Frames queued in one loop turn leave as batches (one zmq message each, capped in
+frames and in bytes) that name this OS process as their origin, which the receiver needs to
+give flow-control credits back. A message to a process is admitted only when the
+destination has room for it (:mod:`wippy.core.flow`). When a peer is slow and its pipe is
+full, frames wait in a per-peer buffer that the owner flushes when the socket is writable
+again; past ``SEND_BUDGET`` bytes over all peers a send fails instead of growing without
+bound (S4).
 """
 from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections import OrderedDict, deque
 from typing import Any
 
 from ..errors import ProcessNotFound, SendBufferFull, TrustError
 from . import transport, wire
+from .flow import Flow
 
-__all__ = ["Mesh", "SEND_BUDGET"]
+__all__ = ["Mesh", "SEND_BUDGET", "BATCH_FRAMES", "BATCH_BYTES"]
 
 log = logging.getLogger("wippy.mesh")
 
 _NOBLOCK = int(transport.NOBLOCK)   # a plain int: pyzmq's IntFlag costs a conversion per call
+_EVENTS = int(transport.EVENTS)
+_POLLOUT = int(transport.POLLOUT)
+_LEN_PACK = struct.Struct(">I").pack    # a frame's length in a batch (wire.pack_from's layout)
 
 SEND_BUDGET = 512 * 1024 * 1024   # bytes buffered for slow peers per OS process
-DEAD_PIDS_KEPT = 100_000
-BATCH_FRAMES = 1024               # frames per multipart message when a turn sent many          # how many exited remote PIDs we remember, to fail sends early
+DEAD_PIDS_KEPT = 100_000          # how many exited remote PIDs we remember, to fail sends early
+BATCH_FRAMES = 1024               # frames per zmq message when a turn sent many
+BATCH_BYTES = 256 * 1024          # bytes per zmq message: a batch never copies more than this
+                                  # (a bigger frame goes alone), and a receiver's turn stays short
+NODE_SERIAL = 0                   # the node: its messages are not flow-controlled
 
 
 class Mesh:
@@ -41,6 +53,8 @@ class Mesh:
         self.loads: dict[int, int] = {}                # serial -> estimated live processes
         self.dead_serials: set[int] = set()
         self.dead_pids: OrderedDict[str, None] = OrderedDict()
+        self.flow = Flow()
+        self._head = wire.from_head(serial)     # what every batch of ours starts with
         self._rr = 0
 
     # -- topology ------------------------------------------------------------------------
@@ -82,26 +96,57 @@ class Mesh:
             if serial in ss:
                 ss.remove(serial)
         self.loads.pop(serial, None)
+        self.flow.forget_serial(serial)
 
     def note_dead(self, pid: str) -> None:
         d = self.dead_pids
         d[pid] = None
         if len(d) > DEAD_PIDS_KEPT:
             d.popitem(last=False)
+        self.flow.forget(pid)
 
     def known_dead(self, pid: str, serial: int) -> bool:
-        return serial in self.dead_serials or pid in self.dead_pids
+        """Whether ``pid`` is known to be gone: its OS process died or never existed, or its
+        exit was reported here. An OS process this one has not heard of yet is looked up in
+        the run directory (a member binds its inbox there before anyone can learn its
+        serial), so a PID made up, or kept from another run, fails like a dead one."""
+        if serial in self.dead_serials or pid in self.dead_pids:
+            return True
+        if serial in self.peers or serial in self.host_of or serial == NODE_SERIAL:
+            return False
+        return not os.path.exists(os.path.join(self.rundir, str(serial)))
 
     # -- sending ----------------------------------------------------------------------
+    def send_msg(self, serial: int, pid: str, data: bytes) -> None:
+        """Queue a message (an ``Op.MSG`` frame) for process ``pid`` on OS process
+        ``serial``: like :meth:`send`, once its mailbox has room for it (raises MailboxFull,
+        and queues nothing, when it has not)."""
+        if serial in self.dead_serials:
+            raise ProcessNotFound(f"process {pid} not found (its OS process is down)")
+        n = len(data)
+        if self.backlog_bytes + n > SEND_BUDGET:
+            raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
+        if serial != NODE_SERIAL:
+            self.flow.admit(pid, n)
+        q = self.backlog.get(serial)
+        if q is None:
+            self.backlog[serial] = deque((data,))
+        else:
+            q.append(data)
+        self.backlog_bytes += n
+
     def send(self, serial: int, data: bytes) -> None:
         """Queue one frame for OS process ``serial``; never blocks. Frames go out at the next
-        :meth:`flush` (the host loop flushes after every turn, before it waits), batched as one
-        multipart message per peer: a burst of sends costs one zmq message, not one each."""
+        :meth:`flush` (the host loop flushes after every turn, before it waits), batched: a
+        burst of sends costs one zmq message, not one each."""
         if serial in self.dead_serials:
             raise ProcessNotFound(f"OS process {serial} of the node is down")
         n = len(data)
         if self.backlog_bytes + n > SEND_BUDGET:
             raise SendBufferFull(f"send buffer for slow peers is full ({SEND_BUDGET} bytes)")
+        self._queue(serial, data, n)
+
+    def _queue(self, serial: int, data: bytes, n: int) -> None:
         q = self.backlog.get(serial)
         if q is None:
             self.backlog[serial] = deque((data,))
@@ -127,25 +172,26 @@ class Mesh:
                     continue
             while q:
                 n = len(q)
-                if n == 1:
-                    data = q[0]
-                else:
-                    if not sock.getsockopt(transport.EVENTS) & transport.POLLOUT:  # type: ignore[arg-type]  # EVENTS is an int option
-                        break       # peer slow or gone: don't pack a batch only to get Again
-                    if n > BATCH_FRAMES:
-                        n = BATCH_FRAMES
-                    data = wire.pack_batch([q[i] for i in range(n)])
+                if n == 1:              # the usual turn: one frame, no batch to build
+                    frame = q[0]
+                    try:
+                        sock.send(self._head + _LEN_PACK(len(frame)) + frame, _NOBLOCK)
+                    except transport.Again:
+                        break
+                    q.popleft()
+                    self.backlog_bytes -= len(frame)
+                    break
+                if not sock.getsockopt(_EVENTS) & _POLLOUT:  # type: ignore[operator]  # EVENTS is an int option
+                    break       # peer slow or gone: don't pack a batch only to get Again
+                frames = _take(q, n)
                 try:
-                    sock.send(data, _NOBLOCK)
+                    sock.send(wire.pack_from(self._head, frames), _NOBLOCK)
                 except transport.Again:
                     break
-                if n == 1:
-                    self.backlog_bytes -= len(q.popleft())
-                else:
-                    sent = 0
-                    for _ in range(n):
-                        sent += len(q.popleft())
-                    self.backlog_bytes -= sent
+                sent = 0
+                for _ in range(len(frames)):
+                    sent += len(q.popleft())
+                self.backlog_bytes -= sent
             if not q:
                 del backlog[serial]
         return bool(backlog)
@@ -154,3 +200,20 @@ class Mesh:
         for sock in self.peers.values():
             sock.close()
         self.inbox.close(linger=0)
+
+
+def _take(q: deque[bytes], n: int) -> list[bytes]:
+    """The first frames of ``q`` that fit in one batch: at most BATCH_FRAMES of them and
+    BATCH_BYTES together, but always at least one."""
+    first = q[0]
+    size = len(first)
+    if n == 1 or size >= BATCH_BYTES:
+        return [first]
+    out = [first]
+    for i in range(1, min(n, BATCH_FRAMES)):
+        f = q[i]
+        size += len(f)
+        if size > BATCH_BYTES:
+            break
+        out.append(f)
+    return out

@@ -33,7 +33,10 @@ EVENTS = zmq.EVENTS
 NOBLOCK = zmq.NOBLOCK
 IPC_PATH_MAX = 107
 
-HWM = 200_000          # messages queued per peer pipe before send raises Again (we then buffer)
+# zmq messages (batches of frames) queued per peer pipe before send raises Again; the mesh then
+# buffers them within its send budget. Mailboxes are bounded by flow control (core/flow.py),
+# not here: a pipe that never fills would hide a slow receiver from its sender.
+HWM = 10_000
 LINGER_MS = 500        # how long close() may flush pending messages on a clean stop
 
 

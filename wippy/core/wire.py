@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import InvalidMessage
 
-__all__ = ["plain", "dumps", "loads", "pack_batch", "unpack", "check_topic", "MAX_FRAME", "Op",
-           "RESERVED_PREFIX"]
+__all__ = ["plain", "dumps", "loads", "pack_batch", "pack_from", "from_head", "unpack", "unpack_from",
+           "check_topic", "MAX_FRAME", "Op", "RESERVED_PREFIX", "NO_ORIGIN"]
 
 MAX_FRAME = 64 * 1024 * 1024  # bytes; larger messages are refused at send (S9: no crash on big input)
 _PROTO = 5
@@ -42,6 +42,7 @@ class Op:
     CALL = 11        # (CALL, call_id, caller_pid, func_id, args)
     REPLY = 12       # (REPLY, dest_local, call_id, value, error_or_None)
     CTL = 13         # (CTL, control_message): node -> host control, after the welcome
+    CREDIT = 14      # (CREDIT, [(dest_pid, n, limit), ...]): dest read n of your messages
 
 
 RESERVED_PREFIX = "@"     # topics that begin with it are the runtime's own (S4)
@@ -106,7 +107,11 @@ def _plain(obj: Any, _depth: int) -> Any:
 
 
 _BATCH = 0x42            # first byte of a batch; a lone pickle (protocol 5) starts with 0x80
+_FROM = 0x46             # first byte of a batch that names its origin (b"F")
 _LEN = struct.Struct(">I")
+_FROM_HEAD = struct.Struct(">cI")
+_FROM_ONE = struct.Struct(">II")        # a batch's origin and its first frame's length
+NO_ORIGIN = -1           # what unpack_from reports for a message that does not name its origin
 
 
 def pack_batch(frames: list[bytes]) -> bytes:
@@ -119,13 +124,50 @@ def pack_batch(frames: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def from_head(origin: int) -> bytes:
+    """The first bytes of every message :func:`pack_from` makes for ``origin``."""
+    return _FROM_HEAD.pack(b"F", origin)
+
+
+def pack_from(origin: int | bytes, frames: list[bytes]) -> bytes:
+    """Frames as one zmq message that names the OS process (serial) it comes from: ``F``, the
+    4-byte serial, then (4-byte length, frame) pairs. The receiver needs the origin to give
+    flow-control credits back (:mod:`wippy.core.flow`); a message's frames all share it.
+    ``origin`` may be given as its :func:`from_head` already."""
+    head = origin if isinstance(origin, bytes) else _FROM_HEAD.pack(b"F", origin)
+    if len(frames) == 1:
+        f = frames[0]
+        return b"".join((head, _LEN.pack(len(f)), f))
+    parts = [head]
+    for f in frames:
+        parts.append(_LEN.pack(len(f)))
+        parts.append(f)
+    return b"".join(parts)
+
+
+def unpack_from(data: bytes) -> tuple[int, list[Any]]:
+    """``(origin serial, frames)`` of one zmq message; the origin is :data:`NO_ORIGIN` for a
+    lone frame or a batch that does not name it."""
+    head = data[0]
+    if head == _FROM:
+        origin, ln = _FROM_ONE.unpack_from(data, 1)
+        if ln + 9 == len(data):                 # one frame: the usual message, decoded at once
+            return origin, [pickle.loads(memoryview(data)[9:])]
+        return origin, _frames(data, 5)
+    if head == _BATCH:
+        return NO_ORIGIN, _frames(data, 1)
+    return NO_ORIGIN, [pickle.loads(data)]
+
+
 def unpack(data: bytes) -> list[Any]:
     """The frames of one zmq message (a lone frame or a batch), decoded."""
-    if data[0] != _BATCH:
-        return [pickle.loads(data)]
+    return unpack_from(data)[1]
+
+
+def _frames(data: bytes, i: int) -> list[Any]:
     out = []
     mv = memoryview(data)
-    i, n = 1, len(data)
+    n = len(data)
     unpack_len = _LEN.unpack_from
     while i < n:
         (ln,) = unpack_len(data, i)
@@ -136,7 +178,12 @@ def unpack(data: bytes) -> list[Any]:
 
 
 def dumps(frame: tuple) -> bytes:
-    data = pickle.dumps(frame, _PROTO)
+    """One frame as bytes; raises :class:`InvalidMessage` when it is too large or nested too
+    deeply to encode (pickle recurses once per level)."""
+    try:
+        data = pickle.dumps(frame, _PROTO)
+    except RecursionError:
+        raise InvalidMessage("message nested too deeply to encode") from None
     if len(data) > MAX_FRAME:
         raise InvalidMessage(f"message of {len(data)} bytes exceeds the {MAX_FRAME} byte limit")
     return data

@@ -3,8 +3,15 @@
 Forked by the zygote; creates its own zmq context and LMDB reader after fork (S2), binds its
 inbox, says ``ready`` to the node over the control DEALER, then loops:
 
-    run ready tasks -> flush buffered sends -> poll(inbox, control, timeout = next timer)
-    -> drain sockets -> fire due timers
+    run ready tasks -> settle flow-control credits -> flush buffered sends
+    -> poll(inbox, control, timeout = next timer) -> drain the inbox -> fire due timers
+
+A turn's drain is bounded by frames, bytes and time (``DRAIN_*``), so a flood on the inbox
+delays the timers and tasks of this host's processes by a few milliseconds, never by the
+length of the flood; what is left waits in the socket for the next turn. Credits for the
+messages processes read (:mod:`wippy.core.flow`) are settled after tasks ran, at most every
+``SETTLE_S`` and at the latest ``SETTLE_IDLE_S`` after, so a sender waiting for room hears of
+it soon without a round trip paying for it.
 
 Node-to-host traffic (topology, names, host deaths, stop) is reliable and ordered (the
 control DEALER until the welcome, then ``Op.CTL`` frames on the inbox), never a PUB: a name
@@ -42,7 +49,14 @@ log = logging.getLogger("wippy.host")
 
 LOAD_REPORT_S = 0.25     # how often a host tells the node its process count (for placement)
 NODE_STOPPING = "node stopping"   # the reason of a whole node's stop
-DRAIN_BATCH = 4096       # frames taken from a socket per loop turn, so timers and tasks still run
+# One turn's drain of the inbox stops after any of these, so timers and tasks still run:
+DRAIN_FRAMES = 4096      # frames dispatched
+DRAIN_BYTES = 4 << 20    # bytes received
+DRAIN_S = 0.005          # seconds spent
+SETTLE_S = 0.002         # credits of read messages go back at most this often (flow control)
+SETTLE_IDLE_S = 0.02     # and at the latest this long after the turn that read them
+SETTLE_IDLE_MS = int(SETTLE_IDLE_S * 1000)
+LOAD_REPORT_MS = int(LOAD_REPORT_S * 1000)
 
 HostSpec = dict   # serial, host_id, rundir, store, terminal, stdout_to_stderr, log_level
 
@@ -190,15 +204,39 @@ class Host:
         recv = inbox.recv
         Again = transport.Again
         NB = int(transport.NOBLOCK)
-        POLLIN = transport.POLLIN
-        EVENTS = transport.EVENTS
+        POLLIN = int(transport.POLLIN)     # plain ints: an IntFlag costs a call per use
+        EVENTS = int(transport.EVENTS)
+        monotonic = scheduler.monotonic
+        credits = rt.credits
         poller = None
         thread_fd = -1
         rcvtimeo = None
+        settle_at = 0.0
+        settle_due = False
+
+        def drain(frames: int, nbytes: int) -> None:
+            """Dispatch what the inbox holds, within this turn's budget."""
+            deadline = monotonic() + DRAIN_S
+            while frames < DRAIN_FRAMES and nbytes < DRAIN_BYTES and monotonic() < deadline:
+                if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int option
+                    return
+                data = recv(NB)
+                nbytes += len(data)
+                frames += dispatch_bytes(data)
+
         while True:
-            sched.run_ready()
+            if credits.out:         # owed for what the last drain found (messages for
+                credits.emit()      # processes that are gone, limits): ahead of what runs now
+            if sched.run_ready() and (credits.owing or credits.waits):
+                settle_due = True
+            now = monotonic()
+            if settle_due and now >= settle_at:
+                settle_due = False
+                settle_at = now + SETTLE_S
+                credits.settle()
+            elif credits.out:
+                credits.emit()
             flush_out = mesh.flush() if mesh.backlog else False
-            now = scheduler.monotonic()
             if now >= self.next_report:
                 self._report_load(now)
             if self.stopping and (not rt.procs or now >= self.stop_deadline):
@@ -212,9 +250,13 @@ class Host:
                 delay = sched.next_delay()
                 if flush_out or self.stopping:
                     delay = 0.005 if delay is None else min(delay, 0.005)
-                timeout = -1 if delay is None else math.ceil(delay * 1000)
-                if timeout < 0 or timeout > LOAD_REPORT_S * 1000:
-                    timeout = int(LOAD_REPORT_S * 1000)
+                if delay is None:   # idle; with credits owed, wake to give them back (not
+                    # at once: a round trip per message would pay for it)
+                    timeout = SETTLE_IDLE_MS if settle_due else LOAD_REPORT_MS
+                else:
+                    if settle_due and delay > SETTLE_IDLE_S:
+                        delay = SETTLE_IDLE_S
+                    timeout = min(math.ceil(delay * 1000), LOAD_REPORT_MS)
             if poller is None and threads.active():
                 poller = transport.Poller()
                 poller.register(inbox, POLLIN)
@@ -222,10 +264,7 @@ class Host:
                 poller.register(thread_fd, POLLIN)
             if poller is None:
                 if timeout == 0:
-                    for _ in range(DRAIN_BATCH):
-                        if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
-                            break
-                        dispatch_bytes(recv(NB))
+                    drain(0, 0)
                 else:
                     if timeout != rcvtimeo:
                         inbox.rcvtimeo = rcvtimeo = timeout
@@ -234,24 +273,20 @@ class Host:
                     except Again:
                         pass
                     else:
-                        dispatch_bytes(data)
                         # drain what queued meanwhile in this turn (one EVENTS check when
                         # nothing did): a turn costs a flush, which must not be paid per message
-                        for _ in range(DRAIN_BATCH):
-                            if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
-                                break
-                            dispatch_bytes(recv(NB))
+                        frames = dispatch_bytes(data)
+                        if inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int option
+                            drain(frames, len(data))
             else:
                 for sock, _ in poller.poll(timeout):
                     if sock == thread_fd:
                         threads.drain()
                     else:
-                        for _ in range(DRAIN_BATCH):
-                            dispatch_bytes(recv(NB))
-                            if not inbox.getsockopt(EVENTS) & POLLIN:  # type: ignore[arg-type]  # EVENTS is an int option
-                                break
+                        drain(0, 0)
             sched.fire_due()
         self._flush_stdio()
+        credits.emit()
         mesh.flush()
         self.send_ctl(protocol.stopped(self.serial))
 

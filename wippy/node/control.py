@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from ..core import protocol, transport, wire
 from ..core.mesh import Mesh
-from ..errors import WippyError
+from ..errors import WippyError, to_wire
 
 __all__ = ["ControlPlane", "Reply"]
 
@@ -140,5 +140,6 @@ class Reply:
                                                       {"kind": kind, "message": message}))
 
     def fail(self, exc: WippyError) -> None:
-        """Answer with ``exc`` (its kind and message reach the caller's ``from_wire``)."""
-        self.error(exc.kind, str(exc))
+        """Answer with ``exc`` (its kind and message, and a StorageError's path, reach the
+        caller's ``from_wire``)."""
+        self._control.send(self.ident, protocol.reply(self.req, False, to_wire(exc)))

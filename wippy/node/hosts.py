@@ -59,6 +59,7 @@ class HostProc:
     ready_at: float = 0.0           # 0 until it has been welcomed
     doomed: bool = False            # killed by its supervisor entry: not a failure
     retired: bool = False           # scaled down or deleted: stopped for good
+    exit_reason: str = ""           # how it died ("killed by SIGKILL"), once it has
 
 
 class HostEvents(Protocol):
@@ -267,6 +268,7 @@ class HostSupervisor:
         was_up = hp.ready_at > 0
         hp.state = HostState.DEAD
         reason = osproc.describe_status(status)
+        hp.exit_reason = reason
         if self.stopping:
             self._events.host_down(hp, reason)
             return

@@ -35,7 +35,7 @@ import os
 import time as _time
 from typing import Any, Callable
 
-from ..errors import ConfigError, NodeError, RegistryError
+from ..errors import ConfigError, NodeError, RegistryError, StorageError
 from ..registry import changes as regchange
 from ..registry import loader
 from ..registry.diff import delta_ops, is_empty
@@ -231,6 +231,9 @@ class RegistryKeeper:
             return None
         except regchange.ChangeRejected as exc:
             self._refused(exc.issues)
+            return None
+        except StorageError as exc:         # a full disk: the node stays up on the old version
+            self._refused([str(exc)])
             return None
         self.files = new_files
         self.last_reload_error = None

@@ -216,7 +216,7 @@ class ServiceManager:
         for svc in self.svcs.values():
             if svc.waiting_host and svc.spec.host == host_id and not self._stopping():
                 svc.waiting_host = False
-                self.start(svc, counted=False)
+                self.start(svc, counted=svc.started_at > 0)     # back after its host died
 
     def host_died(self, serial: int, reason: str, host_id: str) -> None:
         """Services on a dead host come back when it does: not a failure of theirs."""

@@ -11,6 +11,12 @@ status carries the node's monotonic clock, so whoever reads two of them takes th
 (:func:`rates`), as a Prometheus scraper would: the node keeps no history and any number of
 readers (``top``, a web observer) can poll at their own pace. Rejected: hosts pushing their
 counters on a timer, which would cost every host a message per period even when nobody looks.
+
+A host's ``restarts`` counts every OS process of its slot that died since the node booted,
+whoever restarted it (the implicit root or a ``supervisor`` entry); a worker scaled away is not
+a failure. Its ``last_failure`` is the last process failure its running OS process reported,
+else how the last of those OS processes died (the running one started after that death, so
+its own failures are newer).
 """
 from __future__ import annotations
 
@@ -106,6 +112,17 @@ class StatusCollector:
             if not pend.waiting:
                 self._finish(seq)
 
+    def _history(self, hp: Any) -> tuple[int, str | None]:
+        """How many OS processes of ``hp``'s slot died before it (failures and supervisor
+        restarts, not workers scaled away), and how the last of them died."""
+        deaths = [h for h in self._hosts.hosts.values()
+                  if h.state is HostState.DEAD and not h.retired and h.serial < hp.serial
+                  and (h.host_id, h.slot, h.terminal) == (hp.host_id, hp.slot, hp.terminal)]
+        failed = [h for h in deaths if not h.doomed]
+        last = max(failed, key=lambda h: h.serial) if failed else None
+        return len(deaths), (None if last is None else
+                             f"host {last.host_id}/{last.serial} died: {last.exit_reason}")
+
     def _finish(self, seq: int) -> None:
         pend = self._pending.pop(seq, None)
         if pend is None:
@@ -113,9 +130,10 @@ class StatusCollector:
         names_of = self._names_by_pid()
         rows = []
         for hp in sorted(self._hosts.live(), key=lambda h: h.serial):
+            restarts, died = self._history(hp)
             row: dict[str, Any] = {"serial": hp.serial, "host": hp.host_id, "slot": hp.slot,
                                    "os_pid": hp.os_pid, "state": hp.state.value, "cpu": None,
-                                   "rss": None, "restarts": self._hosts.restarts(hp)}
+                                   "rss": None, "restarts": restarts, "last_failure": died}
             proc = self._stats.get(hp.serial)
             if proc is not None and hp.state is not HostState.DEAD:
                 try:
@@ -125,7 +143,8 @@ class StatusCollector:
                 except Exception:  # noqa: BLE001
                     pass
             answer = pend.answers.get(hp.serial, {})
-            row.update({k: v for k, v in answer.items() if k in _FROM_HOST})
+            row.update({k: v for k, v in answer.items() if k in _FROM_HOST
+                        and (k != "last_failure" or v)})
             for p in row.get("processes", []):
                 p["names"] = sorted(set(p.get("names", [])) | set(names_of.get(p["pid"], [])))
             rows.append(row)

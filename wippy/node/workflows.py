@@ -16,6 +16,22 @@ restart, runs under the same one. The node checks ``workflow.start`` and ``workf
 (the entry id) with the context the request carries, and ``workflow.signal`` on every message
 from a process under a context (its host adds the context to the frame): a refused signal is
 dropped, logged and counted (``send`` does not wait for the node, so the sender is not told).
+
+A name binds once: a start looks its name up in this turn's writes before the journal, so two
+starts of one name in one turn get one workflow.
+
+A signal reaches a workflow's process once, in order: the process loads the signals journaled
+so far (``WF_LOAD``, answered once the turn's writes are committed), and a signal journaled
+later is forwarded to it only if its load did not have it (``loaded``). Forwarding a signal
+to a process that has not loaded yet would deliver it twice, and ahead of older ones.
+
+A commit that fails (a full disk, a full map: :class:`~wippy.errors.StorageError`) writes
+nothing of the turn, and the node stays up. Each write's operation learns it: a start or a
+cancel is answered with the error, a process that spawned a workflow gets its EXIT, a
+workflow whose step or result was not journaled is stopped (its code never sees the failure,
+and could not tell a replay apart from it) and runs again from its journal once
+``RETRY_S`` has passed, and a signal waits, in order, to be journaled again. So when space
+comes back, every workflow carries on where its journal says it was.
 """
 from __future__ import annotations
 
@@ -27,7 +43,7 @@ from typing import Any, Callable, Protocol
 from ..core import wire
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import MONITOR, ReqOp
-from ..errors import WippyError
+from ..errors import StorageError, WippyError, to_wire
 from ..registry.entry import WORKFLOW_KINDS
 from ..security.callers import caller_of
 from ..security.context import from_wire
@@ -39,6 +55,7 @@ __all__ = ["WorkflowManager", "WorkflowProcs", "wf_pid"]
 log = logging.getLogger("wippy.workflow")
 
 WF_HOST = "wf"
+RETRY_S = 1.0       # while the journal cannot be written: how often a stopped workflow retries
 
 
 def wf_pid(wf_id: str) -> str:
@@ -72,8 +89,10 @@ class WorkflowManager:
         self._stopping = stopping
         self.journal = Journal(path)
         self.batch: list[tuple] = []
-        self.after: list[Any] = []            # callbacks once the batch is durable
+        # once the batch is committed: (what to do, what to do instead if it failed or None)
+        self.after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None]] = []
         self.inc: dict[str, str] = {}           # workflow id -> PID of the process running it
+        self.loaded: dict[str, int] = {}        # workflow id -> signals its process loaded
         self.by_inc: dict[str, str] = {}        # that PID (and the adopted wf PID) -> workflow id
         self.waiting_host: set[str] = set()
         self.moving: set[str] = set()           # on a retiring OS process: relaunched at exit
@@ -81,15 +100,25 @@ class WorkflowManager:
         self.commits = 0
         self.writes = 0
         self.steps = 0                          # journaled steps (``wippy top``'s steps/s)
-        # records as of the writes queued this turn: two signals in one turn must not both
-        # read the committed record and take the same sequence number
+        # records and names as of the writes queued this turn: two signals in one turn must
+        # not both read the committed record and take the same sequence number, and two
+        # starts of one name must not both find it unbound
         self.records: dict[str, dict[str, Any]] = {}
+        self.names: dict[str, str] = {}
+        self.storage_error: StorageError | None = None   # the last commit failed with this
+        self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
 
     # -- group commit --------------------------------------------------------------------
     def write(self, *w: Any) -> None:
         if w[0] == "wf":
             self.records[w[1]["id"]] = w[1]
+        elif w[0] == "name":
+            self.names[w[1]] = w[2]
         self.batch.append(w)
+
+    def then(self, ok: Callable[[], None], failed: Callable[[StorageError], None] | None = None) -> None:
+        """Run ``ok`` once this turn's writes are durable, or ``failed`` if they cannot be."""
+        self.after.append((ok, failed))
 
     def record(self, wf_id: str) -> dict[str, Any] | None:
         """A workflow's record, including writes not committed yet (a copy to change)."""
@@ -99,18 +128,36 @@ class WorkflowManager:
         return None if rec is None else dict(rec)
 
     def flush(self) -> None:
-        """Commit this turn's writes in one transaction, then answer everyone who waited."""
+        """Commit this turn's writes in one transaction, then answer everyone who waited
+        (with the error, when the commit failed)."""
         if not self.batch and not self.after:
             return
-        if self.batch:
-            self.journal.commit(self.batch)
-            self.commits += 1
-            self.writes += len(self.batch)
-            self.batch = []
-            self.records.clear()
+        batch, self.batch = self.batch, []
         after, self.after = self.after, []
-        for fn in after:
-            fn()
+        self.records.clear()
+        self.names.clear()
+        if batch:
+            try:
+                self.journal.commit(batch)
+            except StorageError as exc:
+                self._commit_failed(exc, after)
+                return
+            self.commits += 1
+            self.writes += len(batch)
+            if self.storage_error is not None:
+                log.warning("the workflow journal is writable again")
+                self.storage_error = None
+        for ok, _ in after:
+            ok()
+
+    def _commit_failed(self, exc: StorageError, after: list[tuple[Callable[[], None],
+                                                                  Callable[[StorageError], None] | None]]) -> None:
+        if self.storage_error is None or str(self.storage_error) != str(exc):
+            log.error("%s; workflows wait until it can be written", exc)
+        self.storage_error = exc
+        for _, failed in after:
+            if failed is not None:
+                failed(exc)
 
     # -- requests ------------------------------------------------------------------------
     def requests(self) -> dict[ReqOp, Callable[[tuple[Any, ...], Reply], None]]:
@@ -128,28 +175,35 @@ class WorkflowManager:
         except WippyError as exc:
             reply.fail(exc)
             return
-        self.after.append(lambda: reply.ok(pid))
+        self.then(lambda: reply.ok(pid), reply.fail)
 
     def _req_load(self, args: tuple[Any, ...], reply: Reply) -> None:
+        """A workflow's process asks for its journal: answered after this turn's commit, with
+        every signal committed by then; later ones are forwarded (see the module's note)."""
         wf_id = args[0]
-        wf = self.record(wf_id)
-        if wf is None:
-            reply.error("NOT_FOUND", f"workflow {wf_id} not found")
-        else:
+
+        def answer(_: StorageError | None = None) -> None:
+            wf = self.journal.workflow(wf_id)
+            if wf is None:
+                reply.error("NOT_FOUND", f"workflow {wf_id} not found")
+                return
+            signals = self.journal.signals(wf_id)
+            self.loaded[wf_id] = len(signals)
             reply.ok({"input": wf["input"], "steps": self.journal.steps(wf_id),
-                      "signals": self.journal.signals(wf_id), "pid": wf_pid(wf_id)})
+                      "signals": signals, "pid": wf_pid(wf_id)})
+        self.then(answer, answer)
 
     def _req_steps(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf_id, steps = args
         self.steps += len(steps)
         for seq, record in steps:
             self.write("step", wf_id, seq, record)
-        self.after.append(reply.ok)
+        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id))
 
     def _req_done(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf_id, value, error = args
         self.finish(wf_id, value, error)
-        self.after.append(reply.ok)
+        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id))
 
     def _req_cancel(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf = self.record(args[0])
@@ -159,7 +213,14 @@ class WorkflowManager:
             reply.fail(exc)
             return
         self.cancel(args[0])
-        self.after.append(reply.ok)
+        self.then(reply.ok, reply.fail)
+
+    def _stop_unjournaled(self, wf_id: str) -> None:
+        """A step of ``wf_id`` could not be journaled: stop the process running it (it never
+        hears why); it runs again from its journal (``on_exit``)."""
+        inc = self.inc.get(wf_id)
+        if inc is not None:
+            self._procs.terminate(inc)
 
     def on_spawn(self, frame: tuple) -> None:
         """``process.spawn`` of a workflow entry: start it under the id the spawner chose."""
@@ -175,13 +236,17 @@ class WorkflowManager:
             return
         if spawner is not None and flags & MONITOR:
             self.watchers.setdefault(wf_id, set()).add(spawner)
+            self.then(lambda: None, lambda exc: self._notify_exit(wf_id, wf_pid(wf_id), None,
+                                                                  to_wire(exc)))
 
     def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None,
               security: Any = None) -> str:
-        """Start workflow ``entry_id`` (idempotent by ``name``) under ``security`` (the plain
-        form of its starter's context; None: the operator); returns its PID."""
+        """Start workflow ``entry_id`` under ``security`` (the plain form of its starter's
+        context; None: the operator), once its record is durable; returns its PID. With
+        ``name``, the workflow already bound to it, if any, committed or started earlier in
+        this turn."""
         if name:
-            existing = self.journal.by_name(name)
+            existing = self.names.get(name) or self.journal.by_name(name)
             if existing is not None:
                 return wf_pid(existing)
         entry = self._entry(entry_id)
@@ -196,7 +261,7 @@ class WorkflowManager:
         self.write("wf", record)
         if name:
             self.write("name", name, wf_id)
-        self.after.append(lambda: self.launch(record))
+        self.then(lambda: self.launch(record))
         return wf_pid(wf_id)
 
     def launch(self, record: dict[str, Any]) -> None:
@@ -210,6 +275,7 @@ class WorkflowManager:
             return
         self.inc[wf_id] = pid
         self.by_inc[pid] = wf_id
+        self.loaded.pop(wf_id, None)          # the new process has not loaded yet
 
     def boot(self) -> None:
         """Node start: every workflow that had not finished resumes."""
@@ -235,6 +301,7 @@ class WorkflowManager:
         for wf_id, pid in list(self.inc.items()):
             if parse_pid(pid).serial == serial:
                 del self.inc[wf_id]
+                self.loaded.pop(wf_id, None)
                 self.moving.discard(wf_id)
                 self.waiting_host.add(wf_id)
 
@@ -246,10 +313,11 @@ class WorkflowManager:
                   finished=_time.time())
         self.write("wf", wf)
         pid = wf_pid(wf_id)
-        self.after.append(lambda: self._notify_exit(wf_id, pid, value, error))
+        self.then(lambda: self._notify_exit(wf_id, pid, value, error))
 
     def cancel(self, wf_id: str) -> None:
         inc = self.inc.pop(wf_id, None)
+        self.loaded.pop(wf_id, None)
         if inc is not None:
             self._procs.terminate(inc)
         self.finish(wf_id, None, {"kind": "CANCELED", "message": f"workflow {wf_id} cancelled"},
@@ -266,6 +334,9 @@ class WorkflowManager:
     def on_frame(self, frame: tuple) -> bool:
         op = frame[0]
         if op == wire.Op.MSG:
+            if self.deferred:           # behind signals that wait to be journaled again
+                self.deferred.append(frame)
+                return True
             _, wf_id, sender, topic, payload, _name = frame[:6]
             wf = self.record(wf_id)
             if wf is None or wf["status"] != "running":
@@ -276,7 +347,8 @@ class WorkflowManager:
             wf["signals"] = seq + 1
             self.write("wf", wf)
             self.write("signal", wf_id, seq, {"topic": topic, "payload": payload, "from": sender})
-            self.after.append(lambda: self._forward(wf_id, sender, topic, payload))
+            self.then(lambda: self._forward(wf_id, seq, sender, topic, payload),
+                      lambda exc: self._defer(frame))
             return True
         if op == wire.Op.MONITOR:
             _, wf_id, watcher = frame
@@ -306,10 +378,21 @@ class WorkflowManager:
             return False
         return True
 
-    def _forward(self, wf_id: str, sender: str | None, topic: str, payload: Any) -> None:
+    def _defer(self, frame: tuple) -> None:
+        """A signal could not be journaled: try again later, ahead of any that arrive."""
+        if not self.deferred:
+            self._call_later(RETRY_S, self._retry_signals)
+        self.deferred.append(frame)
+
+    def _retry_signals(self) -> None:
+        frames, self.deferred = self.deferred, []
+        for frame in frames:
+            self.on_frame(frame)
+
+    def _forward(self, wf_id: str, seq: int, sender: str | None, topic: str, payload: Any) -> None:
         inc = self.inc.get(wf_id)
-        if inc is None:
-            return                      # delivered from the journal when it runs again
+        if inc is None or seq < self.loaded.get(wf_id, seq + 1):
+            return                      # its process has it from the journal (or will load it)
         self._procs.deliver(inc, sender, topic, payload)
 
     def on_exit(self, pid: str, error: dict | None) -> bool:
@@ -323,6 +406,7 @@ class WorkflowManager:
             else:
                 return False
         self.inc.pop(wf_id, None)
+        self.loaded.pop(wf_id, None)
         moving = wf_id in self.moving
         self.moving.discard(wf_id)
         wf = self.record(wf_id)
@@ -336,6 +420,10 @@ class WorkflowManager:
             return True
         if error is not None and error.get("kind") == "NONDETERMINISM":
             self.finish(wf_id, None, error)   # replaying it again cannot help
+            self.then(lambda: None, lambda exc: self._call_later(RETRY_S, self.launch, wf))
+            return True
+        if self.storage_error is not None:    # stopped because its journal could not be written
+            self._call_later(RETRY_S, self.launch, wf)
             return True
         log.warning("workflow %s stopped without finishing (%s); running it again", wf_id,
                     (error or {}).get("message"))

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from ..errors import EntryNotFound, PermissionDenied, RegistryError, WippyError
+from ..errors import ChangeRejected, EntryNotFound, PermissionDenied, RegistryError, WippyError
 from ..runtime import codeload as _codeload
 from ..runtime import table as _rt
+from .changes import nesting_problems
 from .diff import Op, build_delta
 from .entry import public_entry
 from .query import match
@@ -227,6 +228,9 @@ def registry_error(exc: Exception) -> WippyError:
 
 
 async def _submit(ops: list[dict[str, Any]]) -> Version:
+    deep = nesting_problems(ops)
+    if deep:                    # named here: encoding them for the node would fail blindly
+        raise ChangeRejected(deep)
     rt = _rt.get()
     try:
         version = Version(await rt.ctl_request("registry_apply", ops))

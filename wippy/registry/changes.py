@@ -12,8 +12,9 @@ What it decides, in order:
    existing id, ``update`` or ``delete`` of a missing one are refused; a delete then a create of
    one id in one change is a replacement);
 2. each created or updated entry with its kind's validator (sources confined to the
-   application), unless ``prechecked`` (the loader validated it with file positions), and its
-   code with the ``check_code`` the node hands in (Lua must translate);
+   application), unless ``prechecked`` (the loader validated it with file positions), its code
+   with the ``check_code`` the node hands in (Lua must translate), and whether its code defines
+   its ``method`` (:mod:`.methods`; for Lua, only with a code check);
 3. the caller's authority: ``authorize(action, entry id, meta)`` for each check the change
    needs (:mod:`wippy.security.rules`: ``registry.apply`` on every entry before it is
    validated, ``registry.apply.python`` and ``registry.apply.security`` where they apply); it
@@ -41,12 +42,23 @@ from typing import Any
 from ..errors import ChangeRejected
 from . import kinds
 from .diff import Op, changed_ids, delta_ops, diff
-from .entry import LUA_KINDS, PYTHON_KINDS, CodeCheck, Entry, Kind, source_path, stored_entry
+from .entry import (
+    LUA_KINDS,
+    MAX_DEPTH,
+    PYTHON_KINDS,
+    CodeCheck,
+    Entry,
+    Kind,
+    source_path,
+    stored_entry,
+    too_deep,
+)
+from .methods import method_problem
 from .refs import RefIndex, problems
 from ..security.rules import APPLY, apply_meta, content, python_code_changed, required
 
 __all__ = ["plan", "file_ops", "ChangeRejected", "PYTHON_CODE_KINDS", "MAX_WORKERS",
-           "changed_ids", "delta_ops", "stored_entry"]
+           "changed_ids", "delta_ops", "stored_entry", "nesting_problems", "deep_field"]
 
 PYTHON_CODE_KINDS = PYTHON_KINDS
 MAX_WORKERS = 64        # a host entry asking for more OS processes than this is refused
@@ -55,6 +67,32 @@ Snapshot = Mapping[str, Mapping[str, Any]]
 Changeset = dict[str, list[Any]]
 #: ``authorize(action, entry id, meta)``: returns when the caller may, raises PermissionDenied.
 Authorize = Callable[[str, str, Mapping[str, Any]], None]
+
+
+def deep_field(entry: Mapping[str, Any]) -> str | None:
+    """``"field 'x.y[0]...': nested deeper than N levels"`` for an entry whose data or meta
+    nests too deeply to store, else None (names the field, shortened)."""
+    for part, prefix in ((entry.get("data"), ""), (entry.get("meta"), "meta.")):
+        where = too_deep(part)
+        if where is not None:
+            where = prefix + where
+            if len(where) > 40:
+                where = where[:40] + "..."
+            return f"field '{where}': nested deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def nesting_problems(ops: Iterable[Any]) -> list[str]:
+    """The entries of a change that nest too deeply to be sent or stored, each named: checked
+    before a change leaves its caller, whose encoder would otherwise fail on them."""
+    out = []
+    for op in ops:
+        entry = op.get("entry") if isinstance(op, Mapping) else None
+        if isinstance(entry, Mapping):
+            problem = deep_field(entry)
+            if problem is not None:
+                out.append(f"entry {entry.get('id')}: {problem}")
+    return out
 
 
 def _check(entry: Mapping[str, Any], app_dir: str,
@@ -69,6 +107,9 @@ def _check(entry: Mapping[str, Any], app_dir: str,
     meta = entry.get("meta") or {}
     if not isinstance(data, dict) or not isinstance(meta, dict):
         return None, [f"entry {eid}: 'meta' and 'data' must be maps"]
+    deep = deep_field(entry)
+    if deep is not None:
+        return None, [f"entry {eid}: {deep}"]
     base_dir = entry.get("base_dir") or app_dir
     if kind in PYTHON_CODE_KINDS and source_path(data.get("source"), base_dir) is None:
         return None, [f"entry {eid}: field 'source': inline Python source is refused in a "
@@ -85,6 +126,10 @@ def _check(entry: Mapping[str, Any], app_dir: str,
         candidate = Entry.from_plain({"id": eid, "kind": kind, "meta": meta, "data": checked.data})
         issues += [f"entry {eid}: field 'source': line {i.line}:{i.col}: {i.message}"
                    for i in check_code(candidate)]
+    if not issues and (kind in PYTHON_CODE_KINDS or (kind in LUA_KINDS and check_code is not None)):
+        missing = method_problem(kind, checked.data, base_dir)
+        if missing is not None:
+            issues.append(f"entry {eid}: field 'method': {missing}")
     if issues:
         return None, issues
     return stored_entry({"id": eid, "kind": kind, "meta": meta, "data": checked.data},

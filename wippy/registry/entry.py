@@ -38,7 +38,7 @@ __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KIN
            "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS", "HTTP_KINDS",
            "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
            "Entry", "CodeCheck", "public_entry", "stored_entry", "source_hash", "source_file",
-           "plain_copy", "TooLarge", "MAX_NODES"]
+           "plain_copy", "TooLarge", "MAX_NODES", "MAX_DEPTH", "too_deep"]
 
 
 class Kind(str, enum.Enum):
@@ -133,6 +133,34 @@ def code_file(entry: dict[str, Any]) -> str | None:
 #: Upper bound on values copied out of one entry (or one YAML file after alias expansion): a
 #: "billion laughs" guard.
 MAX_NODES = 250_000
+
+
+#: Levels of nesting allowed in an entry's data and meta, as in a message's payload: the encoders
+#: (JSON, pickle) recurse once per level, so a deeper entry could not be stored or sent.
+MAX_DEPTH = 100
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The path (``a.b[2].c``) of the first map or list nested deeper than ``limit`` levels
+    inside ``value``, or None. Iterative, so any depth is safe to check."""
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
+    while stack:
+        v, depth, trail = stack.pop()
+        if isinstance(v, dict):
+            items: Any = v.items()
+        elif isinstance(v, (list, tuple)):
+            items = enumerate(v)
+        else:
+            continue
+        if depth > limit:
+            parts = []
+            while trail is not None:
+                key, trail = trail
+                parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+            return "".join(reversed(parts)).lstrip(".")
+        for key, sub in items:
+            stack.append((sub, depth + 1, (key, trail)))
+    return None
 
 
 def plain_copy(value: Any, budget: list[int]) -> Any:

@@ -452,17 +452,23 @@ _HOST_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout", "de
 _SERVICE_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout",
                                  "stable_threshold", "depends_on", "restart"))
 _PLAIN_LIFECYCLE = _lifecycle(())
-_LIMITS = (_mapping({"max_memory": (_size, OPTIONAL), "max_cpu": (_duration(True), OPTIONAL)}),
-           OPTIONAL)
+# limits.mailbox: unread messages a process's mailbox holds (core/flow.py); on a host entry,
+# the default of the processes it runs
+_MAILBOX = (_int(1), OPTIONAL)
+_LIMITS = (_mapping({"max_memory": (_size, OPTIONAL), "max_cpu": (_duration(True), OPTIONAL),
+                     "mailbox": _MAILBOX}), OPTIONAL)
+_PY_LIMITS = (_mapping({"mailbox": _MAILBOX}), OPTIONAL)
 _HOST_REF = _ref(frozenset({"process.host"}))
 
 
-def _code_spec(method: Any, lua: bool, workflow: bool) -> Spec:
+def _code_spec(method: Any, lua: bool, workflow: bool, mailbox: bool = False) -> Spec:
     spec: Spec = {"source": (_source, REQUIRED), "lifecycle": _PLAIN_LIFECYCLE}
     if method is not None:
         spec["method"] = (_str, method)
     if lua:
         spec.update(modules=(_list(_str), []), imports=(_imports, {}), limits=_LIMITS)
+    elif mailbox:               # Python processes: only the mailbox is limited
+        spec["limits"] = _PY_LIMITS
     if workflow:
         spec["host"] = (_HOST_REF, REQUIRED)
     return spec
@@ -484,9 +490,9 @@ SCHEMAS: dict[str, Spec] = {
     "function.lua": _code_spec(REQUIRED, lua=True, workflow=False),
     "library.lua": _code_spec(None, lua=True, workflow=False),
     "workflow.lua": _code_spec(REQUIRED, lua=True, workflow=True),
-    "process.py": _code_spec("main", lua=False, workflow=False),
+    "process.py": _code_spec("main", lua=False, workflow=False, mailbox=True),
     "function.py": _code_spec(REQUIRED, lua=False, workflow=False),
-    "workflow.py": _code_spec("main", lua=False, workflow=True),
+    "workflow.py": _code_spec("main", lua=False, workflow=True, mailbox=True),
     "process.service": {
         "process": (_ref(PROCESS_KINDS), REQUIRED),
         "host": (_HOST_REF, REQUIRED),

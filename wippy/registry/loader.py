@@ -29,6 +29,9 @@ Design decisions:
 - An application with no registry file at all is an error: running nothing is never intended.
 - The code check is passed in (``check_code``) by whoever boots the application, rather than
   imported: the Lua tools sit above the loader (``wippy lint`` reads applications with it).
+  Whether an entry's code defines its ``method`` is checked here (:mod:`.methods`: reading,
+  never running, the code): a Python entry's always, a Lua entry's once its code passed that
+  code check (a syntax error is the one problem worth naming then).
 """
 from __future__ import annotations
 
@@ -43,7 +46,19 @@ import yaml
 
 from ..errors import ConfigError, ConfigIssue
 from . import kinds, refs
-from .entry import MAX_NODES, CodeCheck, Entry, TooLarge, plain_copy, source_file
+from .methods import method_problem
+from .entry import (
+    LUA_KINDS,
+    MAX_DEPTH,
+    MAX_NODES,
+    PYTHON_KINDS,
+    CodeCheck,
+    Entry,
+    TooLarge,
+    plain_copy,
+    source_file,
+    too_deep,
+)
 
 __all__ = ["Entry", "LoadedApp", "load_yaml", "find_config_files", "load_app",
            "load_entries_from_text", "validate_references", "source_file", "CodeCheck",
@@ -151,10 +166,60 @@ def _parse(data: bytes | str, path: str) -> tuple[Any, ConfigIssue | None]:
             message = f"{message} ({exc.context})"
         line, col = _at(mark) if mark else (1, 1)
         return None, ConfigIssue(path, line, col, message)
+    except yaml.reader.ReaderError as exc:
+        line, col, message = _unreadable(data, exc)
+        return None, ConfigIssue(path, line, col, message)
     except yaml.YAMLError as exc:
         return None, ConfigIssue(path, 1, 1, f"invalid YAML: {exc}")
     except RecursionError:
-        return None, ConfigIssue(path, 1, 1, "invalid YAML: nested too deeply")
+        line, col = _too_deep(data)
+        return None, ConfigIssue(path, line, col, f"invalid YAML: nested deeper than "
+                                                  f"{MAX_DEPTH} levels")
+
+
+_LIBYAML = _Loader.__mro__[1] is not yaml.SafeLoader   # libyaml counts bytes, PyYAML characters
+
+
+def _unreadable(data: bytes | str, exc: Any) -> tuple[int, int, str]:
+    """Where a character the YAML reader refused is, and what is wrong with it: the first
+    byte that is not UTF-8, or a character YAML does not allow (a control character)."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (*_line_col(raw, bad.start),
+                f"byte 0x{raw[bad.start]:02x} is not valid UTF-8 (YAML files must be UTF-8)")
+    offset = exc.position
+    if not _LIBYAML:                # a character index: as bytes, for _line_col
+        offset = len(raw.decode("utf-8")[:offset].encode("utf-8"))
+    return (*_line_col(raw, offset),
+            f"character #x{exc.character:04x} is not allowed in YAML ({exc.reason})"
+            if isinstance(exc.character, int) else f"invalid YAML: {exc.reason}")
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte ``offset`` of ``raw``."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, len(raw[start:offset].decode("utf-8", "replace")) + 1
+
+
+def _too_deep(data: bytes | str) -> tuple[int, int]:
+    """Where a document first nests deeper than MAX_DEPTH levels (scanning tokens, which
+    does not recurse), or 1:1 when the scan cannot tell."""
+    depth = 0
+    try:
+        for token in yaml.scan(data, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken,
+                                  yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _at(token.start_mark)
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken,
+                                    yaml.BlockEndToken)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 1, 1
 
 
 def _problem(path: str, at: tuple[int, int], message: str, *, entry: str | None = None,
@@ -286,6 +351,12 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
     if meta is not None and not isinstance(meta, dict):
         issues.append(_problem(path, field_pos["meta"], "must be a mapping", entry=entry_id,
                                field="meta"))
+    deep = too_deep(item)
+    if deep is not None:            # would not store: JSON and pickle recurse once per level
+        issues.append(_problem(path, _locate(field_pos, deep, at),
+                               f"nested deeper than {MAX_DEPTH} levels", entry=entry_id,
+                               field=deep if len(deep) <= 40 else deep[:40] + "..."))
+        return None
     fields = {k: v for k, v in item.items() if k not in _ENTRY_KEYS}
     checked = kinds.validate(kind, plain_copy(fields, budget), ns, base_dir, root=root,
                              relative_only=True)
@@ -293,6 +364,11 @@ def _entry(item: Any, index: int, at: tuple[int, int], ns: str, path: str, base_
         issue = _problem(path, _locate(field_pos, p.field, at), p.message, entry=entry_id,
                          field=p.field or None)
         (warnings if p.warning else issues).append(issue)
+    if not checked.errors and kind in PYTHON_KINDS:     # Lua's: once its code translates
+        missing = method_problem(kind, checked.data, base_dir)
+        if missing is not None:
+            issues.append(_problem(path, _locate(field_pos, "method", at), missing,
+                                   entry=entry_id, field="method"))
     meta_clean = plain_copy(meta, budget) if isinstance(meta, dict) else {}
     return Entry(entry_id, ns, name, kind, meta_clean, checked.data, path, at[0], at[1],
                  field_pos, base_dir)
@@ -511,7 +587,12 @@ def load_app(app_dir: str, *, check_code: CodeCheck | None = None) -> LoadedApp:
         issues.extend(validate_references(entries))
         if check_code is not None:                # Lua code must translate (typed Lua, S6)
             for entry in entries.values():
-                issues.extend(check_code(entry))
+                found = check_code(entry)
+                if not found and entry.kind in LUA_KINDS:
+                    missing = method_problem(entry.kind, entry.data, entry.base_dir)
+                    if missing is not None:
+                        found = [_issue(entry, "method", missing)]
+                issues.extend(found)
     if issues:
         raise ConfigError(issues)
     return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found],

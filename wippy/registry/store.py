@@ -29,21 +29,36 @@ Reads: :meth:`Store.entries` decodes the snapshot once and then follows new vers
 their history records (a version's changeset holds its entries in full), so a new version costs
 a reader the size of its change, not of the registry. Each new version gets a new dict (a
 snapshot handed out earlier never changes); unchanged entries are shared between them.
+
+Failures: every write goes through :func:`writing`, which turns LMDB's and the OS's errors (a
+full disk: ``mdb_txn_commit: Input/output error``; a full map) into a
+:class:`~wippy.errors.StorageError` naming the store and the free space left. The transaction
+is aborted, so nothing half-written is committed, and the environment stays usable: the same
+write succeeds once there is room again. The map is reserved at its largest up front
+(``MAP_SIZE``) rather than grown, because growing it would make every reader in every host
+catch up with the new size; a store that fills it fails clearly instead.
+
+LMDB refuses to open one file twice in one OS process, so read-only environments are shared
+(:func:`open_env`, counted, closed with :func:`close_env`): a program may attach to one node
+several times (``wippy.connect``).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import struct
 import time
+from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
 import lmdb
 
-from ..errors import EntryNotFound
+from ..errors import EntryNotFound, StorageError
 from .diff import patch
 
-__all__ = ["FORMAT", "Store", "open_env"]
+__all__ = ["FORMAT", "MAP_SIZE", "Store", "open_env", "close_env", "writing"]
 
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
@@ -53,13 +68,69 @@ MAX_READERS = 1024
 MAX_REPLAY = 64
 
 
-def open_env(path: str, max_dbs: int, readonly: bool = False) -> Any:
+_SHARED: dict[str, list[Any]] = {}     # real path -> [read-only environment, users]
+
+
+def open_env(path: str, max_dbs: int, readonly: bool = False, map_size: int = MAP_SIZE) -> Any:
     """An LMDB environment with wippy's settings (huge map reserved up front, no cached read
-    transactions, enough reader slots); other durable stores (the workflow journal) use it."""
-    if not readonly:
+    transactions, enough reader slots); other durable stores (the workflow journal) use it.
+    A read-only one is shared with every other user of the same file in this OS process
+    (close it with :func:`close_env`). Raises StorageError when a writable one cannot be
+    created."""
+    if readonly:
+        key = os.path.realpath(path)
+        hit = _SHARED.get(key)
+        if hit is not None:
+            hit[1] += 1
+            return hit[0]
+        env = lmdb.open(path, map_size=map_size, max_dbs=max_dbs, max_readers=MAX_READERS,
+                        readonly=True, max_spare_txns=0, create=False)
+        _SHARED[key] = [env, 1]
+        return env
+    with writing(path):
         os.makedirs(path, mode=0o700, exist_ok=True)
-    return lmdb.open(path, map_size=MAP_SIZE, max_dbs=max_dbs, max_readers=MAX_READERS,
-                     readonly=readonly, max_spare_txns=0, create=not readonly)
+        return lmdb.open(path, map_size=map_size, max_dbs=max_dbs, max_readers=MAX_READERS,
+                         readonly=False, max_spare_txns=0, create=True)
+
+
+def close_env(env: Any) -> None:
+    """Close an environment from :func:`open_env` (a shared one once its last user is done)."""
+    for key, hit in list(_SHARED.items()):
+        if hit[0] is env:
+            hit[1] -= 1
+            if hit[1] > 0:
+                return
+            del _SHARED[key]
+            break
+    env.close()
+
+
+@contextmanager
+def writing(path: str, map_size: int = MAP_SIZE) -> Iterator[None]:
+    """Run a write to the store at ``path``; an LMDB or OS failure inside (a full disk or
+    map, an I/O error) becomes a StorageError naming the store (the transaction is aborted).
+    ``map_size``: the store's map, named when it is what filled up."""
+    try:
+        yield
+    except lmdb.MapFullError:
+        raise StorageError(path, f"its LMDB map is full ({map_size} bytes); nothing was "
+                                 "written") from None
+    except (lmdb.Error, OSError) as exc:
+        raise StorageError(path, _describe(path, exc)) from None
+
+
+def _describe(path: str, exc: BaseException) -> str:
+    text = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    where = path
+    while where and not os.path.exists(where):
+        where = os.path.dirname(where)
+    try:
+        free = shutil.disk_usage(where or ".").free
+    except OSError:
+        return text
+    if free < (1 << 20) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        return f"{text} (the disk is full: {free} bytes free); nothing was written"
+    return f"{text}; nothing was written"
 
 
 def _key(version: int) -> bytes:
@@ -69,22 +140,21 @@ def _key(version: int) -> bytes:
 class Store:
     """Registry snapshot + history in one LMDB environment under ``path``."""
 
-    def __init__(self, path: str, readonly: bool = False) -> None:
-        if not readonly:
-            os.makedirs(path, mode=0o700, exist_ok=True)
+    def __init__(self, path: str, readonly: bool = False, map_size: int = MAP_SIZE) -> None:
         self.path = path
         self.readonly = readonly
-        self.env = lmdb.open(path, map_size=MAP_SIZE, max_dbs=4, max_readers=MAX_READERS,
-                             readonly=readonly, max_spare_txns=0, create=not readonly)
-        if not readonly:
-            self.env.reader_check()
-        self._entries = self.env.open_db(b"entries", create=not readonly)
-        self._history = self.env.open_db(b"history", create=not readonly)
-        self._meta = self.env.open_db(b"meta", create=not readonly)
+        self.map_size = map_size
+        self.env = open_env(path, 4, readonly, map_size)
+        with nullcontext() if readonly else writing(path, map_size):
+            if not readonly:
+                self.env.reader_check()
+            self._entries = self.env.open_db(b"entries", create=not readonly)
+            self._history = self.env.open_db(b"history", create=not readonly)
+            self._meta = self.env.open_db(b"meta", create=not readonly)
         self._cache: tuple[int, dict[str, dict[str, Any]]] | None = None   # version, snapshot
 
     def close(self) -> None:
-        self.env.close()
+        close_env(self.env)
 
     def reader_check(self) -> int:
         """Free reader slots of dead processes (call after a child dies)."""
@@ -171,8 +241,9 @@ class Store:
                author: dict[str, Any] | None = None) -> int:
         """Commit one changeset (``created``/``updated`` entries, ``deleted`` ids) as the next
         version, atomically; returns it. ``files`` also records a new file baseline;
-        ``author`` is kept in the history record (who made the version)."""
-        with self.env.begin(write=True) as txn:
+        ``author`` is kept in the history record (who made the version). Raises StorageError
+        (and commits nothing) when the store cannot be written."""
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             raw = txn.get(b"version", db=self._meta)
             version = 0 if raw is None else int(raw) + 1
             before: dict[str, Any] = {}
@@ -199,6 +270,6 @@ class Store:
 
     def record_files(self, files: dict[str, dict[str, Any]]) -> None:
         """Record a new file baseline without a new version (the files changed, but nothing
-        they changed differs from the registry)."""
-        with self.env.begin(write=True) as txn:
+        they changed differs from the registry). Raises StorageError."""
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)

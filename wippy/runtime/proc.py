@@ -4,12 +4,17 @@ Mailbox rule (S4): a message is kept, in order, until someone asks for it. A mes
 topic has a ``listen`` channel goes there; otherwise to the inbox channel once ``inbox()`` was
 called; before that it waits in ``pending`` and moves when a listener or the inbox appears.
 Everything is created lazily so that an idle process stays small.
+
+The mailbox is bounded (``limit`` unread messages, :mod:`wippy.core.flow`): a send from this
+OS process checks :meth:`Process.has_room`; messages from other OS processes were admitted by
+their sender's window, and ``owed`` counts them per origin until they are read and credited.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..channel import Channel
+from ..core.flow import MAILBOX_DEFAULT, Owed
 from ..errors import WippyError
 
 if TYPE_CHECKING:
@@ -65,9 +70,10 @@ class Process:
         "_inbox", "_events", "_listeners", "_pending",
         "monitors", "links", "watching", "exec_waits", "names", "trap_links", "workflow",
         "security",
+        "limit", "full_at", "delivered", "owed",
     )
 
-    def __init__(self, local: str, pid: str, entry: str) -> None:
+    def __init__(self, local: str, pid: str, entry: str, limit: int = MAILBOX_DEFAULT) -> None:
         self.local = local
         self.pid = pid
         self.entry = entry
@@ -87,9 +93,26 @@ class Process:
         self.trap_links = False
         self.workflow: Durable | None = None        # the journal, when running a workflow
         self.security: Context | None = None        # who it acts as (None: the operator)
+        self.limit = limit                          # unread messages the mailbox holds
+        self.delivered = 0                          # messages delivered, ever
+        # the mailbox surely has room until ``delivered`` reaches this (reads are not seen
+        # as they happen, so it is counted again then); a count, not a countdown, so an idle
+        # process shares its int objects
+        self.full_at = limit
+        self.owed: Owed | None = None               # unread messages from other OS processes
 
     # -- mailbox -------------------------------------------------------------------------
+    def has_room(self) -> bool:
+        """Whether one more message fits under the mailbox limit (cheap: the mailbox is
+        counted only when the deliveries since the last count may have filled it)."""
+        if self.delivered < self.full_at:
+            return True
+        depth = self.mailbox_depth()
+        self.full_at = self.delivered + self.limit - depth
+        return depth < self.limit
+
     def deliver(self, topic: str, sender: str | None, payload: Any) -> None:
+        self.delivered += 1
         ls = self._listeners
         if ls is not None:
             ch = ls.get(topic)

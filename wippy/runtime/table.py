@@ -13,6 +13,11 @@ running task acts under (the runtime's :class:`~wippy.runtime.guard.Guard`: the 
 narrowed while it runs code an agent wrote), where the action starts. A spawned process inherits its spawner's context
 (narrowed by the author of the entry it runs), carried in the SPAWN frame when it starts on
 another OS process. With no context (the operator) a check costs one attribute test.
+
+Mailboxes are bounded (:mod:`wippy.core.flow`): a local send checks the destination's room, a
+remote one its window in the mesh; what processes read is credited back to the OS processes
+that sent it by :attr:`Runtime.credits` (:mod:`.credits`), which also holds the senders that
+wait for room (:meth:`Runtime.wait_send`).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import traceback
 from typing import Any, Callable, Mapping
 
 from ..core import wire
+from ..core.flow import full_message
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import LINK, MONITOR, STARTED_ACK
@@ -31,6 +37,7 @@ from ..errors import (
     Cancelled,
     InvalidMessage,
     LinkFailed,
+    MailboxFull,
     NodeError,
     ProcessNotFound,
     Terminated,
@@ -43,6 +50,7 @@ from ..security import context as _security
 from ..security.book import BOOK
 from . import codeload, scheduler
 from .guard import Guard
+from .credits import Credits
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
@@ -50,6 +58,7 @@ __all__ = ["Runtime", "get", "MONITOR", "LINK"]
 log = logging.getLogger("wippy.runtime")
 
 EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
+_NO_ORIGIN = wire.NO_ORIGIN
 _Op = wire.Op
 _MSG = _Op.MSG
 _plain = wire.plain
@@ -82,7 +91,7 @@ class Runtime:
         self.procs: dict[str, Process] = {}
         self.counter = 0
         self.spawn_hwm: dict[int, int] = {}     # spawner serial -> highest counter seen here
-        self.early: dict[str, list[tuple]] = {}
+        self.early: dict[str, list[tuple[tuple, int]]] = {}   # local id -> [(frame, origin)]
         self.remote_watch: dict[str, set[tuple[str, int]]] = {}   # remote pid -> {(local, kind)}
         self.names: dict[str, str] = {}         # name -> pid (node-wide, kept by the node)
         self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
@@ -99,11 +108,18 @@ class Runtime:
         self.narrow, self.act_as, self.act_as_done = guard.narrow, guard.act_as, guard.act_as_done
         if store is not None:
             BOOK.attach(store.entries, store.get)
+        # flow control (core/flow.py): the origin (serial) and average frame size of the
+        # zmq message being dispatched, and what this OS process owes and waits for
+        self._origin = _NO_ORIGIN
+        self._frame_size = 0
+        self.credits = Credits(mesh, self.sched, self.prefix, self.procs,
+                               store.get if store is not None else lambda eid: None, host_id)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
             _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
             _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
             _Op.EXIT: self._on_exit, _Op.LINK_DOWN: self._on_link_down,
             _Op.TERMINATE: self._on_terminate, _Op.CANCEL: self._on_cancel,
+            _Op.CREDIT: self.credits.on_credit,
         }
         global _RUNTIME
         _RUNTIME = self
@@ -134,6 +150,8 @@ class Runtime:
 
     # -- messages ------------------------------------------------------------------------
     def send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
+        """Deliver or queue a message; never blocks. Raises ProcessNotFound, InvalidMessage,
+        MailboxFull (the destination has no room: nothing was sent)."""
         if type(topic) is not str or topic.startswith(_RESERVED):
             wire.check_topic(topic)         # raises, naming the problem
         ctx = None
@@ -151,11 +169,19 @@ class Runtime:
             self._signal(ctx, sender, dest, topic, payload)
             return
         if type(payload) not in _ATOMS:
-            payload = _plain(payload)
+            try:
+                payload = _plain(payload)
+            except InvalidMessage as exc:
+                raise InvalidMessage(f"send to {name or dest} (topic '{topic}'): {exc}") from None
         if dest.startswith(self.prefix):            # same OS process: no socket, still a copy
             local = dest[self._plen:-1]
             proc = self.procs.get(local)
             if proc is not None:
+                if proc.delivered >= proc.full_at and not proc.has_room():
+                    raise MailboxFull(full_message(dest, proc.mailbox_depth(), 0, proc.limit,
+                                                   local=True))
+                if proc.owed is not None:
+                    self.credits.uncounted(proc)
                 proc.deliver(topic, sender, _copy(payload))
                 self.msgs_local += 1
                 return
@@ -170,8 +196,19 @@ class Runtime:
         mesh = self.mesh
         if mesh.known_dead(dest, p.serial):
             raise ProcessNotFound(f"process {dest} not found")
-        mesh.send(p.serial, _dumps((_MSG, p.local, sender, topic, payload, name)))
+        mesh.send_msg(p.serial, dest, _dumps((_MSG, p.local, sender, topic, payload, name)))
         self.msgs_out += 1
+
+    async def wait_send(self, sender: str | None, dest: str, topic: str, payload: Any) -> None:
+        """:meth:`send`, waiting while the destination's mailbox has no room (a coroutine's
+        opt-in backpressure). Raises what send raises, but MailboxFull."""
+        while True:
+            try:
+                self.send(sender, dest, topic, payload)
+                return
+            except MailboxFull:
+                pass
+            await self.credits.wait(self.resolve(dest))
 
     def _signal(self, ctx: _security.Context, sender: str | None, dest: str, topic: str,
                 payload: Any) -> None:
@@ -186,11 +223,19 @@ class Runtime:
         _, local, sender, topic, payload, name = f
         self.msgs_in += 1
         proc = self.procs.get(local)
+        origin = self._origin
         if proc is not None:
+            if origin > 0:              # counted by its sender: credited once it is read
+                self.credits.arrived(proc, origin, self._frame_size)
+            elif proc.owed is not None:
+                self.credits.uncounted(proc)
             proc.deliver(topic, sender, payload)
-        elif self._not_yet_created(local):
-            self._keep_early(local, f)
-        elif name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
+            return
+        if self._not_yet_created(local):
+            self._keep_early(local, f, origin)
+            return
+        self.credits.dropped(origin, local)     # nobody here will read it
+        if name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
             # addressed by a name that has moved on (a restarted service): follow it
             try:
                 self.send(sender, name, topic, payload)
@@ -203,11 +248,17 @@ class Runtime:
             return False              # our own ids are created synchronously
         return int(counter) > self.spawn_hwm.get(int(spawner), 0)
 
-    def _keep_early(self, local: str, frame: tuple) -> None:
+    def _keep_early(self, local: str, frame: tuple, origin: int = _NO_ORIGIN) -> None:
         if local not in self.early:
             self.early[local] = []
-            self.sched.call_later(EARLY_KEEP_S, self.early.pop, local, None)
-        self.early[local].append(frame)
+            self.sched.call_later(EARLY_KEEP_S, self._drop_early, local)
+        self.early[local].append((frame, origin))
+
+    def _drop_early(self, local: str) -> None:
+        """Nothing came to claim these frames: messages among them are credited as read."""
+        for frame, origin in self.early.pop(local, ()):
+            if frame[0] == _MSG:
+                self.credits.dropped(origin, local)
 
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
@@ -314,7 +365,7 @@ class Runtime:
     def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
                flags: int, code: bytes | None, security: _security.Context | None = None,
                refused: BaseException | None = None) -> Process:
-        proc = Process(local, pid, entry_id)
+        proc = Process(local, pid, entry_id, self.credits.limit_of(entry_id))
         self.guard.created(proc, security)
         self.procs[local] = proc
         self.spawns += 1
@@ -340,8 +391,11 @@ class Runtime:
             self.sched.start(self._ack_started(pid), None, None)   # runs right after main's step
         early = self.early.pop(local, None)
         if early:
-            for frame in early:
+            outer = self._origin
+            for frame, origin in early:
+                self._origin = origin
                 self.dispatch(frame)
+            self._origin = outer
         return proc
 
     def function(self, entry_id: str) -> tuple[Callable[..., Any], bool]:
@@ -410,6 +464,7 @@ class Runtime:
         if proc.timers:
             for h in proc.timers:
                 h.cancel()
+        self.credits.gone(proc)                # what it held counts as read
         if proc.names:
             self.ctl_notify("release", proc.pid, proc.names)
         if proc.monitors:
@@ -435,6 +490,7 @@ class Runtime:
         _, local, from_pid, value, error = f
         if not from_pid.startswith(self.prefix):
             self.mesh.note_dead(from_pid)
+            self.credits.wake(from_pid)
             watchers = self.remote_watch.get(from_pid)
             if watchers is not None:
                 watchers.discard((local, MONITOR))
@@ -456,6 +512,7 @@ class Runtime:
         _, local, from_pid, error = f
         if parse_pid(from_pid).serial != self.serial:
             self.mesh.note_dead(from_pid)
+            self.credits.wake(from_pid)
         proc = self.procs.get(local)
         if proc is None or not proc.links or from_pid not in proc.links:
             return
@@ -570,6 +627,7 @@ class Runtime:
     def host_down(self, serial: int, reason: str) -> None:
         """An OS process of the node died: everything watching its processes hears of it."""
         self.mesh.host_down(serial)
+        self.credits.wake_serial(serial)
         host = self.mesh.host_of.get(serial, "?")
         err = {"kind": "HOST_DOWN", "message": f"host {host}/{serial} died: {reason}"}
         for target in [t for t in self.remote_watch if parse_pid(t).serial == serial]:
@@ -613,19 +671,26 @@ class Runtime:
             return
         handler(frame)
 
-    def dispatch_bytes(self, data: bytes) -> None:
+    def dispatch_bytes(self, data: bytes) -> int:
+        """Handle one zmq message from the inbox; returns how many frames it held."""
         try:
-            frames = wire.unpack(data)
+            origin, frames = wire.unpack_from(data)
         except Exception as exc:  # noqa: BLE001 - a bad frame must not take the host down
             log.warning("dropped an undecodable message (%d bytes): %s", len(data), exc)
-            return
+            return 1
         handlers = self._dispatch
-        for frame in frames:
-            handler = handlers.get(frame[0])
-            if handler is None:
-                log.warning("dropped a frame with unknown op %r", frame[0])
-            else:
-                handler(frame)
+        self._origin = origin
+        self._frame_size = len(data) // (len(frames) or 1)
+        try:
+            for frame in frames:
+                handler = handlers.get(frame[0])
+                if handler is None:
+                    log.warning("dropped a frame with unknown op %r", frame[0])
+                else:
+                    handler(frame)
+        finally:
+            self._origin = _NO_ORIGIN
+        return len(frames)
 
 
 def _copy(payload: Any) -> Any:

@@ -15,7 +15,8 @@ Layout (``APP/.wippy/data/journal``), frozen by a golden test:
 
 Group commit: the node collects every journal write of one loop turn and commits them in one
 transaction (one fsync), then acknowledges each; a step's effect becomes visible to the
-workflow only after that acknowledgement.
+workflow only after that acknowledgement. A commit that fails (a full disk) raises
+:class:`~wippy.errors.StorageError` and writes nothing of the batch.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import json
 import struct
 from typing import Any, Iterator
 
-from ..registry.store import open_env
+from ..registry.store import MAP_SIZE, close_env, open_env, writing
 
 __all__ = ["Journal", "FORMAT"]
 
@@ -42,19 +43,21 @@ def _dump(obj: Any) -> bytes:
 class Journal:
     """The journal's LMDB environment: reads for anyone, batched writes for the node."""
 
-    def __init__(self, path: str, readonly: bool = False) -> None:
-        self.env = open_env(path, 5, readonly)
+    def __init__(self, path: str, readonly: bool = False, map_size: int = MAP_SIZE) -> None:
+        self.path = path
+        self.map_size = map_size
+        self.env = open_env(path, 5, readonly, map_size)
         self._wf = self.env.open_db(b"workflows", create=not readonly)
         self._steps = self.env.open_db(b"steps", create=not readonly)
         self._sig = self.env.open_db(b"signals", create=not readonly)
         self._names = self.env.open_db(b"names", create=not readonly)
         self._meta = self.env.open_db(b"meta", create=not readonly)
         if not readonly:
-            with self.env.begin(write=True) as txn:
+            with writing(path, map_size), self.env.begin(write=True) as txn:
                 txn.put(b"format", FORMAT.encode(), db=self._meta)
 
     def close(self) -> None:
-        self.env.close()
+        close_env(self.env)
 
     # -- reads ---------------------------------------------------------------------------
     def workflow(self, wf: str) -> dict[str, Any] | None:
@@ -93,8 +96,9 @@ class Journal:
     # -- writes: one transaction for a whole batch (group commit) --------------------------
     def commit(self, writes: list[tuple]) -> None:
         """Apply ``writes`` atomically: ("wf", record) | ("step", wf, seq, record) |
-        ("signal", wf, seq, record) | ("name", name, wf)."""
-        with self.env.begin(write=True) as txn:
+        ("signal", wf, seq, record) | ("name", name, wf). Raises StorageError (nothing of
+        them is written) when the journal cannot be written: a full disk or map."""
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             for w in writes:
                 kind = w[0]
                 if kind == "wf":

@@ -17,6 +17,11 @@ end
 local function ping(rounds)
   local inbox = process.inbox()
   local n = 0
+  -- the name reaches this host when the node announces it, which may be after this spawn
+  for _ = 1, 400 do
+    if process.registry.lookup("pong") then break end
+    time.sleep("5ms")
+  end
   for i = 1, rounds do
     local ok, err = process.send("pong", "ping", n)
     if err then return nil, err end
