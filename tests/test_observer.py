@@ -34,6 +34,9 @@ def test_the_ready_information_names_the_bound_address(ob: Observed) -> None:
     status = ob.node.status(processes=False)
     assert status["node"]["observe"]["addr"] == ob.node.observe_addr
     assert status["node"]["observe"]["state"] == "ready"
+    ps = run_wippy(["ps", ob.node.app_dir])
+    assert f"observer http://127.0.0.1:{ob.port}/" in ps.stdout
+    assert "operator actions with the token" in ps.stdout
 
 
 def test_the_status_shows_the_process_tree(ob: Observed) -> None:

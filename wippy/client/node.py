@@ -26,7 +26,10 @@ class Node(Connection):
     """Boot a node for ``app_dir`` in a child process; use as a context manager.
 
     ``__enter__`` returns once the hosts and ``auto_start`` services are ready; ``__exit__``
-    (or :meth:`stop`) stops the node and reaps every OS process it started.
+    (or :meth:`stop`) stops the node and reaps every OS process it started. ``observe``
+    (``HOST:PORT``, port 0 for any free one) serves the web observer, whose bound address is
+    :attr:`observe_addr` once the node is ready; ``observe_token`` allows its operator
+    actions (it reaches the node through the environment, not its command line).
     """
 
     def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
