@@ -189,3 +189,12 @@ def test_a_user_metric_named_like_a_runtime_one_is_left_out() -> None:
 def test_an_empty_status_is_a_valid_exposition() -> None:
     s = _samples(exposition({"node": {}, "hosts": []}))
     assert s[("wippy_registry_version", ())] == 0
+
+
+def test_what_the_node_itself_recorded_is_summed_with_the_hosts() -> None:
+    status = {**STATUS, "node": {**STATUS["node"], "metrics": [
+        {"name": "jobs_total", "type": "counter", "labels": {"q": "a"}, "value": 10.0},
+        {"name": "journal_retries_total", "type": "counter", "labels": {}, "value": 2.0}]}}
+    s = _samples(exposition(status))
+    assert s[("jobs_total", (("q", "a"),))] == 15.0
+    assert s[("journal_retries_total", ())] == 2.0

@@ -35,6 +35,7 @@ from ..core.protocol import Kind, ReqOp
 from ..core.rundir import RunDir, data_dir_for, run_dir_for
 from ..core.zygote import Zygote
 from ..errors import NodeError
+from ..observe.metrics import collector
 from ..registry import loader
 from ..registry.changes import changed_ids
 from ..registry.entry import Kind as EntryKind
@@ -282,7 +283,8 @@ class NodeServer:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
                 "uptime": _time.monotonic() - self.started,
                 "registry_version": self.registry.version, "denied": denials(),
-                "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row()}
+                "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
+                "metrics": collector().snapshot()}     # what the node's own parts recorded
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -3,10 +3,11 @@
 records them, and their way to ``/metrics``.
 
 Every OS process has one :class:`Metrics` table, :func:`collector`. Lua's and Python's
-``metrics`` modules write to it; a host puts ``collector().snapshot()`` (plain data) in its
-answer to the node's status request, the node passes it on under ``hosts[].metrics``, and the
-observer sums the hosts' tables with :func:`merge` and writes them out in Prometheus' format
-beside the runtime's own metrics. Nothing is sent while nobody looks (the status is pulled, as
+``metrics`` modules write to it (and so may any part of the runtime: the node's own table is
+exported too); a host puts ``collector().snapshot()`` (plain data) in its answer to the node's
+status request, the node passes it on under ``hosts[].metrics`` beside its own under
+``node.metrics``, and the observer sums the tables with :func:`merge` and writes them out in
+Prometheus' format beside the runtime's own metrics. Nothing is sent while nobody looks (the status is pulled, as
 for the message counters), and recording is a dictionary update under a lock (threads of
 ``wippy.to_thread`` may record too).
 

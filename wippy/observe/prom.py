@@ -197,8 +197,9 @@ class _Snapshot:
 
 def exposition(status: Mapping[str, Any]) -> bytes:
     """The text a Prometheus scrape gets for ``status`` (``Connection.status(processes=False)``,
-    whose hosts carry the user metrics they recorded under ``metrics``)."""
-    user = merge(h.get("metrics") or [] for h in status.get("hosts") or [])
+    whose node and hosts carry the metrics recorded in them under ``metrics``)."""
+    tables = [(status.get("node") or {}).get("metrics") or []]
+    user = merge(tables + [h.get("metrics") or [] for h in status.get("hosts") or []])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(status, user))       # type: ignore[arg-type]
     return generate_latest(registry)
