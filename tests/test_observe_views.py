@@ -117,16 +117,16 @@ class FakeLink:
     def status(self, processes: bool) -> dict[str, Any]:
         return {"node": {"registry_version": 3}, "hosts": [], "processes": processes}
 
-    def history(self) -> dict[str, Any]:
-        return {"version": 3, "history": []}
+    def history(self, limit: int) -> dict[str, Any]:
+        return {"version": 3, "total": 4, "history": [{"version": v} for v in (3, 2, 1, 0)][:limit]}
 
     def diff(self, v1: int, v2: int) -> dict[str, Any]:
         if v2 > 3:
             raise EntryNotFound(f"version v{v2} not found")
         return {"from": v1, "to": v2, "changes": []}
 
-    def workflows(self) -> list[dict[str, Any]]:
-        return [{"id": "ab12"}]
+    def workflows(self, limit: int) -> dict[str, Any]:
+        return {"workflows": [{"id": "ab12"}][:limit], "total": 1, "running": 0}
 
     def workflow(self, wf: str) -> dict[str, Any] | None:
         return {"id": wf, "steps": [], "signals": []} if wf == "ab12" else None
@@ -183,6 +183,11 @@ def test_reads_need_no_token() -> None:
     assert _call(app, "GET", "/api/registry/diff?from=v1&to=2")[0] == 200
     assert link.calls[-1] == ("diff", (1, 2))
     assert _call(app, "GET", "/api/workflows/ab12")[0] == 200
+    status, _, body = _call(app, "GET", "/api/registry?limit=2")
+    assert status == 200 and [h["version"] for h in json.loads(body)["history"]] == [3, 2]
+    assert _call(app, "GET", "/api/registry/diff")[0] == 200
+    assert link.calls[-1] == ("diff", (2, 3))              # the newest version and the one before
+    assert _call(app, "GET", "/api/workflows?limit=x")[0] == 400
     status, head, body = _call(app, "GET", "/metrics")
     assert status == 200 and head["content-type"].startswith("text/plain")
     assert b"wippy_registry_version 3.0" in body

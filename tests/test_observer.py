@@ -87,6 +87,8 @@ def test_registry_versions_come_with_their_authors_and_diffs(ob: Observed) -> No
     assert newest["version"] == int(new) and newest["author"] == {"via": "api"}
     assert newest["updated"] == ["app:settings"]
     assert reg["history"][-1]["author"]["files"] == ["_index.yaml"]
+    assert reg["total"] == len(reg["history"])
+    assert [h["version"] for h in ob.get("/api/registry?limit=1").json()["history"]] == [int(new)]
     diff = ob.get(f"/api/registry/diff?from={before}&to={int(new)}").json()
     [change] = diff["changes"]
     assert (change["op"], change["id"]) == ("update", "app:settings")
@@ -104,6 +106,7 @@ def test_workflows_are_listed_with_their_journals(ob: Observed) -> None:
                      lambda r: any(w["name"] == "journal-demo" for w in r["workflows"]))
     row = next(w for w in rows["workflows"] if w["name"] == "journal-demo")
     assert row["status"] == "running" and row["entry"] == "app:waiter"
+    assert rows["total"] >= 1 and rows["running"] >= 1
     w = wait_json(ob, "/api/workflows/journal-demo", lambda w: len(w["signals"]) == 1)
     assert w["pid"] == pid and w["signals"][0]["topic"] == "sig"
     assert w["signals"][0]["payload"] == {"n": 1}

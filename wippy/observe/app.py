@@ -6,9 +6,9 @@ method      path                                   answer
 GET         ``/``                                  the page (one static file, no network fetches)
 GET         ``/api/status?processes=1``            the node's status (``wippy top``'s request)
 GET         ``/api/auth``                          may this browser write? (token configured, given)
-GET         ``/api/registry``                      current version and history (authors included)
+GET         ``/api/registry?limit=200``            current version, the newest versions and authors
 GET         ``/api/registry/diff?from=V1&to=V2``   entries and fields changed between two versions
-GET         ``/api/workflows``                     every workflow with its number of steps
+GET         ``/api/workflows?limit=200``           the newest workflows with their numbers of steps
 GET         ``/api/workflows/{WF}``                one workflow (ID, PID or name) and its journal
 POST        ``/api/workflows/{WF}/cancel``         token: cancel it
 POST        ``/api/registry/rollback``             token: ``{"version": V}`` becomes current
@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, unquote
 from ..core.pid import parse_pid
 from ..errors import WippyError
 from . import auth, prom
-from .source import NodeLink
+from .source import SHOWN, NodeLink
 from .views import parse_version
 
 __all__ = ["ObserverApp", "STATUS_TTL_S", "MAX_BODY", "page"]
@@ -200,18 +200,19 @@ class ObserverApp:
                      "reason": access.reason}
 
     async def _registry(self, req: _Request) -> tuple[int, Any]:
-        return 200, await self.link.run(self.link.history)
+        return 200, await self.link.run(self.link.history, _limit(req))
 
     async def _diff(self, req: _Request) -> tuple[int, Any]:
-        to = req.arg("to")
-        v2 = parse_version(to) if to is not None else None
-        v1 = parse_version(req.arg("from") or (v2 - 1 if v2 else 0))
-        if v2 is None:
-            v2 = int((await self.link.run(self.link.history))["version"] or 0)
+        to, since = req.arg("to"), req.arg("from")
+        if to is not None:
+            v2 = parse_version(to)
+        else:
+            v2 = int((await self.link.run(self.link.history, 0))["version"] or 0)
+        v1 = parse_version(since) if since is not None else max(0, v2 - 1)
         return 200, await self.link.run(self.link.diff, v1, v2)
 
     async def _workflows(self, req: _Request) -> tuple[int, Any]:
-        return 200, {"workflows": await self.link.run(self.link.workflows)}
+        return 200, await self.link.run(self.link.workflows, _limit(req))
 
     async def _workflow(self, req: _Request) -> tuple[int, Any]:
         w = await self.link.run(self.link.workflow, req.params["wf"])
@@ -245,6 +246,16 @@ class ObserverApp:
         await self.link.run(self.link.terminate, pid)
         log.info("observer: process %s terminated by the operator", pid)
         return 200, {"ok": True, "pid": pid}
+
+
+def _limit(req: _Request) -> int:
+    text = req.arg("limit")
+    if text is None:
+        return SHOWN
+    try:
+        return max(0, int(text))
+    except ValueError:
+        raise ValueError(f"limit must be a number, not {text!r}") from None
 
 
 def _failed(fut: asyncio.Future[Any]) -> bool:

@@ -35,6 +35,7 @@ __all__ = ["NodeLink", "AUTHOR", "PUMP_S"]
 
 AUTHOR = "observer"     # who the registry's history names for a rollback made here
 PUMP_S = 1.0            # how often an idle link drains the node's broadcasts
+SHOWN = 200             # versions and workflows listed (the newest; the totals are given)
 
 T = TypeVar("T")
 
@@ -104,10 +105,13 @@ class NodeLink:
         status = self._c().status(processes=processes)
         return views.trim_processes(status) if processes else status
 
-    def history(self) -> dict[str, Any]:
-        """The registry's current version and every version's summary (newest first)."""
+    def history(self, limit: int = SHOWN) -> dict[str, Any]:
+        """The registry's current version and the newest ``limit`` versions' summaries
+        (newest first), with ``total``."""
         reg = self._c().registry
-        return {"version": reg.version(), "history": list(reversed(reg.history()))}
+        history = reg.history()
+        return {"version": reg.version(), "total": len(history),
+                "history": list(reversed(history[-limit:] if limit > 0 else []))}
 
     def diff(self, v1: int, v2: int) -> dict[str, Any]:
         """What changed from version ``v1`` to ``v2`` (raises EntryNotFound for a version
@@ -126,13 +130,16 @@ class NodeLink:
             self._journal = Journal(self.journal_path, readonly=True)
         return self._journal
 
-    def workflows(self) -> list[dict[str, Any]]:
-        """Every workflow, newest first, with its number of steps."""
+    def workflows(self, limit: int = SHOWN) -> dict[str, Any]:
+        """The newest ``limit`` workflows with their numbers of steps (newest first), the
+        total and how many run."""
         jr = self._jr()
         if jr is None:
-            return []
-        rows = [views.workflow_row(w, len(jr.steps(w["id"]))) for w in jr.workflows()]
-        return sorted(rows, key=lambda w: -(w.get("created") or 0))
+            return {"workflows": [], "total": 0, "running": 0}
+        every = sorted(jr.workflows(), key=lambda w: -(w.get("created") or 0))
+        rows = [views.workflow_row(w, len(jr.steps(w["id"]))) for w in every[:max(0, limit)]]
+        return {"workflows": rows, "total": len(every),
+                "running": sum(1 for w in every if w.get("status") == "running")}
 
     def _resolve(self, jr: Journal, text: str) -> str | None:
         wf = text[1:-1].rpartition("|")[2] if text.startswith("{") else text
