@@ -27,7 +27,8 @@ LADDER: list[tuple[str, ...]] = [
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
      "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
-     "wippy.http.routing", "wippy.http.frames", "wippy.http.middleware"),
+     "wippy.http.routing", "wippy.http.frames", "wippy.http.middleware",
+     "wippy.observe.metrics"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
@@ -36,7 +37,8 @@ LADDER: list[tuple[str, ...]] = [
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
-    ("wippy.host", "wippy.node", "wippy.client", "wippy.http.server", "wippy.http.dispatch"),
+    ("wippy.host", "wippy.node", "wippy.client", "wippy.http.server", "wippy.http.dispatch",
+     "wippy.observe"),
     # 7: the command line and the package's front door
     ("wippy.cli", "wippy.__main__", "wippy"),
 ]
@@ -44,7 +46,8 @@ LADDER: list[tuple[str, ...]] = [
 # One importer each (paths relative to the package).
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
          "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
-         "granian": {"http/server.py"}, "uvloop": {"http/server.py"}}
+         "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
+         "prometheus_client": {"observe/prom.py"}}
 
 def _modules() -> dict[str, str]:
     out = {}

@@ -26,7 +26,8 @@ __all__ = ["main", "build_parser", "format_ps"]
 
 format_ps = ps_cmd.format_ps      # where it always was
 
-EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT.
+EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT,
+WIPPY_OBSERVE_TOKEN.
 See README.md ("Watch it run") and `wippy COMMAND --help`."""
 
 
@@ -67,6 +68,16 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", default=_env_flag("WIPPY_STRICT"),
                    help="security strict mode: deny every checked action of a scope without an "
                         "actor (also WIPPY_STRICT=1; see docs/security.md)")
+    p.add_argument("--observe", default=None, metavar="HOST:PORT",
+                   help="serve the web observer (the process tree, rates and restarts, registry "
+                        "versions and diffs, workflows and their journals) and Prometheus' "
+                        "/metrics on this address; a bare PORT listens on 127.0.0.1 (port 0: any "
+                        "free one); off by default")
+    p.add_argument("--observe-token", default=None, metavar="TOKEN",
+                   help="allow the observer's operator actions (cancel a workflow, roll the "
+                        "registry back, terminate a process) to whoever presents TOKEN; "
+                        "without it the observer is read-only (also WIPPY_OBSERVE_TOKEN, which "
+                        "keeps it off the command line)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
@@ -84,10 +95,18 @@ def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
         print(f"wippy run: {exc}" if "level" in str(exc) else
               f"wippy run: unknown log format '{fmt}' (choose from text, json)", file=sys.stderr)
         return 2
+    from ..node.observe import TOKEN_ENV, parse_observe
+    if a.observe is not None:
+        try:
+            parse_observe(a.observe)
+        except ValueError as exc:
+            print(f"wippy run: {exc}", file=sys.stderr)
+            return 2
     opts = NodeOptions(app_dir=app, data_dir=a.data_dir, log_level=level.upper(),
                        log_format=fmt, ready_fd=a.ready_fd, stop_timeout=a.stop_timeout,
                        exec_host=a.host, exec_entry=a.exec_, exec_args=list(exec_args or []),
-                       strict=a.strict)
+                       strict=a.strict, observe=a.observe,
+                       observe_token=a.observe_token or os.environ.get(TOKEN_ENV) or None)
     if opts.log_level == "WARN":
         opts.log_level = "WARNING"
     if not os.path.isdir(opts.app_dir):

@@ -21,6 +21,11 @@ def format_ps(ps: dict[str, Any]) -> str:
     lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
                  f"registry v{node.get('registry_version')}  denied {denied}"
                  + ("  (strict)" if node.get("strict") else ""))
+    obs = node.get("observe")
+    if obs:
+        lines.append(f"observer {obs['url']}  os pid {obs['os_pid']}  {obs['state']}, "
+                     f"{obs['restarts']} restart(s), "
+                     + ("operator actions with the token" if obs.get("writable") else "read-only"))
     lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
                  f"{'RESTARTS':>8} {'DENIED':>6}")
     for h in ps["hosts"]:

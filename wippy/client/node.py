@@ -26,15 +26,26 @@ class Node(Connection):
     """Boot a node for ``app_dir`` in a child process; use as a context manager.
 
     ``__enter__`` returns once the hosts and ``auto_start`` services are ready; ``__exit__``
-    (or :meth:`stop`) stops the node and reaps every OS process it started.
+    (or :meth:`stop`) stops the node and reaps every OS process it started. ``observe``
+    (``HOST:PORT``, port 0 for any free one) serves the web observer, whose bound address is
+    :attr:`observe_addr` once the node is ready; ``observe_token`` allows its operator
+    actions (it reaches the node through the environment, not its command line).
     """
 
     def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
                  stop_timeout: float | None = None, boot_timeout: float = 60.0,
-                 stdout: Any = None, stderr: Any = None, strict: bool = False) -> None:
+                 stdout: Any = None, stderr: Any = None, strict: bool = False,
+                 observe: str | None = None, observe_token: str | None = None) -> None:
         super().__init__()
         self.app_dir = os.path.realpath(app_dir)
         self._args = ["--log-level", log_level] + (["--strict"] if strict else [])
+        if observe is not None:
+            self._args += ["--observe", observe]
+        # the token goes through the environment, never the command line (ps shows that)
+        self._env = {**os.environ, "WIPPY_OBSERVE_TOKEN": observe_token} if observe_token else None
+        #: what the node said when it was ready: ``run_dir``, ``pid`` and ``observe`` (the
+        #: observer's HOST:PORT, port 0 resolved; None without an observer)
+        self.ready_info: dict[str, Any] = {}
         if data_dir:
             self._args += ["--data-dir", data_dir]
         if stop_timeout is not None:
@@ -47,13 +58,14 @@ class Node(Connection):
         r, w = os.pipe()
         cmd = [sys.executable, "-m", "wippy", "run", self.app_dir, "--ready-fd", str(w), *self._args]
         self.process = subprocess.Popen(cmd, pass_fds=(w,), stdin=subprocess.DEVNULL,
-                                        stdout=self._stdout, stderr=self._stderr)
+                                        stdout=self._stdout, stderr=self._stderr, env=self._env)
         os.close(w)
         try:
             line = self._read_ready(r)
         finally:
             os.close(r)
         info = json.loads(line)
+        self.ready_info = info
         self._attach(info["run_dir"])
         return self
 
@@ -74,6 +86,11 @@ class Node(Connection):
                                     "was ready (its errors are on stderr)")
                 buf += chunk
         return buf.decode()
+
+    @property
+    def observe_addr(self) -> str | None:
+        """The web observer's ``HOST:PORT`` (``observe=`` given at start), else None."""
+        return self.ready_info.get("observe")
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Stop the node (CANCEL, stop_timeout, kill) and reap it; returns its exit code."""

@@ -39,6 +39,7 @@ from ..registry.entry import set_app_root
 from ..registry.store import Store
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
+from ..observe.metrics import collector
 from ..runtime.table import Runtime
 from ..security.context import denials, set_strict
 from .runners import RUNNERS
@@ -159,6 +160,8 @@ class Host:
                "mailbox_total": sum(d for d, _ in depths),
                "mailbox_max": max((d for d, _ in depths), default=0),
                "last_failure": rt.last_failure, "denied": denials()}
+        if len(collector()):
+            out["metrics"] = collector().snapshot()     # what user code recorded (/metrics)
         if processes:
             out["processes"] = [{"pid": p.pid, "entry": p.entry, "mailbox": d,
                                  "names": list(p.names or ())} for d, p in depths]

@@ -54,7 +54,8 @@ from .dispatch import Dispatcher, Limits
 from .middleware import unsupported
 from .routing import RouteTable, compile_routes
 
-__all__ = ["server_main", "ServerExit", "parse_addr", "STATS_SYSTEM", "LISTEN_TIMEOUT_S"]
+__all__ = ["server_main", "ServerExit", "parse_addr", "embedded", "listening", "STATS_SYSTEM",
+           "LISTEN_TIMEOUT_S"]
 
 log = logging.getLogger("wippy.http")
 
@@ -96,7 +97,17 @@ def _probe(host: str, port: int) -> int | None:
     return None
 
 
-async def _listening(host: str, port: int, task: asyncio.Task[Any]) -> None:
+def embedded(app: Any, host: str, port: int, backlog: int = 1024) -> Any:
+    """Granian's embedded ASGI server for ``app`` on (host, port), not yet serving: ``await
+    server.serve()`` runs it in the running event loop, ``server.stop()`` ends it. This module
+    is granian's one importer; the web observer serves its page through this too."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+    return Server(app, address=host, port=port, interface=Interfaces.ASGINL, http=HTTPModes.auto,
+                  websockets=False, backlog=backlog, log_enabled=False)
+
+
+async def listening(host: str, port: int, task: asyncio.Task[Any]) -> None:
     """Until a connection to the server succeeds (or its task ended: raise its error)."""
     target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     deadline = _time.monotonic() + LISTEN_TIMEOUT_S
@@ -260,16 +271,11 @@ class HttpServer:
 
     # -- life ----------------------------------------------------------------------------
     async def run(self) -> int:
-        from granian.constants import HTTPModes, Interfaces
-        from granian.server.embed import Server
-
         self.loop = asyncio.get_running_loop()
         self.stopped = asyncio.Event()
-        self.granian = Server(self.dispatcher, address=self.host, port=self.port,
-                              interface=Interfaces.ASGINL, http=HTTPModes.auto,
-                              websockets=False, backlog=1024, log_enabled=False)
+        self.granian = embedded(self.dispatcher, self.host, self.port)
         serve = self.loop.create_task(self.granian.serve())
-        await _listening(self.host, self.port, serve)
+        await listening(self.host, self.port, serve)
         welcome = await self._welcome()
         self.mesh.set_topology(welcome.topology)
         self.mesh.set_loads(welcome.loads)

@@ -41,7 +41,8 @@ def run_node(opts: NodeOptions) -> int:
     from ..core.zygote import HOST_ROLE, Zygote
     from ..host.loop import host_main
     from .http import HTTP_ROLE, http_server_main
-    zygote = Zygote({HOST_ROLE: host_main, HTTP_ROLE: http_server_main})
+    from .observe import OBSERVE_ROLE, observe_main
+    zygote = Zygote({HOST_ROLE: host_main, HTTP_ROLE: http_server_main, OBSERVE_ROLE: observe_main})
     zygote.start()          # before any context, env or thread exists in this process
     try:
         node = NodeServer(opts, app, zygote)

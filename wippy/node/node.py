@@ -35,6 +35,7 @@ from ..core.protocol import Kind, ReqOp
 from ..core.rundir import RunDir, data_dir_for, run_dir_for
 from ..core.zygote import Zygote
 from ..errors import NodeError
+from ..observe.metrics import collector
 from ..registry import loader
 from ..registry.changes import changed_ids
 from ..registry.entry import Kind as EntryKind
@@ -47,6 +48,7 @@ from .control import ControlPlane
 from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
 from .http import HttpSupervisor
 from .names import NameTable
+from .observe import ObserveSupervisor
 from .options import NodeOptions
 from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
@@ -117,6 +119,10 @@ class NodeServer:
             self.control.send_host, lambda h: self.hosts.set_workers(h, 1), self._new_serial,
             call_later, {"rundir": self.rundir.path, "store": self.store.path,
                          "app_dir": self.app_dir, "log_level": opts.log_level})
+        self.observe = ObserveSupervisor(
+            opts.observe, opts.observe_token, self.zygote.fork_host, self._new_serial, call_later,
+            {"rundir": self.rundir.path, "data_dir": self.data_dir, "log_level": opts.log_level,
+             "log_format": opts.log_format})
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
         self.booted = False
@@ -159,6 +165,7 @@ class NodeServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
         self.sched.call_later(BOOT_PROGRESS_S, self._boot_progress)
+        self.observe.start()        # watches the boot; an address in use stops it here
         for e in self.store.entries().values():
             if e["kind"] == EntryKind.PROCESS_HOST.value:
                 self.hosts.set_workers(e["id"], wanted_workers(e))
@@ -172,11 +179,12 @@ class NodeServer:
         self.workflows.boot()
         self.loop(until=lambda: not self.services.booting or self.shutdown.active)
         self.http.start_all()
-        self.loop(until=lambda: not self.http.starting() or self.shutdown.active,
-                  timeout=BOOT_TIMEOUT_S, what="HTTP servers to listen")
-        if self.http.boot_error is not None:
-            raise NodeError(self.http.boot_error)
-        self.http.booting = False
+        self.loop(until=lambda: not (self.http.starting() or self.observe.starting())
+                  or self.shutdown.active, timeout=BOOT_TIMEOUT_S, what="HTTP servers and the observer to listen")
+        for error in (self.http.boot_error, self.observe.boot_error):
+            if error is not None:
+                raise NodeError(error)
+        self.http.booting = self.observe.booting = False
         if self.terminal.wanted and not self.shutdown.active:
             host_id = self.terminal.start_host()
             if host_id is not None:
@@ -187,7 +195,7 @@ class NodeServer:
         self.ready = True
         self.sched.call_later(LOADS_EVERY_S, self._broadcast_loads)
         self.loop(until=lambda: self.shutdown.active and not self.hosts.live()
-                  and not self.http.live())
+                  and not self.http.live() and not self.observe.live())
         self.zygote.close()
         code = self.shutdown.exit_code
         return code if code is not None else 0
@@ -228,10 +236,12 @@ class NodeServer:
         """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`); HTTP servers
         stop accepting first and drain while the hosts still run their handlers."""
         self.http.stop_all(self.shutdown.host_timeout, reason)
+        self.observe.stop_all()
         self.shutdown.begin(code, reason)
 
     def close(self) -> None:
         self.zygote.close()
+        self.observe.close()
         self.workflows.close()
         try:
             self.ctx.destroy(linger=0)
@@ -252,7 +262,8 @@ class NodeServer:
         if self.opts.ready_fd is not None:
             import json
             os.write(self.opts.ready_fd, (json.dumps({"run_dir": self.rundir.path,
-                                                       "pid": os.getpid()}) + "\n").encode())
+                                                       "pid": os.getpid(),
+                                                       "observe": self.observe.address}) + "\n").encode())
             os.close(self.opts.ready_fd)
 
     def _boot_progress(self) -> None:
@@ -272,7 +283,8 @@ class NodeServer:
         return {"pid": os.getpid(), "app_dir": self.app_dir, "run_dir": self.rundir.path,
                 "uptime": _time.monotonic() - self.started,
                 "registry_version": self.registry.version, "denied": denials(),
-                "strict": self.opts.strict, "http": self.http.rows()}
+                "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
+                "metrics": collector().snapshot()}     # what the node's own parts recorded
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -292,6 +304,7 @@ class NodeServer:
             else:
                 log.warning("second signal: killing the hosts now")
                 self.http.kill_all()
+                self.observe.kill_all()
                 self.shutdown.kill()
 
     # -- host events (HostSupervisor -> node) --------------------------------------------
@@ -355,12 +368,14 @@ class NodeServer:
     def _drain_zygote(self, poller: Any) -> None:
         for ev in self.zygote.events():
             if ev[0] == "started":
-                if not self.http.is_server(ev[1]):
+                if self.observe.on_started(ev[1], ev[2]):
+                    pass
+                elif not self.http.is_server(ev[1]):
                     self.hosts.on_started(ev[1], ev[2])
                 else:
                     self.http.on_started(ev[1], ev[2])
             elif ev[0] == "exited":
-                if not self.http.on_exited(ev[1], ev[3]):
+                if not (self.observe.on_exited(ev[1], ev[3]) or self.http.on_exited(ev[1], ev[3])):
                     self.hosts.on_exited(ev[1], ev[3])
         if self.zygote.eof:
             poller.unregister(self.zygote.fd)
@@ -377,7 +392,7 @@ class NodeServer:
                 log.warning("control message from %r failed: %s", ident, exc)
 
     def _on_ready(self, ident: bytes, f: protocol.Ready) -> None:
-        if self.http.on_ready(ident, f):
+        if self.http.on_ready(ident, f) or self.observe.on_ready(ident, f):
             return
         hp = self.hosts.on_ready(f.serial, f.os_pid)
         if hp is None:

@@ -21,3 +21,5 @@ class NodeOptions:
     stop_timeout: float | None = None
     watch: bool = True          # hot reload: watch the application's files
     strict: bool = False        # security strict mode (S9): --strict or WIPPY_STRICT=1
+    observe: str | None = None  # the web observer's HOST:PORT (--observe); None: no observer
+    observe_token: str | None = None   # allows its operator actions (--observe-token)

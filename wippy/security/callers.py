@@ -20,9 +20,10 @@ from .rules import APPLY_PYTHON
 
 __all__ = ["Caller", "caller_of", "Via"]
 
-#: How a request reached the node: from a process, or from the operator's tools.
+#: How a request reached the node: from a process, or from the operator's tools (the Python
+#: API, the CLI, the web observer's operator actions).
 Via = str
-PROCESS, API, CLI = "process", "api", "cli"
+PROCESS, API, CLI, OBSERVER = "process", "api", "cli", "observer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def caller_of(info: Any, via: Via = API) -> Caller:
     "security"}``), or None for a program, which reached the node ``via`` the API or the
     CLI. A malformed context is refused (PermissionDenied): never treated as the operator."""
     if not isinstance(info, Mapping):
-        return Caller(None, via if via in (API, CLI) else API)
+        return Caller(None, via if via in (API, CLI, OBSERVER) else API)
     try:
         ctx = from_wire(info.get("security"))
     except ValueError as exc:
