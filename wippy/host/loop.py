@@ -30,6 +30,7 @@ from ..errors import InvalidMessage, NodeError, Terminated, from_wire
 from ..registry import public_entry
 from ..registry.entry import set_app_root
 from ..registry.store import Store
+from ..resources import metrics as _metrics
 from ..runtime import codeload, scheduler, threads
 from ..runtime.proc import CANCEL, Event
 from ..runtime.table import Runtime
@@ -144,7 +145,8 @@ class Host:
                "msgs_in": rt.msgs_in + rt.msgs_local, "msgs_out": rt.msgs_out + rt.msgs_local,
                "mailbox_total": sum(d for d, _ in depths),
                "mailbox_max": max((d for d, _ in depths), default=0),
-               "last_failure": rt.last_failure, "denied": denials()}
+               "last_failure": rt.last_failure, "denied": denials(),
+               "metrics": _metrics.snapshot()}
         if processes:
             out["processes"] = [{"pid": p.pid, "entry": p.entry, "mailbox": d,
                                  "names": list(p.names or ())} for d, p in depths]

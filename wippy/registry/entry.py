@@ -38,7 +38,7 @@ __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KIN
            "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS", "HTTP_KINDS",
            "SQL_KINDS", "STORE_KINDS", "QUEUE_KINDS", "ENV_STORAGE_KINDS", "ENV_KINDS",
            "RESOURCE_KINDS",
-           "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
+           "FILE_SCHEME", "app_root", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
            "Entry", "CodeCheck", "public_entry", "stored_entry", "source_hash", "source_file",
            "plain_copy", "TooLarge", "MAX_NODES"]
 
@@ -140,6 +140,11 @@ _root: list[str | None] = [None]
 def set_app_root(app_dir: str) -> None:
     """The application directory this OS process loads code from (set once by its host)."""
     _root[0] = app_dir
+
+
+def app_root() -> str | None:
+    """The application directory set by :func:`set_app_root` (None: not set)."""
+    return _root[0]
 
 
 def code_file(entry: dict[str, Any]) -> str | None:
