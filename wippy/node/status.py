@@ -25,7 +25,7 @@ __all__ = ["StatusCollector", "PS_TIMEOUT_S", "rates", "boot_progress", "RATE_CO
 
 PS_TIMEOUT_S = 2.0          # a host that has not answered by then is shown without processes
 _FROM_HOST = ("processes", "count", "spawns", "exits", "msgs_in", "msgs_out", "mailbox_total",
-              "mailbox_max", "last_failure", "denied")
+              "mailbox_max", "last_failure", "denied", "metrics")
 #: Host counters that :func:`rates` turns into per-second rates.
 RATE_COUNTERS = ("msgs_in", "msgs_out", "spawns", "exits")
 

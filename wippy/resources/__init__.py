@@ -22,11 +22,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.protocol import ReqOp
+from ..errors import PermissionDenied, ResourceError, WippyError
 from ..runtime import table as _rt
 
 __all__ = ["request"]
 
 
 async def request(family: str, op: str, *args: Any) -> Any:
-    """Ask the node's resource hub (:mod:`wippy.node.resources`) from inside a process."""
-    return await _rt.get().ctl_request(ReqOp.RESOURCE, family, op, *args)
+    """Ask the node's resource hub (:mod:`wippy.node.resources`) from inside a process. Its
+    refusals arrive as :class:`ResourceError` with Wippy's kind (CONFLICT, NOT_FOUND...)."""
+    try:
+        return await _rt.get().ctl_request(ReqOp.RESOURCE, family, op, *args)
+    except (PermissionDenied, ResourceError):
+        raise
+    except WippyError as exc:
+        raise ResourceError(exc.kind, str(exc),
+                            retryable=True if exc.kind in ("CONFLICT", "UNAVAILABLE") else None) from None

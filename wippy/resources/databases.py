@@ -138,7 +138,9 @@ def sqlite_target(entry_id: str, file: str, rt: Any) -> str:
         return os.path.join(folder, f"{run}-{entry_id.replace(':', '_')}.db")
     if file.startswith("file:"):
         file = file[5:].split("?", 1)[0]
-    return file if os.path.isabs(file) else os.path.join(app_root() or os.getcwd(), file)
+    path = file if os.path.isabs(file) else os.path.join(app_root() or os.getcwd(), file)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)     # like mode=rwc, and its folder
+    return path
 
 
 def _run_id(rundir: str) -> str:
