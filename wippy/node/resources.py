@@ -328,7 +328,7 @@ class ResourceHub:
 
     def _dead_letter(self, rid: str, msg: QueuedMessage) -> None:
         entry = self._entry(rid) or {}
-        target = ((entry.get("data") or {}).get("dead_letter") or {}).get("queue")
+        target = str(((entry.get("data") or {}).get("dead_letter") or {}).get("queue") or "")
         try:
             dlq = self.queue(target)
             dlq.publish(msg.body, {**msg.headers, "x_dead_letter_queue": rid,

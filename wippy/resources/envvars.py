@@ -61,7 +61,7 @@ class EnvIndex:
                        "storage": data.get("storage"), "default": data.get("default"),
                        "readonly": bool(data.get("readonly"))}
                 self.by_id[eid] = var
-                self.by_name.setdefault(var["name"], var)
+                self.by_name.setdefault(str(var["name"]), var)
 
     def find(self, name: str, namespace: str = "") -> dict[str, Any] | None:
         var = self.by_name.get(name) or self.by_id.get(name)
