@@ -33,7 +33,8 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
-     "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http"),
+     "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
+     "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
@@ -47,7 +48,8 @@ LADDER: list[tuple[str, ...]] = [
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
          "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
          "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
-         "prometheus_client": {"observe/prom.py"}}
+         "prometheus_client": {"observe/prom.py"},
+         "psycopg": {"resources/sqldrivers.py"}}
 
 def _modules() -> dict[str, str]:
     out = {}

@@ -437,9 +437,9 @@ def test_require_needs_the_module_in_the_entry_list(host_factory):
 
 
 def test_require_of_an_unknown_module_says_it_is_not_available(host_factory):
-    got = run(host_factory, 'local ok, err = pcall(require, "sql"); return tostring(err)',
-              modules=["sql"])
-    assert "module 'sql' is not available in wippy" in got
+    got = run(host_factory, 'local ok, err = pcall(require, "cloudstorage"); return tostring(err)',
+              modules=["cloudstorage"])
+    assert "module 'cloudstorage' is not available in wippy" in got
 
 
 def test_io_is_refused_outside_a_terminal_host(host_factory):

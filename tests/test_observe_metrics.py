@@ -39,7 +39,7 @@ def test_a_gauge_moves_both_ways_and_remembers_when_it_was_set() -> None:
     t.gauge_dec("depth")
     t.gauge_dec("depth")
     [s] = t.snapshot()
-    assert (s["type"], s["value"], s["t"]) == ("gauge", 4.0, 101.0)
+    assert (s["type"], s["value"], s["t"]) == ("gauge", 4.0, 100.0)   # ``t``: when it was set
 
 
 def test_a_histogram_counts_each_observation_in_its_bucket() -> None:

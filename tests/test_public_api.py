@@ -7,12 +7,12 @@ PUBLIC = [
     "__version__",
     "Node", "Connection", "connect",
     "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
-    "security", "http",
+    "security", "http", "sql", "store", "queue", "env", "metrics",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
     "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied", "HttpError",
-    "MailboxFull", "StorageError",
+    "MailboxFull", "StorageError", "ResourceError",
 ]
 
 

@@ -5,7 +5,24 @@ versioned registry in LMDB. See README.md for a tour.
 """
 from __future__ import annotations
 
-from . import channel, coroutine, events, funcs, http, process, registry, security, system, time, workflow
+from . import (
+    channel,
+    coroutine,
+    env,
+    events,
+    funcs,
+    http,
+    metrics,
+    process,
+    queue,
+    registry,
+    security,
+    sql,
+    store,
+    system,
+    time,
+    workflow,
+)
 from ._version import __version__
 from .channel import Channel, SelectResult
 from .client import Connection, Node, connect
@@ -24,6 +41,7 @@ from .errors import (
     ProcessFailed,
     ProcessNotFound,
     RegistryError,
+    ResourceError,
     SendBufferFull,
     StorageError,
     Timeout,
@@ -36,10 +54,10 @@ __all__ = [
     "__version__",
     "Node", "Connection", "connect",
     "process", "channel", "time", "funcs", "registry", "events", "system", "workflow", "coroutine", "to_thread",
-    "security", "http",
+    "security", "http", "sql", "store", "queue", "env", "metrics",
     "Channel", "SelectResult", "Message", "Event", "Result",
     "WippyError", "ConfigError", "ProcessError", "ProcessNotFound", "ProcessFailed",
     "InvalidMessage", "SendBufferFull", "ChannelClosed", "Timeout", "Cancelled", "NodeError",
     "RegistryError", "EntryNotFound", "LimitExceeded", "PermissionDenied", "HttpError",
-    "MailboxFull", "StorageError",
+    "MailboxFull", "StorageError", "ResourceError",
 ]

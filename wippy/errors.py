@@ -38,6 +38,7 @@ __all__ = [
     "BadFrame",
     "TooLarge",
     "HttpError",
+    "ResourceError",
 ]
 
 
@@ -269,6 +270,17 @@ class HttpError(WippyError):
     """An HTTP handler's call outside a request, or a response used in the wrong order."""
 
     kind = "INVALID"
+
+
+class ResourceError(WippyError):
+    """A resource (database, key-value store, queue, environment variable) refused or failed
+    an operation: ``kind`` is Wippy's (``CONFLICT``, ``ALREADY_EXISTS``, ``UNAVAILABLE``...)
+    and ``retryable`` whether trying again may succeed (None: the kind decides)."""
+
+    def __init__(self, kind: str, message: str, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
 
 
 _BY_KIND: dict[str, type[WippyError]] = {

@@ -125,6 +125,7 @@ class ReqOp(enum.IntEnum):
     WF_STEPS = 13           # workflow id, [(seq, record)] -> True once journaled
     WF_DONE = 14            # workflow id, value, error -> True once journaled
     WF_CANCEL = 15          # workflow id -> True
+    RESOURCE = 16           # family, op, *args -> the answer (wippy.node.resources)
 
     @classmethod
     def of(cls, op: ReqOp | str | int) -> ReqOp:

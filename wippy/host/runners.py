@@ -21,6 +21,7 @@ from ..http.call import HttpCall
 from ..http.endpoint import endpoint_runner
 from ..lua import entry_runner as lua_runner
 from ..registry.entry import Kind
+from ..resources.consumer import consumer_runner
 from ..runtime.codeload import Runner, python_runner
 from ..workflow.runner import replayed
 
@@ -41,4 +42,5 @@ RUNNERS: MappingProxyType[str, Runner] = MappingProxyType({
     Kind.FUNCTION_LUA.value: lua_runner,
     Kind.WORKFLOW_LUA.value: replayed(lua_runner),
     Kind.HTTP_ENDPOINT.value: endpoint_runner(_lua_http_handler),
+    Kind.QUEUE_CONSUMER.value: consumer_runner,
 })

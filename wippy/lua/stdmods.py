@@ -1,4 +1,4 @@
-"""Wippy's Lua modules that are plain libraries: ``json``, ``logger``, ``uuid``, ``env`` and
+"""Wippy's Lua modules that are plain libraries: ``json``, ``logger``, ``uuid`` and
 ``io`` (the terminal host's). Inside a workflow's own code, ``uuid.v1/v4/v7`` are journaled
 (through :mod:`wippy.runtime.durable`, as ``workflow.uuid`` is). See ``api.py`` for the
 conventions at the boundary.
@@ -331,37 +331,6 @@ def uuid_format(v: Any, style: Any = None) -> bytes:
     if s == "urn":
         return u.urn.encode()
     raise ApiError("INVALID", f"unknown UUID format {s!r} (standard, simple, urn)")
-
-
-# -- env -------------------------------------------------------------------------------------
-_ENV_OVERLAY: dict[str, str] = {}     # env.set: visible to this host's Lua processes only
-
-
-@function("env", "get")
-def env_get(key: Any) -> bytes:
-    k = text(key, "key")
-    if not k:
-        raise ApiError("INVALID", "env.get: empty key")
-    v = _ENV_OVERLAY.get(k, os.environ.get(k))
-    if v is None:
-        raise ApiError("NOT_FOUND", f"environment variable {k} is not set")
-    return v.encode()
-
-
-@function("env", "set")
-def env_set(key: Any, value: Any) -> bool:
-    k = text(key, "key")
-    if not k:
-        raise ApiError("INVALID", "env.set: empty key")
-    _ENV_OVERLAY[k] = text(value, "value")
-    return True
-
-
-@function("env")
-def get_all() -> Any:
-    merged = dict(os.environ)
-    merged.update(_ENV_OVERLAY)
-    return lua_value(merged)
 
 
 # -- io (terminal host) ----------------------------------------------------------------------

@@ -53,6 +53,7 @@ from .options import NodeOptions
 from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
 from .requests import Handler, NodeRequests
+from .resources import ResourceHub
 from .services import ServiceManager
 from .shutdown import HOST_STOP_TIMEOUT_S, Shutdown
 from .status import StatusCollector, boot_progress
@@ -114,6 +115,8 @@ class NodeServer:
                                           "running": len(wf.inc) + len(wf.waiting_host),
                                           "steps": wf.steps, "commits": wf.commits})
         self.terminal = Terminal(opts, app, self.procs, self.hosts, self.begin_stop)
+        self.resources = ResourceHub(self.procs.spawn, self.store.get, self.store.entries,
+                                     call_later)
         self.http = HttpSupervisor(
             self.zygote.fork_host, self._welcome_server, self._member_down,
             self.control.send_host, lambda h: self.hosts.set_workers(h, 1), self._new_serial,
@@ -143,6 +146,7 @@ class NodeServer:
             **NodeRequests(self.names, self.registry, self.status.start, self.services.states,
                            self.begin_stop, self._info).table(),
             **self.workflows.requests(),
+            ReqOp.RESOURCE: self.resources.on_request,
         }
         self._registry_effects: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
             EntryKind.PROCESS_HOST.value: self._host_entry_changed,
@@ -177,6 +181,7 @@ class NodeServer:
         self.services.load(self.store.entries())
         self.services.start_all()
         self.workflows.boot()
+        self.resources.boot()
         self.loop(until=lambda: not self.services.booting or self.shutdown.active)
         self.http.start_all()
         self.loop(until=lambda: not (self.http.starting() or self.observe.starting())
@@ -237,6 +242,7 @@ class NodeServer:
         stop accepting first and drain while the hosts still run their handlers."""
         self.http.stop_all(self.shutdown.host_timeout, reason)
         self.observe.stop_all()
+        self.resources.stop()
         self.shutdown.begin(code, reason)
 
     def close(self) -> None:
@@ -346,6 +352,7 @@ class NodeServer:
             return
         self.services.host_died(serial, reason, hp.host_id)
         self.workflows.host_down(serial)
+        self.resources.host_down(serial, reason)
         if hp.retired and self.hosts.has_ready(hp.host_id):
             self.services.host_ready(hp.host_id)        # they move to a remaining worker
             self.workflows.host_ready(hp.host_id)
@@ -470,6 +477,7 @@ class NodeServer:
         self.control.broadcast(protocol.registry(version, events))
         if not self.booted:
             return
+        self.resources.registry_changed(events)
         for _, eid, entry in events:
             kind = (entry or {}).get("kind") or self._known_kind(eid)
             effect = self._registry_effects.get(kind or "")
@@ -517,5 +525,7 @@ class NodeServer:
                     self.workflows.on_frame(frame)
 
     def _on_exit(self, pid: str, value: Any, error: dict | None) -> None:
+        if self.resources.on_exit(pid, value, error):
+            return
         if not self.terminal.on_exit(pid, value, error):
             self.services.on_exit(pid, value, error)

@@ -11,8 +11,9 @@ Prometheus' format beside the runtime's own metrics. Nothing is sent while nobod
 for the message counters), and recording is a dictionary update under a lock (threads of
 ``wippy.to_thread`` may record too).
 
-Across OS processes: counters and histograms are summed; a gauge is the value set last (by
-wall-clock time) by any OS process, since a gauge says how something is now. A host that dies
+Across OS processes: counters and histograms are summed; a gauge moved only by ``gauge_inc``/``gauge_dec``
+adds up (each OS process counted its own share), and once any OS process set it with
+``gauge_set``, the value set last (by wall-clock time) wins, since a set says how something is now. A host that dies
 takes its counts with it: the sum goes down, which Prometheus' ``rate()`` reads as a counter
 reset, as it would for a restarted server.
 
@@ -141,7 +142,8 @@ class Metrics:
         with self._lock:
             key = self._key(name, labels, MetricType.GAUGE)
             self._room(key, self._gauges)
-            self._gauges[key] = (self._gauges.get(key, (0.0, 0.0))[0] + d, self._clock())
+            v, t = self._gauges.get(key, (0.0, 0.0))
+            self._gauges[key] = (v + d, t)      # ``t``: when it was last *set* (0: never)
 
     def gauge_inc(self, name: str, labels: Mapping[str, Any] | None = None) -> None:
         """Add one to gauge ``name``."""
@@ -226,8 +228,11 @@ def merge(snapshots: Iterable[Iterable[Mapping[str, Any]]]) -> list[dict[str, An
             elif kind == MetricType.COUNTER.value:
                 have["value"] += s["value"]
             elif kind == MetricType.GAUGE.value:
-                if s.get("t", 0) >= have.get("t", 0):
-                    have["value"], have["t"] = s["value"], s.get("t", 0)
+                t_new, t_have = s.get("t", 0), have.get("t", 0)
+                if not t_new and not t_have:            # moved by inc/dec only: they add up
+                    have["value"] += s["value"]
+                elif t_new >= t_have:                    # else the most recent set wins
+                    have["value"], have["t"] = s["value"], t_new
             elif kind == MetricType.HISTOGRAM.value and have["buckets"] == s["buckets"]:
                 have["counts"] = [a + b for a, b in zip(have["counts"], s["counts"])]
                 have["sum"] += s["sum"]

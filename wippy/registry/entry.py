@@ -36,7 +36,9 @@ from ..errors import ConfigIssue, PermissionDenied, TooLarge
 
 __all__ = ["Kind", "KINDS", "HOST_KINDS", "LUA_KINDS", "PYTHON_KINDS", "CODE_KINDS",
            "WORKFLOW_KINDS", "PROCESS_KINDS", "FUNCTION_KINDS", "RUNNABLE_KINDS", "HTTP_KINDS",
-           "FILE_SCHEME", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
+           "SQL_KINDS", "STORE_KINDS", "QUEUE_KINDS", "ENV_STORAGE_KINDS", "ENV_KINDS",
+           "RESOURCE_KINDS",
+           "FILE_SCHEME", "app_root", "source_path", "outside_reason", "is_inside", "set_app_root", "code_file",
            "Entry", "CodeCheck", "public_entry", "stored_entry", "source_hash", "source_file",
            "plain_copy", "TooLarge", "MAX_NODES", "MAX_DEPTH", "too_deep"]
 
@@ -60,6 +62,19 @@ class Kind(str, enum.Enum):
     HTTP_SERVICE = "http.service"
     HTTP_ROUTER = "http.router"
     HTTP_ENDPOINT = "http.endpoint"
+    DB_SQLITE = "db.sql.sqlite"
+    DB_POSTGRES = "db.sql.postgres"
+    STORE_MEMORY = "store.memory"
+    STORE_SQL = "store.sql"
+    QUEUE_DRIVER_MEMORY = "queue.driver.memory"
+    QUEUE_QUEUE = "queue.queue"
+    QUEUE_CONSUMER = "queue.consumer"
+    ENV_STORAGE_OS = "env.storage.os"
+    ENV_STORAGE_MEMORY = "env.storage.memory"
+    ENV_STORAGE_FILE = "env.storage.file"
+    ENV_STORAGE_STATIC = "env.storage.static"
+    ENV_STORAGE_ROUTER = "env.storage.router"
+    ENV_VARIABLE = "env.variable"
 
 
 def _family(*kinds: Kind) -> frozenset[str]:
@@ -79,9 +94,19 @@ PROCESS_KINDS = _family(Kind.PROCESS_LUA, Kind.PROCESS_PY) | WORKFLOW_KINDS
 FUNCTION_KINDS = _family(Kind.FUNCTION_LUA, Kind.FUNCTION_PY)
 #: HTTP's kinds (S13): a server, its routers, their endpoints.
 HTTP_KINDS = _family(Kind.HTTP_SERVICE, Kind.HTTP_ROUTER, Kind.HTTP_ENDPOINT)
-#: What a host can run: code (a library is only ever imported), and an endpoint, which a host
-#: runs for each HTTP request its server dispatches (the endpoint's function in a process).
-RUNNABLE_KINDS = (CODE_KINDS - {Kind.LIBRARY_LUA.value}) | {Kind.HTTP_ENDPOINT.value}
+#: Resources (S13): SQL databases, key-value stores, queues and their drivers, environment.
+SQL_KINDS = _family(Kind.DB_SQLITE, Kind.DB_POSTGRES)
+STORE_KINDS = _family(Kind.STORE_MEMORY, Kind.STORE_SQL)
+QUEUE_KINDS = _family(Kind.QUEUE_DRIVER_MEMORY, Kind.QUEUE_QUEUE, Kind.QUEUE_CONSUMER)
+ENV_STORAGE_KINDS = _family(Kind.ENV_STORAGE_OS, Kind.ENV_STORAGE_MEMORY, Kind.ENV_STORAGE_FILE,
+                            Kind.ENV_STORAGE_STATIC, Kind.ENV_STORAGE_ROUTER)
+ENV_KINDS = ENV_STORAGE_KINDS | {Kind.ENV_VARIABLE.value}
+RESOURCE_KINDS = SQL_KINDS | STORE_KINDS | QUEUE_KINDS | ENV_KINDS
+#: What a host can run: code (a library is only ever imported), an endpoint, which a host
+#: runs for each HTTP request its server dispatches (the endpoint's function in a process),
+#: and a queue consumer, which it runs for each message the node delivers to it.
+RUNNABLE_KINDS = ((CODE_KINDS - {Kind.LIBRARY_LUA.value})
+                  | {Kind.HTTP_ENDPOINT.value, Kind.QUEUE_CONSUMER.value})
 
 FILE_SCHEME = "file://"
 
@@ -115,6 +140,11 @@ _root: list[str | None] = [None]
 def set_app_root(app_dir: str) -> None:
     """The application directory this OS process loads code from (set once by its host)."""
     _root[0] = app_dir
+
+
+def app_root() -> str | None:
+    """The application directory set by :func:`set_app_root` (None: not set)."""
+    return _root[0]
 
 
 def code_file(entry: dict[str, Any]) -> str | None:

@@ -56,7 +56,7 @@ __all__ = [
     "KINDS", "HOST_KINDS", "CODE_KINDS", "LUA_KINDS", "PYTHON_KINDS", "PROCESS_KINDS",
     "WORKFLOW_KINDS", "Strategy", "RestartType", "STRATEGIES", "RESTART_TYPES",
     "Problem", "Ref", "Checked", "SCHEMAS", "validate", "references", "describe", "suggest",
-    "ID_RE", "HTTP_METHODS",
+    "ID_RE", "HTTP_METHODS", "SQL_REF", "UNHONOURED",
     "NAMESPACE_RE", "NAME_RE",
 ]
 
@@ -610,6 +610,169 @@ SCHEMAS["http.endpoint"] = {
     "timeout": (_duration(True), OPTIONAL),          # wippy's own: the service's timeouts.write
     "lifecycle": _PLAIN_LIFECYCLE,
 }
+
+# -- resources (S13): SQL, key-value stores, queues, environment --------------------------
+# Any string of a resource entry may hold ``${env:NAME}`` placeholders, resolved when the
+# resource is opened (the registry keeps them raw, so secrets never reach registry.get). A
+# number field accepts a whole-value placeholder in place of the number.
+_PLACEHOLDER_RE = re.compile(r"\$\{(?:env:)?[A-Za-z0-9_.:-]+(?:\|[^}]*)?\}")
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VAR_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
+_DSN_KEYS = frozenset({
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "connect_timeout",
+    "client_encoding", "options", "application_name", "fallback_application_name", "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "sslmode",
+    "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "sslcompression", "requiressl",
+    "gssencmode", "krbsrvname", "target_session_attrs", "service", "channel_binding",
+    "load_balance_hosts", "sslnegotiation", "sslsni", "replication", "require_auth"})
+SQL_REF = frozenset({"db.sql.sqlite", "db.sql.postgres"})
+
+
+def _with_env(checker: Checker) -> Checker:
+    """``checker``, or a whole-value ``${env:NAME}`` placeholder kept as written."""
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if isinstance(value, str) and _PLACEHOLDER_RE.fullmatch(value.strip()):
+            return value.strip()
+        return checker(value, path, ctx)
+    return check
+
+
+def _scalar_str(value: Any, path: str, ctx: _Ctx) -> Any:
+    """A string; a number is taken as its text (YAML reads ``port: 5432`` as a number)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (Mapping, list)):
+        return ctx.error(path, f"must be a string, got {describe(value)}")
+    return value if isinstance(value, str) else str(value)
+
+
+def _identifier(value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, str) or not _IDENT_RE.fullmatch(value):
+        return ctx.error(path, f"must be an SQL identifier (letters, digits, '_'), "
+                               f"got {describe(value)}")
+    return value
+
+
+def _dsn(value: Any, path: str, ctx: _Ctx) -> Any:
+    """A libpq connection string: a ``postgresql://`` URI or ``key=value`` pairs."""
+    if not isinstance(value, str) or not value.strip():
+        return ctx.error(path, f"must be a connection string, got {describe(value)}")
+    text_ = value.strip()
+    if _PLACEHOLDER_RE.fullmatch(text_):
+        return text_
+    if "://" in text_:
+        from urllib.parse import urlsplit
+        try:
+            parts = urlsplit(text_)
+            port = parts.port
+        except ValueError as exc:
+            return ctx.error(path, f"invalid connection URI: {exc}")
+        if parts.scheme not in ("postgres", "postgresql"):
+            return ctx.error(path, f"invalid connection URI: scheme {parts.scheme!r} is not "
+                                   "postgresql://")
+        if port is not None and not 0 < port < 65536:
+            return ctx.error(path, f"invalid connection URI: port {port}")
+        return text_
+    for token in re.findall(r"(?:[^\s'=]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']*))|\S+", text_):
+        key, eq, _ = token.partition("=")
+        key = key.strip()
+        if not eq:
+            return ctx.error(path, f"invalid connection string: {token!r} is not key=value")
+        if key not in _DSN_KEYS:
+            return ctx.error(path, f"invalid connection string: unknown keyword {key!r}"
+                             f"{suggest(key, _DSN_KEYS)}")
+    return text_
+
+
+def _str_map(value: Any, path: str, ctx: _Ctx) -> Any:
+    """A map of names to scalar values, kept as strings (options, static values)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return ctx.error(path, f"must be a mapping, got {describe(value)}")
+    out: dict[str, str] = {}
+    for key, raw in value.items():
+        if isinstance(raw, (Mapping, list)) or raw is None:
+            ctx.error(_join(path, key), f"must be a string or a number, got {describe(raw)}")
+            continue
+        out[str(key)] = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    return out
+
+
+def _var_name(value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, str) or not _VAR_NAME_RE.fullmatch(value):
+        return ctx.error(path, f"must be a variable name (a-z, A-Z, 0-9, _), got {describe(value)}")
+    return value
+
+
+def _nonempty(checker: Checker) -> Checker:
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        out = checker(value, path, ctx)
+        if out is not INVALID and not out:
+            return ctx.error(path, "must not be empty")
+        return out
+    return check
+
+
+_POOL = _mapping({"max_open": (_with_env(_int(0)), 0), "max_idle": (_with_env(_int(0)), 0),
+                  "max_lifetime": (_duration(False), "1h")})
+SCHEMAS["db.sql.postgres"] = {
+    "host": (_scalar_str, OPTIONAL), "port": (_with_env(_int(1)), OPTIONAL),
+    "database": (_scalar_str, OPTIONAL), "username": (_scalar_str, OPTIONAL),
+    "password": (_scalar_str, OPTIONAL),
+    "dsn": (_dsn, OPTIONAL),                    # wippy's own: a whole libpq connection string
+    "pool": (_POOL, {}), "options": (_str_map, {}),
+    "timeout": (_duration(True), OPTIONAL),     # wippy's own: wait for a pooled connection
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["db.sql.sqlite"] = {
+    "file": (_str, REQUIRED), "pool": (_POOL, {}), "options": (_str_map, {}),
+    "timeout": (_duration(True), OPTIONAL), "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["store.memory"] = {
+    "max_size": (_int(0), 10000), "cleanup_interval": (_duration(False), "5m"),
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["store.sql"] = {
+    "database": (_ref(SQL_REF), REQUIRED), "table_name": (_identifier, REQUIRED),
+    "id_column_name": (_identifier, "key"), "payload_column_name": (_identifier, "value"),
+    "expire_column_name": (_identifier, "expires_at"),
+    "cleanup_interval": (_duration(False), "0s"), "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["queue.driver.memory"] = {"lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["queue.queue"] = {
+    "driver": (_ref(frozenset({"queue.driver.memory"})), REQUIRED),
+    "codec": (_enum(("json/plain", "application/msgpack")), "json/plain"),
+    "queue_name": (_str, OPTIONAL), "driver_options": (_mapping(None), {}),
+    "dead_letter": (_mapping({"queue": (_ref(frozenset({"queue.queue"})), OPTIONAL),
+                              "max_attempts": (_int(1), OPTIONAL)}), OPTIONAL),
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["queue.consumer"] = {
+    "queue": (_ref(frozenset({"queue.queue"})), REQUIRED),
+    "func": (_ref(FUNCTION_KINDS), REQUIRED),
+    "concurrency": (_int(1), 1), "prefetch": (_int(1), 10), "auto_ack": (_bool, False),
+    "driver_options": (_mapping(None), {}),
+    "host": (_HOST_REF, OPTIONAL),              # wippy's own: where the handlers run
+    "lifecycle": _lifecycle(("auto_start",), auto_start=True),
+}
+_ENV_STORAGE_REF = _ref(frozenset({"env.storage.os", "env.storage.memory", "env.storage.file",
+                                   "env.storage.static", "env.storage.router"}))
+SCHEMAS["env.storage.os"] = {"lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["env.storage.memory"] = {"lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["env.storage.static"] = {"values": (_str_map, {}), "lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["env.storage.file"] = {
+    "file_path": (_str, REQUIRED), "auto_create": (_bool, False),
+    "file_mode": (_int(0), 0o644), "dir_mode": (_int(0), 0o755), "lifecycle": _PLAIN_LIFECYCLE,
+}
+SCHEMAS["env.storage.router"] = {"storages": (_nonempty(_list(_ENV_STORAGE_REF)), REQUIRED),
+                                 "lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["env.variable"] = {
+    "variable": (_var_name, OPTIONAL), "storage": (_ENV_STORAGE_REF, REQUIRED),
+    "default": (_scalar_str, OPTIONAL), "readonly": (_bool, False),
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
+#: Fields Wippy's runtime ignores that a reader may expect to work: the warning says so.
+UNHONOURED = {("env.variable", "read_only"): "Wippy's runtime reads 'readonly'; "
+                                             "'read_only' is ignored, as it is there"}
 assert set(SCHEMAS) == KINDS
 
 
@@ -630,6 +793,10 @@ def validate(kind: str, fields: Mapping[Any, Any], namespace: str, base_dir: str
         ctx.error("kind", f"unknown kind {kind!r}")
         return Checked({}, ctx.problems, [])
     data = _check_fields(fields, spec, "", ctx, kind in _OPEN_KINDS)
+    for i, p in enumerate(ctx.problems):
+        hint = UNHONOURED.get((kind, p.field)) if p.warning else None
+        if hint:
+            ctx.problems[i] = Problem(p.field, f"unknown field, ignored ({hint})", warning=True)
     return Checked(data, ctx.problems, ctx.refs)
 
 

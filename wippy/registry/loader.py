@@ -587,12 +587,12 @@ def load_app(app_dir: str, *, check_code: CodeCheck | None = None) -> LoadedApp:
         issues.extend(validate_references(entries))
         if check_code is not None:                # Lua code must translate (typed Lua, S6)
             for entry in entries.values():
-                found = check_code(entry)
-                if not found and entry.kind in LUA_KINDS:
+                code_issues = check_code(entry)
+                if not code_issues and entry.kind in LUA_KINDS:
                     missing = method_problem(entry.kind, entry.data, entry.base_dir)
                     if missing is not None:
-                        found = [_issue(entry, "method", missing)]
-                issues.extend(found)
+                        code_issues = [_issue(entry, "method", missing)]
+                issues.extend(code_issues)
     if issues:
         raise ConfigError(issues)
     return LoadedApp(app, entries, [p for p, _, _ in files], [str(w) for w in found],
