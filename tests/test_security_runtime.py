@@ -285,3 +285,26 @@ def test_a_spawn_frame_with_an_unreadable_context_never_runs_unchecked(host):
     h.rt.dispatch((wire.Op.SPAWN, "2.2", "{client/2|0}", "t:one", [], 1, None, [["bad"]]))
     with pytest.raises(ProcessFailed, match="refused"):
         h.wait_exit("{app:h/1|2.2}")
+
+
+def test_a_lua_spawner_under_another_actor_needs_process_security(host):
+    """``process.with_context({}):with_actor(a)`` spawns a child acting as ``a``: only with
+    ``process.security``; the child then acts as that actor, not as its spawner."""
+    child = lua_entry("t:whoami", """
+        local security = require("security")
+        return {main = function() local a = security.actor(); return a and a:id() or "operator" end}
+        """, modules=["security"])
+    parent = lua_entry("t:spawner", f"""
+        local security = require("security")
+        local function main()
+          local sp = process.with_context({{}}):with_actor(security.new_actor("root"))
+          local pid, err = sp:spawn_monitored("t:whoami", "{HOST}")
+          if err then return err:kind() .. " " .. err:message() end
+          local ev = process.events():receive()
+          return ev.result and ev.result.value or "no result"
+        end
+        return {{main = main}}""", modules=["security"])
+    h = host(child, parent)
+    denied = run_as(h, "t:spawner")
+    assert "may not process.security security" in denied
+    assert h.exec("t:spawner") == "root"       # the operator may: the child acts as root
