@@ -9,7 +9,7 @@ import tempfile
 from typing import Iterator
 
 import pytest
-from conftest import wait_until, write_app
+from conftest import run_wippy, wait_until, write_app
 
 import wippy
 from wippy.errors import StorageError
@@ -131,3 +131,14 @@ def test_a_full_disk_fails_the_writes_clearly_and_workflows_resume_when_space_re
         journal.close()
     assert steps == [2, 4, 6]                       # every signal once, in order
     assert calls(app)[:3] == ["1", "2", "3"]
+
+
+def test_a_node_booting_on_a_full_disk_says_so_and_starts_nothing(app_dir, small_disk):
+    app = write_app(app_dir, APP)
+    fill(small_disk)
+    data = os.path.join(small_disk, "data")
+    done = run_wippy(["run", app, "--data-dir", data, "-x", "app:double", "2"], timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"storage error at {data}/registry" in done.stderr
+    assert "the disk is full" in done.stderr and "nothing started" in done.stderr

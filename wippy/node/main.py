@@ -11,7 +11,7 @@ import os
 import sys
 
 from .. import logs
-from ..errors import ConfigError, NodeError
+from ..errors import ConfigError, NodeError, StorageError
 from .node import NodeServer
 from .options import NodeOptions
 from .registry import load_app
@@ -46,9 +46,9 @@ def run_node(opts: NodeOptions) -> int:
     zygote.start()          # before any context, env or thread exists in this process
     try:
         node = NodeServer(opts, app, zygote)
-    except NodeError as exc:
+    except (NodeError, StorageError) as exc:    # a full disk at boot is an error, not a trace
         zygote.close()
-        print(f"wippy: {exc}", file=sys.stderr)
+        print(f"wippy: {exc}; nothing started", file=sys.stderr)
         return 1
     try:
         return node.run()

@@ -63,6 +63,8 @@ __all__ = ["FORMAT", "MAP_SIZE", "Store", "open_env", "close_env", "writing"]
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
 MAX_READERS = 1024
+LOCK_HEADER = 8192      # LMDB's lock file: a header page, then one cache line per reader slot
+READER_SLOT = 64
 # A reader this many versions behind decodes the whole snapshot again rather than replaying
 # every changeset in between.
 MAX_REPLAY = 64
@@ -89,8 +91,24 @@ def open_env(path: str, max_dbs: int, readonly: bool = False, map_size: int = MA
         return env
     with writing(path):
         os.makedirs(path, mode=0o700, exist_ok=True)
+        _reserve_lock_file(path)
         return lmdb.open(path, map_size=map_size, max_dbs=max_dbs, max_readers=MAX_READERS,
                          readonly=False, max_spare_txns=0, create=True)
+
+
+def _reserve_lock_file(path: str) -> None:
+    """Allocate the blocks of LMDB's lock file before LMDB maps it: LMDB extends the file with
+    ftruncate (no blocks) and writes through the mapping, so on a full disk the first write to
+    a reader slot kills the process with SIGBUS. Allocated here, a full disk is an ENOSPC we
+    can report."""
+    lock = os.path.join(path, "lock.mdb")
+    size = LOCK_HEADER + MAX_READERS * READER_SLOT
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_blocks * 512 < size:
+            os.posix_fallocate(fd, 0, size)
+    finally:
+        os.close(fd)
 
 
 def close_env(env: Any) -> None:
