@@ -44,6 +44,10 @@ APP = {
             kind: process.py
             source: file://cases.py
             method: noop
+          - name: lua_flood
+            kind: process.lua
+            source: file://flood.lua
+            method: main
           - name: nowhere
             kind: process.py
             source: file://cases.py
@@ -104,6 +108,26 @@ APP = {
             except Exception as exc:
                 return f"{type(exc).__name__}: {exc}"
             return "sent"
+        """,
+    "config/flood.lua": """
+        -- waits for room rather than failing when the reader is behind; then floods without
+        -- waiting and reports the error value send returns
+        local function main(dest, n, overflow_to)
+            for i = 0, n - 1 do
+                process.wait_send(dest, "m", i)
+            end
+            if overflow_to == nil then
+                return {sent = n}
+            end
+            for i = 0, 1000000 do
+                local ok, err = process.send(overflow_to, "m", i)
+                if not ok then
+                    return {sent = n, refused_after = i, kind = err:kind(), error = tostring(err)}
+                end
+            end
+            return {sent = n}
+        end
+        return {main = main}
         """,
 }
 
@@ -186,3 +210,19 @@ def test_a_send_to_a_pid_on_an_os_process_that_never_existed_fails_like_a_dead_o
         node.send("{app:a/999|1}", "x", 1)
     out = node.exec("app:nowhere", "app:a", timeout=30)
     assert out == "ProcessNotFound: process {app:b/4242|3} not found"
+
+
+def test_a_lua_process_waits_for_room_with_wait_send_and_is_told_by_send(node):
+    n = 3 * MAILBOX_DEFAULT
+    reader = spawn_ready(node, "app:reader", "app:a", n)
+    sink = spawn_ready(node, "app:small_sink", "app:b")    # holds 50, unread; beside the sender
+    flood = node.spawn("app:lua_flood", "app:b", reader, n, sink, monitor=True)
+    out = node.wait_exit(flood, timeout=60)
+    assert out["sent"] == n and out["refused_after"] == 50
+    assert out["kind"] == "Unavailable" and "is not keeping up" in out["error"]
+    report = node.wait_exit(reader, timeout=60)
+    assert report["got"] == n and report["out_of_order"] == 0
+    assert report["deepest"] <= MAILBOX_DEFAULT
+    node.send(sink, "go")
+    node.send(sink, "end")
+    assert node.wait_exit(sink, timeout=30) == list(range(50))
