@@ -738,8 +738,13 @@ SCHEMAS["store.sql"] = {
     "cleanup_interval": (_duration(False), "0s"), "lifecycle": _PLAIN_LIFECYCLE,
 }
 SCHEMAS["queue.driver.memory"] = {"lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["queue.driver.sql"] = {                 # wippy's own: a durable queue in a table
+    "database": (_ref(SQL_REF), REQUIRED), "table_name": (_identifier, "wippy_queue"),
+    "visibility_timeout": (_duration(True), "30s"), "poll_interval": (_duration(True), "1s"),
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
 SCHEMAS["queue.queue"] = {
-    "driver": (_ref(frozenset({"queue.driver.memory"})), REQUIRED),
+    "driver": (_ref(frozenset({"queue.driver.memory", "queue.driver.sql"})), REQUIRED),
     "codec": (_enum(("json/plain", "application/msgpack")), "json/plain"),
     "queue_name": (_str, OPTIONAL), "driver_options": (_mapping(None), {}),
     "dead_letter": (_mapping({"queue": (_ref(frozenset({"queue.queue"})), OPTIONAL),
