@@ -192,3 +192,11 @@ def test_metrics_merge_sums_counters_and_inc_dec_gauges_and_takes_the_last_set()
         wippy_metrics.counter_add("orders_total", -1)
 
 
+
+
+def test_a_placeholder_in_an_http_service_addr_is_refused_saying_where_they_resolve() -> None:
+    from wippy.registry.kinds import validate
+    problems = validate("http.service", {"addr": "${env:HTTP_ADDR|:8080}"}, "app").errors
+    assert [p.field for p in problems] == ["addr"]
+    assert "resolve in resource entries only" in problems[0].message
+    assert "WIPPY_HTTP_ADDR" in problems[0].message
