@@ -219,3 +219,54 @@ def test_memory_store_and_env_storage_outlive_a_kill_9_of_the_host_that_wrote_th
                what="app:b to restart")
     assert qnode.call("app:t", "get", "k", host="app:b") == "kept"
     assert qnode.call("app:t", "env", host="app:b") == "kept"
+
+
+def test_a_sql_queue_on_postgres_restarted_mid_consumption_processes_every_message(
+        app_dir: str, pg: PgServer) -> None:
+    pg.start()
+    write_app(app_dir, {"src/_index.yaml": f"""
+        version: "1.0"
+        namespace: app
+        entries:
+          - {{name: a, kind: process.host}}
+          - {{name: pg, kind: db.sql.postgres, dsn: "{pg.dsn} connect_timeout=3"}}
+          - {{name: drv, kind: queue.driver.sql, database: app:pg, visibility_timeout: 1s,
+             poll_interval: 100ms}}
+          - {{name: jobs, kind: queue.queue, driver: app:drv}}
+          - {{name: worker, kind: queue.consumer, queue: app:jobs, func: app:handle,
+             concurrency: 2}}
+          - {{name: handle, kind: function.py, source: file://h.py, method: handle}}
+          - {{name: t, kind: function.py, source: file://h.py, method: t}}
+    """, "src/h.py": """
+        from wippy import queue, sql, time
+
+        async def handle(body):
+            db = await sql.get("app:pg")
+            await db.execute("INSERT INTO done_ (n) VALUES ($1)", [body["n"]])
+            await time.sleep("20ms")
+            return True
+
+        async def t(op, *args):
+            db = await sql.get("app:pg")
+            if op == "publish":
+                await db.execute("CREATE TABLE IF NOT EXISTS done_ (n integer)")
+                for n in range(args[0]):
+                    await queue.publish("app:jobs", {"n": n})
+                return True
+            return [r["n"] for r in await db.query("SELECT DISTINCT n FROM done_ ORDER BY n")]
+    """})
+    with wippy.Node(app_dir, stop_timeout=5) as node:
+        hosts = _host_pids(node)
+        node.call("app:t", "publish", 100)
+
+        def done() -> list[int] | None:
+            try:
+                return node.call("app:t", "done")
+            except wippy.ProcessFailed:
+                return None                                  # the database is down
+        wait_until(lambda: len(done() or []) >= 10, 30, interval=0.05, what="consumption")
+        pg.stop()
+        pg.start()
+        assert wait_until(lambda: done() == list(range(100)) and True, 60, interval=0.1,
+                          what="every message after the restart")
+        assert _host_pids(node) == hosts

@@ -47,6 +47,8 @@ def _app(app_dir: str, db: str, handler_delay: str = "0ms") -> str:
                 raise RuntimeError("this message always fails")
             if body.get("nack_once") and msg.attempts() == 1:
                 return False
+            if body.get("slow"):
+                await time.sleep(body["slow"])       # longer than the visibility timeout
             await time.sleep("{handler_delay}")
             return True
 
@@ -129,6 +131,13 @@ def test_kill_9_of_the_node_mid_consumption_loses_no_message(app_dir: str) -> No
                    what="every message processed after the restart")
         wait_until(lambda: second.call("app:t", "info", "app:jobs")["message_count"] == 0, 30,
                    what="the table to empty")
+
+
+def test_a_handler_slower_than_the_visibility_timeout_keeps_its_claim(node: wippy.Node) -> None:
+    node.call("app:t", "publish", 300, 301, {"slow": "2500ms"})
+    wait_until(lambda: node.call("app:t", "info", "app:jobs")["message_count"] == 0, 30,
+               interval=0.05, what="the slow message to be acked")
+    assert [a for n, a in node.call("app:t", "done") if n == 300] == [1]    # delivered once
 
 
 @pytest.fixture(scope="module")

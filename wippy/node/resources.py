@@ -371,8 +371,9 @@ class ResourceHub:
         if msg_id is None:
             return True
         if msg_id == SQL_SLOT:
-            self.sqlq.exited(c.queue, pid, value, error)
-            self._pump(c.queue)
+            if not self.stopping:           # a delivery stopped with the node failed nothing
+                self.sqlq.exited(c.queue, pid, value, error)
+                self._pump(c.queue)
             return True
         if error is None and value is not False:
             self._settle(c.queue, msg_id, True, None)

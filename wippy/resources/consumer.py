@@ -8,8 +8,9 @@ the call's context values, where ``queue.message()`` finds it.
 * A memory queue's message comes in the delivery; the result settles it at the node through
   the process's EXIT: ``false`` nacks, any other return acks, an error nacks.
 * A SQL queue's delivery carries no message: the process claims one from the table itself
-  (:mod:`.sqlqueue`), runs the handler, and settles it in the table (an error of the handler
-  nacks and is logged; the process ends normally). It returns :data:`EMPTY` when no message was
+  (:mod:`.sqlqueue`), runs the handler while a second task of the process extends the claim,
+  and settles it in the table (an error of the handler nacks and is logged; the process ends
+  normally). It returns :data:`EMPTY` when no message was
   visible, so the node slows down to its poll interval; a database error ends it with that
   error, and the node backs off.
 
@@ -22,7 +23,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from .. import funcs
+from .. import coroutine, funcs
+from .. import time as wtime
+from ..errors import WippyError
 from ..runtime import table as _rt
 from . import request as _request
 from . import sqlqueue
@@ -63,6 +66,7 @@ async def _run_sql(delivery: dict[str, Any]) -> Any:
         return EMPTY
     meta = {"id": msg.id, "queue": rid, "headers": msg.headers, "attempts": msg.attempts,
             "sql": [msg.row, msg.claim]}
+    coroutine.spawn(_keep_claim, q, msg)          # stops when this process's main task ends
     try:
         ok = await funcs.call(delivery["func"], msg.body, context={MESSAGE_KEY: meta}) is not False
         why = "the handler returned false"
@@ -85,6 +89,17 @@ async def _run_sql(delivery: dict[str, Any]) -> Any:
     log.warning("queue %s: message %s failed (attempt %d): %s; it will be redelivered", rid,
                 msg.id, msg.attempts, why)
     return False
+
+
+async def _keep_claim(q: sqlqueue.SqlQueue, msg: sqlqueue.Claimed) -> None:
+    """Extend the claim every third of the visibility timeout while the handler runs."""
+    while True:
+        await wtime.sleep(max(0.05, q.visibility / 3))
+        try:
+            if not await q.extend(msg):
+                return                      # settled early, or claimed again elsewhere
+        except WippyError as exc:           # the database is down: the claim may lapse
+            log.debug("queue %s: could not extend message %s: %s", q.name, msg.id, exc)
 
 
 async def settle_sql(rid: str, where: list[Any], ack: bool, attempts: int) -> bool:

@@ -16,6 +16,8 @@ holds it). The lifecycle, as SQS's:
   was claimed again cannot delete the newer claim's row);
 * nack: the row becomes visible again after the memory driver's redelivery delay (50 ms
   doubling to 5 s), or, past ``dead_letter.max_attempts``, it is moved to the dead-letter queue;
+* while the handler runs, its delivery extends the claim every third of the visibility
+  timeout, so a slow handler is not delivered twice;
 * a delivery that never settles (its process, host or node killed) is claimed again once its
   visibility timeout passes: at-least-once delivery, and nothing committed is lost.
 
@@ -87,13 +89,13 @@ class SqlQueue:
         pg = self.db.type == "postgres"
         key = "BIGSERIAL PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT"
         real = "DOUBLE PRECISION" if pg else "REAL"
-        await self.db.run(
+        await self.db.create(
             f"CREATE TABLE IF NOT EXISTS {self.t} (id {key}, queue VARCHAR(255) NOT NULL, "
             f"msg_id VARCHAR(64) NOT NULL, body TEXT NOT NULL, headers TEXT NOT NULL, "
             f"attempts INTEGER NOT NULL DEFAULT 0, visible_at {real} NOT NULL, "
-            f"claim VARCHAR(64))", [], False)
-        await self.db.run(f"CREATE INDEX IF NOT EXISTS {self.t}_ready ON {self.t} "
-                          "(queue, visible_at, id)", [], False)
+            f"claim VARCHAR(64))")
+        await self.db.create(f"CREATE INDEX IF NOT EXISTS {self.t}_ready ON {self.t} "
+                             "(queue, visible_at, id)")
         SqlQueue._made.add(mark)
 
     async def publish(self, body: Any, headers: dict[str, Any] | None = None,
@@ -123,6 +125,13 @@ class SqlQueue:
         r = rows[0]
         return Claimed(int(r["id"]), token, str(r["msg_id"]), json.loads(r["body"]),
                        json.loads(r["headers"]), int(r["attempts"]))
+
+    async def extend(self, msg: Claimed) -> bool:
+        """Hide the message another ``visibility`` seconds from now (a handler still runs);
+        False when this claim no longer holds it."""
+        res = await self.db.run(f"UPDATE {self.t} SET visible_at = ? WHERE id = ? AND claim = ?",
+                                [_time.time() + self.visibility, msg.row, msg.claim], False)
+        return bool(res["rows_affected"])
 
     async def ack(self, msg: Claimed) -> bool:
         """Delete the message; False when this claim no longer holds it."""
