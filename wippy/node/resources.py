@@ -200,6 +200,12 @@ class ResourceHub:
         return {"size": len(kv), "max_size": kv.max_size}     # info
 
     # env.storage.memory
+    async def local_request(self, family: str, op: str, *a: Any) -> Any:
+        """``request`` for the node's own use of the env resolver: answered here, never waits."""
+        if family != "env":
+            raise ResourceError("INVALID", f"unknown resource request {family}.{op}")
+        return self._env_op(op, *a)
+
     def _env_op(self, op: str, rid: str, *a: Any) -> Any:
         values = self.env.get(rid)
         if values is None:

@@ -529,10 +529,8 @@ _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}")
 def _addr(value: Any, path: str, ctx: _Ctx) -> Any:
     """Wippy's listen address: ``:8080``, ``0.0.0.0:443``, ``127.0.0.1:9090``, ``[::1]:80``."""
     m = _ADDR_RE.fullmatch(value) if isinstance(value, str) else None
-    if isinstance(value, str) and "${" in value:
-        return ctx.error(path, "${env:...} placeholders resolve in resource entries only (not "
-                               "yet in an http.service's addr): set the address from the "
-                               "environment with WIPPY_HTTP_ADDR")
+    if isinstance(value, str) and _PLACEHOLDER_RE.search(value):
+        return value            # ${env:...}: resolved by the node when it starts the server
     if m is None or int(m.group(1)) > 65535:
         return ctx.error(path, f"must be a listen address like ':8080' or '127.0.0.1:8080', "
                                f"got {describe(value)}")
