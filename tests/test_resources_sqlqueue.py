@@ -153,3 +153,45 @@ def test_sql_queue_on_postgres_with_competing_handlers(app_dir: str, pg_dsn: str
         wait_until(lambda: _distinct(node) >= set(range(1000, 1060)), 30, interval=0.05,
                    what="every message handled")
         assert node.call("app:t", "info", "app:jobs")["message_count"] == 0
+
+
+def test_a_lua_handler_on_a_sql_queue_settles_early_and_the_first_settlement_wins(
+        app_dir: str) -> None:
+    write_app(app_dir, {"src/_index.yaml": """
+        version: "1.0"
+        namespace: app
+        entries:
+          - {name: a, kind: process.host}
+          - {name: db, kind: db.sql.sqlite, file: data/q.db}
+          - {name: drv, kind: queue.driver.sql, database: app:db, poll_interval: 100ms}
+          - {name: jobs, kind: queue.queue, driver: app:drv}
+          - {name: worker, kind: queue.consumer, queue: app:jobs, func: app:handle}
+          - {name: handle, kind: function.lua, source: file://h.lua, method: handle,
+             modules: [queue, sql]}
+          - {name: t, kind: function.lua, source: file://h.lua, method: t, modules: [queue, sql]}
+    """, "src/h.lua": """
+        local queue = require("queue")
+        local sql = require("sql")
+        local function handle(body)
+          local msg = queue.message()
+          local db = sql.get("app:db")
+          db:execute("INSERT INTO seen_ (n, id, hdr) VALUES (?, ?, ?)", {body.n, msg:id(), msg:header("k")})
+          msg:ack()
+          return false                   -- too late: the ack settled it
+        end
+        local function t(op)
+          local db = sql.get("app:db")
+          if op == "publish" then
+            db:execute("CREATE TABLE IF NOT EXISTS seen_ (n INTEGER, id TEXT, hdr TEXT)")
+            return queue.publish("app:jobs", {n = 7}, {k = "v"})
+          end
+          local info = queue.info("app:jobs")
+          return {rows = db:query("SELECT n, hdr FROM seen_"), left = info.message_count}
+        end
+        return {handle = handle, t = t}
+    """})
+    with wippy.Node(app_dir, stop_timeout=5) as node:
+        assert node.call("app:t", "publish") is True
+        got = wait_until(lambda: (r := node.call("app:t", "state")) and r["rows"]
+                         and r["left"] == 0 and r, 20, interval=0.05, what="the message handled")
+        assert got["rows"] == [{"n": 7, "hdr": "v"}]      # once: the false return nacked nothing
