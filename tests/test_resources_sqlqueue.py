@@ -1,11 +1,13 @@
 """The durable queue driver ``queue.driver.sql`` in a real node: messages are rows of a table
 (SQLite here, PostgreSQL below), consumed by handlers on hosts, acked by deleting the row,
-nacked back with a delay, dead-lettered past ``max_attempts``; and after a kill -9 of the
-node (its hosts die with it) mid-consumption, a new node processes every message: at least
-once, none lost."""
+nacked back with a delay, dead-lettered past ``max_attempts``, kept by a handler slower than
+the visibility timeout, delivered again when its consumer's host is killed; and after a
+kill -9 of the node (its hosts die with it) mid-consumption, a new node processes every
+message: at least once, none lost."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 from typing import Iterator
 
@@ -47,6 +49,8 @@ def _app(app_dir: str, db: str, handler_delay: str = "0ms") -> str:
                 raise RuntimeError("this message always fails")
             if body.get("nack_once") and msg.attempts() == 1:
                 return False
+            if body.get("hang") and msg.attempts() == 1:
+                await time.sleep("1h")               # its host is killed meanwhile
             if body.get("slow"):
                 await time.sleep(body["slow"])       # longer than the visibility timeout
             await time.sleep("{handler_delay}")
@@ -138,6 +142,17 @@ def test_a_handler_slower_than_the_visibility_timeout_keeps_its_claim(node: wipp
     wait_until(lambda: node.call("app:t", "info", "app:jobs")["message_count"] == 0, 30,
                interval=0.05, what="the slow message to be acked")
     assert [a for n, a in node.call("app:t", "done") if n == 300] == [1]    # delivered once
+
+
+def test_kill_9_of_a_consumers_host_redelivers_its_claimed_message(node: wippy.Node) -> None:
+    node.call("app:t", "publish", 400, 401, {"hang": True})
+    wait_until(lambda: 400 in _distinct(node), 20, interval=0.05, what="the first delivery")
+    for h in node.status(processes=False)["hosts"]:
+        if h["host"] == "app:b":
+            os.kill(h["os_pid"], signal.SIGKILL)             # the claim can no longer be kept
+    assert wait_until(lambda: [a for n, a in node.call("app:t", "done") if n == 400] == [1, 2]
+                      and node.call("app:t", "info", "app:jobs")["message_count"] == 0, 30,
+                      interval=0.05, what="the redelivery after the visibility timeout")
 
 
 @pytest.fixture(scope="module")
