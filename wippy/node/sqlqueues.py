@@ -45,6 +45,7 @@ class _State:
     failures: int = 0
     down_until: float = 0.0
     timer: Any = None
+    timer_at: float = 0.0
 
 
 class SqlDispatch:
@@ -135,8 +136,12 @@ class SqlDispatch:
                             error.get("message"))
 
     def _wake_at(self, rid: str, st: _State, when: float) -> None:
-        if st.timer is None:
-            st.timer = self._call_later(max(0.0, when - self._clock()), self._fire, rid)
+        if st.timer is not None and st.timer_at <= when:
+            return                          # an earlier wake-up is due anyway
+        if st.timer is not None:
+            st.timer.cancel()
+        st.timer_at = when
+        st.timer = self._call_later(max(0.0, when - self._clock()), self._fire, rid)
 
     def _fire(self, rid: str) -> None:
         st = self.queues.get(rid)
