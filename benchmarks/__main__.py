@@ -7,7 +7,7 @@ Usage::
 
 A TOKEN is a family (``floor``, ``mp``, ``inproc``, ``ray``, ``wippy``), a case
 (``roundtrip``, ``oneway``, ``inproc``, ``spawn``, ``memory``, ``restart``, ``cpu``,
-``registry``, ``workflow``, ``flood``, ``bigmsg``), a unit name (see ``--list``) or ``case/family`` (``roundtrip/wippy``). The floor
+``registry``, ``workflow``, ``flood``, ``bigmsg``, ``queue``, ``store``, ``sql``), a unit name (see ``--list``) or ``case/family`` (``roundtrip/wippy``). The floor
 of every selected case runs too unless ``--no-floor``.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from . import (
     peers_mp,
     peers_ray,
     registry_cases,
+    resource_cases,
     wippy_cases,
     workflow_cases,
 )
@@ -68,7 +69,7 @@ def all_units() -> list[Unit]:
     """Every unit, in run order: floors first, then peers, then wippy."""
     return [*floor.UNITS, *peers_mp.UNITS, *peers_inproc.UNITS, *peers_ray.UNITS,
             *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS, *http_cases.UNITS,
-            *flood_cases.UNITS]
+            *flood_cases.UNITS, *resource_cases.UNITS]
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

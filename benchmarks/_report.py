@@ -52,6 +52,10 @@ CASES: dict[str, str] = {
     "flood": "a sender outrunning a slow receiver on another host: receiver RSS, when the "
              "sender is told, lateness of a neighbour's timers",
     "bigmsg": "one-way 1 MiB messages across OS processes",
+    "queue": "queue publish -> consume throughput (memory and SQL drivers) vs an asyncio.Queue "
+             "broker over the same hops",
+    "store": "store.memory set/get per second vs a dict behind one pipe hop",
+    "sql": "SELECT round trip through a db.sql.postgres entry vs psycopg directly",
 }
 
 #: The system each case is compared against.
@@ -66,6 +70,9 @@ FLOOR_SYSTEM: dict[str, str] = {
     "cpu": "floor:1-proc",
     "http": "floor:granian",
     "bigmsg": "floor:zmq",
+    "queue": "floor:asyncio-queue",
+    "store": "floor:dict-pipe",
+    "sql": "floor:psycopg",
 }
 
 #: Order of systems inside one case in the table.

@@ -236,6 +236,7 @@ class _Lines:
     def __init__(self, proc: "subprocess.Popen[str]") -> None:
         self.proc = proc
         self.seen: list[str] = []
+        self._partial = b""
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
         import select
@@ -248,12 +249,16 @@ class _Lines:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no line with {text!r} in:\n{''.join(self.seen)}")
-            ready, _, _ = select.select([self.proc.stderr], [], [], min(left, 0.5))
+            # read the fd itself: a buffered readline() after select() can swallow lines
+            # that arrived together, leaving them in the buffer while select() waits on
+            fd = self.proc.stderr.fileno()              # type: ignore[union-attr]
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
             if ready:
-                line = self.proc.stderr.readline()      # type: ignore[union-attr]
-                if not line:
+                chunk = os.read(fd, 65536)
+                if not chunk:
                     raise AssertionError(f"stderr closed before {text!r}:\n{''.join(self.seen)}")
-                self.seen.append(line)
+                *whole, self._partial = (self._partial + chunk).split(b"\n")
+                self.seen.extend(line.decode(errors="replace") + "\n" for line in whole)
 
 
 @pytest.mark.integration

@@ -26,7 +26,7 @@ def test_kind_sets_cover_the_first_set_of_spec_s3() -> None:
         "function.py", "library.lua", "workflow.lua", "workflow.py", "process.service",
         "supervisor", "registry.entry", "security.policy", "http.service", "http.router",
         "http.endpoint", "db.sql.sqlite", "db.sql.postgres", "store.memory", "store.sql",
-        "queue.driver.memory", "queue.queue", "queue.consumer", "env.storage.os",
+        "queue.driver.memory", "queue.driver.sql", "queue.queue", "queue.consumer", "env.storage.os",
         "env.storage.memory", "env.storage.file", "env.storage.static", "env.storage.router",
         "env.variable"}
     assert kinds.HOST_KINDS == {"process.host", "terminal.host"}

@@ -192,3 +192,20 @@ def test_metrics_merge_sums_counters_and_inc_dec_gauges_and_takes_the_last_set()
         wippy_metrics.counter_add("orders_total", -1)
 
 
+
+
+def test_a_placeholder_in_an_http_service_addr_is_kept_raw_for_the_node_to_resolve() -> None:
+    from wippy.registry.kinds import validate
+    checked = validate("http.service", {"addr": "${env:HTTP_ADDR|:8080}"}, "app")
+    assert checked.errors == []
+    assert checked.data["addr"] == "${env:HTTP_ADDR|:8080}"
+    assert [p.field for p in validate("http.service", {"addr": "${nope"}, "app").errors] == ["addr"]
+
+
+def test_resolve_now_runs_the_resolver_to_its_end_without_a_process() -> None:
+    async def request(family: str, op: str, *a: object) -> object:
+        return None
+    assert envvars.resolve_now(None, "at ${env:WIPPY_T_UNSET_X|:9000}", request) == "at :9000"
+    with pytest.raises(ResourceError) as err:
+        envvars.resolve_now(None, "${env:WIPPY_T_UNSET_X}", request, "field 'addr'")
+    assert "field 'addr'" in str(err.value)

@@ -7,10 +7,11 @@ handler runs for, with Wippy's names (S13). Lua's ``queue`` module is a view of 
     msg = queue.message()              # inside a queue.consumer's handler
     msg.id(); msg.header("priority"); msg.headers(); await msg.ack()   # or nack(): settle early
 
-A ``queue.queue`` on ``queue.driver.memory`` lives in the node; each message is handed to one
-of its ``queue.consumer`` entries, which runs its function on a host with the body as the
-argument: returning ``False`` or raising nacks (the message comes back after a growing delay),
-anything else acks.
+A ``queue.queue`` on ``queue.driver.memory`` lives in the node; one on ``queue.driver.sql``
+(wippy's own, durable) is a table, written here through the database's pool. Each message is
+handed to one of its ``queue.consumer`` entries, which runs its function on a host with the
+body as the argument: returning ``False`` or raising nacks (the message comes back after a
+growing delay), anything else acks.
 
 Checked actions (S9): ``queue.publish`` and ``queue.publish.queue`` [queue id] (Wippy checks
 both), ``queue.info`` [queue id].
@@ -22,7 +23,8 @@ from typing import Any, Mapping
 from . import funcs
 from .errors import ResourceError
 from .resources import request as _request
-from .resources.consumer import MESSAGE_KEY
+from .resources import sqlqueue as _sqlq
+from .resources.consumer import MESSAGE_KEY, settle_sql
 from .runtime import table as _rt
 
 __all__ = ["publish", "message", "info", "Message"]
@@ -38,14 +40,17 @@ async def publish(queue_id: str, data: Any, headers: Mapping[str, Any] | None = 
     rt = _rt.get()
     rt.check("queue.publish", queue_id)
     rt.check("queue.publish.queue", queue_id)
-    await _request("queue", "publish", queue_id, data, dict(headers or {}))
+    await _sqlq.publish_any(rt, queue_id, data, dict(headers or {}), _request)
     return True
 
 
 async def info(queue_id: str) -> dict[str, Any]:
     """``{message_count, ready, in_flight, consumer_count, ...}``."""
-    _rt.get().check("queue.info", queue_id)
-    return await _request("queue", "info", queue_id)
+    rt = _rt.get()
+    rt.check("queue.info", queue_id)
+    q = await _sqlq.for_queue(rt, queue_id, _request)
+    info = await _request("queue", "info", queue_id)
+    return info if q is None else {**info, **await q.stats()}
 
 
 class Message:
@@ -74,6 +79,9 @@ class Message:
         if self.settled:
             return False
         self.settled = True
+        if self._meta.get("sql"):
+            return await settle_sql(str(self._meta.get("queue")), list(self._meta["sql"]), ack,
+                                    self.attempts())
         return bool(await _request("queue", "settle", self._meta.get("queue"), self.id(), ack))
 
     async def ack(self) -> bool:

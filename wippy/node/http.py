@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..core import osproc, protocol
+from ..errors import WippyError
 from ..http.server import STATS_SYSTEM, ServerExit, server_main
 from ..registry.entry import Kind
 from ..supervision.backoff import host_restart_delay
@@ -111,7 +112,8 @@ class HttpSupervisor:
                  start_host: Callable[[str], None], new_serial: Callable[[], int],
                  call_later: Callable[..., Any], spec_base: dict[str, Any],
                  clock: Callable[[], float] = _time.monotonic,
-                 env: Mapping[str, str] = os.environ) -> None:
+                 env: Mapping[str, str] = os.environ,
+                 resolve: Callable[[str, str], str] | None = None) -> None:
         self._fork = fork
         self._welcome = welcome
         self._server_down = server_down
@@ -122,6 +124,7 @@ class HttpSupervisor:
         self._spec_base = spec_base
         self._clock = clock
         self._overrides = addr_overrides(env.get(ADDR_ENV))
+        self._resolve = resolve        # ${env:...} in addr (text, where) -> text
         self.entries: dict[str, dict[str, Any]] = {}      # running service id -> stored entry
         self.servers: dict[int, ServerProc] = {}
         self._all: Mapping[str, Mapping[str, Any]] = {}
@@ -164,14 +167,27 @@ class HttpSupervisor:
             self._start(eid)
 
     def _addr(self, eid: str, entry: Mapping[str, Any]) -> str:
-        return self._overrides.get(eid) or self._overrides.get("*") or \
+        """The address to listen on; raises WippyError when a placeholder in it resolves to
+        nothing."""
+        addr = self._overrides.get(eid) or self._overrides.get("*") or \
             str((entry.get("data") or {}).get("addr"))
+        if "${" in addr and self._resolve is not None:
+            addr = str(self._resolve(addr, "field 'addr'"))
+        return addr
 
     def _start(self, eid: str) -> None:
         entry = self.entries[eid]
         data = entry.get("data") or {}
         handlers = data.get("handlers") or {}
-        addr = self._addr(eid, entry)
+        try:
+            addr = self._addr(eid, entry)
+        except WippyError as exc:
+            message = f"http.service {eid}: {exc}"
+            if self.booting:
+                self.boot_error = self.boot_error or message
+            else:
+                log.error("%s", message)
+            return
         sp = ServerProc(self._new_serial(), eid, addr)
         self.servers[sp.serial] = sp
         self._fork({**self._spec_base, "role": HTTP_ROLE, "serial": sp.serial,

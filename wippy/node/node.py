@@ -40,6 +40,7 @@ from ..registry import loader
 from ..registry.changes import changed_ids
 from ..registry.entry import Kind as EntryKind
 from ..registry.store import Store
+from ..resources.envvars import resolve_now
 from ..runtime import scheduler
 from ..security.book import BOOK
 from ..security.context import denials, set_strict
@@ -121,7 +122,9 @@ class NodeServer:
             self.zygote.fork_host, self._welcome_server, self._member_down,
             self.control.send_host, lambda h: self.hosts.set_workers(h, 1), self._new_serial,
             call_later, {"rundir": self.rundir.path, "store": self.store.path,
-                         "app_dir": self.app_dir, "log_level": opts.log_level})
+                         "app_dir": self.app_dir, "log_level": opts.log_level},
+            resolve=lambda text, where: resolve_now(self.store, text,
+                                                    self.resources.local_request, where))
         self.observe = ObserveSupervisor(
             opts.observe, opts.observe_token, self.zygote.fork_host, self._new_serial, call_later,
             {"rundir": self.rundir.path, "data_dir": self.data_dir, "log_level": opts.log_level,

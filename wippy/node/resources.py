@@ -10,7 +10,9 @@ place and reached by message (a REQUEST ``ReqOp.RESOURCE``, answered on the cont
   process's EXIT settles the message: a normal exit acks it unless the value is ``false``, an
   error exit (the handler raised, the process was killed, its host died) nacks it, and a
   nacked message comes back after its redelivery delay. A handler may settle early through
-  ``queue.message():ack()`` (single-shot: whichever comes first wins).
+  ``queue.message():ack()`` (single-shot: whichever comes first wins);
+* queues on ``queue.driver.sql``: only when to start their consumers' deliveries
+  (:mod:`.sqlqueues`); the messages are rows, claimed and settled by the delivery processes.
 
 Why the node: it outlives every host, already answers requests from all of them, and a dict
 operation costs it microseconds. Rejected: a service process on a host (one more supervised
@@ -35,6 +37,7 @@ from ..resources.kv import MemoryKV
 from ..resources.mqueue import MemoryQueue, QueuedMessage
 from ..security.lifecycle import service_context
 from .control import Reply
+from .sqlqueues import SQL_SLOT, SqlDispatch
 
 __all__ = ["ResourceHub", "SPAWN_RETRY_S", "SWEEP_EVERY_S"]
 
@@ -83,6 +86,7 @@ class ResourceHub:
         self.consumers: dict[str, _Consumer] = {}
         self._by_pid: dict[str, _Consumer] = {}
         self._pump_at: dict[str, Any] = {}       # queue id -> its pending wake-up timer
+        self.sqlq = SqlDispatch(self._start, entry, call_later, clock, self._pump)
         self.started = False
         self.stopping = False
 
@@ -109,8 +113,10 @@ class ResourceHub:
                 self.stores[eid].max_size = _max_size(entry)
             if eid in self.env and kind != Kind.ENV_STORAGE_MEMORY.value:
                 del self.env[eid]
+            if eid in self.sqlq.queues and not self.sqlq.is_sql(eid):
+                self.sqlq.forget(eid)
             if eid in self.queues:
-                if kind != Kind.QUEUE_QUEUE.value:
+                if kind != Kind.QUEUE_QUEUE.value or self.sqlq.is_sql(eid):
                     self._drop_queue(eid)
                 else:
                     self._configure_queue(self.queues[eid], entry)
@@ -194,6 +200,12 @@ class ResourceHub:
         return {"size": len(kv), "max_size": kv.max_size}     # info
 
     # env.storage.memory
+    async def local_request(self, family: str, op: str, *a: Any) -> Any:
+        """``request`` for the node's own use of the env resolver: answered here, never waits."""
+        if family != "env":
+            raise ResourceError("INVALID", f"unknown resource request {family}.{op}")
+        return self._env_op(op, *a)
+
     def _env_op(self, op: str, rid: str, *a: Any) -> Any:
         values = self.env.get(rid)
         if values is None:
@@ -215,6 +227,9 @@ class ResourceHub:
         q = self.queues.get(rid)
         if q is None:
             entry = self._resource(rid, Kind.QUEUE_QUEUE, "queue")
+            if self.sqlq.is_sql(rid):
+                raise ResourceError("INVALID", f"queue {rid} is on a queue.driver.sql: its "
+                                               "messages are rows, written by the hosts")
             q = self.queues[rid] = MemoryQueue(rid)
             self._configure_queue(q, entry)
         return q
@@ -243,10 +258,15 @@ class ResourceHub:
             return msg_id
         if op == "settle":
             return self._settle(rid, str(a[0]), bool(a[1]), None)
+        if op == "poke":
+            self.sqlq.poke(rid)
+            self._pump(rid)
+            return True
         if op == "info":
-            q = self.queue(rid)
-            return {**q.stats(), "consumer_count": sum(
-                1 for c in self.consumers.values() if c.queue == rid)}
+            count = sum(1 for c in self.consumers.values() if c.queue == rid)
+            if self.sqlq.is_sql(rid):
+                return {"consumer_count": count}        # the host adds the table's counts
+            return {**self.queue(rid).stats(), "consumer_count": count}
         raise ResourceError("INVALID", f"unknown queue request {op}")
 
     # -- deliveries ----------------------------------------------------------------------
@@ -256,6 +276,9 @@ class ResourceHub:
             return
         consumers = [c for c in self.consumers.values() if c.queue == rid]
         if not consumers:
+            return
+        if self.sqlq.is_sql(rid):
+            self.sqlq.pump(rid, consumers)
             return
         try:
             q = self.queue(rid)
@@ -284,20 +307,27 @@ class ResourceHub:
     def _deliver(self, c: _Consumer, q: MemoryQueue, msg: QueuedMessage) -> bool:
         delivery = {"id": msg.id, "queue": q.name, "body": msg.body, "headers": msg.headers,
                     "attempts": msg.attempts, "func": c.func}
-        try:
-            pid = self._spawn(c.id, c.host, [delivery], security=c.security)
-        except ProcessNotFound as exc:
+        if self._start(c, delivery, msg.id) is None:
             q.in_flight.pop(msg.id, None)
             msg.attempts -= 1
             q.restore(msg)
+            return False
+        return True
+
+    def _start(self, c: _Consumer, delivery: dict[str, Any], msg_id: str = SQL_SLOT) -> str | None:
+        """Spawn one delivery of consumer ``c``; None when its host has no ready worker (the
+        consumer then waits, and is pumped again after SPAWN_RETRY_S)."""
+        try:
+            pid = self._spawn(c.id, c.host, [delivery], security=c.security)
+        except ProcessNotFound as exc:
             if not c.waiting_host:
                 c.waiting_host = True
                 log.debug("consumer %s waits for its host: %s", c.id, exc)
                 self._call_later(SPAWN_RETRY_S, self._host_retry, c.id)
-            return False
-        c.running[pid] = msg.id
+            return None
+        c.running[pid] = msg_id
         self._by_pid[pid] = c
-        return True
+        return pid
 
     def _host_retry(self, cid: str) -> None:
         c = self.consumers.get(cid)
@@ -345,6 +375,11 @@ class ResourceHub:
             return False
         msg_id = c.running.pop(pid, None)
         if msg_id is None:
+            return True
+        if msg_id == SQL_SLOT:
+            if not self.stopping:           # a delivery stopped with the node failed nothing
+                self.sqlq.exited(c.queue, pid, value, error)
+                self._pump(c.queue)
             return True
         if error is None and value is not False:
             self._settle(c.queue, msg_id, True, None)

@@ -67,6 +67,7 @@ class Kind(str, enum.Enum):
     STORE_MEMORY = "store.memory"
     STORE_SQL = "store.sql"
     QUEUE_DRIVER_MEMORY = "queue.driver.memory"
+    QUEUE_DRIVER_SQL = "queue.driver.sql"
     QUEUE_QUEUE = "queue.queue"
     QUEUE_CONSUMER = "queue.consumer"
     ENV_STORAGE_OS = "env.storage.os"
@@ -97,7 +98,8 @@ HTTP_KINDS = _family(Kind.HTTP_SERVICE, Kind.HTTP_ROUTER, Kind.HTTP_ENDPOINT)
 #: Resources (S13): SQL databases, key-value stores, queues and their drivers, environment.
 SQL_KINDS = _family(Kind.DB_SQLITE, Kind.DB_POSTGRES)
 STORE_KINDS = _family(Kind.STORE_MEMORY, Kind.STORE_SQL)
-QUEUE_KINDS = _family(Kind.QUEUE_DRIVER_MEMORY, Kind.QUEUE_QUEUE, Kind.QUEUE_CONSUMER)
+QUEUE_KINDS = _family(Kind.QUEUE_DRIVER_MEMORY, Kind.QUEUE_DRIVER_SQL, Kind.QUEUE_QUEUE,
+                      Kind.QUEUE_CONSUMER)
 ENV_STORAGE_KINDS = _family(Kind.ENV_STORAGE_OS, Kind.ENV_STORAGE_MEMORY, Kind.ENV_STORAGE_FILE,
                             Kind.ENV_STORAGE_STATIC, Kind.ENV_STORAGE_ROUTER)
 ENV_KINDS = ENV_STORAGE_KINDS | {Kind.ENV_VARIABLE.value}

@@ -529,6 +529,8 @@ _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}")
 def _addr(value: Any, path: str, ctx: _Ctx) -> Any:
     """Wippy's listen address: ``:8080``, ``0.0.0.0:443``, ``127.0.0.1:9090``, ``[::1]:80``."""
     m = _ADDR_RE.fullmatch(value) if isinstance(value, str) else None
+    if isinstance(value, str) and _PLACEHOLDER_RE.search(value):
+        return value            # ${env:...}: resolved by the node when it starts the server
     if m is None or int(m.group(1)) > 65535:
         return ctx.error(path, f"must be a listen address like ':8080' or '127.0.0.1:8080', "
                                f"got {describe(value)}")
@@ -738,8 +740,13 @@ SCHEMAS["store.sql"] = {
     "cleanup_interval": (_duration(False), "0s"), "lifecycle": _PLAIN_LIFECYCLE,
 }
 SCHEMAS["queue.driver.memory"] = {"lifecycle": _PLAIN_LIFECYCLE}
+SCHEMAS["queue.driver.sql"] = {                 # wippy's own: a durable queue in a table
+    "database": (_ref(SQL_REF), REQUIRED), "table_name": (_identifier, "wippy_queue"),
+    "visibility_timeout": (_duration(True), "30s"), "poll_interval": (_duration(True), "1s"),
+    "lifecycle": _PLAIN_LIFECYCLE,
+}
 SCHEMAS["queue.queue"] = {
-    "driver": (_ref(frozenset({"queue.driver.memory"})), REQUIRED),
+    "driver": (_ref(frozenset({"queue.driver.memory", "queue.driver.sql"})), REQUIRED),
     "codec": (_enum(("json/plain", "application/msgpack")), "json/plain"),
     "queue_name": (_str, OPTIONAL), "driver_options": (_mapping(None), {}),
     "dead_letter": (_mapping({"queue": (_ref(frozenset({"queue.queue"})), OPTIONAL),

@@ -66,6 +66,18 @@ class Database:
     async def run(self, sql: str, params: list[Any], rows: bool, prepare: bool = False) -> Any:
         return await to_thread(self.run_blocking, sql, params, rows, prepare)
 
+    async def create(self, sql: str) -> None:
+        """Run ``CREATE ... IF NOT EXISTS``, which PostgreSQL does not make safe against a
+        concurrent twin (two hosts creating the same table: one fails on a catalog unique
+        index once the other committed); the retry then finds the object there."""
+        for attempt in range(3):
+            try:
+                await self.run(sql, [], False)
+                return
+            except ResourceError as exc:
+                if attempt == 2 or not ("already exists" in str(exc) or "duplicate key" in str(exc)):
+                    raise
+
 
 async def database(rt: Any, entry_id: str, request: envvars.Request) -> Database:
     """The pool of entry ``entry_id`` as the registry holds it now. Raises ResourceError:

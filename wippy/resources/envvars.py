@@ -31,7 +31,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from ..errors import ResourceError
 from ..registry.entry import ENV_STORAGE_KINDS, Kind, app_root
 
-__all__ = ["EnvIndex", "index", "get", "set_value", "get_all", "resolve", "has_placeholders",
+__all__ = ["EnvIndex", "index", "get", "set_value", "get_all", "resolve", "resolve_now",
+           "has_placeholders",
            "parse_env_file", "Request"]
 
 #: ``request(family, op, *args)``: ask the node (``wippy.node.resources``).
@@ -301,3 +302,16 @@ async def resolve(store: Any, value: Any, request: Request, where: str = "") -> 
             out.append(default)
     out.append(value[pos:])
     return "".join(out)
+
+
+def resolve_now(store: Any, value: Any, request: Request, where: str = "") -> Any:
+    """:func:`resolve` run to its end at once, for a caller outside any process (the node,
+    resolving an ``http.service``'s ``addr``) whose ``request`` answers without waiting.
+    Raises ResourceError as :func:`resolve` does."""
+    coro = resolve(store, value, request, where)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise ResourceError("INTERNAL", f"{where}: resolving a placeholder had to wait")

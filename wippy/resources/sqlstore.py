@@ -60,10 +60,10 @@ class SqlStore:
         if mark in SqlStore._made:
             return
         pg = self.db.type == "postgres"
-        await self.db.run(
+        await self.db.create(
             f"CREATE TABLE IF NOT EXISTS {self.t} ({self.k} {'VARCHAR(255)' if pg else 'TEXT'} "
             f"PRIMARY KEY, {self.v} {'BYTEA' if pg else 'BLOB'} NOT NULL, "
-            f"{self.e} {'BIGINT' if pg else 'INTEGER'})", [], False)
+            f"{self.e} {'BIGINT' if pg else 'INTEGER'})")
         SqlStore._made.add(mark)
 
     def _live(self) -> str:
