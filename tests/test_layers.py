@@ -34,7 +34,8 @@ LADDER: list[tuple[str, ...]] = [
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
-     "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics"),
+     "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
+     "wippy.fs", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun", "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
