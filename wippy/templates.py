@@ -23,6 +23,7 @@ and line), or :class:`wippy.PermissionDenied`.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Mapping
 
 from .errors import ResourceError
@@ -33,8 +34,9 @@ from .runtime import table as _rt
 
 __all__ = ["get", "Set"]
 
-# (store version, set id) -> {template name: entry}; parsed templates by (entry id, key)
-_INDEX: dict[Any, dict[str, dict[str, Any]]] = {}
+# store -> (its version, set id) -> {template name: entry}; parsed templates by (entry id, key)
+_INDEX: weakref.WeakKeyDictionary[Any, dict[Any, dict[str, dict[str, Any]]]] = \
+    weakref.WeakKeyDictionary()
 _PARSED: dict[tuple[str, str], Template] = {}
 _MAX_CACHED = 1024           # parsed templates kept per OS process (dropped all at once past it)
 
@@ -81,16 +83,17 @@ class Set:
     def _members(self) -> dict[str, dict[str, Any]]:
         store = self._store
         key = (store.version(), self.id)
-        got = _INDEX.get(key)
+        index = _INDEX.setdefault(store, {})
+        got = index.get(key)
         if got is None:
             got = {}
             for eid, e in store.entries().items():
                 if e.get("kind") == "template.jet" and (e.get("data") or {}).get("set") == self.id:
                     name = (e.get("meta") or {}).get("name") or eid.partition(":")[2]
                     got[str(name)] = e
-            if len(_INDEX) > 64:
-                _INDEX.clear()
-            _INDEX[key] = got
+            if len(index) > 64:
+                index.clear()
+            index[key] = got
         return got
 
     def render(self, name: str, data: Mapping[str, Any] | None = None) -> str:
