@@ -35,7 +35,8 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
      "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
-     "wippy.fs", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun", "wippy.sanitize"),
+     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun",
+     "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program

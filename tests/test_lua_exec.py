@@ -70,7 +70,7 @@ def test_docs_acquire_and_simple_command_examples(host_factory):
 
 def test_docs_streams_example_reads_stdout_and_stderr(host_factory, tmp_path):
     script = tmp_path / "process-data.sh"
-    script.write_text("#!/bin/sh\necho out-line\necho err-line >&2\nexit 3\n")
+    script.write_text("#!/bin/sh\necho out-line\necho err-line >&2\n")
     script.chmod(0o755)
     got = run(host_factory, [executor(default_work_dir=str(tmp_path), default_env=PATH_ENV)], """
         local executor = exec.get("app:exec")
@@ -104,11 +104,11 @@ def test_docs_streams_example_reads_stdout_and_stderr(host_factory, tmp_path):
         stderr:close()
 
         if exit_code ~= 0 then
-            return {exit_code, result, table.concat(err_output)}
+            return nil, errors.new("INTERNAL", table.concat(err_output))
         end
 
         return result""")
-    assert got == [3, "out-line\n", "err-line\n"]
+    assert got == "out-line\n"
 
 
 def test_docs_write_stdin_example_pipes_data_through_sort(host_factory):
@@ -166,6 +166,61 @@ def test_docs_work_dir_env_and_start_wait_examples(host_factory, tmp_path):
         local _, waited = proc:wait()
         return {out:read(), again:kind(), waited:kind()}""", str(tmp_path))
     assert got == [f"production:true:{tmp_path}\n", "Invalid", "Invalid"]
+
+
+def test_docs_creating_a_process_examples_make_processes_without_starting_them(host_factory):
+    got = run(host_factory, [executor()], """
+        local api_key = "k"
+        local executor = exec.get("app:exec")
+        -- Simple command
+        local proc, err = executor:exec("echo 'Hello, World!'")
+
+        -- With working directory
+        local proc = executor:exec("npm install", {
+            work_dir = "/app/project"
+        })
+
+        -- With environment variables
+        local proc = executor:exec("python script.py", {
+            work_dir = "/scripts",
+            env = {
+                PYTHONPATH = "/app/lib",
+                DEBUG = "true",
+                API_KEY = api_key
+            }
+        })
+
+        -- Run shell script
+        local proc = executor:exec("./deploy.sh production", {
+            work_dir = "/app/scripts",
+            env = {
+                DEPLOY_ENV = "production"
+            }
+        })
+        local _, not_started = proc:wait()
+        return not_started:message()""")
+    assert got == "process not started: call start() first"
+
+
+def test_docs_signal_and_close_block_as_written(host_factory):
+    got = run(host_factory, [executor()], """
+        local executor = exec.get("app:exec")
+        local proc = executor:exec("sleep 30")
+        proc:start()
+
+        -- ... later, need to stop it ...
+
+        -- Graceful shutdown (SIGTERM)
+        proc:close()
+
+        -- Or force kill (SIGKILL)
+        proc:close(true)
+
+        -- Or send specific signal
+        local SIGINT = 2
+        local ok, err = proc:signal(SIGINT)
+        return err:message()""")
+    assert got == "process is closed"
 
 
 def test_docs_signal_and_close_examples_stop_a_long_command(host_factory):

@@ -26,31 +26,31 @@ Operations run in the calling process's slice: local file calls are short, and a
 per call would cost more than most of them (Wippy's are synchronous too). A file a process
 leaves open is closed when the process ends.
 
-Rejected: confining with ``openat2(RESOLVE_BENEATH)`` (Linux 5.6+ only, and not in Python's
+Left open: a directory of the path swapped for a symlink by another OS process between the
+check and the open (files are opened with ``O_NOFOLLOW``, so the last part cannot be; no wippy
+API makes symlinks). Rejected: confining with ``openat2(RESOLVE_BENEATH)`` (Linux 5.6+ only, and not in Python's
 standard library); checking the textual path alone (a symlink inside the root would lead out).
 """
 from __future__ import annotations
 
 import enum
 import os
-import stat as _stat
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import PermissionDenied, ResourceError
+from .fsfile import DEFAULT_READ, DIR, FILE, File, Scanner, info
 from .registry.entry import app_root, is_inside
 from .runtime import table as _rt
 
 __all__ = ["get", "Volume", "File", "Scanner", "type", "seek", "DEFAULT_READ"]
 
-DEFAULT_READ = 4096            # Wippy's default size for file:read()
-_GO_MODE_DIR = 1 << 31         # Go's os.ModeDir, which Wippy's stat reports in `mode`
 
 
 class type:  # noqa: N801 - Wippy's name: fs.type.FILE
     """Entry types (``readdir``, ``stat``)."""
 
-    FILE = "file"
-    DIR = "directory"
+    FILE = FILE
+    DIR = DIR
 
 
 class seek:  # noqa: N801 - Wippy's name: fs.seek.SET
@@ -74,7 +74,9 @@ _FLAGS = {WriteMode.READ: os.O_RDONLY,
           WriteMode.WRITE: os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
           WriteMode.EXCLUSIVE: os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL,
           WriteMode.APPEND: os.O_WRONLY | os.O_CREAT | os.O_APPEND}
-_WHENCE = {seek.SET: os.SEEK_SET, seek.CUR: os.SEEK_CUR, seek.END: os.SEEK_END}
+# The checked path has no symlink in it; one swapped in for its last part before the open
+# fails the open (ELOOP) instead of being followed.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _runtime() -> Any:
@@ -221,7 +223,7 @@ class Volume:
         """The whole file."""
         real = self._path(path, "read")
         try:
-            with open(real, "rb") as fh:
+            with os.fdopen(os.open(real, os.O_RDONLY | _NOFOLLOW), "rb") as fh:
                 return fh.read()
         except OSError as exc:
             raise self._missing(path, exc) from None
@@ -238,7 +240,7 @@ class Volume:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         real = self._path(path, "write")
         try:
-            fd = os.open(real, flags, self._mode & 0o666)
+            fd = os.open(real, flags | _NOFOLLOW, self._mode & 0o666)
         except OSError as exc:
             raise self._missing(path, exc) from None
         with os.fdopen(fd, "wb") as fh:
@@ -261,7 +263,7 @@ class Volume:
         """``{name, size, mode, modified, is_dir, type}`` (``modified``: unix seconds)."""
         real = self._path(path, "stat")
         try:
-            return _info(os.path.basename(real) or ".", os.stat(real))
+            return info(os.path.basename(real) or ".", os.stat(real))
         except OSError as exc:
             raise self._missing(path, exc) from None
 
@@ -302,7 +304,7 @@ class Volume:
         try:
             with os.scandir(real) as it:
                 items = sorted(it, key=lambda e: e.name)
-                return [{"name": e.name, "type": type.DIR if e.is_dir() else type.FILE}
+                return [{"name": e.name, "type": DIR if e.is_dir() else FILE}
                         for e in items]
         except OSError as exc:
             raise self._missing(path, exc) from None
@@ -327,7 +329,7 @@ class Volume:
         m = _write_mode(mode, ("r", "w", "wx", "a"))
         real = self._path(path, "read" if m is WriteMode.READ else "write")
         try:
-            fd = os.open(real, _FLAGS[m], self._mode & 0o666)
+            fd = os.open(real, _FLAGS[m] | _NOFOLLOW, self._mode & 0o666)
         except OSError as exc:
             raise self._missing(path, exc) from None
         f = File(fd, os.path.basename(real))
@@ -350,176 +352,3 @@ def _write_mode(mode: Any, allowed: tuple[str, ...]) -> WriteMode:
     return WriteMode(mode)
 
 
-def _info(name: str, st: os.stat_result) -> dict[str, Any]:
-    is_dir = _stat.S_ISDIR(st.st_mode)
-    return {"name": name, "size": st.st_size,
-            "mode": _stat.S_IMODE(st.st_mode) | (_GO_MODE_DIR if is_dir else 0),
-            "modified": int(st.st_mtime), "is_dir": is_dir,
-            "type": type.DIR if is_dir else type.FILE}
-
-
-class File:
-    """An open file of a volume (Wippy's ``File``)."""
-
-    __slots__ = ("_fd", "name", "cancelled")
-
-    def __init__(self, fd: int, name: str) -> None:
-        self._fd = fd
-        self.name = name
-        self.cancelled = False      # the process-exit hook (Process.add_timer's protocol)
-
-    @property
-    def closed(self) -> bool:
-        return self._fd < 0
-
-    def _open_fd(self) -> int:
-        if self._fd < 0:
-            raise ResourceError("INVALID", "file is closed")
-        return self._fd
-
-    def read(self, size: int = DEFAULT_READ) -> bytes | None:
-        """Up to ``size`` bytes; None at the end of the file."""
-        if not isinstance(size, int) or size <= 0:
-            raise ResourceError("INVALID", "size must be positive")
-        try:
-            data = os.read(self._open_fd(), size)
-        except OSError as exc:
-            raise ResourceError("INTERNAL", f"read failed: {exc.strerror}") from None
-        return data or None
-
-    def write(self, data: bytes | str) -> bool:
-        raw = data.encode() if isinstance(data, str) else bytes(data)
-        fd = self._open_fd()
-        try:
-            view = memoryview(raw)
-            while view:
-                view = view[os.write(fd, view):]
-        except OSError as exc:
-            raise ResourceError("INTERNAL", f"write failed: {exc.strerror}") from None
-        return True
-
-    def seek(self, whence: str = seek.SET, offset: int = 0) -> int:
-        """Move to ``offset`` from ``"set"``, ``"cur"`` or ``"end"``; the new position."""
-        how = _WHENCE.get(whence)
-        if how is None:
-            raise ResourceError("INVALID", "invalid whence: must be 'set', 'cur', or 'end'")
-        try:
-            return os.lseek(self._open_fd(), int(offset), how)
-        except OSError as exc:
-            raise ResourceError("INTERNAL", f"seek failed: {exc.strerror}") from None
-
-    def stat(self) -> dict[str, Any]:
-        return _info(self.name, os.fstat(self._open_fd()))
-
-    def sync(self) -> bool:
-        os.fsync(self._open_fd())
-        return True
-
-    def close(self) -> bool:
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            os.close(fd)
-        return True
-
-    def cancel(self) -> None:
-        """Its process ended: close."""
-        self.cancelled = True
-        self.close()
-
-    def scanner(self, split: str = "lines") -> Scanner:
-        """Tokens of the rest of the file: ``"lines"``, ``"words"``, ``"bytes"``, ``"runes"``."""
-        if split not in Scanner.SPLITS:
-            raise ResourceError("INVALID", "invalid split type: must be 'lines', 'words', "
-                                           "'bytes', or 'runes'")
-        self._open_fd()
-        return Scanner(self, split)
-
-    def __enter__(self) -> File:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-class Scanner:
-    """Go's ``bufio.Scanner`` over a file: ``scan()`` then ``text()``."""
-
-    SPLITS = ("lines", "words", "bytes", "runes")
-    __slots__ = ("_tokens", "_text", "_err")
-
-    def __init__(self, f: File, split: str) -> None:
-        self._tokens = _tokens(f, split)
-        self._text = b""
-        self._err: str | None = None
-
-    def scan(self) -> bool:
-        try:
-            self._text = next(self._tokens)
-            return True
-        except StopIteration:
-            self._text = b""
-            return False
-        except ResourceError as exc:
-            self._err = str(exc)
-            return False
-
-    def text(self) -> bytes:
-        return self._text
-
-    def err(self) -> str | None:
-        return self._err
-
-
-def _tokens(f: File, split: str) -> Iterator[bytes]:
-    buf = b""
-    eof = False
-    while True:
-        if not eof:
-            chunk = f.read(65536)
-            if chunk is None:
-                eof = True
-            else:
-                buf += chunk
-        if split == "lines":
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                yield line[:-1] if line.endswith(b"\r") else line
-            if eof:
-                if buf:
-                    yield buf[:-1] if buf.endswith(b"\r") else buf
-                return
-        elif split == "words":
-            parts = buf.split()
-            if not eof and buf and not buf[-1:].isspace():
-                buf = parts.pop() if parts else b""     # the last word may go on
-            else:
-                buf = b""
-            yield from parts
-            if eof:
-                if buf:
-                    yield buf
-                return
-        elif split == "bytes":
-            for i in range(len(buf)):
-                yield buf[i:i + 1]
-            buf = b""
-            if eof:
-                return
-        else:                                          # runes: whole UTF-8 characters
-            text_, rest = _utf8_prefix(buf, eof)
-            for ch in text_:
-                yield ch.encode()
-            buf = rest
-            if eof:
-                return
-
-
-def _utf8_prefix(buf: bytes, eof: bool) -> tuple[str, bytes]:
-    """The decodable prefix of ``buf`` and what is left (an incomplete last character)."""
-    for cut in range(0, 4):
-        end = len(buf) - cut
-        try:
-            return buf[:end].decode("utf-8", "replace" if eof else "strict"), buf[end:]
-        except UnicodeDecodeError:
-            continue
-    return buf.decode("utf-8", "replace"), b""
