@@ -358,3 +358,14 @@ def test_python_processes_get_the_same_volume_api(root):
     with pytest.raises(ResourceError) as exc:
         vol.readfile("../x")
     assert exc.value.kind == "INVALID"
+
+
+def test_readfile_past_the_memory_limit_is_refused_not_loaded(host_factory, root):
+    src = ("local fs = require('fs')\nlocal function main()\n"
+           "local vol = fs.get('app:data')\nlocal _, err = vol:readfile('/data/large.csv')\n"
+           "local f = vol:open('/data/large.csv', 'r')\n"
+           "return {err:kind(), #f:read(1000)}\nend\nreturn {main = main}")
+    h = host_factory(lua_entry("t:main", src, modules=["fs"], limits={"max_memory": 150_000}),
+                     volume(root))
+    got = h.exec("t:main")
+    assert got == ["LimitExceeded", 1000]

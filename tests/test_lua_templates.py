@@ -304,3 +304,36 @@ def test_jet_expressions_pipelines_and_blocks():
 def test_jet_values_print_as_go_does():
     assert [to_text(v) for v in (1.0, 0.1, 1e21, 1e-7, True, None, [1, "a"], {"b": 1})] == \
         ["1", "0.1", "1e+21", "1e-07", "true", "", "[1 a]", "map[b:1]"]
+
+
+def test_python_processes_render_the_same_sets():
+    from wippy import templates as pytemplates
+
+    class Store:
+        entries_ = {e["id"]: e for e in SYNTAX}
+
+        def get(self, id):
+            return self.entries_.get(id)
+
+        def entries(self):
+            return dict(self.entries_)
+
+        def version(self):
+            return 3
+
+    s = pytemplates.Set("app.views:views", Store())
+    assert squash(s.render("page")) == ("<html> <head><title>My Page</title></head> "
+                                        "<body><p>Content</p></body> </html>")
+    assert s.render("variables", {"user": {"name": "A", "email": "e"}, "items": [{"price": 2}]}) \
+        == "A\ne\n2"
+
+
+def test_a_render_is_bounded_in_output_and_steps():
+    from wippy import jetrun
+    for src in ('{{ repeat("x", 100000000) }}', "{{ range ints(0, 100000000) }}{{ end }}",
+                '{{ x := "xxxxxxxxxx" }}{{ range ints(0, 3000000) }}{{ x }}{{ end }}'):
+        with pytest.raises(TemplateError) as exc:
+            render(_load({"t": src}), "t")
+        assert "too large" in str(exc.value) or "more than" in str(exc.value) \
+            or "larger than" in str(exc.value)
+    assert jetrun.MAX_STEPS < 3_000_000

@@ -16,6 +16,10 @@ from .jet import EXTENSIONS, SafeStr, Template, TemplateError, _Node
 __all__ = ["render", "to_text", "truthy", "BUILTINS", "MAX_DEPTH"]
 
 MAX_DEPTH = 64            # nested extends/include/yield: a template that includes itself ends
+# Templates are code an agent may write, and rendering runs in Python, outside the Lua
+# process's memory and CPU limits: these bound one render.
+MAX_OUTPUT = 16 << 20     # characters one render may produce (and one repeat/ints may make)
+MAX_STEPS = 2_000_000     # statements one render may run
 
 Loader = Callable[[str], Template]
 _MISSING = object()
@@ -131,7 +135,16 @@ def _len(v: Any) -> int:
 
 
 def _ints(a: Any, b: Any) -> list[int]:
-    return list(range(int(_num(a, "ints")), int(_num(b, "ints"))))
+    lo, hi = int(_num(a, "ints")), int(_num(b, "ints"))
+    if hi - lo > MAX_OUTPUT:
+        raise TemplateError(f"ints: a range of {hi - lo} is too large")
+    return list(range(lo, hi))
+
+
+def _bounded(s: str, n: int) -> str:
+    if len(s) * max(n, 0) > MAX_OUTPUT:
+        raise TemplateError(f"repeat: {len(s) * n} characters is more than a render may make")
+    return s * n
 
 
 def _map(*kv: Any) -> dict[str, Any]:
@@ -146,7 +159,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "upper": lambda s: to_text(s).upper(),
     "hasPrefix": lambda s, p: to_text(s).startswith(to_text(p)),
     "hasSuffix": lambda s, p: to_text(s).endswith(to_text(p)),
-    "repeat": lambda s, n: to_text(s) * int(_num(n, "repeat")),
+    "repeat": lambda s, n: _bounded(to_text(s), int(_num(n, "repeat"))),
     "replace": lambda s, old, new, n=-1: to_text(s).replace(to_text(old), to_text(new),
                                                            int(_num(n, "replace"))),
     "split": lambda s, sep: to_text(s).split(to_text(sep)),
@@ -172,6 +185,8 @@ class _Run:
         self.globals = globals_
         self.blocks = blocks
         self.out: list[str] = []
+        self.size = 0
+        self.steps = 0
         self.depth = 0
 
     # -- expressions ------------------------------------------------------------------------
@@ -259,13 +274,22 @@ class _Run:
                     raise
                 raise TemplateError(f"{tpl}:{n.line}: {exc}") from None
 
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise TemplateError(f"output larger than {MAX_OUTPUT} characters")
+        self.out.append(text)
+
     def step(self, n: _Node, sc: list[dict[str, Any]], ctx: Any, tpl: str, content: Any) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"more than {MAX_STEPS} steps in one render")
         k = n.kind
         if k == "text":
-            self.out.append(n.a)
+            self.write(n.a)
         elif k == "out":
             v = self.eval(n.a, sc, ctx)
-            self.out.append(v if isinstance(v, SafeStr) else _escape(to_text(v)))
+            self.write(v if isinstance(v, SafeStr) else _escape(to_text(v)))
         elif k == "set":
             v = self.eval(n.b, sc, ctx)
             if n.a == "_":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .. import fs as _fs
-from .api import ApiError, New, constant, function, lua_value, method, subtable, text
+from .api import ApiError, New, constant, current_ctx, function, lua_value, method, subtable, text
 
 __all__: list[str] = []
 
@@ -48,7 +48,14 @@ def _vol(v: Any) -> _fs.Volume:
 
 
 def _readfile(v: Any, _b: Any, _c: Any, path: Any = None) -> bytes:
-    return _vol(v).readfile(_path(path))
+    vol, p = _vol(v), _path(path)
+    limit = current_ctx().state.max_memory
+    if limit:                       # it could not fit in the process's Lua state anyway
+        size = vol.stat(p)["size"]
+        if size > limit:
+            raise ApiError("LIMIT_EXCEEDED", f"{p}: {size} bytes is more than the process's "
+                                             f"max_memory ({limit} bytes); use open() and read()")
+    return vol.readfile(p)
 
 
 def _writefile(v: Any, _b: Any, _c: Any, path: Any = None, data: Any = None,
