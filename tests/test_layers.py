@@ -51,7 +51,7 @@ SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
          "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
          "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
          "prometheus_client": {"observe/prom.py"},
-         "psycopg": {"resources/sqldrivers.py"}}
+         "psycopg": {"resources/sqldrivers.py"}, "cryptography": {"lua/cryptomods.py"}}
 
 def _modules() -> dict[str, str]:
     out = {}
