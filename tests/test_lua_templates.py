@@ -157,6 +157,15 @@ def test_docs_system_page_examples_home_and_meta_name(host_factory):
   <h1>Welcome, {{ name }}</h1>
 {{ end }}
 """),
+        tpl("app.views:base", "app.views:views", """<html>
+<head><title>{{ yield title() }}</title></head>
+<body>{{ yield body() }}</body>
+</html>
+"""),
+        tpl("app.views:page", "app.views:views", """{{ extends "base" }}
+{{ block title() }}My Page{{ end }}
+{{ block body() }}<p>Content here</p>{{ end }}
+"""),
         tset("app.emails:templates"),
         tpl("app.emails:header", "app.emails:templates", "[header]"),
         tpl("app.emails:email-welcome-v2", "app.emails:templates",
@@ -167,10 +176,12 @@ def test_docs_system_page_examples_home_and_meta_name(host_factory):
         local emails = templates.get("app.emails:templates")
         local _, err = emails:render("email-welcome-v2", {user = "Bo"})
         return {views:render("home", {name = "<Ann & Co>"}), emails:render("welcome", {user = "Bo"}),
-                err:kind(), err:message()}""")
+                err:kind(), err:message(), views:render("page")}""")
     assert squash(got[0]) == "<html> <body> <h1>Welcome, &lt;Ann &amp; Co&gt;</h1> </body> </html>"
     assert got[1] == "[header]\nHello Bo!\n"
-    assert got[2:] == ["NotFound", "template not found: email-welcome-v2 (set app.emails:templates)"]
+    assert got[2:4] == ["NotFound", "template not found: email-welcome-v2 (set app.emails:templates)"]
+    assert squash(got[4]) == ("<html> <head><title>My Page</title></head> "
+                              "<body><p>Content here</p></body> </html>")
 
 
 def test_docs_entry_yaml_validates():
