@@ -361,3 +361,18 @@ def test_docs_entry_yaml_validates():
     assert ok.problems == []
     assert validate("exec.docker", {"image": "python:3.11-slim"}, "app").problems[0].message \
         == "unknown kind 'exec.docker'"
+
+
+def test_a_child_dies_with_its_host_os_process(tmp_path):
+    import subprocess
+    import sys
+    script = ("import os\nfrom wippy.exec import Process\n"
+              "p = Process('sleep 60', ['sleep', '60'], {}, None, None)\np.start()\n"
+              "print(p._popen.pid, flush=True)\nos._exit(9)\n")
+    host = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30)
+    assert host.returncode == 9, host.stderr
+    child = int(host.stdout)
+    wait_until(lambda: not psutil.pid_exists(child)
+               or psutil.Process(child).status() == psutil.STATUS_ZOMBIE, 5,
+               what="the orphaned command to die")

@@ -17,7 +17,8 @@ only those exact command strings run (anything else is PERMISSION_DENIED). The c
 clean environment (the entry's ``default_env`` plus the call's ``env``, nothing inherited), its
 working directory is the call's ``work_dir`` or the entry's ``default_work_dir``; the
 executable is looked up in this OS process's ``PATH`` (as Go does). A child still running when
-its wippy process ends is killed.
+its wippy process ends is killed, and so is one whose host OS process dies (a parent-death
+signal; the fork is made by the host's main thread, which lives as long as the host).
 
 Checked actions (S9), Wippy's: ``exec.get`` [executor id] for the executor, ``exec.run``
 [the command string] for each command. Errors are :class:`wippy.ResourceError` with Wippy's
@@ -37,6 +38,7 @@ import signal as _signal
 import subprocess
 from typing import Any, Mapping
 
+from .core.osproc import set_pdeathsig
 from .errors import PermissionDenied, ResourceError
 from .registry.entry import app_root
 from .runtime import scheduler as _sched
@@ -201,10 +203,11 @@ class Process:
         if os.sep not in exe:
             exe = shutil.which(exe) or exe
         try:
+            parent = os.getpid()
             self._popen = subprocess.Popen(
                 [exe, *self._argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=self._env, cwd=self._work_dir,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=lambda: set_pdeathsig(parent))
         except FileNotFoundError as exc:
             what = self._work_dir if exc.filename == self._work_dir else self._argv[0]
             raise ResourceError("NOT_FOUND", f"cannot start {self.cmd!r}: {what}: "
