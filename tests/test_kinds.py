@@ -28,7 +28,7 @@ def test_kind_sets_cover_the_first_set_of_spec_s3() -> None:
         "http.endpoint", "db.sql.sqlite", "db.sql.postgres", "store.memory", "store.sql",
         "queue.driver.memory", "queue.driver.sql", "queue.queue", "queue.consumer", "env.storage.os",
         "env.storage.memory", "env.storage.file", "env.storage.static", "env.storage.router",
-        "env.variable"}
+        "env.variable", "fs.directory", "exec.native", "template.set", "template.jet"}
     assert kinds.HOST_KINDS == {"process.host", "terminal.host"}
     assert kinds.CODE_KINDS == {"process.lua", "function.lua", "library.lua", "workflow.lua",
                                 "process.py", "function.py", "workflow.py"}

@@ -34,7 +34,9 @@ LADDER: list[tuple[str, ...]] = [
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
-     "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics"),
+     "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
+     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun",
+     "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
@@ -49,7 +51,7 @@ SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
          "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
          "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
          "prometheus_client": {"observe/prom.py"},
-         "psycopg": {"resources/sqldrivers.py"}}
+         "psycopg": {"resources/sqldrivers.py"}, "cryptography": {"lua/cryptomods.py"}}
 
 def _modules() -> dict[str, str]:
     out = {}

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "WippyError",
+    "TemplateError",
+    "HtmlPolicyError",
     "ConfigError",
     "ConfigIssue",
     "ProcessError",
@@ -49,6 +51,18 @@ class WippyError(Exception):
 
     def message(self) -> str:
         return str(self)
+
+
+class TemplateError(WippyError):
+    """A Jet template that does not parse or render; the message names the template and line."""
+
+    kind = "INTERNAL"
+
+
+class HtmlPolicyError(WippyError):
+    """A bad HTML sanitization rule (an invalid regular expression)."""
+
+    kind = "INVALID"
 
 
 @dataclass(frozen=True, slots=True)

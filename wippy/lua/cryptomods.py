@@ -1,8 +1,10 @@
 """Lua's ``hash`` and ``crypto`` modules with Wippy's names, over ``hashlib``, ``hmac`` and
 ``secrets``: digests (hex, or raw with ``raw = true``), FNV-1a, HMACs, random bytes and strings,
 PBKDF2, HS256/384/512 JWTs, constant-time comparison. ``crypto.encrypt``/``decrypt`` (AES-GCM,
-ChaCha20-Poly1305) need the ``cryptography`` package, which wippy does not depend on: without
-it they answer UNAVAILABLE; RS256 JWTs likewise.
+ChaCha20-Poly1305: a 12-byte nonce, then the ciphertext and its tag, Wippy's layout) and RS256
+JWTs need the ``cryptography`` package (the extra ``crypto``), not a core dependency: without
+it they answer UNAVAILABLE. Rejected: AES and ChaCha20 written here in Python (not constant
+time, and a cipher is the last thing to write by hand).
 """
 from __future__ import annotations
 
@@ -152,11 +154,49 @@ def _unb64url(b: bytes) -> bytes:
 
 def _alg(alg: Any) -> str:
     a = "HS256" if alg is None else text(alg, "alg")
-    if a == "RS256":
-        raise ApiError("UNAVAILABLE", "RS256 JWTs need the 'cryptography' package")
-    if a not in _JWT_HASH:
+    if a not in _JWT_HASH and a != "RS256":
         raise ApiError("INVALID", f"unsupported JWT algorithm {a}")
     return a
+
+
+def _rsa() -> Any:
+    try:
+        from cryptography.hazmat.primitives import hashes, serialization  # optional
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        raise ApiError("UNAVAILABLE", "RS256 JWTs need the 'cryptography' package, which this "
+                                      "installation does not have") from None
+    return hashes, serialization, padding, rsa
+
+
+def _sign(a: str, key: bytes, msg: bytes) -> bytes:
+    if a != "RS256":
+        return hmac.new(key, msg, _JWT_HASH[a]).digest()
+    hashes, serialization, padding, rsa = _rsa()
+    try:
+        pk = serialization.load_pem_private_key(key, password=None)
+    except (ValueError, TypeError):
+        raise ApiError("INVALID", "RS256 needs a PEM RSA private key") from None
+    if not isinstance(pk, rsa.RSAPrivateKey):
+        raise ApiError("INVALID", "RS256 needs a PEM RSA private key")
+    return pk.sign(msg, padding.PKCS1v15(), hashes.SHA256())
+
+
+def _signed(a: str, key: bytes, msg: bytes, sig: bytes) -> bool:
+    if a != "RS256":
+        return hmac.compare_digest(hmac.new(key, msg, _JWT_HASH[a]).digest(), sig)
+    hashes, serialization, padding, rsa = _rsa()
+    try:
+        pub = serialization.load_pem_public_key(key)
+    except (ValueError, TypeError):
+        raise ApiError("INVALID", "RS256 needs a PEM RSA public key") from None
+    if not isinstance(pub, rsa.RSAPublicKey):
+        raise ApiError("INVALID", "RS256 needs a PEM RSA public key")
+    try:
+        pub.verify(sig, msg, padding.PKCS1v15(), hashes.SHA256())
+    except Exception:  # noqa: BLE001 - InvalidSignature
+        return False
+    return True
 
 
 @function("crypto.jwt", "encode")
@@ -167,7 +207,7 @@ def jwt_encode(payload: Any = None, key: Any = None, alg: Any = None) -> bytes:
     claims = stdmods.json_data(payload)
     head = _b64url(json.dumps({"alg": a, "typ": "JWT"}, separators=(",", ":")).encode())
     body = _b64url(json.dumps(claims if claims != [] else {}, separators=(",", ":")).encode())
-    sig = hmac.new(_bytes(key, "key"), head + b"." + body, _JWT_HASH[a]).digest()
+    sig = _sign(a, _bytes(key, "key"), head + b"." + body)
     return head + b"." + body + b"." + _b64url(sig)
 
 
@@ -186,8 +226,7 @@ def jwt_verify(token: Any = None, key: Any = None, alg: Any = None,
         raise ApiError("INTERNAL", "invalid token format") from None
     if header.get("alg") != a:
         raise ApiError("INTERNAL", f"algorithm mismatch: token {header.get('alg')}, expected {a}")
-    want = hmac.new(_bytes(key, "key"), parts[0] + b"." + parts[1], _JWT_HASH[a]).digest()
-    if not hmac.compare_digest(want, sig):
+    if not _signed(a, _bytes(key, "key"), parts[0] + b"." + parts[1], sig):
         raise ApiError("INTERNAL", "signature is invalid")
     exp = claims.get("exp") if isinstance(claims, dict) else None
     if exp is None and require_exp is not False:

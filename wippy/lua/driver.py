@@ -29,6 +29,7 @@ from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import scheduler
 from ..runtime import table as _runtime
 from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, httpmod, modules, payloadmod, regmod, resmods, secmod, sqlmod, stdmods, sysmod, textmod, timemod, wfmod  # noqa: F401 - they register the API
+from . import execmod, fsmod, htmlmod, tplmod  # noqa: F401 - fs, exec, html, templates
 from .api import (
     BLOCKING,
     New,

@@ -42,7 +42,8 @@ log = logging.getLogger("wippy.lua")
 BUILTIN_MODULES = frozenset({"time", "json", "logger", "registry", "events", "funcs", "uuid",
                              "env", "io", "system", "workflow", "security", "ctx", "base64",
                              "compress", "yaml", "hash", "crypto", "eval_runner", "text",
-                             "expr", "http", "sql", "store", "queue", "metrics"})
+                             "expr", "http", "sql", "store", "queue", "metrics", "fs", "exec",
+                             "templates", "html"})
 #: Names ``require`` resolves to the global of the same name, listed or not.
 GLOBAL_MODULES = frozenset({"process", "channel", "errors", "coroutine", "string", "table",
                             "math", "os", "utf8"})

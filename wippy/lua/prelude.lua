@@ -115,11 +115,14 @@ local function show(o)
   return "userdata: " .. pformat("%p", o)
 end
 local ORDERED = {Time = true, Duration = true}   -- compare with == < <= (lib/order.lua)
+local ITERATORS = {FsDirIter = true}   -- `for x in obj`: a call is obj:next() (fs readdir)
+local function step(o) return o:next() end
 local function class(name)
   local mt = classes[name]
   if mt == nil then
     mt = {__index = module("@" .. name), __metatable = false, __tostring = show}
     if ORDERED[name] then mt.__eq, mt.__lt, mt.__le = lib("order")() end
+    if ITERATORS[name] then mt.__call = step end
     classes[name] = mt
     OBJ[mt] = true
   end

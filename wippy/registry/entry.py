@@ -76,6 +76,10 @@ class Kind(str, enum.Enum):
     ENV_STORAGE_STATIC = "env.storage.static"
     ENV_STORAGE_ROUTER = "env.storage.router"
     ENV_VARIABLE = "env.variable"
+    FS_DIRECTORY = "fs.directory"
+    EXEC_NATIVE = "exec.native"
+    TEMPLATE_SET = "template.set"
+    TEMPLATE_JET = "template.jet"
 
 
 def _family(*kinds: Kind) -> frozenset[str]:
