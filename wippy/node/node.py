@@ -29,6 +29,8 @@ import sys
 import time as _time
 from typing import Any, Callable
 
+from .. import cluster
+from ..cluster.part import ClusterPart
 from ..core import osproc, protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
@@ -82,10 +84,10 @@ class NodeServer:
         self.app_dir = app.app_dir
         self.sched = scheduler.get()
         call_later = self.sched.call_later
-        self.rundir = RunDir(run_dir_for(self.app_dir))
+        self.rundir = RunDir(run_dir_for(self.app_dir, opts.node))
         self.rundir.acquire({"pid": os.getpid(), "app_dir": self.app_dir, "started": _time.time()})
         osproc.set_subreaper()
-        self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
+        self.data_dir = data_dir_for(self.app_dir, opts.data_dir, opts.node)
         self.store = Store(os.path.join(self.data_dir, "registry"))
         BOOK.attach(self.store.entries, self.store.get)     # the node checks registry changes
         set_strict(opts.strict)
@@ -104,8 +106,15 @@ class NodeServer:
         stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
-        self.workflows = WorkflowManager(os.path.join(self.data_dir, "journal"), self.procs,
-                                         self.store.get, call_later, stopping)
+        shared = cluster.join(opts.cluster, opts.node or cluster.default_node(),
+                              opts.lease_ttl or cluster.DEFAULT_TTL_S) if opts.cluster else None
+        self.workflows = WorkflowManager(shared[0] if shared else os.path.join(self.data_dir, "journal"),
+                                         self.procs, self.store.get, call_later, stopping)
+        self.cluster = None if shared is None else ClusterPart(
+            shared[1], shared[0], self.workflows, call_later, lambda: self.booted,
+            lambda why: self.begin_stop(1, why))
+        if self.cluster is not None:
+            self.cluster.start()
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)
         wf = self.workflows
@@ -248,6 +257,8 @@ class NodeServer:
     def close(self) -> None:
         self.zygote.close()
         self.observe.close()
+        if self.cluster is not None:
+            self.cluster.leave()
         self.workflows.close()
         try:
             self.ctx.destroy(linger=0)

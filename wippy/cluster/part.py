@@ -1,0 +1,130 @@
+"""The node's part in its cluster: keep the lease, take dead nodes' workflows over, and stop
+driving workflows when this node may have lost them (S12).
+
+Every TTL/3 (a timer on the node's loop) the part renews the lease, then, once the node has
+booted, claims its share of the orphans (unfinished workflows whose owner's lease expired):
+``ceil(orphans / live nodes)`` per round, so the survivors spread them between them, and a
+claim that raced with another survivor's (``SKIP LOCKED``) takes what is left at the next
+round. The claimed workflows resume by replay: their timers keep their journaled due times.
+
+Self-fencing: when no renewal has succeeded for a whole TTL (the database is unreachable
+from here), the others may already have taken this node's workflows, so it stops driving all
+of them at once (their processes are stopped; their journal writes would be refused anyway).
+When a renewal succeeds again, the node claims back, with new tokens, whatever still has its
+name as owner. A renewal that finds another incarnation under this node's name means this
+process was replaced: it stops driving everything and stops the node.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time as _time
+from typing import Any, Callable, Protocol
+
+from ..errors import StorageError
+from .journal import PgJournal
+from .membership import Membership
+
+__all__ = ["ClusterPart", "Driver"]
+
+log = logging.getLogger("wippy.cluster")
+
+
+class Driver(Protocol):
+    """What the part needs of the node's workflow manager."""
+
+    def adopt(self, records: list[dict[str, Any]]) -> None:
+        """Run these workflows (just claimed) from their journal."""
+
+    def disown(self, wfs: list[str]) -> None:
+        """Stop running these workflows (no longer ours); never restart them here."""
+
+
+class ClusterPart:
+    """Lease renewal, takeover and self-fencing on the node's loop."""
+
+    def __init__(self, membership: Membership, journal: PgJournal, driver: Driver,
+                 call_later: Callable[..., Any], booted: Callable[[], bool],
+                 replaced: Callable[[str], None],
+                 clock: Callable[[], float] = _time.monotonic) -> None:
+        self.membership = membership
+        self.journal = journal
+        self._driver = driver
+        self._call_later = call_later
+        self._booted = booted
+        self._replaced = replaced
+        self._clock = clock
+        self.last_renewed = clock()
+        self.fenced = False          # we stopped driving everything: reclaim when back
+        self.stopped = False
+        self.taken_over = 0          # workflows claimed from dead nodes, since start
+
+    @property
+    def every(self) -> float:
+        return self.membership.ttl / 3
+
+    def start(self) -> None:
+        """Begin renewing (the node has joined)."""
+        self.last_renewed = self._clock()
+        self._call_later(self.every, self.tick)
+
+    def tick(self) -> None:
+        """One round: renew, self-fence or reclaim, take orphans over."""
+        if self.stopped:
+            return
+        self._call_later(self.every, self.tick)
+        sent = self._clock()
+        try:
+            renewed = self.membership.renew()
+        except StorageError as exc:
+            self._unreachable(exc)
+            return
+        if not renewed:
+            self.stopped = True
+            self._fence(f"another node took the name {self.membership.node!r}")
+            self._replaced(f"this node was replaced under its name {self.membership.node!r}")
+            return
+        self.last_renewed = sent
+        if not self._booted():
+            return
+        try:
+            if self.fenced:
+                self.fenced = False
+                back = self.journal.claim_own()
+                log.warning("the cluster database is reachable again; resuming %d workflow(s)",
+                            len(back))
+                self._driver.adopt(back)
+            self._take_orphans()
+        except StorageError as exc:
+            self._unreachable(exc)
+
+    def _take_orphans(self) -> None:
+        orphans = self.journal.orphans()
+        if not orphans:
+            return
+        live = max(1, self.membership.live())
+        took = self.journal.claim_orphans(math.ceil(orphans / live))
+        if took:
+            self.taken_over += len(took)
+            log.warning("took over %d workflow(s) of node(s) whose lease expired", len(took))
+            self._driver.adopt(took)
+
+    def _unreachable(self, exc: StorageError) -> None:
+        if self.fenced:
+            return
+        if self._clock() - self.last_renewed >= self.membership.ttl:
+            self._fence(f"the lease could not be renewed for {self.membership.ttl:g} s ({exc})")
+
+    def _fence(self, why: str) -> None:
+        self.fenced = True
+        gone = self.journal.disown()
+        log.error("%s; this node stops driving its %d workflow(s)", why, len(gone))
+        self._driver.disown(gone)
+
+    def leave(self) -> None:
+        """An orderly stop: end the lease so the others take over at once."""
+        self.stopped = True
+        try:
+            self.membership.leave()
+        except StorageError as exc:
+            log.warning("could not end the lease (%s); the others wait for it to expire", exc)
