@@ -129,13 +129,21 @@ class PgJournal:
                 (self.node, self.node, min(limit, CLAIM_MAX))).fetchall()
         return self._took(rows)
 
+    def load(self) -> tuple[int, int, int]:
+        """Unfinished workflows: (without a live owner, with a live owner, owned by this
+        node)."""
+        row = self.db.run(lambda c: c.execute(
+            "SELECT count(*) FILTER (WHERE o.owner <> %s AND "
+            "                        (n.name IS NULL OR n.lease_until < now())), "
+            "       count(*) FILTER (WHERE n.lease_until >= now()), "
+            "       count(*) FILTER (WHERE o.owner = %s) "
+            "FROM wippy_workflows o LEFT JOIN wippy_nodes n ON n.name = o.owner "
+            "WHERE o.status = 'running'", (self.node, self.node)).fetchone())
+        return int(row[0]), int(row[1]), int(row[2])
+
     def orphans(self) -> int:
         """How many unfinished workflows have no live owner."""
-        row = self.db.run(lambda c: c.execute(
-            "SELECT count(*) FROM wippy_workflows o LEFT JOIN wippy_nodes n ON n.name = o.owner "
-            "WHERE o.status = 'running' AND o.owner <> %s "
-            "AND (n.name IS NULL OR n.lease_until < now())", (self.node,)).fetchone())
-        return int(row[0])
+        return self.load()[0]
 
     def _took(self, rows: list[tuple]) -> list[dict[str, Any]]:
         out = []

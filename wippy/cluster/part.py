@@ -3,9 +3,10 @@ driving workflows when this node may have lost them (S12).
 
 Every TTL/3 (a timer on the node's loop) the part renews the lease, then, once the node has
 booted, claims its share of the orphans (unfinished workflows whose owner's lease expired):
-``ceil(orphans / live nodes)`` per round, so the survivors spread them between them, and a
-claim that raced with another survivor's (``SKIP LOCKED``) takes what is left at the next
-round. The claimed workflows resume by replay: their timers keep their journaled due times.
+what brings it to an even part of all unfinished workflows over the live nodes, so the
+survivors spread them between them, and a claim that raced with another survivor's
+(``SKIP LOCKED``) takes what is left at the next round (see :func:`share`). The claimed
+workflows resume by replay: their timers keep their journaled due times.
 
 Self-fencing: when no renewal has succeeded for a whole TTL (the database is unreachable
 from here), the others may already have taken this node's workflows, so it stops driving all
@@ -25,9 +26,20 @@ from ..errors import StorageError
 from .journal import PgJournal
 from .membership import Membership
 
-__all__ = ["ClusterPart", "Driver"]
+__all__ = ["ClusterPart", "Driver", "share"]
 
 log = logging.getLogger("wippy.cluster")
+
+
+def share(orphans: int, placed: int, mine: int, live: int) -> int:
+    """How many of ``orphans`` (unfinished workflows without a live owner) this node claims
+    now: enough to bring it to an even part of all unfinished work (``placed`` on live nodes,
+    ``mine`` of them here) over ``live`` nodes, and at least one, so the orphans never wait on
+    a node that is already above its part."""
+    if orphans <= 0:
+        return 0
+    even = math.ceil((orphans + placed) / max(1, live))
+    return min(orphans, max(1, even - mine))
 
 
 class Driver(Protocol):
@@ -99,11 +111,10 @@ class ClusterPart:
             self._unreachable(exc)
 
     def _take_orphans(self) -> None:
-        orphans = self.journal.orphans()
+        orphans, placed, mine = self.journal.load()
         if not orphans:
             return
-        live = max(1, self.membership.live())
-        took = self.journal.claim_orphans(math.ceil(orphans / live))
+        took = self.journal.claim_orphans(share(orphans, placed, mine, self.membership.live()))
         if took:
             self.taken_over += len(took)
             log.warning("took over %d workflow(s) of node(s) whose lease expired", len(took))

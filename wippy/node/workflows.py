@@ -255,7 +255,7 @@ class WorkflowManager:
         """A step of ``wf_id`` could not be journaled: stop the process running it (it never
         hears why); it runs again from its journal (``on_exit``)."""
         inc = self.inc.get(wf_id)
-        if inc is not None:
+        if inc is not None and self.journal.owns(wf_id):    # else disown() stopped it
             self._procs.terminate(inc)
 
     def on_spawn(self, frame: tuple) -> None:

@@ -1,0 +1,149 @@
+"""The node's cluster part as pure logic, with a fake clock, fake membership and journal: the
+share of orphans a node claims, self-fencing when the lease cannot be renewed for a TTL,
+claiming back when the database returns, stopping when the name was taken."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wippy.cluster.part import ClusterPart, share
+from wippy.errors import StorageError
+
+pytestmark = pytest.mark.timeout(10)
+
+
+@pytest.mark.parametrize("orphans,placed,mine,live,want", [
+    (0, 10, 5, 2, 0),          # nothing to take
+    (100, 0, 0, 2, 50),        # the first survivor takes half
+    (50, 50, 0, 2, 50),        # the second takes the rest
+    (12, 12, 12, 2, 1),        # already above its part: still one, so nothing waits
+    (3, 0, 0, 4, 1),           # more nodes than orphans
+    (10, 0, 0, 0, 10),         # no live node counted (our own lease just lapsed): take them
+])
+def test_a_node_claims_what_brings_it_to_an_even_part(orphans: int, placed: int, mine: int,
+                                                      live: int, want: int) -> None:
+    assert share(orphans, placed, mine, live) == want
+
+
+class Membership:
+    def __init__(self) -> None:
+        self.ttl = 3.0
+        self.node = "n1"
+        self.renewal: Any = True      # True, False (replaced) or an exception to raise
+        self.left = False
+
+    def renew(self) -> bool:
+        if isinstance(self.renewal, Exception):
+            raise self.renewal
+        return bool(self.renewal)
+
+    def live(self) -> int:
+        return 2
+
+    def leave(self) -> None:
+        self.left = True
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.tokens = {"w1": 1, "w2": 2}
+        self.orphans = 0
+        self.own: list[dict[str, Any]] = []
+
+    def disown(self, wfs: Any = None) -> list[str]:
+        gone, self.tokens = list(self.tokens), {}
+        return gone
+
+    def claim_own(self) -> list[dict[str, Any]]:
+        self.tokens = {w["id"]: 9 for w in self.own}
+        return self.own
+
+    def load(self) -> tuple[int, int, int]:
+        return self.orphans, len(self.tokens), len(self.tokens)   # the other node runs nothing
+
+    def claim_orphans(self, limit: int) -> list[dict[str, Any]]:
+        took = [{"id": f"o{len(self.tokens) + i}", "status": "running"}
+                for i in range(min(limit, self.orphans))]
+        self.orphans -= len(took)
+        self.tokens.update({w["id"]: 5 for w in took})
+        return took
+
+
+class World:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.timers: list[tuple[float, Any]] = []
+        self.adopted: list[str] = []
+        self.disowned: list[str] = []
+        self.replaced: list[str] = []
+        self.booted = True
+        self.m, self.j = Membership(), Journal()
+        self.part = ClusterPart(self.m, self.j, self, lambda d, fn: self.timers.append((d, fn)),  # type: ignore[arg-type]
+                                lambda: self.booted, self.replaced.append, lambda: self.now)
+
+    def adopt(self, records: list[dict[str, Any]]) -> None:
+        self.adopted += [r["id"] for r in records]
+
+    def disown(self, wfs: list[str]) -> None:
+        self.disowned += wfs
+
+    def tick(self, after: float = 1.0) -> None:
+        self.now += after
+        self.part.tick()
+
+
+def test_renewals_come_every_third_of_the_ttl_and_orphans_are_adopted() -> None:
+    w = World()
+    w.part.start()
+    assert w.timers[-1][0] == pytest.approx(1.0)
+    w.j.tokens = {}
+    w.j.orphans = 4
+    w.tick()
+    assert w.adopted == ["o0", "o1"] and w.disowned == []     # its even part of 4 over 2 nodes
+    w.tick()
+    assert w.adopted == ["o0", "o1", "o2"]                    # above its part: one a round
+    w.tick()
+    w.tick()
+    assert w.adopted == ["o0", "o1", "o2", "o3"] and w.j.orphans == 0
+
+
+def test_no_orphan_is_taken_before_the_node_has_booted() -> None:
+    w = World()
+    w.booted = False
+    w.j.orphans = 2
+    w.tick()
+    assert w.adopted == []
+
+
+def test_a_lease_not_renewed_for_a_ttl_stops_every_workflow_then_they_come_back() -> None:
+    w = World()
+    w.part.start()
+    w.m.renewal = StorageError("db", "connection refused")
+    w.tick(1.0)
+    w.tick(1.0)
+    assert w.disowned == []                  # 2 s without renewal: the lease still holds
+    w.tick(1.0)
+    assert w.disowned == ["w1", "w2"] and w.part.fenced
+    w.tick(1.0)
+    assert w.disowned == ["w1", "w2"]        # once
+    w.j.own = [{"id": "w1", "status": "running"}]
+    w.m.renewal = True
+    w.tick(1.0)
+    assert w.adopted == ["w1"] and not w.part.fenced
+
+
+def test_a_node_replaced_under_its_name_stops_driving_and_stops() -> None:
+    w = World()
+    w.m.renewal = False
+    w.tick()
+    assert w.disowned == ["w1", "w2"] and len(w.replaced) == 1 and "replaced" in w.replaced[0]
+    n = len(w.timers)
+    w.part.tick()
+    assert len(w.timers) == n                # no more rounds
+
+
+def test_an_orderly_stop_ends_the_lease() -> None:
+    w = World()
+    w.part.leave()
+    assert w.m.left and w.part.stopped
