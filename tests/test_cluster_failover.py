@@ -1,7 +1,7 @@
 """Several nodes of one application on one PostgreSQL (127.0.0.1): kill -9 of the node running
 the workflows (its whole OS process tree), and the survivors finish every one of them exactly
 once, timers at their journaled due times; the dead node restarted rejoins and runs nothing
-again. ``WIPPY_TEST_CLUSTER_N`` sets how many workflows (default 24)."""
+again. A node cut off from the database stops driving its workflows, which another finishes. ``WIPPY_TEST_CLUSTER_N`` sets how many workflows (default 24)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 import wippy
-from clusterkit import fresh_database, kill_tree, query
+from clusterkit import Proxy, fresh_database, kill_tree, query
 from conftest import run_wippy, wait_until, write_app
 from pgserver import postgres
 
@@ -156,3 +156,44 @@ def test_workflow_start_on_any_node_lands_in_the_shared_journal(app_dir: str, ds
         assert statuses(dsn) == {pa[1:-1].rpartition("|")[2]: ("completed", "a"),
                                  pb[1:-1].rpartition("|")[2]: ("completed", "b")}
     assert len(effects(log)) == 4
+
+
+def test_a_node_cut_off_from_the_database_stops_and_the_others_finish_its_work(
+        app_dir: str, dsn: str) -> None:
+    app = make_app(app_dir)
+    log = os.path.join(app_dir, "effects.log")
+    n = N // 2
+    proxy = Proxy(dsn)
+    cut_err = open(os.environ.get("WIPPY_TEST_CUT_LOG") or os.path.join(app_dir, "n1.err"), "w+")
+    try:
+        with node(app, dsn, "n2") as n2, \
+                wippy.Node(app, cluster=proxy.dsn, node="n1", lease_ttl=TTL, stop_timeout=5,
+                           stderr=cut_err, log_level="INFO") as n1:
+            for i in range(n):
+                n1.workflow_start("app:job", {"log": log, "n": i, "sleep": SLEEP})
+            wait_until(lambda: sum(len(s) >= 2 for s in steps_of(dsn).values()) == n, 60,
+                       interval=0.05, what="every workflow to reach its timer")
+            proxy.cut()
+            done = wait_until(lambda: (lambda s: s if len(s) == n and all(
+                v == ("completed", "n2") for v in s.values()) else None)(statuses(dsn)), 90,
+                interval=0.1, what="n2 to finish n1's workflows")
+            assert n1.process is not None and n1.process.poll() is None   # n1 stays up
+            proxy.restore()
+            wait_until(lambda: "reachable again" in open(cut_err.name).read(), 30,
+                       what="n1 to reach the database again")
+            assert all(len(s) == 3 for s in steps_of(dsn).values())   # a, timer, b: once each
+            assert len(done) == n
+            assert {(i, step) for _, i, step, _ in effects(log)} == {
+                (i, s) for i in range(n) for s in ("a", "b")}
+            keys: dict[tuple[int, str], set[str]] = {}
+            for key, i, step, _ in effects(log):
+                keys.setdefault((i, step), set()).add(key)
+            assert all(len(k) == 1 for k in keys.values())   # a repeat carries the same key
+            rows = {r["node"]: r for r in json.loads(run_wippy(
+                ["cluster", "status", "--cluster", dsn, "--json"]).stdout)["nodes"]}
+            assert rows["n1"]["workflows"] == 0 and rows["n2"]["workflows"] == 0
+        text = open(cut_err.name).read()
+        assert "stops driving" in text
+    finally:
+        cut_err.close()
+        proxy.close()

@@ -1,6 +1,6 @@
 """The node's cluster part as pure logic, with a fake clock, fake membership and journal: the
-share of orphans a node claims, self-fencing when the lease cannot be renewed for a TTL,
-claiming back when the database returns, stopping when the name was taken."""
+share of orphans a node claims, self-fencing when the database cannot be reached, claiming
+back when it returns, stopping when the name was taken."""
 from __future__ import annotations
 
 from typing import Any
@@ -45,8 +45,13 @@ class Membership:
         self.left = True
 
 
+class Db:
+    lost = 0
+
+
 class Journal:
     def __init__(self) -> None:
+        self.db = Db()
         self.tokens = {"w1": 1, "w2": 2}
         self.orphans = 0
         self.own: list[dict[str, Any]] = []
@@ -85,7 +90,7 @@ class World:
     def adopt(self, records: list[dict[str, Any]]) -> None:
         self.adopted += [r["id"] for r in records]
 
-    def disown(self, wfs: list[str]) -> None:
+    def disown(self, wfs: list[str], why: str = "") -> None:
         self.disowned += wfs
 
     def tick(self, after: float = 1.0) -> None:
@@ -116,21 +121,28 @@ def test_no_orphan_is_taken_before_the_node_has_booted() -> None:
     assert w.adopted == []
 
 
-def test_a_lease_not_renewed_for_a_ttl_stops_every_workflow_then_they_come_back() -> None:
+def test_losing_the_database_stops_every_workflow_once_then_they_come_back() -> None:
     w = World()
     w.part.start()
     w.m.renewal = StorageError("db", "connection refused")
-    w.tick(1.0)
-    w.tick(1.0)
-    assert w.disowned == []                  # 2 s without renewal: the lease still holds
-    w.tick(1.0)
+    w.tick()
     assert w.disowned == ["w1", "w2"] and w.part.fenced
-    w.tick(1.0)
+    w.tick()
     assert w.disowned == ["w1", "w2"]        # once
-    w.j.own = [{"id": "w1", "status": "running"}]
+    w.j.own = [{"id": "w1", "status": "running"}]     # w2 was taken over meanwhile
     w.m.renewal = True
-    w.tick(1.0)
+    w.tick()
     assert w.adopted == ["w1"] and not w.part.fenced
+
+
+def test_a_connection_lost_between_rounds_also_fences() -> None:
+    w = World()
+    w.j.db.lost = 1                          # a commit failed to reach the database
+    w.j.own = [{"id": "w1", "status": "running"}, {"id": "w2", "status": "running"}]
+    w.tick()                                 # the renewal reconnects: fence, then claim back
+    assert w.disowned == ["w1", "w2"] and w.adopted == ["w1", "w2"] and not w.part.fenced
+    w.tick()
+    assert w.disowned == ["w1", "w2"]
 
 
 def test_a_node_replaced_under_its_name_stops_driving_and_stops() -> None:

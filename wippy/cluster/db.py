@@ -44,6 +44,7 @@ class Db:
         self._application = application
         self._conn: Any = None
         self.pg = psycopg_module()
+        self.lost = 0               # connections lost (or never made), since start
 
     def connection(self) -> Any:
         """The open connection, made on first use (raises StorageError when it cannot be)."""
@@ -54,6 +55,7 @@ class Db:
             try:
                 self._conn = self.pg.connect(self.dsn, **kw)
             except self.pg.Error as exc:
+                self.lost += 1
                 raise StorageError(self.where, f"cannot connect: {_first_line(exc)}") from None
         return self._conn
 
@@ -78,6 +80,7 @@ class Db:
             yield
         except self.pg.Error as exc:
             if isinstance(exc, (self.pg.OperationalError, self.pg.InterfaceError)):
+                self.lost += 1
                 self.close()             # reconnect on next use
             raise StorageError(self.where, _first_line(exc)) from None
 

@@ -8,12 +8,18 @@ survivors spread them between them, and a claim that raced with another survivor
 (``SKIP LOCKED``) takes what is left at the next round (see :func:`share`). The claimed
 workflows resume by replay: their timers keep their journaled due times.
 
-Self-fencing: when no renewal has succeeded for a whole TTL (the database is unreachable
-from here), the others may already have taken this node's workflows, so it stops driving all
-of them at once (their processes are stopped; their journal writes would be refused anyway).
-When a renewal succeeds again, the node claims back, with new tokens, whatever still has its
-name as owner. A renewal that finds another incarnation under this node's name means this
-process was replaced: it stops driving everything and stops the node.
+Self-fencing: when this node loses its connection to the database (a statement or a renewal
+fails to reach it), the others may soon take its workflows, and its own view of them may have
+missed writes that failed: it stops driving all of them at once (their processes are
+stopped; their journal writes would be refused anyway once another node claims them). When a
+renewal succeeds again, the node claims back, with new tokens, whatever still has its name as
+owner, and resumes it by replay: one rule for every kind of outage, short or long. A renewal
+that finds another incarnation under this node's name means this process was replaced: it
+stops driving everything and stops the node.
+
+Rejected: riding out short outages without stopping anything. A workflow whose step failed to
+commit, or whose exit could not be read back, would need its own repair path for each case;
+a replay is cheap next to getting one of them wrong.
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ class Driver(Protocol):
     def adopt(self, records: list[dict[str, Any]]) -> None:
         """Run these workflows (just claimed) from their journal."""
 
-    def disown(self, wfs: list[str]) -> None:
+    def disown(self, wfs: list[str], why: str = ...) -> None:
         """Stop running these workflows (no longer ours); never restart them here."""
 
 
@@ -68,6 +74,7 @@ class ClusterPart:
         self._clock = clock
         self.last_renewed = clock()
         self.fenced = False          # we stopped driving everything: reclaim when back
+        self._lost_seen = journal.db.lost
         self.stopped = False
         self.taken_over = 0          # workflows claimed from dead nodes, since start
 
@@ -86,10 +93,12 @@ class ClusterPart:
             return
         self._call_later(self.every, self.tick)
         sent = self._clock()
+        lost, self._lost_seen = self.journal.db.lost > self._lost_seen, self.journal.db.lost
         try:
             renewed = self.membership.renew()
         except StorageError as exc:
-            self._unreachable(exc)
+            self._lost_seen = self.journal.db.lost
+            self._fence(f"the cluster database cannot be reached ({exc.cause})")
             return
         if not renewed:
             self.stopped = True
@@ -97,18 +106,20 @@ class ClusterPart:
             self._replaced(f"this node was replaced under its name {self.membership.node!r}")
             return
         self.last_renewed = sent
+        if lost:
+            self._fence("the connection to the cluster database was lost")
         if not self._booted():
             return
         try:
             if self.fenced:
-                self.fenced = False
                 back = self.journal.claim_own()
+                self.fenced = False
                 log.warning("the cluster database is reachable again; resuming %d workflow(s)",
                             len(back))
                 self._driver.adopt(back)
             self._take_orphans()
         except StorageError as exc:
-            self._unreachable(exc)
+            self._fence(f"the cluster database cannot be reached ({exc.cause})")
 
     def _take_orphans(self) -> None:
         orphans, placed, mine = self.journal.load()
@@ -120,17 +131,13 @@ class ClusterPart:
             log.warning("took over %d workflow(s) of node(s) whose lease expired", len(took))
             self._driver.adopt(took)
 
-    def _unreachable(self, exc: StorageError) -> None:
+    def _fence(self, why: str) -> None:
         if self.fenced:
             return
-        if self._clock() - self.last_renewed >= self.membership.ttl:
-            self._fence(f"the lease could not be renewed for {self.membership.ttl:g} s ({exc})")
-
-    def _fence(self, why: str) -> None:
         self.fenced = True
         gone = self.journal.disown()
         log.error("%s; this node stops driving its %d workflow(s)", why, len(gone))
-        self._driver.disown(gone)
+        self._driver.disown(gone, "this node may have lost them")
 
     def leave(self) -> None:
         """An orderly stop: end the lease so the others take over at once."""

@@ -119,6 +119,7 @@ class WorkflowManager:
         self.names: dict[str, str] = {}
         self.storage_error: StorageError | None = None   # the last commit failed with this
         self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
+        self._read_error = ""               # the last read error logged
 
     # -- group commit --------------------------------------------------------------------
     def write(self, *w: Any) -> None:
@@ -146,7 +147,9 @@ class WorkflowManager:
         try:
             return read(key)
         except StorageError as exc:
-            log.warning("%s", exc)
+            if str(exc) != self._read_error:     # once per outage, not once per read
+                log.warning("%s", exc)
+                self._read_error = str(exc)
             return None
 
     def flush(self) -> None:
@@ -171,7 +174,8 @@ class WorkflowManager:
                 log.warning("the workflow journal is writable again")
                 self.storage_error = None
         if refused:
-            self.disown(sorted(refused))
+            self.disown(sorted(refused), "another node took them over: their journal writes "
+                                         "were refused")
         for ok, failed, wf in after:
             if wf is not None and wf in refused:
                 if failed is not None:
@@ -332,12 +336,13 @@ class WorkflowManager:
                 self.waiting_host.discard(wf["id"])
                 self.launch(wf)
 
-    def disown(self, wfs: list[str]) -> None:
-        """Stop driving ``wfs`` (another node owns them now): their processes are stopped
-        and not restarted here; their watchers here are not told (they run elsewhere)."""
+    def disown(self, wfs: list[str], why: str = "its fencing token moved on") -> None:
+        """Stop driving ``wfs`` (another node owns them now, or may soon): their processes
+        are stopped and not restarted here; their watchers here are not told."""
+        if wfs:
+            log.warning("%d workflow(s) stop running on this node (%s): %s%s", len(wfs), why,
+                        " ".join(wfs[:5]), " ..." if len(wfs) > 5 else "")
         for wf_id in wfs:
-            log.error("workflow %s is driven by another node now (its fencing token moved "
-                      "on); this node stops running it", wf_id)
             self.waiting_host.discard(wf_id)
             self.moving.discard(wf_id)
             inc = self.inc.get(wf_id)
@@ -475,11 +480,11 @@ class WorkflowManager:
         self.loaded.pop(wf_id, None)
         moving = wf_id in self.moving
         self.moving.discard(wf_id)
+        if not self.journal.owns(wf_id):
+            return True                     # another node drives it now
         wf = self.record(wf_id)
         if wf is None or wf["status"] != "running" or self._stopping():
             return True
-        if not self.journal.owns(wf_id):
-            return True                     # another node drives it now
         if moving:
             self.launch(wf)                 # its OS process retired: on another one, at once
             return True
