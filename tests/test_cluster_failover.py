@@ -155,7 +155,18 @@ def test_workflow_start_on_any_node_lands_in_the_shared_journal(app_dir: str, ds
         assert b.workflow_start("app:job", {"log": log, "n": 9, "sleep": 0.01}, name="one") == pa
         assert statuses(dsn) == {pa[1:-1].rpartition("|")[2]: ("completed", "a"),
                                  pb[1:-1].rpartition("|")[2]: ("completed", "b")}
+        listed = run_wippy(["workflow", "list", "--cluster", dsn, "--json"])
+        assert listed.returncode == 0, listed.stderr
+        assert sorted((w["name"], w["status"], w["steps"]) for w in json.loads(listed.stdout)) == [
+            ("one", "completed", 3), ("two", "completed", 3)]
+        shown = run_wippy(["workflow", "show", "one", "--cluster", dsn])
+        assert "completed" in shown.stdout and "timer" in shown.stdout
+        table = run_wippy(["cluster", "status", "--cluster", dsn])
+        assert table.returncode == 0 and "2 node(s), 2 live" in table.stdout
     assert len(effects(log)) == 4
+    gone = run_wippy(["cluster", "status", "--cluster", dsn, "--json"])
+    assert {r["node"]: r["live"] for r in json.loads(gone.stdout)["nodes"]} == {
+        "a": False, "b": False}              # an orderly stop ends the lease at once
 
 
 def test_a_node_cut_off_from_the_database_stops_and_the_others_finish_its_work(
