@@ -120,6 +120,7 @@ def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
     if cluster:
         from ..cluster import default_node
         node = a.node or os.environ.get("WIPPY_NODE") or default_node()
+        os.environ["WIPPY_NODE"] = node     # log lines (the node field) and hosts name it
         try:
             ttl = ttl if ttl is not None else float(os.environ.get("WIPPY_LEASE_TTL") or 5)
         except ValueError:

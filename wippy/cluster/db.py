@@ -20,6 +20,11 @@ from ..resources.sqldrivers import psycopg_module
 __all__ = ["Db", "describe", "CONNECT_TIMEOUT_S"]
 
 CONNECT_TIMEOUT_S = 5       # a database that does not answer is reported, not waited for
+# A link that drops packets without closing: libpq's TCP settings bound how long the node's
+# loop can wait on it (unacknowledged data for TCP_USER_TIMEOUT_MS; idle probes otherwise).
+TCP_USER_TIMEOUT_MS = 10_000
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+              "keepalives_count": 3}
 T = TypeVar("T")
 
 
@@ -52,6 +57,9 @@ class Db:
             kw: dict[str, Any] = {"autocommit": True, "application_name": self._application}
             if "connect_timeout" not in self.dsn:
                 kw["connect_timeout"] = CONNECT_TIMEOUT_S
+            kw.update({k: v for k, v in KEEPALIVES.items() if k not in self.dsn})
+            if "tcp_user_timeout" not in self.dsn and self.pg.pq.version() >= 120000:
+                kw["tcp_user_timeout"] = TCP_USER_TIMEOUT_MS
             try:
                 self._conn = self.pg.connect(self.dsn, **kw)
             except self.pg.Error as exc:
