@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 import wippy
+from wippy.cli.main import format_ps
 from clusterkit import Proxy, fresh_database, kill_tree, query
 from conftest import run_wippy, wait_until, write_app
 from pgserver import postgres
@@ -40,10 +41,11 @@ def make_app(root: str) -> str:
           - {name: flows, kind: process.host}
           - {name: job, kind: workflow.py, source: file://flows.py, method: job, host: flows}
           - {name: effect, kind: function.py, source: file://flows.py, method: effect}
+          - {name: waiter, kind: workflow.py, source: file://flows.py, method: waiter, host: flows}
     """, "config/flows.py": """
         import time as _t
 
-        from wippy import funcs, time, workflow
+        from wippy import funcs, process, time, workflow
 
 
         def effect(log, n, step):
@@ -58,6 +60,11 @@ def make_app(root: str) -> str:
             await time.sleep(input["sleep"])
             b = await funcs.call("app:effect", input["log"], input["n"], "b")
             return [a, b]
+
+
+        async def waiter(input):
+            msg = await process.inbox().receive()
+            return [msg.topic, msg.payload]
     """})
 
 
@@ -112,6 +119,7 @@ def test_kill_9_of_a_node_its_workflows_finish_once_on_the_survivors(app_dir: st
         assert set(done) == ids
         assert {owner for _, owner in done.values()} <= {"n2", "n3"}
         assert {owner for _, owner in done.values()} == {"n2", "n3"}   # spread between them
+        assert sum(n.ps()["node"]["cluster"]["taken_over"] for n in (n2, n3)) == N
         runs = effects(log)
         assert sorted((n, step) for _, n, step, _ in runs) == sorted(
             (i, s) for i in range(N) for s in ("a", "b"))          # each effect exactly once
@@ -143,7 +151,7 @@ def test_kill_9_of_a_node_its_workflows_finish_once_on_the_survivors(app_dir: st
             n.stop()
 
 
-def test_workflow_start_on_any_node_lands_in_the_shared_journal(app_dir: str, dsn: str) -> None:
+def test_workflows_started_signalled_and_awaited_from_any_node_share_one_journal(app_dir: str, dsn: str) -> None:
     app = make_app(app_dir)
     log = os.path.join(app_dir, "effects.log")
     with node(app, dsn, "a") as a, node(app, dsn, "b") as b:
@@ -163,6 +171,12 @@ def test_workflow_start_on_any_node_lands_in_the_shared_journal(app_dir: str, ds
         assert "completed" in shown.stdout and "timer" in shown.stdout
         table = run_wippy(["cluster", "status", "--cluster", dsn])
         assert table.returncode == 0 and "2 node(s), 2 live" in table.stdout
+        assert "cluster node a at postgresql://" in format_ps(a.ps())
+        # a signal sent on b reaches the workflow a runs; its end reaches a monitor on b
+        pw = a.workflow_start("app:waiter", None)
+        b.send(pw, "go", 5)
+        assert b.workflow_result(pw, timeout=30) == ["go", 5]
+        assert query(dsn, "SELECT count(*) FROM wippy_inbox") == [(0,)]
     assert len(effects(log)) == 4
     gone = run_wippy(["cluster", "status", "--cluster", dsn, "--json"])
     assert {r["node"]: r["live"] for r in json.loads(gone.stdout)["nodes"]} == {

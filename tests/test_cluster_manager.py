@@ -3,7 +3,8 @@ processes: once another node has taken a workflow over, this node's writes for i
 its process is stopped and never restarted here, and an operation on it fails clearly."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+import json
+from typing import Iterator
 
 import pytest
 
@@ -88,14 +89,50 @@ def test_cancelling_a_workflow_another_node_drives_fails_clearly(world) -> None:
     assert wm.journal.workflow(wf_id)["status"] == "running"
 
 
-def test_a_signal_to_a_workflow_of_another_node_is_dropped_not_retried(world) -> None:
+def test_a_signal_to_a_workflow_of_another_node_goes_to_its_inbox_in_the_journal(world) -> None:
     wm, procs, later, dsn = world
     wf_id, _ = running(wm, procs)
     take_over(dsn, wf_id)
     wm.journal.disown([wf_id])                   # as a refused write leaves it
-    wm.on_frame((wire.Op.MSG, wf_id, None, "s", 1, None))
+    wm.on_frame((wire.Op.MSG, wf_id, "{app:x/1|2}", "s", 1, None))
+    wm.on_frame((wire.Op.MSG, wf_id, None, "s", 2, None))
     wm.flush()
     assert wm.journal.signals(wf_id) == [] and procs.delivered == [] and later.calls == []
+    rows = query(dsn, "SELECT wf, rec FROM wippy_inbox ORDER BY id")
+    assert [(wf, json.loads(rec)["payload"]) for wf, rec in rows] == [(wf_id, 1), (wf_id, 2)]
+
+
+def test_the_owner_journals_its_inbox_once_and_in_order(world) -> None:
+    wm, procs, later, dsn = world
+    wf_id, inc = running(wm, procs)
+    load(wm, wf_id)
+    wm.flush()
+    query(dsn, "INSERT INTO wippy_inbox (wf, rec) VALUES (%s, %s), (%s, %s)",
+          wf_id, json.dumps({"topic": "s", "payload": 1, "from": None}),
+          wf_id, json.dumps({"topic": "s", "payload": 2, "from": None}))
+    rows = wm.journal.inbox()
+    wm.from_inbox(rows)
+    wm.from_inbox(rows)                          # polled again before the commit: once
+    wm.flush()
+    assert [s["payload"] for s in wm.journal.signals(wf_id)] == [1, 2]
+    assert [d[2] for d in procs.delivered] == [1, 2] and procs.delivered[0][0] == inc
+    assert wm.journal.inbox() == [] and not wm.inbox_pending
+
+
+def test_a_monitor_of_a_workflow_another_node_runs_is_told_when_it_ends(world) -> None:
+    wm, procs, _, dsn = world
+    wf_id, _ = running(wm, procs)
+    take_over(dsn, wf_id)
+    wm.journal.disown([wf_id])
+    wm.on_frame((wire.Op.MONITOR, wf_id, "{app:w/1|1}"))
+    assert wm.watched_elsewhere() == [wf_id]
+    assert wm.journal.ended([wf_id]) == []
+    rec = {**wm.journal.workflow(wf_id), "status": "completed", "result": 42}
+    query(dsn, "UPDATE wippy_workflows SET rec = %s, status = 'completed' WHERE id = %s",
+          json.dumps(rec), wf_id)
+    wm.ended_elsewhere(wm.journal.ended(wm.watched_elsewhere()))
+    assert procs.exits == [("{app:w/1|1}", "{wf/0|%s}" % wf_id, 42, None)]
+    assert wm.watched_elsewhere() == []
 
 
 def test_adopted_workflows_run_and_a_stale_process_is_replaced_only_after_it_exits(world) -> None:

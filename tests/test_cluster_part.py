@@ -55,6 +55,14 @@ class Journal:
         self.tokens = {"w1": 1, "w2": 2}
         self.orphans = 0
         self.own: list[dict[str, Any]] = []
+        self.posted: list[tuple[int, str, dict[str, Any]]] = []
+        self.finished: dict[str, dict[str, Any]] = {}
+
+    def inbox(self) -> list[tuple[int, str, dict[str, Any]]]:
+        return self.posted
+
+    def ended(self, wfs: list[str]) -> list[dict[str, Any]]:
+        return [self.finished[w] for w in wfs if w in self.finished]
 
     def disown(self, wfs: Any = None) -> list[str]:
         gone, self.tokens = list(self.tokens), {}
@@ -82,6 +90,9 @@ class World:
         self.adopted: list[str] = []
         self.disowned: list[str] = []
         self.replaced: list[str] = []
+        self.signals: list[int] = []
+        self.watching: list[str] = []
+        self.told: list[str] = []
         self.booted = True
         self.m, self.j = Membership(), Journal()
         self.part = ClusterPart(self.m, self.j, self, lambda d, fn: self.timers.append((d, fn)),  # type: ignore[arg-type]
@@ -92,6 +103,15 @@ class World:
 
     def disown(self, wfs: list[str], why: str = "") -> None:
         self.disowned += wfs
+
+    def from_inbox(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        self.signals += [r[0] for r in rows]
+
+    def watched_elsewhere(self) -> list[str]:
+        return self.watching
+
+    def ended_elsewhere(self, records: list[dict[str, Any]]) -> None:
+        self.told += [r["id"] for r in records]
 
     def tick(self, after: float = 1.0) -> None:
         self.now += after
@@ -159,3 +179,15 @@ def test_an_orderly_stop_ends_the_lease() -> None:
     w = World()
     w.part.leave()
     assert w.m.left and w.part.stopped
+
+
+def test_each_round_picks_up_signals_and_ends_other_nodes_left_in_the_journal() -> None:
+    w = World()
+    w.j.posted = [(7, "w1", {"topic": "t"})]
+    w.watching = ["x1", "x2"]
+    w.j.finished = {"x2": {"id": "x2", "status": "completed"}}
+    w.tick()
+    assert w.signals == [7] and w.told == ["x2"]
+    w.booted = False
+    w.tick()
+    assert w.signals == [7]                 # not before the node has booted

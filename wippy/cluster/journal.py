@@ -145,6 +145,21 @@ class PgJournal:
         """How many unfinished workflows have no live owner."""
         return self.load()[0]
 
+    def inbox(self) -> list[tuple[int, str, dict[str, Any]]]:
+        """Signals other nodes left for workflows this node owns, oldest first:
+        (row id, workflow, signal)."""
+        rows = self.db.run(lambda c: c.execute(
+            "SELECT i.id, i.wf, i.rec FROM wippy_inbox i JOIN wippy_workflows w ON w.id = i.wf "
+            "WHERE w.owner = %s ORDER BY i.id LIMIT %s", (self.node, CLAIM_MAX)).fetchall())
+        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+
+    def ended(self, wfs: list[str]) -> list[dict[str, Any]]:
+        """The records of those of ``wfs`` that have finished."""
+        rows = self.db.run(lambda c: c.execute(
+            "SELECT rec FROM wippy_workflows WHERE id = ANY(%s) AND status <> 'running'",
+            (wfs,)).fetchall())
+        return [json.loads(r[0]) for r in rows]
+
     def _took(self, rows: list[tuple]) -> list[dict[str, Any]]:
         out = []
         for wf, token, rec in rows:
@@ -164,6 +179,8 @@ class PgJournal:
         names: dict[str, str] = {}
         steps: dict[tuple[str, int], dict[str, Any]] = {}
         signals: dict[tuple[str, int], dict[str, Any]] = {}
+        inbox: list[tuple[str, dict[str, Any]]] = []        # anyone may post (not fenced)
+        taken: list[tuple[str, int]] = []                   # inbox rows journaled here
         for w in writes:
             kind = w[0]
             if kind == "wf":
@@ -176,7 +193,11 @@ class PgJournal:
                 steps[(w[1], w[2])] = w[3]
             elif kind == "signal":
                 signals[(w[1], w[2])] = w[3]
-        owners = {write_owner(w) for w in writes}
+            elif kind == "inbox":
+                inbox.append((w[1], w[2]))
+            elif kind == "inbox_done":
+                taken.append((w[1], w[2]))
+        owners = {write_owner(w) for w in writes if w[0] != "inbox"}
         known = sorted(wf for wf in owners if wf in self.tokens)
         fresh = [wf for wf in order if wf not in self.tokens]
         refused = set(owners) - set(known) - set(fresh)   # writes to a workflow never ours
@@ -221,6 +242,14 @@ class PgJournal:
                     "FROM unnest(%s::text[], %s::text[], %s::text[]) AS r(id, rec, status) "
                     "WHERE w.id = r.id", (updates, [_dump(r) for r in recs],
                                           [r["status"] for r in recs]))
+            if inbox:
+                cur.execute("INSERT INTO wippy_inbox (wf, rec) "
+                            "SELECT r.wf, r.rec FROM unnest(%s::text[], %s::text[]) "
+                            "WITH ORDINALITY AS r(wf, rec, n) ORDER BY r.n",
+                            ([wf for wf, _ in inbox], [_dump(r) for _, r in inbox]))
+            done = [row for wf, row in taken if wf not in refused]
+            if done:
+                cur.execute("DELETE FROM wippy_inbox WHERE id = ANY(%s)", (done,))
             for table, rows_ in (("wippy_steps", steps), ("wippy_signals", signals)):
                 keep = [(k, v) for k, v in rows_.items() if k[0] not in refused]
                 if keep:

@@ -6,7 +6,9 @@ booted, claims its share of the orphans (unfinished workflows whose owner's leas
 what brings it to an even part of all unfinished workflows over the live nodes, so the
 survivors spread them between them, and a claim that raced with another survivor's
 (``SKIP LOCKED``) takes what is left at the next round (see :func:`share`). The claimed
-workflows resume by replay: their timers keep their journaled due times.
+workflows resume by replay: their timers keep their journaled due times. The same round picks
+up what other nodes left in the journal for this one: signals to the workflows it runs, and
+the ends of workflows it has monitors of (nodes do not message each other yet).
 
 Self-fencing: when this node loses its connection to the database (a statement or a renewal
 fails to reach it), the others may soon take its workflows, and its own view of them may have
@@ -56,6 +58,15 @@ class Driver(Protocol):
 
     def disown(self, wfs: list[str], why: str = ...) -> None:
         """Stop running these workflows (no longer ours); never restart them here."""
+
+    def from_inbox(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Journal and deliver signals other nodes left for workflows run here."""
+
+    def watched_elsewhere(self) -> list[str]:
+        """Workflows monitored here that another node runs."""
+
+    def ended_elsewhere(self, records: list[dict[str, Any]]) -> None:
+        """Tell the watchers here of these workflows, finished elsewhere."""
 
 
 class ClusterPart:
@@ -118,6 +129,7 @@ class ClusterPart:
                             len(back))
                 self._driver.adopt(back)
             self._take_orphans()
+            self._poll()
         except StorageError as exc:
             self._fence(f"the cluster database cannot be reached ({exc.cause})")
 
@@ -131,6 +143,16 @@ class ClusterPart:
             log.warning("took over %d workflow(s) of node(s) whose lease expired", len(took))
             self._driver.adopt(took)
 
+    def _poll(self) -> None:
+        """What other nodes left in the journal for this one: signals to its workflows, and
+        the ends of workflows watched here."""
+        rows = self.journal.inbox()
+        if rows:
+            self._driver.from_inbox(rows)
+        watched = self._driver.watched_elsewhere()
+        if watched:
+            self._driver.ended_elsewhere(self.journal.ended(watched))
+
     def _fence(self, why: str) -> None:
         if self.fenced:
             return
@@ -138,6 +160,14 @@ class ClusterPart:
         gone = self.journal.disown()
         log.error("%s; this node stops driving its %d workflow(s)", why, len(gone))
         self._driver.disown(gone, "this node may have lost them")
+
+    def info(self) -> dict[str, Any]:
+        """This node in its cluster, for ``wippy ps``."""
+        return {"node": self.membership.node, "database": self.journal.db.where,
+                "incarnation": self.membership.incarnation, "lease_ttl": self.membership.ttl,
+                "renewed_ago": round(self._clock() - self.last_renewed, 3),
+                "fenced": self.fenced, "driving": len(self.journal.tokens),
+                "taken_over": self.taken_over, "refused": self.journal.refused}
 
     def leave(self) -> None:
         """An orderly stop: end the lease so the others take over at once."""

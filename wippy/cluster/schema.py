@@ -11,6 +11,8 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
   ``created``.
 * ``wippy_steps`` / ``wippy_signals``: (``wf``, ``seq``) -> ``rec`` (the same JSON as LMDB's).
 * ``wippy_names``: workflow name -> workflow id (a name binds once, cluster-wide).
+* ``wippy_inbox``: signals sent on one node to a workflow another node runs, in order
+  (``id``), until the owner journals them as the workflow's signals.
 * ``wippy_fence``: the sequence every token and incarnation is drawn from, so a token never
   repeats, whoever takes it.
 
@@ -25,7 +27,7 @@ __all__ = ["ensure", "TABLES", "VERSION"]
 
 VERSION = "1"
 TABLES = ("wippy_nodes", "wippy_workflows", "wippy_steps", "wippy_signals", "wippy_names",
-          "wippy_cluster_meta")
+          "wippy_inbox", "wippy_cluster_meta")
 
 _LOCK = 0x77697070      # the advisory lock id the DDL runs under ("wipp")
 
@@ -57,6 +59,9 @@ _DDL = (
         wf text NOT NULL, seq bigint NOT NULL, rec text NOT NULL, PRIMARY KEY (wf, seq))""",
     """CREATE TABLE IF NOT EXISTS wippy_names (
         name text PRIMARY KEY, wf text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS wippy_inbox (
+        id bigserial PRIMARY KEY, wf text NOT NULL, rec text NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS wippy_inbox_wf ON wippy_inbox (wf)",
 )
 
 

@@ -301,7 +301,8 @@ class NodeServer:
                 "uptime": _time.monotonic() - self.started,
                 "registry_version": self.registry.version, "denied": denials(),
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
-                "metrics": collector().snapshot()}     # what the node's own parts recorded
+                "metrics": collector().snapshot(),     # what the node's own parts recorded
+                "cluster": None if self.cluster is None else self.cluster.info()}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

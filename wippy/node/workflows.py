@@ -38,8 +38,11 @@ node: a commit may refuse the writes of workflows another node took over (fencin
 write's operation then learns it as a :class:`~wippy.errors.FencedError`, and the manager
 stops driving those workflows (their processes are stopped and never restarted here). The
 cluster part hands the manager workflows to run (:meth:`WorkflowManager.adopt`: claimed from a
-dead node) and to give up (:meth:`WorkflowManager.disown`). A signal to a workflow that runs
-on another node is dropped with a warning (messages between nodes are not carried yet).
+dead node) and to give up (:meth:`WorkflowManager.disown`). Nodes do not message each other
+yet, so the journal carries what crosses them: a signal to a workflow another node runs goes
+into the journal's inbox, where its owner picks it up (:meth:`WorkflowManager.from_inbox`), and
+a monitor of such a workflow is answered when the journal shows it finished
+(:meth:`WorkflowManager.ended_elsewhere`); both are polled by the cluster part.
 """
 from __future__ import annotations
 
@@ -120,6 +123,7 @@ class WorkflowManager:
         self.storage_error: StorageError | None = None   # the last commit failed with this
         self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
         self._read_error = ""               # the last read error logged
+        self.inbox_pending: set[int] = set()  # shared-inbox rows being journaled here
 
     # -- group commit --------------------------------------------------------------------
     def write(self, *w: Any) -> None:
@@ -407,19 +411,15 @@ class WorkflowManager:
             wf = self.record(wf_id)
             if wf is None or wf["status"] != "running":
                 return True             # a finished workflow: dropped, like a dead process
-            if not self.journal.owns(wf_id):
-                log.warning("signal %r to workflow %s dropped: it runs on another node", topic,
-                            wf_id)
-                return True
             if len(frame) > 6 and not self._may_signal(frame[6], wf):
                 return True
-            seq = wf["signals"]
-            wf["signals"] = seq + 1
-            self.write("wf", wf)
-            self.write("signal", wf_id, seq, {"topic": topic, "payload": payload, "from": sender})
-            self.then(lambda: self._forward(wf_id, seq, sender, topic, payload),
-                      lambda exc: None if isinstance(exc, FencedError) else self._defer(frame),
-                      wf_id)
+            sig = {"topic": topic, "payload": payload, "from": sender}
+            if not self.journal.owns(wf_id):    # another node runs it: its inbox, in the journal
+                self.write("inbox", wf_id, sig)
+                self.then(lambda: None, lambda exc: self._defer(frame))
+                return True
+            self._signal(wf, sig, lambda exc: None if isinstance(exc, FencedError)
+                         else self._defer(frame))
             return True
         if op == wire.Op.MONITOR:
             _, wf_id, watcher = frame
@@ -436,6 +436,42 @@ class WorkflowManager:
             self.watchers.get(frame[1], set()).discard(frame[2])
             return True
         return False
+
+    def _signal(self, wf: dict[str, Any], sig: dict[str, Any],
+                failed: Callable[[StorageError], None]) -> None:
+        """Journal signal ``sig`` of running workflow ``wf``, then forward it to its process."""
+        wf_id, seq = wf["id"], wf["signals"]
+        wf["signals"] = seq + 1
+        self.write("wf", wf)
+        self.write("signal", wf_id, seq, sig)
+        self.then(lambda: self._forward(wf_id, seq, sig.get("from"), sig["topic"], sig.get("payload")),
+                  failed, wf_id)
+
+    # -- a cluster: what reaches this node through the shared journal ----------------------
+    def from_inbox(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Signals that other nodes left in the shared journal for workflows this node runs:
+        each is journaled as the workflow's signal and taken out of the inbox in one commit
+        (a refused commit leaves it there for the workflow's new owner)."""
+        for row_id, wf_id, sig in rows:
+            if row_id in self.inbox_pending:
+                continue
+            self.inbox_pending.add(row_id)
+            self.write("inbox_done", wf_id, row_id)
+            wf = self.record(wf_id)
+            if wf is not None and wf["status"] == "running" and self.journal.owns(wf_id):
+                self._signal(wf, sig, lambda exc: None)
+            done: Callable[..., None] = lambda *_, r=row_id: self.inbox_pending.discard(r)  # noqa: E731
+            self.then(done, done, wf_id)
+
+    def watched_elsewhere(self) -> list[str]:
+        """Workflows watched here (monitors) that another node runs."""
+        return [wf for wf, w in self.watchers.items() if w and not self.journal.owns(wf)]
+
+    def ended_elsewhere(self, records: list[dict[str, Any]]) -> None:
+        """Workflows another node finished: their watchers here get the recorded result."""
+        for rec in records:
+            if rec.get("status") != "running":
+                self._notify_exit(rec["id"], wf_pid(rec["id"]), rec.get("result"), rec.get("error"))
 
     @staticmethod
     def _may_signal(security: Any, wf: dict[str, Any]) -> bool:
