@@ -9,6 +9,9 @@ PostgreSQL's binaries (``initdb``, ``pg_ctl``): it makes a throwaway server with
 * ``steps_per_s`` on ``lmdb`` and on ``pg``: W workflows at once, each S activities, on one
   node without and with ``--cluster`` (same application, same run): the journal's cost.
 * ``step_latency_us`` on both: one workflow alone, S sequential steps, wall time / S.
+* peer ``dbos`` (when the ``dbos`` package is installed: extra ``bench``): the same workflows
+  (W at once, each S ``@DBOS.step`` calls; one alone for the latency) on a fresh database of
+  the same server, in its own OS process (S11: wippy on PostgreSQL >= 5x DBOS).
 * ``failover_s``: two nodes (lease TTL ``--ttl``, default 1 s); K workflows on n1 that journal
   a step every 50 ms; n1's whole OS process tree is killed with SIGKILL; the time from the kill
   to the first step journaled by n2 (S11's target: <= TTL + 1 s). Repeated ``--rounds`` times.
@@ -160,6 +163,56 @@ def journal_cost(app: str, dsn: str | None, w: int, s: int, lat: int) -> dict[st
     return {"steps_per_s": tput, "step_latency_us": latency, "workflows": w, "steps_each": s}
 
 
+DBOS_PEER = """
+import json, sys, time
+from dbos import DBOS
+url, w, s, lat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+DBOS(config={"name": "wcbench", "system_database_url": url, "log_level": "ERROR",
+             "console_log_level": "ERROR"})
+
+@DBOS.step()
+def act(i):
+    return i + 1
+
+@DBOS.workflow()
+def steps(n):
+    total = 0
+    for i in range(n):
+        total += act(i)
+    return total
+
+DBOS.launch()
+steps(5)
+t = time.perf_counter()
+handles = [DBOS.start_workflow(steps, s) for _ in range(w)]
+for h in handles:
+    h.get_result()
+tput = w * s / (time.perf_counter() - t)
+t = time.perf_counter()
+steps(lat)
+latency = (time.perf_counter() - t) / lat * 1e6
+print(json.dumps({"steps_per_s": tput, "step_latency_us": latency, "workflows": w, "steps_each": s}))
+DBOS.destroy()
+"""
+
+
+def dbos_peer(dsn: str, w: int, s: int, lat: int) -> dict[str, Any] | None:
+    """DBOS on a database of its own (None when dbos is not installed)."""
+    import importlib.util
+
+    import psycopg
+    if importlib.util.find_spec("dbos") is None:
+        return None
+    p = psycopg.conninfo.conninfo_to_dict(dsn)
+    url = (f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:"
+           f"{p.get('port', 5432)}/{p['dbname']}")
+    out = subprocess.run([sys.executable, "-c", DBOS_PEER, url, str(w), str(s), str(lat)],
+                         capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def _steps_by(dsn: str, node: str) -> int:
     import psycopg
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -225,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             out["floor:pg-commit"] = floor(fresh(server), sz["floor"])
             out["lmdb"] = journal_cost(app, None, sz["W"], sz["S"], sz["lat"])
             out["pg"] = journal_cost(app, fresh(server), sz["W"], sz["S"], sz["lat"])
+            out["dbos"] = dbos_peer(fresh(server), sz["W"], sz["S"], sz["lat"])
             rounds = [failover(app, server, a.ttl, sz["K"]) for _ in range(a.rounds)]
             out["failover_s"] = {"median": statistics.median(rounds), "rounds": rounds,
                                  "target": a.ttl + 1.0, "workflows": sz["K"]}
@@ -235,6 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in (("floor: pg one commit/step", fl), ("wippy journal on LMDB", lm),
                     ("wippy journal on PostgreSQL", pg)):
         print(f"{name:<28} {r['steps_per_s']:>10.0f} {r['step_latency_us']:>10.0f}")
+    peer = out["dbos"]
+    if peer and "steps_per_s" in peer:
+        print(f"{'peer: DBOS (same server)':<28} {peer['steps_per_s']:>10.0f} "
+              f"{peer['step_latency_us']:>10.0f}")
+        print(f"PostgreSQL journal: {pg['steps_per_s'] / peer['steps_per_s']:.1f}x DBOS's steps/s")
+    else:
+        print(f"peer DBOS: {'not installed' if peer is None else peer['error']}")
     print(f"PostgreSQL journal: {pg['steps_per_s'] / fl['steps_per_s']:.1f}x the one-commit-per-step "
           f"floor, {pg['steps_per_s'] / lm['steps_per_s']:.2f}x the LMDB journal "
           f"({sz['W']} workflows x {sz['S']} steps)")

@@ -177,6 +177,12 @@ def test_workflows_started_signalled_and_awaited_from_any_node_share_one_journal
         b.send(pw, "go", 5)
         assert b.workflow_result(pw, timeout=30) == ["go", 5]
         assert query(dsn, "SELECT count(*) FROM wippy_inbox") == [(0,)]
+        # and a cancel asked on b stops a workflow a runs
+        pc = a.workflow_start("app:waiter", None)
+        b.workflow_cancel(pc)
+        with pytest.raises(wippy.WippyError, match="cancelled"):
+            b.workflow_result(pc, timeout=30)
+        assert statuses(dsn)[pc[1:-1].rpartition("|")[2]] == ("cancelled", "a")
     assert len(effects(log)) == 4
     gone = run_wippy(["cluster", "status", "--cluster", dsn, "--json"])
     assert {r["node"]: r["live"] for r in json.loads(gone.stdout)["nodes"]} == {

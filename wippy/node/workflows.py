@@ -42,7 +42,8 @@ dead node) and to give up (:meth:`WorkflowManager.disown`). Nodes do not message
 yet, so the journal carries what crosses them: a signal to a workflow another node runs goes
 into the journal's inbox, where its owner picks it up (:meth:`WorkflowManager.from_inbox`), and
 a monitor of such a workflow is answered when the journal shows it finished
-(:meth:`WorkflowManager.ended_elsewhere`); both are polled by the cluster part.
+(:meth:`WorkflowManager.ended_elsewhere`); both are polled by the cluster part. A cancel goes
+the same way as a signal (an inbox record its owner acts on).
 """
 from __future__ import annotations
 
@@ -256,6 +257,10 @@ class WorkflowManager:
         except WippyError as exc:
             reply.fail(exc)
             return
+        if wf is not None and wf["status"] == "running" and not self.journal.owns(args[0]):
+            self.write("inbox", args[0], {"cancel": True})   # its owner cancels it
+            self.then(reply.ok, reply.fail)
+            return
         self.cancel(args[0])
         self.then(reply.ok, reply.fail, args[0])
 
@@ -459,7 +464,10 @@ class WorkflowManager:
             self.write("inbox_done", wf_id, row_id)
             wf = self.record(wf_id)
             if wf is not None and wf["status"] == "running" and self.journal.owns(wf_id):
-                self._signal(wf, sig, lambda exc: None)
+                if sig.get("cancel"):
+                    self.cancel(wf_id)          # asked on a node that does not run it
+                else:
+                    self._signal(wf, sig, lambda exc: None)
             done: Callable[..., None] = lambda *_, r=row_id: self.inbox_pending.discard(r)  # noqa: E731
             self.then(done, done, wf_id)
 
