@@ -3,6 +3,8 @@ fencing token is refused by the database, survivors split a dead node's workflow
 once in the cluster, a node name is never held twice."""
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Iterator
 
 import pytest
@@ -149,3 +151,44 @@ def test_an_unreachable_database_is_a_clear_error(pg_server: str) -> None:
     assert "secret" not in str(info.value)
     with pytest.raises(ClusterError, match="invalid node name"):
         cluster.join(pg_server, "a/b")
+
+
+GOLDEN_FILE = os.path.join(os.path.dirname(__file__), "data", "golden", "cluster_v1.json")
+
+
+def _layout(dsn: str) -> dict[str, Any]:
+    cols = query(dsn, "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                      "WHERE table_schema = 'public' AND table_name LIKE 'wippy%' "
+                      "ORDER BY table_name, ordinal_position")
+    out: dict[str, Any] = {}
+    for table, col, kind in cols:
+        out.setdefault(table, {"columns": [], "rows": []})["columns"].append(f"{col} {kind}")
+    keep = {"wippy_workflows": "id", "wippy_steps": "wf, seq", "wippy_signals": "wf, seq",
+            "wippy_names": "name", "wippy_inbox": "id", "wippy_cluster_meta": "key"}
+    for table, order in keep.items():
+        out[table]["rows"] = [list(r) for r in query(dsn, f"SELECT * FROM {table} ORDER BY {order}")]
+    del out["wippy_nodes"]["rows"]          # times and pids: not a format
+    return out
+
+
+def test_the_cluster_journal_layout_is_stable(dsn: str) -> None:
+    """The tables and what one commit writes into them, pinned against a golden file (update
+    tests/data/golden/cluster_v1.json only on purpose: old clusters must keep working)."""
+    j, _ = cluster.join(dsn, "n1")
+    j.commit([
+        ("wf", {"id": "w1", "entry": "app:order", "host": "app:flows", "input": {"n": 2},
+                "name": "job-1", "status": "running", "result": None, "error": None,
+                "created": 1.5, "finished": None, "signals": 1}),
+        ("name", "job-1", "w1"),
+        ("step", "w1", 0, {"op": "now", "key": None, "result": 2.5}),
+        ("step", "w1", 1, {"op": "call", "key": "app:charge", "result": 4, "error": None}),
+        ("signal", "w1", 0, {"topic": "go", "payload": {"x": 1}, "from": "{client/3|0}"}),
+        ("inbox", "w9", {"topic": "t", "payload": None, "from": None}),
+    ])
+    found = _layout(dsn)
+    if os.environ.get("WIPPY_WRITE_GOLDEN"):
+        with open(GOLDEN_FILE, "w") as fh:
+            json.dump(found, fh, indent=1, sort_keys=True)
+    with open(GOLDEN_FILE) as fh:
+        assert json.loads(json.dumps(found)) == json.load(fh)
+    j.close()
