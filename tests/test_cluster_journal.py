@@ -192,3 +192,27 @@ def test_the_cluster_journal_layout_is_stable(dsn: str) -> None:
     with open(GOLDEN_FILE) as fh:
         assert json.loads(json.dumps(found)) == json.load(fh)
     j.close()
+
+
+def test_commits_that_leave_something_for_other_nodes_notify_them(dsn: str) -> None:
+    a, am = cluster.join(dsn, "a")
+    b, _ = cluster.join(dsn, "b")
+    listener = cluster.Listener(dsn)
+    assert listener.poll() == []                 # not listening: never connects by itself
+    listener.connect()
+    got: list[str] = []
+
+    def heard(what: str) -> bool:
+        got.extend(listener.poll())
+        return what in got
+    a.commit([("wf", record("w1"))])
+    b.commit([("inbox", "w1", {"topic": "t", "payload": 1, "from": None})])
+    wait_until(lambda: heard("inbox a"), 10, what="the inbox notification")
+    a.commit([("wf", {**record("w1"), "status": "completed"})])
+    wait_until(lambda: heard("ended"), 10, what="the end notification")
+    am.leave()
+    wait_until(lambda: heard("left a"), 10, what="the leave notification")
+    assert got.count("ended") == 1               # nothing else announced anything
+    listener.close()
+    a.close()
+    b.close()

@@ -191,3 +191,40 @@ def test_each_round_picks_up_signals_and_ends_other_nodes_left_in_the_journal() 
     w.booted = False
     w.tick()
     assert w.signals == [7]                 # not before the node has booted
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+        self.connects = 0
+
+    def connect(self) -> None:
+        self.connects += 1
+
+    def poll(self) -> list[str]:
+        heard, self.heard = self.heard, []
+        return heard
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_notification_makes_the_node_look_at_once_between_rounds() -> None:
+    w = World()
+    lis = Listener()
+    w.part = ClusterPart(w.m, w.j, w, lambda d, fn: w.timers.append((d, fn)),  # type: ignore[arg-type]
+                         lambda: w.booted, w.replaced.append, lambda: w.now, listener=lis)  # type: ignore[arg-type]
+    w.part.start()
+    listen = [fn for d, fn in w.timers if d < w.part.every][0]
+    w.j.posted = [(3, "w1", {"topic": "t"})]
+    w.watching = ["x"]
+    w.j.finished = {"x": {"id": "x", "status": "failed"}}
+    w.j.orphans = 2
+    lis.heard = ["inbox other", "ended"]      # another node's inbox: not ours
+    listen()
+    assert w.signals == [] and w.told == ["x"] and w.adopted == []
+    lis.heard = ["inbox n1", "left n2"]
+    listen()
+    assert w.signals == [3] and w.adopted == ["o2"]
+    w.tick()
+    assert lis.connects == 2                   # at start, and again after each renewal

@@ -4,7 +4,7 @@ that every node of a cluster names (S12; ``wippy run APP --cluster DSN --node NA
 * :mod:`.db`: the connection; :mod:`.schema`: the tables;
 * :mod:`.journal`: the shared journal with fencing tokens, and the claims of a takeover;
 * :mod:`.membership`: node rows and leases; :mod:`.part`: the node's loop side (renew, take
-  over, self-fence).
+  over, self-fence); :mod:`.notify`: wake-ups between nodes (LISTEN/NOTIFY).
 
 Without ``--cluster`` none of this is loaded: the journal stays in LMDB.
 """
@@ -16,9 +16,10 @@ from ..errors import ClusterError, StorageError
 from .db import Db
 from .journal import PgJournal
 from .membership import DEFAULT_TTL_S, Membership
+from .notify import Listener
 from .schema import ensure
 
-__all__ = ["join", "default_node", "DEFAULT_TTL_S", "Db", "PgJournal", "Membership"]
+__all__ = ["join", "default_node", "DEFAULT_TTL_S", "Db", "PgJournal", "Membership", "Listener"]
 
 
 def default_node() -> str:

@@ -67,6 +67,11 @@ class Db:
                 raise StorageError(self.where, f"cannot connect: {_first_line(exc)}") from None
         return self._conn
 
+    def current(self) -> Any:
+        """The open connection, or None (never connects)."""
+        conn = self._conn
+        return None if conn is None or conn.closed else conn
+
     def run(self, fn: Callable[[Any], T]) -> T:
         """``fn(cursor)`` outside a transaction (autocommit)."""
         with self._errors():

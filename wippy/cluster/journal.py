@@ -36,10 +36,14 @@ from typing import Any, Iterable
 from ..errors import FencedError
 from ..workflow.journal import write_owner
 from .db import Db
+from .notify import notify_sql
 
 __all__ = ["PgJournal"]
 
 CLAIM_MAX = 1000            # workflows one claim takes at most (a claim is one transaction)
+_NOTIFY_OWNERS = ("SELECT " + notify_sql("'inbox ' || o.owner") + " FROM (SELECT DISTINCT owner "
+                  "FROM wippy_workflows WHERE id = ANY(%s)) o")
+_NOTIFY_ENDED = "SELECT " + notify_sql("'ended'")
 
 
 def _dump(obj: Any) -> str:
@@ -247,6 +251,9 @@ class PgJournal:
                             "SELECT r.wf, r.rec FROM unnest(%s::text[], %s::text[]) "
                             "WITH ORDINALITY AS r(wf, rec, n) ORDER BY r.n",
                             ([wf for wf, _ in inbox], [_dump(r) for _, r in inbox]))
+                cur.execute(_NOTIFY_OWNERS, (sorted({wf for wf, _ in inbox}),))
+            if any(records[wf]["status"] != "running" for wf in order if wf not in refused):
+                cur.execute(_NOTIFY_ENDED)      # watchers on other nodes look now
             done = [row for wf, row in taken if wf not in refused]
             if done:
                 cur.execute("DELETE FROM wippy_inbox WHERE id = ANY(%s)", (done,))

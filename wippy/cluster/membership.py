@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import ClusterError
 from .db import Db
+from .notify import notify_sql
 
 __all__ = ["Membership", "status", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
 
@@ -92,9 +93,10 @@ class Membership:
     def leave(self) -> None:
         """End the lease now (an orderly stop): the others take this node's unfinished
         workflows over at their next renewal."""
-        self.db.run(lambda c: c.execute(
-            "UPDATE wippy_nodes SET lease_until = now() - interval '1 millisecond' "
-            "WHERE name = %s AND incarnation = %s", (self.node, self.incarnation)))
+        with self.db.transaction() as cur:
+            cur.execute("UPDATE wippy_nodes SET lease_until = now() - interval '1 millisecond' "
+                        "WHERE name = %s AND incarnation = %s", (self.node, self.incarnation))
+            cur.execute(f"SELECT {notify_sql('%s')}", (f"left {self.node}",))
 
 
 def status(db: Db) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ survivors spread them between them, and a claim that raced with another survivor
 (``SKIP LOCKED``) takes what is left at the next round (see :func:`share`). The claimed
 workflows resume by replay: their timers keep their journaled due times. The same round picks
 up what other nodes left in the journal for this one: signals to the workflows it runs, and
-the ends of workflows it has monitors of (nodes do not message each other yet).
+the ends of workflows it has monitors of (nodes do not message each other yet); a
+notification from the committing node (:mod:`.notify`) makes it look at once.
 
 Self-fencing: when this node loses its connection to the database (a statement or a renewal
 fails to reach it), the others may soon take its workflows, and its own view of them may have
@@ -33,10 +34,13 @@ from typing import Any, Callable, Protocol
 from ..errors import StorageError
 from .journal import PgJournal
 from .membership import Membership
+from .notify import Listener
 
 __all__ = ["ClusterPart", "Driver", "share"]
 
 log = logging.getLogger("wippy.cluster")
+
+NOTIFY_EVERY_S = 0.05     # how often the listener is read (a recv(); nothing when idle)
 
 
 def share(orphans: int, placed: int, mine: int, live: int) -> int:
@@ -75,7 +79,8 @@ class ClusterPart:
     def __init__(self, membership: Membership, journal: PgJournal, driver: Driver,
                  call_later: Callable[..., Any], booted: Callable[[], bool],
                  replaced: Callable[[str], None],
-                 clock: Callable[[], float] = _time.monotonic) -> None:
+                 clock: Callable[[], float] = _time.monotonic,
+                 listener: Listener | None = None) -> None:
         self.membership = membership
         self.journal = journal
         self._driver = driver
@@ -88,6 +93,7 @@ class ClusterPart:
         self._lost_seen = journal.db.lost
         self.stopped = False
         self.taken_over = 0          # workflows claimed from dead nodes, since start
+        self._listener = listener
 
     @property
     def every(self) -> float:
@@ -97,6 +103,30 @@ class ClusterPart:
         """Begin renewing (the node has joined)."""
         self.last_renewed = self._clock()
         self._call_later(self.every, self.tick)
+        if self._listener is not None:
+            self._listener.connect()
+            self._call_later(NOTIFY_EVERY_S, self._listen)
+
+    def _listen(self) -> None:
+        """Act at once on what other nodes' commits announced (see :mod:`.notify`)."""
+        if self.stopped or self._listener is None:
+            return
+        self._call_later(NOTIFY_EVERY_S, self._listen)
+        got = self._listener.poll()
+        if not got or self.fenced or not self._booted():
+            return
+        me = self.membership.node
+        try:
+            if f"inbox {me}" in got:
+                rows = self.journal.inbox()
+                if rows:
+                    self._driver.from_inbox(rows)
+            if "ended" in got:
+                self._poll_ended()
+            if any(g.startswith("left ") and g != f"left {me}" for g in got):
+                self._take_orphans()
+        except StorageError as exc:
+            self._fence(f"the cluster database cannot be reached ({exc.cause})")
 
     def tick(self) -> None:
         """One round: renew, self-fence or reclaim, take orphans over."""
@@ -117,6 +147,8 @@ class ClusterPart:
             self._replaced(f"this node was replaced under its name {self.membership.node!r}")
             return
         self.last_renewed = sent
+        if self._listener is not None:
+            self._listener.connect()
         if lost:
             self._fence("the connection to the cluster database was lost")
         if not self._booted():
@@ -149,6 +181,9 @@ class ClusterPart:
         rows = self.journal.inbox()
         if rows:
             self._driver.from_inbox(rows)
+        self._poll_ended()
+
+    def _poll_ended(self) -> None:
         watched = self._driver.watched_elsewhere()
         if watched:
             self._driver.ended_elsewhere(self.journal.ended(watched))
@@ -172,6 +207,8 @@ class ClusterPart:
     def leave(self) -> None:
         """An orderly stop: end the lease so the others take over at once."""
         self.stopped = True
+        if self._listener is not None:
+            self._listener.close()
         try:
             self.membership.leave()
         except StorageError as exc:

@@ -112,7 +112,7 @@ class NodeServer:
                                          self.procs, self.store.get, call_later, stopping)
         self.cluster = None if shared is None else ClusterPart(
             shared[1], shared[0], self.workflows, call_later, lambda: self.booted,
-            lambda why: self.begin_stop(1, why))
+            lambda why: self.begin_stop(1, why), listener=cluster.Listener(shared[0].db.dsn))
         if self.cluster is not None:
             self.cluster.start()
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
