@@ -14,6 +14,7 @@ import wippy
 from wippy.cli.main import format_ps
 from clusterkit import Proxy, fresh_database, kill_tree, query
 from conftest import run_wippy, wait_until, write_app
+from httpkit import fetch
 from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -154,7 +155,8 @@ def test_kill_9_of_a_node_its_workflows_finish_once_on_the_survivors(app_dir: st
 def test_workflows_started_signalled_and_awaited_from_any_node_share_one_journal(app_dir: str, dsn: str) -> None:
     app = make_app(app_dir)
     log = os.path.join(app_dir, "effects.log")
-    with node(app, dsn, "a") as a, node(app, dsn, "b") as b:
+    with wippy.Node(app, cluster=dsn, node="a", lease_ttl=TTL, stop_timeout=5,
+                    observe="127.0.0.1:0") as a, node(app, dsn, "b") as b:
         pa = a.workflow_start("app:job", {"log": log, "n": 1, "sleep": 0.01}, name="one")
         pb = b.workflow_start("app:job", {"log": log, "n": 2, "sleep": 0.01}, name="two")
         assert a.workflow_result(pa, timeout=30) == ["1a", "1b"]
@@ -172,6 +174,10 @@ def test_workflows_started_signalled_and_awaited_from_any_node_share_one_journal
         table = run_wippy(["cluster", "status", "--cluster", dsn])
         assert table.returncode == 0 and "2 node(s), 2 live" in table.stdout
         assert "cluster node a at postgresql://" in format_ps(a.ps())
+        # a's web observer shows the cluster's journal, b's workflow included
+        assert a.observe_addr is not None
+        seen = fetch(int(a.observe_addr.rpartition(":")[2]), "GET", "/api/workflows").json()
+        assert sorted(w["name"] for w in seen["workflows"]) == ["one", "two"]
         # a signal sent on b reaches the workflow a runs; its end reaches a monitor on b
         pw = a.workflow_start("app:waiter", None)
         b.send(pw, "go", 5)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from ..errors import FencedError
 from ..workflow.journal import write_owner
 from .db import Db
 from .notify import notify_sql
@@ -271,12 +270,6 @@ class PgJournal:
             self.tokens.pop(wf, None)
         self.refused += len(refused)
         return frozenset(refused)
-
-    def fenced_error(self, wf: str) -> FencedError:
-        """The error a refused write of ``wf`` is answered with."""
-        return FencedError(self.db.where, f"workflow {wf} is no longer driven by node "
-                                          f"{self.node} (another node took it over, or its "
-                                          f"name was bound elsewhere first)")
 
     def close(self) -> None:
         self.db.close()

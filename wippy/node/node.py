@@ -134,7 +134,7 @@ class NodeServer:
         self.observe = ObserveSupervisor(
             opts.observe, opts.observe_token, self.zygote.fork_host, self._new_serial, call_later,
             {"rundir": self.rundir.path, "data_dir": self.data_dir, "log_level": opts.log_level,
-             "log_format": opts.log_format})
+             "log_format": opts.log_format, "cluster": opts.cluster})
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
         self.booted = False
