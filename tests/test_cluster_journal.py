@@ -216,3 +216,13 @@ def test_commits_that_leave_something_for_other_nodes_notify_them(dsn: str) -> N
     listener.close()
     a.close()
     b.close()
+
+
+def test_a_restarted_node_waits_for_its_old_lease_then_takes_its_name(dsn: str) -> None:
+    old, om = cluster.join(dsn, "n1", ttl=0.5)       # then killed: never renewed
+    old.commit([("wf", record("w1"))])
+    new, nm = cluster.join(dsn, "n1", ttl=0.5)       # blocks until the old lease ran out
+    assert nm.incarnation != om.incarnation and not om.renew()
+    assert [w["id"] for w in new.resumable()] == ["w1"]
+    old.close()
+    new.close()

@@ -35,14 +35,14 @@ from typing import Any, Iterable
 
 from ..workflow.journal import write_owner
 from .db import Db
-from .notify import notify_sql
+from .notify import Wake, notify_sql
 
 __all__ = ["PgJournal"]
 
 CLAIM_MAX = 1000            # workflows one claim takes at most (a claim is one transaction)
-_NOTIFY_OWNERS = ("SELECT " + notify_sql("'inbox ' || o.owner") + " FROM (SELECT DISTINCT owner "
-                  "FROM wippy_workflows WHERE id = ANY(%s)) o")
-_NOTIFY_ENDED = "SELECT " + notify_sql("'ended'")
+_NOTIFY_OWNERS = ("SELECT " + notify_sql(f"'{Wake.INBOX.value} ' || o.owner") + " FROM (SELECT "
+                  "DISTINCT owner FROM wippy_workflows WHERE id = ANY(%s)) o")
+_NOTIFY_ENDED = "SELECT " + notify_sql(f"'{Wake.ENDED.value}'")
 
 
 def _dump(obj: Any) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import ClusterError
 from .db import Db
-from .notify import notify_sql
+from .notify import Wake, notify_sql
 
 __all__ = ["Membership", "status", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
 
@@ -96,7 +96,7 @@ class Membership:
         with self.db.transaction() as cur:
             cur.execute("UPDATE wippy_nodes SET lease_until = now() - interval '1 millisecond' "
                         "WHERE name = %s AND incarnation = %s", (self.node, self.incarnation))
-            cur.execute(f"SELECT {notify_sql('%s')}", (f"left {self.node}",))
+            cur.execute(f"SELECT {notify_sql('%s')}", (f"{Wake.LEFT.value} {self.node}",))
 
 
 def status(db: Db) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ for another node (a signal in a workflow's inbox, a workflow's end) notifies cha
 so the node looks at once instead of at its next lease round (TTL/3), which stays the
 fallback for notifications lost while a listener was disconnected.
 
-Payloads: ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended`` (a workflow
-finished), ``left NODE`` (NODE stopped in order: its workflows are free now).
+Payloads (:class:`Wake`): ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended``
+(a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now).
 
 The listener has its own connection (LISTEN holds it) and never connects from the fast
 timer: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
@@ -16,14 +16,23 @@ loop would have to know about the cluster); a 50 ms non-blocking read is a recv(
 """
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from ..errors import StorageError
 from .db import Db
 
-__all__ = ["Listener", "CHANNEL", "notify_sql"]
+__all__ = ["Listener", "CHANNEL", "Wake", "notify_sql"]
 
 CHANNEL = "wippy_cluster"
+
+
+class Wake(str, enum.Enum):
+    """What a notification announces (its payload's first word)."""
+
+    INBOX = "inbox"      # + the node that runs the workflow: signals wait in its inbox
+    ENDED = "ended"      # a workflow finished: its watchers on other nodes may look
+    LEFT = "left"        # + a node that stopped in order: its workflows are free
 
 
 def notify_sql(payload_expr: str) -> str:

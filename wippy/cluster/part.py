@@ -34,7 +34,7 @@ from typing import Any, Callable, Protocol
 from ..errors import StorageError
 from .journal import PgJournal
 from .membership import Membership
-from .notify import Listener
+from .notify import Listener, Wake
 
 __all__ = ["ClusterPart", "Driver", "share"]
 
@@ -116,14 +116,15 @@ class ClusterPart:
         if not got or self.fenced or not self._booted():
             return
         me = self.membership.node
+        left = f"{Wake.LEFT.value} "
         try:
-            if f"inbox {me}" in got:
+            if f"{Wake.INBOX.value} {me}" in got:
                 rows = self.journal.inbox()
                 if rows:
                     self._driver.from_inbox(rows)
-            if "ended" in got:
+            if Wake.ENDED.value in got:
                 self._poll_ended()
-            if any(g.startswith("left ") and g != f"left {me}" for g in got):
+            if any(g.startswith(left) and g != left + me for g in got):
                 self._take_orphans()
         except StorageError as exc:
             self._fence(f"the cluster database cannot be reached ({exc.cause})")
