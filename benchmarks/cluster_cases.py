@@ -12,6 +12,10 @@ PostgreSQL's binaries (``initdb``, ``pg_ctl``): it makes a throwaway server with
 * peer ``dbos`` (when the ``dbos`` package is installed: extra ``bench``): the same workflows
   (W at once, each S ``@DBOS.step`` calls; one alone for the latency) on a fresh database of
   the same server, in its own OS process (S11: wippy on PostgreSQL >= 5x DBOS).
+* ``takeover_s``: M workflows on n1 each journal one step and wait for a signal; n1's tree is
+  killed (SIGKILL) and every workflow is signalled through n2 at once (the signals wait in
+  the journal's inbox); the time from the kill until all M have finished on n2 (claimed,
+  replayed, signalled): S11's recovery case, across nodes.
 * ``failover_s``: two nodes (lease TTL ``--ttl``, default 1 s); K workflows on n1 that journal
   a step every 50 ms; n1's whole OS process tree is killed with SIGKILL; the time from the kill
   to the first step journaled by n2 (S11's target: <= TTL + 1 s). Repeated ``--rounds`` times.
@@ -44,9 +48,10 @@ APP = {
           - {name: act, kind: function.py, source: file://cb.py, method: act}
           - {name: steps, kind: workflow.py, source: file://cb.py, method: steps, host: flows}
           - {name: ticker, kind: workflow.py, source: file://cb.py, method: ticker, host: flows}
+          - {name: parked, kind: workflow.py, source: file://cb.py, method: parked, host: flows}
     """,
     "config/cb.py": """
-        from wippy import funcs, time
+        from wippy import funcs, process, time
 
 
         def act(i):
@@ -58,6 +63,12 @@ APP = {
             for i in range(n):
                 total += await funcs.call("bc:act", i)
             return total
+
+
+        async def parked(_):
+            await funcs.call("bc:act", 0)
+            msg = await process.inbox().receive()
+            return msg.payload
 
 
         async def ticker(n):
@@ -125,7 +136,7 @@ def fresh(dsn: str) -> str:
         conn.execute(f"CREATE DATABASE {name}")
     parts = psycopg.conninfo.conninfo_to_dict(dsn)
     parts["dbname"] = name
-    return str(psycopg.conninfo.make_conninfo(**parts))
+    return str(psycopg.conninfo.make_conninfo("", **parts))
 
 
 def floor(dsn: str, n: int) -> dict[str, Any]:
@@ -261,29 +272,112 @@ def failover(app: str, server: str, ttl: float, k: int) -> float:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def takeover(app: str, server: str, ttl: float, m: int) -> float:
+    """Seconds from kill -9 of n1 until its M parked workflows finished on n2."""
+    import psycopg
+
+    import wippy
+    dsn = fresh(server)
+    datas = [tempfile.mkdtemp(prefix="wcbd-", dir="/tmp") for _ in range(2)]
+    n1 = wippy.Node(app, data_dir=datas[0], cluster=dsn, node="n1", lease_ttl=ttl, boot_timeout=120)
+    n2 = wippy.Node(app, data_dir=datas[1], cluster=dsn, node="n2", lease_ttl=ttl, boot_timeout=120)
+
+    def count(sql: str) -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+    try:
+        n1.start()
+        n2.start()
+        pids = [n1.workflow_start("bc:parked", None) for _ in range(m)]
+        deadline = time.monotonic() + 300
+        while count("SELECT count(DISTINCT wf) FROM wippy_steps") < m:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the parked workflows did not all start")
+            time.sleep(0.1)
+        assert n1.process is not None
+        root = psutil.Process(n1.process.pid)
+        tree = [root, *root.children(recursive=True)]
+        t0 = time.monotonic()
+        for p in tree:
+            os.kill(p.pid, signal.SIGKILL)
+        for pid in pids:
+            n2.send(pid, "go", 1)
+        while count("SELECT count(*) FROM wippy_workflows WHERE status = 'completed'") < m:
+            if time.monotonic() - t0 > 600:
+                raise RuntimeError("the takeover did not finish within 600 s")
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+        n1.process.wait(10)
+        psutil.wait_procs(tree[1:], timeout=10)
+        n1.process = None
+        n1.close()
+        return took
+    finally:
+        n2.stop()
+        if n1.process is not None:
+            n1.stop()
+        for d in datas:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cluster_cases",
                                 description="durable steps on PostgreSQL and failover (S12)")
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--ttl", type=float, default=1.0, help="lease TTL of the failover case (s)")
     p.add_argument("--rounds", type=int, default=3, help="failover rounds")
+    p.add_argument("--takeover", type=int, default=None, metavar="M",
+                   help="parked workflows of the takeover case (default 1000, quick 200)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results here")
+    p.add_argument("--only", choices=("journal", "failover", "takeover"), default=None,
+                   help="run one part")
     a = p.parse_args(argv)
-    sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10} if a.quick
-          else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50})
+    sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10, "M": 200} if a.quick
+          else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50, "M": 1000})
+    if a.takeover:
+        sz["M"] = a.takeover
     out: dict[str, Any] = {"placement": "not pinned", "sizes": sz, "ttl": a.ttl}
     app = _app()
     try:
         for server in postgres():
-            out["floor:pg-commit"] = floor(fresh(server), sz["floor"])
-            out["lmdb"] = journal_cost(app, None, sz["W"], sz["S"], sz["lat"])
-            out["pg"] = journal_cost(app, fresh(server), sz["W"], sz["S"], sz["lat"])
-            out["dbos"] = dbos_peer(fresh(server), sz["W"], sz["S"], sz["lat"])
-            rounds = [failover(app, server, a.ttl, sz["K"]) for _ in range(a.rounds)]
-            out["failover_s"] = {"median": statistics.median(rounds), "rounds": rounds,
-                                 "target": a.ttl + 1.0, "workflows": sz["K"]}
+            if a.only in (None, "journal"):
+                out["floor:pg-commit"] = floor(fresh(server), sz["floor"])
+                out["lmdb"] = journal_cost(app, None, sz["W"], sz["S"], sz["lat"])
+                out["pg"] = journal_cost(app, fresh(server), sz["W"], sz["S"], sz["lat"])
+                out["dbos"] = dbos_peer(fresh(server), sz["W"], sz["S"], sz["lat"])
+            if a.only in (None, "failover"):
+                rounds = [failover(app, server, a.ttl, sz["K"]) for _ in range(a.rounds)]
+                out["failover_s"] = {"median": statistics.median(rounds), "rounds": rounds,
+                                     "target": a.ttl + 1.0, "workflows": sz["K"]}
+            if a.only in (None, "takeover"):
+                out["takeover_s"] = {"seconds": takeover(app, server, a.ttl, sz["M"]),
+                                     "workflows": sz["M"], "ttl": a.ttl}
     finally:
         shutil.rmtree(app, ignore_errors=True)
+    report(out, a.ttl, sz)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+    return 0
+
+
+def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
+    """The short table."""
+    if "pg" in out:
+        _report_journal(out, sz)
+    if "failover_s" in out:
+        fo = out["failover_s"]
+        print(f"failover (kill -9 -> first resumed step, TTL {ttl:g} s, {sz['K']} workflows): "
+              f"median {fo['median']:.2f} s, rounds {', '.join(f'{r:.2f}' for r in fo['rounds'])} "
+              f"(target <= {fo['target']:.1f} s); processes not pinned")
+    if "takeover_s" in out:
+        to = out["takeover_s"]
+        print(f"takeover (kill -9 -> all {to['workflows']} parked workflows claimed, replayed, "
+              f"signalled and finished on the survivor, TTL {ttl:g} s): {to['seconds']:.2f} s")
+
+
+def _report_journal(out: dict[str, Any], sz: dict[str, int]) -> None:
     fl, pg, lm = out["floor:pg-commit"], out["pg"], out["lmdb"]
     print(f"{'case':<28} {'steps/s':>10} {'step us':>10}")
     for name, r in (("floor: pg one commit/step", fl), ("wippy journal on LMDB", lm),
@@ -299,14 +393,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PostgreSQL journal: {pg['steps_per_s'] / fl['steps_per_s']:.1f}x the one-commit-per-step "
           f"floor, {pg['steps_per_s'] / lm['steps_per_s']:.2f}x the LMDB journal "
           f"({sz['W']} workflows x {sz['S']} steps)")
-    fo = out["failover_s"]
-    print(f"failover (kill -9 -> first resumed step, TTL {a.ttl:g} s, {sz['K']} workflows): "
-          f"median {fo['median']:.2f} s, rounds {', '.join(f'{r:.2f}' for r in fo['rounds'])} "
-          f"(target <= {fo['target']:.1f} s); processes not pinned")
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(out, fh, indent=2)
-    return 0
 
 
 if __name__ == "__main__":

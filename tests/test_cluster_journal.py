@@ -226,3 +226,29 @@ def test_a_restarted_node_waits_for_its_old_lease_then_takes_its_name(dsn: str) 
     assert [w["id"] for w in new.resumable()] == ["w1"]
     old.close()
     new.close()
+
+
+def test_reads_preloaded_for_many_workflows_match_the_ones_made_one_by_one(dsn: str) -> None:
+    j, _ = cluster.join(dsn, "n1")
+    j.commit([("wf", record(f"w{i}")) for i in range(3)] +
+             [("step", "w1", s, step(s)) for s in range(3)] +
+             [("signal", "w2", 0, {"topic": "t", "payload": 1, "from": None})])
+    one_by_one = [(j.workflow(w), j.steps(w), j.signals(w)) for w in ("w0", "w1", "w2", "nope")]
+    j.preload(["w0", "w1", "w2", "nope"])
+    query(dsn, "DELETE FROM wippy_steps")           # the preloaded reads do not ask again
+    assert [(j.workflow(w), j.steps(w), j.signals(w)) for w in ("w0", "w1", "w2", "nope")] == one_by_one
+    j.preload(None)
+    assert j.steps("w1") == []                      # forgotten: read again
+    j.close()
+
+
+def test_a_claim_larger_than_one_transaction_takes_everything(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wippy.cluster import journal as pgj
+    monkeypatch.setattr(pgj, "CLAIM_MAX", 4)
+    dead, _ = cluster.join(dsn, "dead", ttl=0.2)
+    dead.commit([("wf", record(f"w{i:02}")) for i in range(10)])
+    a, _ = cluster.join(dsn, "a", ttl=30)
+    wait_until(lambda: a.orphans() == 10, 10, what="the dead node's lease to expire")
+    assert len(a.claim_orphans(9)) == 9 and len(a.claim_orphans(9)) == 1
+    dead.close()
+    a.close()

@@ -125,6 +125,7 @@ class WorkflowManager:
         self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
         self._read_error = ""               # the last read error logged
         self.inbox_pending: set[int] = set()  # shared-inbox rows being journaled here
+        self.loading: list[str] = []        # workflows whose processes load them this turn
 
     # -- group commit --------------------------------------------------------------------
     def write(self, *w: Any) -> None:
@@ -164,6 +165,7 @@ class WorkflowManager:
             return
         batch, self.batch = self.batch, []
         after, self.after = self.after, []
+        loading, self.loading = self.loading, []
         self.records.clear()
         self.names.clear()
         refused: frozenset[str] = frozenset()
@@ -181,13 +183,22 @@ class WorkflowManager:
         if refused:
             self.disown(sorted(refused), "another node took them over: their journal writes "
                                          "were refused")
-        for ok, failed, wf in after:
-            if wf is not None and wf in refused:
-                if failed is not None:
-                    failed(FencedError("the cluster journal", f"workflow {wf} is driven by "
-                                                              "another node"))
-            else:
-                ok()
+        if loading:     # many workflows resuming at once: their journals in a few reads
+            try:
+                self.journal.preload(loading)
+            except StorageError:
+                pass                        # each load reads (and reports) on its own
+        try:
+            for ok, failed, wf in after:
+                if wf is not None and wf in refused:
+                    if failed is not None:
+                        failed(FencedError("the cluster journal", f"workflow {wf} is driven by "
+                                                                  "another node"))
+                else:
+                    ok()
+        finally:
+            if loading:
+                self.journal.preload(None)
 
     def _commit_failed(self, exc: StorageError,
                        after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None,
@@ -221,6 +232,7 @@ class WorkflowManager:
         """A workflow's process asks for its journal: answered after this turn's commit, with
         every signal committed by then; later ones are forwarded (see the module's note)."""
         wf_id = args[0]
+        self.loading.append(wf_id)
 
         def answer(_: StorageError | None = None) -> None:
             try:

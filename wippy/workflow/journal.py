@@ -80,6 +80,10 @@ class JournalStore(Protocol):
     def owns(self, wf: str) -> bool:
         """Whether this node drives workflow ``wf`` (always, on one node)."""
 
+    def preload(self, wfs: list[str] | None) -> None:
+        """Read these workflows' records, steps and signals at once, for the reads that
+        follow (a store with costly round trips batches them); None forgets them."""
+
     def resumable(self) -> list[dict[str, Any]]:
         """At boot: the unfinished workflows this node runs now."""
 
@@ -146,6 +150,9 @@ class Journal:
 
     def resumable(self) -> list[dict[str, Any]]:
         return [wf for wf in self.workflows() if wf["status"] == "running"]
+
+    def preload(self, wfs: list[str] | None) -> None:
+        pass                            # a read costs microseconds here
 
     def commit(self, writes: list[tuple]) -> frozenset[str]:
         """Apply ``writes`` atomically: ("wf", record) | ("step", wf, seq, record) |
