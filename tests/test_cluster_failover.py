@@ -1,6 +1,6 @@
 """Several nodes of one application on one PostgreSQL (127.0.0.1): kill -9 of the node running
-the workflows (its whole OS process tree), and the survivors finish every one of them exactly
-once, timers at their journaled due times; the dead node restarted rejoins and runs nothing
+the workflows (Python and Lua; its whole OS process tree), and the survivors finish every one
+of them exactly once, timers at their journaled due times; the dead node restarted rejoins and runs nothing
 again. A node cut off from the database stops driving its workflows, which another finishes. ``WIPPY_TEST_CLUSTER_N`` sets how many workflows (default 24)."""
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def make_app(root: str) -> str:
           - {name: job, kind: workflow.py, source: file://flows.py, method: job, host: flows}
           - {name: effect, kind: function.py, source: file://flows.py, method: effect}
           - {name: waiter, kind: workflow.py, source: file://flows.py, method: waiter, host: flows}
+          - {name: ljob, kind: workflow.lua, source: file://ljob.lua, method: main, host: flows,
+             modules: [funcs, time]}
     """, "config/flows.py": """
         import time as _t
 
@@ -66,6 +68,19 @@ def make_app(root: str) -> str:
         async def waiter(input):
             msg = await process.inbox().receive()
             return [msg.topic, msg.payload]
+    """, "config/ljob.lua": """
+        -- the same job in Lua: the same journal, the same takeover
+        local funcs = require("funcs")
+        local time = require("time")
+
+        local function main(input)
+          local a = funcs.call("app:effect", input.log, input.n, "a")
+          time.sleep(input.sleep * time.SECOND)
+          local b = funcs.call("app:effect", input.log, input.n, "b")
+          return {a, b}
+        end
+
+        return {main = main}
     """})
 
 
@@ -101,7 +116,8 @@ def test_kill_9_of_a_node_its_workflows_finish_once_on_the_survivors(app_dir: st
         for n in (n1, n2, n3):
             n.start()
             started.append(n)
-        pids = [n1.workflow_start("app:job", {"log": log, "n": i, "sleep": SLEEP}) for i in range(N)]
+        pids = [n1.workflow_start("app:job" if i % 2 else "app:ljob",    # Python and Lua alike
+                                  {"log": log, "n": i, "sleep": SLEEP}) for i in range(N)]
         ids = {p[1:-1].rpartition("|")[2] for p in pids}
         # every workflow has run its first activity and journaled its timer on n1
         wait_until(lambda: sum(len(s) >= 2 for s in steps_of(dsn).values()) == N, 60,
