@@ -49,3 +49,17 @@ def test_a_node_that_cannot_reach_its_cluster_does_not_start(app_dir: str) -> No
     assert "cannot join the cluster at postgresql://u@127.0.0.1:1/x" in out.stderr
     assert "hunter2" not in out.stderr
     assert not os.path.exists(os.path.join(app_dir, ".wippy", "nodes", "n1", "data", "journal"))
+
+
+def test_a_node_name_moves_the_dirs_only_for_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wippy.core.rundir import data_dir_for, run_dir_for
+    monkeypatch.delenv("WIPPY_CLUSTER", raising=False)
+    monkeypatch.delenv("WIPPY_DATA_DIR", raising=False)
+    monkeypatch.delenv("WIPPY_NODE", raising=False)
+    plain_run, plain_data = run_dir_for("/srv/app"), data_dir_for("/srv/app")
+    monkeypatch.setenv("WIPPY_NODE", "web1")          # alone: the name in log lines only
+    assert (run_dir_for("/srv/app"), data_dir_for("/srv/app")) == (plain_run, plain_data)
+    monkeypatch.setenv("WIPPY_CLUSTER", "host=db")
+    assert run_dir_for("/srv/app") == run_dir_for("/srv/app", "web1") != plain_run
+    assert data_dir_for("/srv/app") == os.path.realpath("/srv/app") + "/.wippy/nodes/web1/data"
+    assert run_dir_for("/srv/app", "web2") != run_dir_for("/srv/app", "web1")
