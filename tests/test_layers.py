@@ -41,7 +41,7 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
     ("wippy.host", "wippy.node", "wippy.client", "wippy.http.server", "wippy.http.dispatch",
-     "wippy.observe"),
+     "wippy.observe", "wippy.cluster"),
     # 7: the command line and the package's front door
     ("wippy.cli", "wippy.__main__", "wippy"),
 ]
