@@ -63,6 +63,8 @@ _CASE = "registry"
 REG_APP_DIR = APP_DIR / "registry"
 #: Subscriber OS processes (``breg:subs`` workers) per propagation run, one node each.
 SUBSCRIBER_HOSTS = (1, 8, 64)
+#: Entries of the large registry (S11: apply and snapshot independent of the registry's size).
+LARGE = 10_000
 #: Registry entries generated for ``find``.
 ITEMS = 100
 FIND_FILTER = {".kind": "registry.entry", "meta.group": "even"}
@@ -141,7 +143,7 @@ def prepare_registry_app(sub_workers: int, items: int = ITEMS) -> str:
     """Copy ``app/registry/`` to a fresh temporary directory and return its path.
 
     ``breg:subs`` gets ``sub_workers`` OS processes; ``items.yaml`` holds ``items`` entries
-    ``breg.items:item000``... (``meta.group`` even/odd); ``watched.yaml`` holds
+    ``breg.items:item00000``... (``meta.group`` even/odd); ``watched.yaml`` holds
     ``breg.file:knob`` with ``seq: 0``.
     """
     import yaml
@@ -157,7 +159,7 @@ def prepare_registry_app(sub_workers: int, items: int = ITEMS) -> str:
             entry["host"] = {"workers": int(sub_workers)}
     index.write_text(yaml.safe_dump(doc, sort_keys=False))
     generated = {"version": "1.0", "namespace": "breg.items", "entries": [
-        {"name": f"item{i:03d}", "kind": "registry.entry",
+        {"name": f"item{i:05d}", "kind": "registry.entry",
          "meta": {"group": "even" if i % 2 == 0 else "odd", "n": i},
          "value": i, "label": f"item number {i}"} for i in range(items)]}
     (Path(dest) / "items.yaml").write_text(yaml.safe_dump(generated, sort_keys=False))
@@ -181,7 +183,7 @@ def _place(ctx: Ctx, node: Any, n: int) -> None:
         ctx.place(int(os_pid), f"host {host_id}/{h.get('slot', 0)} (n={n})", slot)
 
 
-def propagation(ctx: Ctx, node: Any, n: int) -> None:
+def propagation(ctx: Ctx, node: Any, n: int, label: str = "") -> None:
     """N subscribers on N OS processes; the writer applies versions one at a time."""
     sz = _sizes(ctx.quick)
     out = node.exec("breg:writer", "breg:w", "breg:subs", n, sz["versions"], sz["warmup"],
@@ -195,6 +197,8 @@ def propagation(ctx: Ctx, node: Any, n: int) -> None:
     commit_time = {int(h["version"]): float(h["time"]) for h in node.registry.history()
                    if h.get("time") is not None}
     samples = propagation_samples(out["rows"], commit_time)
+    label = label or f"n{n}"
+    snaps = [r["snap_ns"] / 1e3 for r in out["rows"] if not r.get("warmup") and "snap_ns" in r]
     common = {"subscribers": n, "subscriber_os_processes": len(os_pids),
               "versions": len(samples["commit_to_all"]), "warmup_versions": sz["warmup"],
               "writer_host": "breg:w", "writer_os_pid": out["writer_os_pid"],
@@ -204,22 +208,33 @@ def propagation(ctx: Ctx, node: Any, n: int) -> None:
     cf = summary_ms(samples["commit_to_first"])
     aa = summary_ms(samples["apply_to_all"])
     ac = summary_ms(samples["apply_call"])
-    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p50_n{n}", ca["p50"], "ms", **common,
+    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p50_{label}", ca["p50"], "ms", **common,
             min_ms=ca["min"], max_ms=ca["max"], commit_to_first_p50_ms=cf["p50"],
             what="max over subscribers of (event received) - (commit time in the history)")
-    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p99_n{n}", ca["p99"], "ms", **common)
-    ctx.add(_CASE, _SYSTEM, f"apply_to_all_p50_n{n}", aa["p50"], "ms", **common,
+    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p99_{label}", ca["p99"], "ms", **common)
+    ctx.add(_CASE, _SYSTEM, f"apply_to_all_p50_{label}", aa["p50"], "ms", **common,
             p99_ms=aa["p99"],
             what="max over subscribers of (event received) - (writer: just before apply())")
-    ctx.add(_CASE, _SYSTEM, f"apply_call_p50_n{n}", ac["p50"], "ms", **common, p99_ms=ac["p99"],
+    ctx.add(_CASE, _SYSTEM, f"apply_call_p50_{label}", ac["p50"], "ms", **common, p99_ms=ac["p99"],
             what="writer: apply() returned - just before apply()")
+    if snaps:
+        ctx.add(_CASE, _SYSTEM, f"snapshot_after_version_us_{label}", percentile(snaps, 50),
+                "us", **common, what="p50 of registry.snapshot() in the writer, the first read "
+                "after each new version")
 
 
-def reads(ctx: Ctx, node: Any) -> None:
-    """registry.get and registry.find loops inside a process on breg:w."""
+def reads(ctx: Ctx, node: Any, label: str = "") -> None:
+    """registry.get, registry.find and registry.snapshot loops inside a process on breg:w."""
     sz = _sizes(ctx.quick)
-    out = node.exec("breg:reader", "breg:w", sz["get_loops"], sz["find_loops"], FIND_FILTER,
+    find_loops = sz["find_loops"] if not label else max(3, sz["find_loops"] // 100)
+    out = node.exec("breg:reader", "breg:w", sz["get_loops"], find_loops, FIND_FILTER,
                     timeout=300)
+    suffix = f"_{label}" if label else ""
+    ctx.add(_CASE, _SYSTEM, f"snapshot_us{suffix}", out["snap_ns"] / out["snap_loops"] / 1e3,
+            "us", n=out["snap_loops"], entries=out["entries"], host="breg:w",
+            what="registry.snapshot().get(id) inside a process, mean of a loop")
+    if label:
+        return
     ctx.add(_CASE, _SYSTEM, "get_us", out["get_ns"] / out["get_loops"] / 1e3, "us",
             n=out["get_loops"], entries=out["entries"], host="breg:w",
             what="registry.get(id) inside a process, mean of a loop")
@@ -289,9 +304,11 @@ def hot_reload(ctx: Ctx, node: Any, app: str) -> None:
                 max_ms=s["max"], samples_ms=[round(x, 2) for x in samples], what=what)
 
 
-def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool) -> None:
-    """Boot a node with ``n`` subscriber OS processes and measure; failures become rows."""
-    app = prepare_registry_app(n)
+def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool, items: int = ITEMS) -> None:
+    """Boot a node with ``n`` subscriber OS processes and measure; failures become rows.
+    With ``items`` = LARGE, only propagation and reads run, labelled ``n1_10k``."""
+    app = prepare_registry_app(n, items)
+    label = f"n{n}" if items == ITEMS else f"n{n}_{items // 1000}k"
     log = _node_log()
     before = len(ctx.results)
     try:
@@ -300,13 +317,17 @@ def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool) -> None:
             boot_s = time.perf_counter() - t0
             _place(ctx, node, n)
             with ctx.attempt(_CASE, _SYSTEM):
-                propagation(ctx, node, n)
+                propagation(ctx, node, n, label)
+            if items != ITEMS:
+                with ctx.attempt(_CASE, _SYSTEM):
+                    reads(ctx, node, label=f"{items // 1000}k")
             if first:
                 with ctx.attempt(_CASE, _SYSTEM):
                     reads(ctx, node)
                 with ctx.attempt(_CASE, _SYSTEM):
                     hot_reload(ctx, node, app)
             for r in ctx.results[before:]:
+                r.extra.setdefault("registry_entries", items)
                 r.extra.setdefault("node_boot_s", round(boot_s, 3))
                 r.extra.setdefault("subscriber_workers", n)
     except Exception as exc:  # noqa: BLE001 - boot or stop failed
@@ -329,6 +350,7 @@ def run_registry(ctx: Ctx, cases: tuple[str, ...]) -> None:
     ctx.place(os.getpid(), "client (case runner)")
     for i, n in enumerate(SUBSCRIBER_HOSTS):
         _run_node(ctx, wippy, n, first=i == 0)
+    _run_node(ctx, wippy, 1, first=False, items=LARGE)
 
 
 UNITS: list[Unit] = [

@@ -35,7 +35,7 @@ APP = Path(__file__).resolve().parent / "app" / "workflow"
 
 def _sizes(quick: bool) -> dict[str, int]:
     return ({"floor": 300, "W": 20, "S": 20, "lat": 200, "N": 1000} if quick
-            else {"floor": 2000, "W": 50, "S": 100, "lat": 1000, "N": 1000})
+            else {"floor": 2000, "W": 50, "S": 100, "lat": 1000, "N": 10_000})
 
 
 def floor(ctx: Ctx) -> None:

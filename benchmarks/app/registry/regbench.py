@@ -2,11 +2,13 @@
 
 * ``writer`` spawns one ``subscriber`` per OS process of the subscriber host, then applies
   ``warmup + count`` versions, each an update of ``breg:knob`` to ``{seq: k}``, one at a time:
-  it stamps ``time.time()`` just before ``apply()`` and just after it returns, then waits until
+  it times ``registry.snapshot()`` (the first read of the registry after the previous version),
+  stamps ``time.time()`` just before ``apply()`` and just after it returns, then waits until
   every subscriber has reported the version before the next one.
 * ``subscriber`` subscribes to ``registry`` events and, for each update of ``breg:knob``, sends
   the wall-clock time at which ``sub.channel().receive()`` returned to the writer.
-* ``reader`` times ``registry.get`` and ``registry.find`` loops inside a process.
+* ``reader`` times ``registry.get``, ``registry.find`` and ``registry.snapshot().get`` loops
+  inside a process.
 * ``save_watcher`` reports every event of the file-edited entry to the external client.
 
 All stamps are ``time.time()`` (CLOCK_REALTIME, one machine), the clock the registry records
@@ -57,7 +59,10 @@ async def writer(sub_host, n_subs, count, warmup):
     rows = []
     for k in list(range(warmup + count)) + [STOP]:
         entry = {**base, "data": {**base["data"], "seq": k}}
-        change = registry.snapshot().changes().update(entry)
+        t_snap = _time.perf_counter_ns()
+        snap = registry.snapshot()      # the first read after a new version
+        snap_ns = _time.perf_counter_ns() - t_snap
+        change = snap.changes().update(entry)
         t_before = _time.time()
         version = await change.apply()
         t_after = _time.time()
@@ -72,7 +77,7 @@ async def writer(sub_host, n_subs, count, warmup):
             seen[pid] = t
         if k != STOP:
             rows.append({"seq": k, "version": int(version), "t_before": t_before,
-                         "t_after": t_after, "t_seen": list(seen.values()),
+                         "t_after": t_after, "t_seen": list(seen.values()), "snap_ns": snap_ns,
                          "warmup": k < warmup})
     return {"subs": subs, "rows": rows, "writer_os_pid": os.getpid()}
 
@@ -91,7 +96,12 @@ async def reader(get_loops, find_loops, flt):
     for _ in range(find_loops):
         registry.find(flt)
     find_ns = clock() - t0
+    t0 = clock()
+    for _ in range(get_loops // 10):
+        registry.snapshot().get(KNOB)
+    snap_ns = clock() - t0
     return {"get_ns": get_ns, "get_loops": get_loops, "find_ns": find_ns,
+            "snap_ns": snap_ns, "snap_loops": get_loops // 10,
             "find_loops": find_loops, "found": len(found),
             "entries": len(registry.find({})), "os_pid": os.getpid()}
 
