@@ -21,6 +21,7 @@ messages are :mod:`wippy.core.protocol`'s, dispatched through one table keyed by
 """
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -44,7 +45,7 @@ from ..runtime.table import Runtime
 from ..security.context import denials, set_strict
 from .runners import RUNNERS
 
-__all__ = ["host_main", "HostSpec"]
+__all__ = ["host_main", "HostSpec", "tune_gc", "GC_THRESHOLDS"]
 
 log = logging.getLogger("wippy.host")
 
@@ -58,6 +59,10 @@ SETTLE_S = 0.002         # credits of read messages go back at most this often (
 SETTLE_IDLE_S = 0.02     # and at the latest this long after the turn that read them
 SETTLE_IDLE_MS = int(SETTLE_IDLE_S * 1000)
 LOAD_REPORT_MS = int(LOAD_REPORT_S * 1000)
+# The cyclic collector's thresholds in a host (Python's default: 700, 10, 10). Measured on
+# 20k spawns at once: ~90k spawns/s with the default, ~105k/s with these after gc.freeze(),
+# ~115k/s with the collector off; a collection of 10k young objects takes ~1 ms.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 HostSpec = dict   # serial, host_id, rundir, store, terminal, stdout_to_stderr, log_level
 
@@ -330,6 +335,19 @@ def _running_process() -> tuple[str, str] | None:
     return None if proc is None else (proc.pid, proc.entry)
 
 
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a host's lifetime (S11's spawn rate).
+
+    What the host built at boot (modules, the runtime, the registry's snapshot) lives as long
+    as it does: ``gc.freeze`` moves it out of every later collection. Processes are freed by
+    reference counting (the runtime breaks its own cycles at exit), so collections find little;
+    a larger first threshold runs them less often without letting much garbage wait.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def host_main(spec: HostSpec) -> int:
     """Body of a host OS process (called in the forked child; the caller ``os._exit``s)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the node turns Ctrl-C into an ordered stop
@@ -342,6 +360,7 @@ def host_main(spec: HostSpec) -> int:
     set_app_root(spec.get("app_dir", "."))
     set_strict(bool(spec.get("strict")))
     host = Host(spec)
+    tune_gc()
     try:
         host.run()
     finally:
