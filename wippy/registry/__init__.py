@@ -26,7 +26,7 @@ filter (:mod:`.query`) and the LMDB store (:mod:`.store`).
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from ..errors import ChangeRejected, EntryNotFound, PermissionDenied, RegistryError, WippyError
 from ..runtime import codeload as _codeload
@@ -162,7 +162,7 @@ class Snapshot:
     """A point-in-time view of the registry (for a process under a context: of the entries
     it may ``registry.get``)."""
 
-    def __init__(self, version: int, entries: dict[str, dict[str, Any]],
+    def __init__(self, version: int, entries: Mapping[str, dict[str, Any]],
                  submit: Callable[[list[dict[str, Any]]], Any], readable: Any = None) -> None:
         self._version = version
         self._entries = entries
