@@ -88,6 +88,7 @@ class Host:
         self.rt.on_control(self.on_ctl)       # node -> host control, once this host is ready
         self.sched = scheduler.get()
         self.req_seq = 0
+        self.ctl_out: list[bytes] | None = None     # the turn's messages to the node (loop)
         self.req_waits: dict[int, scheduler.Wait] = {}
         self.stopping = False
         self.stop_kill_reason = ""
@@ -97,7 +98,20 @@ class Host:
 
     # -- control plane -------------------------------------------------------------------
     def send_ctl(self, message: tuple) -> None:
-        self.ctl.send(wire.dumps(message))
+        """To the node over the control DEALER: at once before the loop runs, else at the end
+        of this loop turn, with every other message of the turn in one batch (``wire``'s: the
+        requests of many workflows' steps cost one zmq send, not one each)."""
+        if self.ctl_out is None:
+            self.ctl.send(wire.dumps(message))
+        else:
+            self.ctl_out.append(wire.dumps(message))
+
+    def flush_ctl(self) -> None:
+        """Send what this turn said to the node (see :meth:`send_ctl`)."""
+        out = self.ctl_out
+        if out:
+            self.ctl_out = []
+            self.ctl.send(out[0] if len(out) == 1 else wire.pack_batch(out))
 
     def notify(self, what: str, *args: Any) -> None:
         """What the runtime tells the node (``started``, ``release``, ``event``)."""
@@ -200,6 +214,7 @@ class Host:
         self.rt.names.update(welcome.names)
         for serial in welcome.dead:
             self.mesh.dead_serials.add(serial)
+        self.ctl_out = []
 
         # The loop waits on the inbox alone: node-to-host control arrives there too (Op.CTL),
         # so a blocking recv with RCVTIMEO is the whole wait (one poll(2) in libzmq, as cheap
@@ -244,9 +259,11 @@ class Host:
                 credits.settle()
             elif credits.out:
                 credits.emit()
-            flush_out = mesh.flush() if mesh.backlog else False
             if now >= self.next_report:
                 self._report_load(now)
+            if self.ctl_out:        # ahead of the data frames, as if sent when they were made
+                self.flush_ctl()
+            flush_out = mesh.flush() if mesh.backlog else False
             if self.stopping and (not rt.procs or now >= self.stop_deadline):
                 for proc in list(rt.procs.values()):
                     rt.exit(proc, None, Terminated(self.stop_kill_reason))
@@ -296,6 +313,8 @@ class Host:
         self._flush_stdio()
         credits.emit()
         mesh.flush()
+        self.flush_ctl()
+        self.ctl_out = None
         self.send_ctl(protocol.stopped(self.serial))
 
     def _report_load(self, now: float) -> None:
