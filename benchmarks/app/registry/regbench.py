@@ -18,38 +18,49 @@ import os
 import time as _time
 
 from wippy import events, process, registry
+from wippy import time as wtime
 
 KNOB = "breg:knob"
 STOP = -2
 
 
-async def subscriber(collector):
-    """Report ``(seq, time.time())`` for every update of ``breg:knob`` until seq == STOP."""
+async def subscriber(collector, quiet=False):
+    """Report ``(seq, time.time())`` for every update of ``breg:knob`` until seq == STOP; with
+    ``quiet``, keep them and report them all at STOP (``saw_all``)."""
     sub = events.subscribe("registry")
     process.send(collector, "ready", {"pid": process.pid(), "os_pid": os.getpid()})
     chan = sub.channel()
+    kept = []
     while True:
         ev = await chan.receive()
         t = _time.time()
         if ev.get("path") != KNOB or ev.get("kind") != "entry.update":
             continue
         seq = ev["data"]["data"]["seq"]
-        process.send(collector, "saw", [seq, t, process.pid()])
+        if quiet and seq != STOP:
+            kept.append([seq, t])
+        else:
+            process.send(collector, "saw", [seq, t, process.pid()])
         if seq == STOP:
+            if quiet:
+                process.send(collector, "saw_all", [kept, process.pid()])
             sub.close()
             return None
 
 
-async def writer(sub_host, n_subs, count, warmup):
+async def writer(sub_host, n_subs, count, warmup, pace_ms=None):
     """Spawn ``n_subs`` subscribers on ``sub_host``; apply ``warmup + count`` versions.
 
     Returns the subscribers (PID, OS pid) and, per version, the writer's stamps, the version
-    number and every subscriber's receive stamp.
+    number and every subscriber's receive stamp. Without ``pace_ms`` every subscriber reports
+    each version at once and the next version waits for all reports; with it, versions follow
+    each other every ``pace_ms`` and the subscribers report everything at the end, so no
+    report competes for the CPUs with the propagation being measured.
     """
     me = process.pid()
     inbox = process.inbox()
     for _ in range(n_subs):
-        process.spawn("breg:subscriber", sub_host, me)
+        process.spawn("breg:subscriber", sub_host, me, pace_ms is not None)
     subs = []
     while len(subs) < n_subs:
         msg = await inbox.receive()
@@ -67,6 +78,13 @@ async def writer(sub_host, n_subs, count, warmup):
         version = await change.apply()
         t_after = _time.time()
         seen = {}
+        if pace_ms is not None:
+            if k != STOP:
+                rows.append({"seq": k, "version": int(version), "t_before": t_before,
+                             "t_after": t_after, "t_seen": [], "snap_ns": snap_ns,
+                             "warmup": k < warmup})
+                await wtime.sleep(f"{pace_ms}ms")
+            continue
         while len(seen) < n_subs:
             msg = await inbox.receive()
             if msg.topic != "saw":
@@ -79,6 +97,18 @@ async def writer(sub_host, n_subs, count, warmup):
             rows.append({"seq": k, "version": int(version), "t_before": t_before,
                          "t_after": t_after, "t_seen": list(seen.values()), "snap_ns": snap_ns,
                          "warmup": k < warmup})
+    if pace_ms is not None:
+        by_seq = {row["seq"]: row for row in rows}
+        reported = 0
+        while reported < n_subs:
+            msg = await inbox.receive()
+            if msg.topic == "saw_all":
+                reported += 1
+                for seq, t in msg.payload[0]:
+                    if seq in by_seq:
+                        by_seq[seq]["t_seen"].append(t)
+            elif msg.topic == "saw" and msg.payload[0] != STOP:
+                raise RuntimeError(f"unexpected report {msg.payload}")
     return {"subs": subs, "rows": rows, "writer_os_pid": os.getpid()}
 
 
