@@ -357,12 +357,13 @@ def _running_process() -> tuple[str, str] | None:
 def tune_gc() -> None:
     """Make the cyclic garbage collector cheap for a host's lifetime (S11's spawn rate).
 
-    What the host built at boot (modules, the runtime, the registry's snapshot) lives as long
-    as it does: ``gc.freeze`` moves it out of every later collection. Processes are freed by
-    reference counting (the runtime breaks its own cycles at exit), so collections find little;
-    a larger first threshold runs them less often without letting much garbage wait.
+    What the host inherited from the zygote (frozen there before the fork) and built at boot
+    (the runtime, its sockets) lives as long as it does: ``gc.freeze`` keeps it out of every
+    later collection. No collection runs first: a full one walks the inherited heap, which
+    costs a restarted host ~50 ms and copies its pages. Processes are freed by reference
+    counting (the runtime breaks its own cycles at exit), so collections find little; a larger
+    first threshold runs them less often without letting much garbage wait.
     """
-    gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
