@@ -36,13 +36,14 @@ def flatten_at(size: int) -> int:
 class SnapMap(Mapping[str, dict[str, Any]]):
     """One version of the registry, id -> stored entry (read-only)."""
 
-    __slots__ = ("_base", "_top", "_len")
+    __slots__ = ("_base", "_top", "_len", "_flat")
 
     def __init__(self, base: dict[str, dict[str, Any]],
                  top: dict[str, Any] | None = None, size: int | None = None) -> None:
         self._base = base
         self._top: dict[str, Any] = top or {}
         self._len = len(base) if size is None else size
+        self._flat: dict[str, dict[str, Any]] | None = None if self._top else base
 
     def __getitem__(self, key: str) -> dict[str, Any]:
         v = self._top.get(key, _MISS)
@@ -68,35 +69,28 @@ class SnapMap(Mapping[str, dict[str, Any]]):
         return self._len
 
     def __iter__(self) -> Iterator[str]:
-        top, base = self._top, self._base
-        if not top:
-            yield from base
-            return
-        for k in base:
-            v = top.get(k, _MISS)
-            if v is _MISS or v is not _GONE:
-                yield k
-        for k, v in top.items():
-            if v is not _GONE and k not in base:
-                yield k
+        return iter(self.flat())
 
     def values(self) -> Any:
-        top = self._top
-        if not top:
-            return self._base.values()
-        return [self[k] for k in self]
+        return self.flat().values()
 
     def items(self) -> Any:
-        top = self._top
-        if not top:
-            return self._base.items()
-        return [(k, self[k]) for k in self]
+        return self.flat().items()
 
     def flat(self) -> dict[str, dict[str, Any]]:
-        """The same entries as a new plain dict (same order)."""
-        if not self._top:
-            return dict(self._base)
-        return {k: self[k] for k in self}
+        """The same entries as a plain dict in the same order (made once per version, at C
+        speed, when something first iterates it; callers must not mutate it)."""
+        out = self._flat
+        if out is None:
+            # ``top`` holds changed entries of the base (they keep their place), new ones
+            # (appended, in order) and deletions of base entries only (see :func:`advance`)
+            out = dict(self._base)
+            out.update(self._top)
+            if len(out) != self._len:
+                for k in [k for k, v in self._top.items() if v is _GONE]:
+                    del out[k]
+            self._flat = out
+        return out
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled (and copied) as a flat map: the deletion marker is this process's object
@@ -122,7 +116,7 @@ def advance(snap: Mapping[str, dict[str, Any]], changes: Mapping[str, Any]) -> S
         elif old is _GONE:
             size += 1
             if eid in base:         # created again after a deletion: it moves to the end,
-                flat = SnapMap(base, top, size - 1).flat()      # which only a dict can say
+                flat = dict(SnapMap(base, top, size - 1).flat())   # which only a dict can say
                 flat[eid] = e
                 base, top = flat, {}
                 continue

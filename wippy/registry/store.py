@@ -154,6 +154,8 @@ class Store:
             self._history = self.env.open_db(b"history", create=not readonly)
             self._meta = self.env.open_db(b"meta", create=not readonly)
         self._cache: tuple[int, SnapMap] | None = None   # version, snapshot
+        # (stored version, the version Wippy's API shows for it): see registry.effective_version
+        self.effective_memo: tuple[int, int] | None = None
 
     def close(self) -> None:
         close_env(self.env)
