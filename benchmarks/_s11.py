@@ -76,14 +76,16 @@ def s11_rows(results: Sequence[Result]) -> list[S11Row]:
     rows: list[S11Row] = []
     for sfx, how in (("", "unpinned"), ("_pinned", "pinned")):
         rows.append(_ratio_row(f"round trip p50, two hosts ({how})", "<= 1.5x raw pyzmq",
-                               g("roundtrip", "wippy", "p50" + sfx), g("roundtrip", "floor:zmq", "p50" + sfx),
+                               g("roundtrip", "wippy", "p50" + sfx),
+                               g("roundtrip", "floor:zmq", "p50" + sfx),
                                "us", "raw pyzmq", lambda r: r <= 1.5))
     rows.append(_ratio_row("round trip p50 vs Ray", ">= 10x faster than Ray",
                            g("roundtrip", "wippy", "p50"), g("roundtrip", "ray", "p50"), "us",
                            "Ray", lambda r: r >= 10, times_faster=True))
     for sfx, how in (("", "unpinned"), ("_pinned", "pinned")):
         rows.append(_ratio_row(f"one-way small dict ({how})", ">= 0.6x raw pyzmq",
-                               g("oneway", "wippy", "rate" + sfx), g("oneway", "floor:zmq", "rate" + sfx),
+                               g("oneway", "wippy", "rate" + sfx),
+                               g("oneway", "floor:zmq", "rate" + sfx),
                                "msg/s", "raw pyzmq", lambda r: r >= 0.6))
     rows.append(_ratio_row("one-way small dict vs Ray", ">= 30x Ray's async calls",
                            g("oneway", "wippy", "rate"), g("oneway", "ray", "rate"), "msg/s",
@@ -96,7 +98,8 @@ def s11_rows(results: Sequence[Result]) -> list[S11Row]:
                                    "raw pyzmq", lambda r: r >= 0.8))
     for sfx, how in (("", "unpinned"), ("_pinned", "pinned")):
         rows.append(_ratio_row(f"same OS process ({how})", ">= 0.5x asyncio.Queue",
-                               g("inproc", "wippy", "rate" + sfx), g("inproc", "floor:asyncio", "rate" + sfx),
+                               g("inproc", "wippy", "rate" + sfx),
+                               g("inproc", "floor:asyncio", "rate" + sfx),
                                "msg/s", "asyncio.Queue", lambda r: r >= 0.5))
     rows.append(_abs_row("same OS process, max/min of runs", "<= 1.3",
                          g("inproc", "wippy", "max_over_min"), "x", lambda v: v <= 1.3))
@@ -104,7 +107,8 @@ def s11_rows(results: Sequence[Result]) -> list[S11Row]:
                            g("inproc", "pykka", "rate"), "msg/s", "Pykka", lambda r: r >= 2))
     for n in ("1k", "10k", "100k"):
         rows.append(_ratio_row(f"spawn to exit, {n} spawns", ">= 0.8x asyncio tasks",
-                               g("spawn", "wippy", f"rate_{n}"), g("spawn", "floor:asyncio", f"rate_{n}"),
+                               g("spawn", "wippy", f"rate_{n}"),
+                               g("spawn", "floor:asyncio", f"rate_{n}"),
                                "spawn/s", "asyncio", lambda r: r >= 0.8))
     rows.append(_abs_row("spawn to exit flat: rate at 100k / at 1k", ">= 0.8 (asyncio: "
                          f"{_fmt(g('spawn', 'floor:asyncio', 'flat_100k_over_1k'), 'x')})",
@@ -127,8 +131,8 @@ def s11_rows(results: Sequence[Result]) -> list[S11Row]:
                            g("restart", "wippy", "p50"), g("restart", "ray", "p50"), "us", "Ray",
                            lambda r: r >= 20, times_faster=True))
     rows.append(_ratio_row("CPU-bound work, speedup", ">= 0.95x multiprocessing.Pool",
-                           g("cpu", "wippy", "speedup"), g("cpu", "multiprocessing", "speedup"), "x",
-                           "Pool", lambda r: r >= 0.95))
+                           g("cpu", "wippy", "speedup"), g("cpu", "multiprocessing", "speedup"),
+                           "x", "Pool", lambda r: r >= 0.95))
     rows.append(_ratio_row("durable step, one workflow", "<= 1.5x one fsync'd LMDB commit",
                            g("workflow", "wippy", "step_latency_us"),
                            g("workflow", "floor:lmdb-fsync", "step_latency_us"), "us",
