@@ -23,7 +23,8 @@ LADDER: list[tuple[str, ...]] = [
     #    decisions; typed Lua; the workflow journal and replay decisions
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
-     "wippy.registry.store", "wippy.registry.query", "wippy.registry.methods",
+     "wippy.registry.store", "wippy.registry.snapmap", "wippy.registry.query",
+     "wippy.registry.methods",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
      "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
