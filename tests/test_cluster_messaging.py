@@ -15,7 +15,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 import wippy
 from clusterkit import fresh_database, kill_tree, query
-from conftest import wait_until, write_app
+from conftest import run_wippy, wait_until, write_app
 from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -186,3 +186,14 @@ def test_kill_9_of_a_node_tells_its_watchers_on_the_other(
     assert kind == ("LINK_DOWN" if link else "EXIT")
     assert frm == remote(echo, "n2")
     assert err_kind == "NODE_DOWN" and "node n2 is down" in err, err
+
+
+def test_a_bad_listen_address_is_refused_naming_it(app_dir: str, dsn: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WIPPY_CLUSTER", raising=False)
+    app = make_app(app_dir)
+    out = run_wippy(["run", app, "--cluster", dsn, "--node", "n1", "--listen", "nowhere"],
+                    timeout=60)
+    assert out.returncode != 0 and "--listen 'nowhere'" in out.stderr, out.stderr
+    out = run_wippy(["run", app, "--listen", "127.0.0.1:0"], timeout=60)
+    assert out.returncode == 2 and "need --cluster" in out.stderr

@@ -28,7 +28,7 @@ __all__ = ["main", "build_parser", "format_ps"]
 format_ps = ps_cmd.format_ps      # where it always was
 
 EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT,
-WIPPY_OBSERVE_TOKEN, WIPPY_CLUSTER, WIPPY_NODE, WIPPY_LEASE_TTL.
+WIPPY_OBSERVE_TOKEN, WIPPY_CLUSTER, WIPPY_NODE, WIPPY_LEASE_TTL, WIPPY_LISTEN.
 See README.md ("Watch it run") and `wippy COMMAND --help`."""
 
 

@@ -115,14 +115,15 @@ def peers(db: Db) -> list[tuple[str, str | None, str | None, bool, int]]:
 
 def status(db: Db) -> list[dict[str, Any]]:
     """Every node: name, address, pid, whether its lease is live, seconds since its last
-    renewal, seconds its lease has left (negative: expired), workflows it owns unfinished."""
+    renewal, seconds its lease has left (negative: expired), workflows it owns unfinished,
+    and where it listens for the other nodes."""
     rows = db.run(lambda c: c.execute(
         "SELECT n.name, n.address, n.pid, n.lease_until >= now(), "
         "       extract(epoch FROM now() - n.renewed), extract(epoch FROM n.lease_until - now()), "
         "       extract(epoch FROM n.joined), "
         "       (SELECT count(*) FROM wippy_workflows w "
-        "        WHERE w.owner = n.name AND w.status = 'running') "
+        "        WHERE w.owner = n.name AND w.status = 'running'), n.listen "
         "FROM wippy_nodes n ORDER BY n.name").fetchall())
     return [{"node": r[0], "address": r[1], "pid": r[2], "live": bool(r[3]),
              "lease_age": round(float(r[4]), 3), "lease_left": round(float(r[5]), 3),
-             "joined": float(r[6]), "workflows": int(r[7])} for r in rows]
+             "joined": float(r[6]), "workflows": int(r[7]), "listen": r[8]} for r in rows]
