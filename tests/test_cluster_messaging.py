@@ -43,6 +43,7 @@ def make_app(root: str) -> str:
           - {name: ping, kind: process.py, source: file://m.py, method: ping}
           - {name: bad_send, kind: process.py, source: file://m.py, method: bad_send}
           - {name: watcher, kind: process.py, source: file://m.py, method: watcher}
+          - {name: probe, kind: process.py, source: file://m.py, method: probe}
     """, "config/m.py": """
         import json
 
@@ -67,6 +68,12 @@ def make_app(root: str) -> str:
             except Exception as exc:
                 return [type(exc).__name__, str(exc)]
             return None
+
+
+        async def probe(target):
+            process.monitor(target)
+            ev = await process.events().receive()
+            return [ev.kind, ev.from_, ev.result.error.kind, str(ev.result.error)]
 
 
         async def watcher(target, out, link):
@@ -197,3 +204,16 @@ def test_a_bad_listen_address_is_refused_naming_it(app_dir: str, dsn: str,
     assert out.returncode != 0 and "--listen 'nowhere'" in out.stderr, out.stderr
     out = run_wippy(["run", app, "--listen", "127.0.0.1:0"], timeout=60)
     assert out.returncode == 2 and "need --cluster" in out.stderr
+
+
+def test_a_monitor_of_a_pid_on_no_live_node_is_answered_at_once(
+        two: tuple[wippy.Node, wippy.Node, str]) -> None:
+    n1, n2, _ = two
+    ghost = "{nx@app:procs/1|1}"
+    kind, frm, err_kind, err = n1.exec("app:probe", "app:procs", ghost, timeout=30)
+    assert (kind, frm, err_kind) == ("EXIT", ghost, "NODE_DOWN")
+    assert "node nx is down" in err
+    # a PID of a live node whose process is gone: that node answers NOT_FOUND
+    gone = remote("{app:procs/1|999}", "n2")
+    kind, frm, err_kind, err = n1.exec("app:probe", "app:procs", gone, timeout=30)
+    assert (kind, frm, err_kind) == ("EXIT", gone, "NOT_FOUND"), err
