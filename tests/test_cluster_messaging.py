@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Iterator
+
+import psutil
 
 import pytest
 import zmq
@@ -217,3 +220,27 @@ def test_a_monitor_of_a_pid_on_no_live_node_is_answered_at_once(
     gone = remote("{app:procs/1|999}", "n2")
     kind, frm, err_kind, err = n1.exec("app:probe", "app:procs", gone, timeout=30)
     assert (kind, frm, err_kind) == ("EXIT", gone, "NOT_FOUND"), err
+
+
+def test_a_paused_node_is_down_for_its_watchers_once_its_lease_expires(
+        two: tuple[wippy.Node, wippy.Node, str], app_dir: str) -> None:
+    """SIGSTOP keeps the connection open: only the lease tells the other node."""
+    n1, n2, _ = two
+    echo = n2.spawn("app:echo", "app:procs")
+    out = os.path.join(app_dir, "event.json")
+    n1.spawn("app:watcher", "app:procs", remote(echo, "n2"), out, False)
+    wait_until(lambda: os.path.exists(out + ".ready"), 30, what="the watcher's round trip")
+    assert n2.process is not None
+    tree = [n2.process.pid, *(c.pid for c in psutil.Process(n2.process.pid).children(recursive=True))]
+    for pid in tree:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+                   what="the EXIT from the paused node")
+    finally:
+        for pid in tree:
+            os.kill(pid, signal.SIGCONT)
+    with open(out) as fh:
+        kind, frm, err_kind, err = json.load(fh)
+    assert (kind, frm, err_kind) == ("EXIT", remote(echo, "n2"), "NODE_DOWN")
+    assert "node n2 is down: its lease expired" in err, err
