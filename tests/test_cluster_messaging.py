@@ -47,6 +47,16 @@ def make_app(root: str) -> str:
           - {name: bad_send, kind: process.py, source: file://m.py, method: bad_send}
           - {name: watcher, kind: process.py, source: file://m.py, method: watcher}
           - {name: probe, kind: process.py, source: file://m.py, method: probe}
+          - {name: lping, kind: process.lua, source: file://lping.lua, method: main,
+             modules: [process]}
+    """, "config/lping.lua": """
+        -- the same ping in Lua: another node's PID is a string like any other
+        local function main(target, payload)
+          process.send(target, "ping", payload)
+          local msg = process.inbox():receive()
+          return {msg:topic(), msg:payload():data(), msg:from()}
+        end
+        return {main = main}
     """, "config/m.py": """
         import json
 
@@ -134,6 +144,9 @@ def test_a_process_sends_to_a_process_on_another_node_and_gets_the_reply(
     assert sender == remote(echo, "n2")               # on n1 it names n2
     # the reply went to n1's process under its n1-qualified PID, on n2
     assert "@" not in me
+    peers = n1.ps()["node"]["cluster"]["peers"]          # wippy ps --json shows the relay
+    assert peers["listen"] == rows["n1"][1] and peers["connected"] == ["n2"]
+    assert peers["relayed_out"] >= 1 and peers["relayed_in"] >= 1 and peers["refused"] == 0
 
 
 def test_a_payload_that_is_not_plain_data_is_refused_at_the_send(
@@ -244,3 +257,11 @@ def test_a_paused_node_is_down_for_its_watchers_once_its_lease_expires(
         kind, frm, err_kind, err = json.load(fh)
     assert (kind, frm, err_kind) == ("EXIT", remote(echo, "n2"), "NODE_DOWN")
     assert "node n2 is down: its lease expired" in err, err
+
+
+def test_a_lua_process_sends_across_nodes_too(two: tuple[wippy.Node, wippy.Node, str]) -> None:
+    n1, n2, _ = two
+    echo = n2.spawn("app:echo", "app:procs")
+    topic, got, sender = n1.exec("app:lping", "app:procs", remote(echo, "n2"), {"k": [1, 2]},
+                                 timeout=30)
+    assert (topic, got, sender) == ("pong", {"got": {"k": [1, 2]}, "me": echo}, remote(echo, "n2"))

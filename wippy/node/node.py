@@ -318,7 +318,8 @@ class NodeServer:
                 "registry_version": self.registry.version, "denied": denials(),
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
                 "metrics": collector().snapshot(),     # what the node's own parts recorded
-                "cluster": None if self.cluster is None else self.cluster.info()}
+                "cluster": None if self.cluster is None else {
+                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None}}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
