@@ -20,6 +20,13 @@ PostgreSQL's binaries (``initdb``, ``pg_ctl``): it makes a throwaway server with
   a step every 50 ms; n1's whole OS process tree is killed with SIGKILL; the time from the kill
   to the first step journaled by n2 (S11's target: <= TTL + 1 s). Repeated ``--rounds`` times.
 
+* ``messaging``: two nodes on 127.0.0.1; a process on n1 sends to a process on n2 and waits
+  for its reply, R times (round trip p50/p99, measured inside the process); then sends N
+  messages one way to a process on n2 that answers once it has them all (messages/s). The
+  same on one node (both processes on n1), and the peer ``raw zmq tcp+CURVE``: a DEALER and
+  a ROUTER in two OS processes on 127.0.0.1 with CURVE (S11: cross-node round trip <= 1.5x
+  it).
+
 Processes are not pinned; the report says so.
 """
 from __future__ import annotations
@@ -80,9 +87,61 @@ APP = {
 }
 
 
-def _app() -> str:
+MSG_APP = {
+    "config/_index.yaml": """
+        version: "1.0"
+        namespace: bm
+        entries:
+          - {name: procs, kind: process.host}
+          - {name: echo, kind: process.py, source: file://m.py, method: echo}
+          - {name: sink, kind: process.py, source: file://m.py, method: sink}
+          - {name: rtt, kind: process.py, source: file://m.py, method: rtt}
+          - {name: flood, kind: process.py, source: file://m.py, method: flood}
+    """,
+    "config/m.py": """
+        import time
+
+        from wippy import process
+
+
+        async def echo():
+            inbox = process.inbox()
+            while True:
+                msg = await inbox.receive()
+                process.send(msg.sender, "pong", msg.payload)
+
+
+        async def sink(n):
+            inbox = process.inbox()
+            for _ in range(n):
+                msg = await inbox.receive()
+            process.send(msg.sender, "done", n)
+
+
+        async def rtt(target, n):
+            inbox = process.inbox()
+            out = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                process.send(target, "ping", i)
+                await inbox.receive()
+                out.append(time.perf_counter() - t0)
+            return out
+
+
+        async def flood(target, n):
+            t0 = time.perf_counter()
+            for i in range(n):
+                await process.wait_send(target, "m", i)
+            await process.inbox().receive()
+            return time.perf_counter() - t0
+    """,
+}
+
+
+def _app(files: dict[str, str] | None = None) -> str:
     root = tempfile.mkdtemp(prefix="wcb-", dir="/tmp")
-    for rel, text in APP.items():
+    for rel, text in (files or APP).items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as fh:
@@ -272,6 +331,96 @@ def failover(app: str, server: str, ttl: float, k: int) -> float:
             shutil.rmtree(d, ignore_errors=True)
 
 
+RAW_PEER = """
+import sys, zmq
+ctx = zmq.Context()
+pub, sec = sys.argv[1].encode(), sys.argv[2].encode()
+s = ctx.socket(zmq.ROUTER)
+s.curve_server = True
+s.curve_publickey, s.curve_secretkey = pub, sec
+port = s.bind_to_random_port("tcp://127.0.0.1")
+print(port, flush=True)
+while True:
+    ident, msg = s.recv_multipart()
+    if msg == b"stop":
+        break
+    if msg[:1] != b"m" or msg == b"m-last":
+        s.send_multipart([ident, msg])
+"""
+
+
+def raw_curve(r: int, n: int) -> dict[str, Any]:
+    """Round trip and one-way throughput of a DEALER to a ROUTER (another OS process) over
+    tcp with CURVE on 127.0.0.1: the floor the cross-node case is measured against."""
+    import zmq
+    spub, ssec = zmq.curve_keypair()
+    cpub, csec = zmq.curve_keypair()
+    srv = subprocess.Popen([sys.executable, "-c", RAW_PEER, spub.decode(), ssec.decode()],
+                           stdout=subprocess.PIPE, text=True)
+    ctx = zmq.Context()
+    try:
+        assert srv.stdout is not None
+        port = int(srv.stdout.readline())
+        c = ctx.socket(zmq.DEALER)
+        c.curve_serverkey, c.curve_publickey, c.curve_secretkey = spub, cpub, csec
+        c.connect(f"tcp://127.0.0.1:{port}")
+        c.send(b"p")
+        c.recv()
+        rtts = []
+        for i in range(r):
+            t0 = time.perf_counter()
+            c.send(b"p%d" % i)
+            c.recv()
+            rtts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for i in range(n - 1):
+            c.send(b"m%d" % i)
+        c.send(b"m-last")
+        c.recv()
+        took = time.perf_counter() - t0
+        c.send(b"stop")
+        return {**_rtt(rtts), "msgs_per_s": n / took}
+    finally:
+        srv.wait(10)
+        ctx.destroy(linger=0)
+
+
+def _rtt(samples: list[float]) -> dict[str, float]:
+    xs = sorted(samples)
+    return {"rtt_p50_us": xs[len(xs) // 2] * 1e6, "rtt_p99_us": xs[int(len(xs) * 0.99)] * 1e6}
+
+
+def messaging(server: str, r: int, n: int) -> dict[str, Any]:
+    """Cross-node and same-node round trips and throughput between processes, and the raw
+    zmq tcp+CURVE peer, in one run."""
+    import wippy
+    app = _app(MSG_APP)
+    dsn = fresh(server)
+    n1 = wippy.Node(app, cluster=dsn, node="n1", boot_timeout=120)
+    n2 = wippy.Node(app, cluster=dsn, node="n2", boot_timeout=120)
+    out: dict[str, Any] = {"round_trips": r, "messages": n}
+    try:
+        n1.start()
+        n2.start()
+        for where, node, name in (("same_node", n1, None), ("cross_node", n2, "n2")):
+            echo = node.spawn("bm:echo", "bm:procs")
+            target = echo if name is None else "{" + name + "@" + echo[1:]
+            n1.exec("bm:rtt", "bm:procs", target, 50, timeout=120)        # warm up
+            res = _rtt(n1.exec("bm:rtt", "bm:procs", target, r, timeout=300))
+            sink = node.spawn("bm:sink", "bm:procs", n)
+            target = sink if name is None else "{" + name + "@" + sink[1:]
+            took = n1.exec("bm:flood", "bm:procs", target, n, timeout=300)
+            out[where] = {**res, "msgs_per_s": n / took}
+    finally:
+        n1.stop()
+        n2.stop()
+        shutil.rmtree(app, ignore_errors=True)
+    out["raw_zmq_tcp_curve"] = raw_curve(r, n)
+    out["cross_over_raw_rtt"] = (out["cross_node"]["rtt_p50_us"]
+                                 / out["raw_zmq_tcp_curve"]["rtt_p50_us"])
+    return out
+
+
 def takeover(app: str, server: str, ttl: float, m: int) -> float:
     """Seconds from kill -9 of n1 until its M parked workflows finished on n2."""
     import psycopg
@@ -330,11 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--takeover", type=int, default=None, metavar="M",
                    help="parked workflows of the takeover case (default 1000, quick 200)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results here")
-    p.add_argument("--only", choices=("journal", "failover", "takeover"), default=None,
+    p.add_argument("--only", choices=("journal", "failover", "takeover", "messaging"),
+                   default=None,
                    help="run one part")
     a = p.parse_args(argv)
-    sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10, "M": 200} if a.quick
-          else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50, "M": 1000})
+    sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10, "M": 200, "R": 300,
+           "N": 5000} if a.quick
+          else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50, "M": 1000, "R": 2000,
+                "N": 50_000})
     if a.takeover:
         sz["M"] = a.takeover
     out: dict[str, Any] = {"placement": "not pinned", "sizes": sz, "ttl": a.ttl}
@@ -353,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
             if a.only in (None, "takeover"):
                 out["takeover_s"] = {"seconds": takeover(app, server, a.ttl, sz["M"]),
                                      "workflows": sz["M"], "ttl": a.ttl}
+            if a.only in (None, "messaging"):
+                out["messaging"] = messaging(server, sz["R"], sz["N"])
     finally:
         shutil.rmtree(app, ignore_errors=True)
     report(out, a.ttl, sz)
@@ -375,6 +529,17 @@ def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
         to = out["takeover_s"]
         print(f"takeover (kill -9 -> all {to['workflows']} parked workflows claimed, replayed, "
               f"signalled and finished on the survivor, TTL {ttl:g} s): {to['seconds']:.2f} s")
+    if "messaging" in out:
+        m = out["messaging"]
+        print(f"{'messages between processes':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} "
+              f"{'msgs/s':>10}")
+        for name, key in (("same node (ipc)", "same_node"), ("cross node (tcp+CURVE)", "cross_node"),
+                          ("peer: raw zmq tcp+CURVE", "raw_zmq_tcp_curve")):
+            r = m[key]
+            print(f"{name:<28} {r['rtt_p50_us']:>11.0f} {r['rtt_p99_us']:>11.0f} "
+                  f"{r['msgs_per_s']:>10.0f}")
+        print(f"cross-node round trip: {m['cross_over_raw_rtt']:.1f}x raw zmq tcp+CURVE "
+              f"(target <= 1.5x; {m['round_trips']} round trips, {m['messages']} messages)")
 
 
 def _report_journal(out: dict[str, Any], sz: dict[str, int]) -> None:

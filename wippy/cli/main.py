@@ -28,7 +28,7 @@ __all__ = ["main", "build_parser", "format_ps"]
 format_ps = ps_cmd.format_ps      # where it always was
 
 EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT,
-WIPPY_OBSERVE_TOKEN, WIPPY_CLUSTER, WIPPY_NODE, WIPPY_LEASE_TTL.
+WIPPY_OBSERVE_TOKEN, WIPPY_CLUSTER, WIPPY_NODE, WIPPY_LEASE_TTL, WIPPY_LISTEN.
 See README.md ("Watch it run") and `wippy COMMAND --help`."""
 
 
@@ -91,6 +91,9 @@ def _add_run(sub: Any) -> None:
                    help="seconds a node's lease lasts without renewal (renewed every third of "
                         "it); after that the others take its workflows over (default: "
                         "WIPPY_LEASE_TTL, else 5)")
+    p.add_argument("--listen", default=None, metavar="HOST:PORT",
+                   help="where this node listens for the other nodes of its cluster (zmq tcp "
+                        "with CURVE; default: WIPPY_LISTEN, else 127.0.0.1:0, any free port)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
@@ -130,8 +133,8 @@ def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
         if ttl <= 0:
             print(f"wippy run: the lease TTL must be positive, not {ttl:g}", file=sys.stderr)
             return 2
-    elif a.node or a.lease_ttl is not None:
-        print("wippy run: --node and --lease-ttl need --cluster (or WIPPY_CLUSTER)",
+    elif a.node or a.lease_ttl is not None or a.listen:
+        print("wippy run: --node, --lease-ttl and --listen need --cluster (or WIPPY_CLUSTER)",
               file=sys.stderr)
         return 2
     opts = NodeOptions(app_dir=app, data_dir=a.data_dir, log_level=level.upper(),
@@ -139,7 +142,7 @@ def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
                        exec_host=a.host, exec_entry=a.exec_, exec_args=list(exec_args or []),
                        strict=a.strict, observe=a.observe,
                        observe_token=a.observe_token or os.environ.get(TOKEN_ENV) or None,
-                       cluster=cluster, node=node, lease_ttl=ttl)
+                       cluster=cluster, node=node, lease_ttl=ttl, listen=a.listen)
     if opts.log_level == "WARN":
         opts.log_level = "WARNING"
     if not os.path.isdir(opts.app_dir):

@@ -31,7 +31,8 @@ class Node(Connection):
     :attr:`observe_addr` once the node is ready; ``observe_token`` allows its operator
     actions (it reaches the node through the environment, not its command line).
     ``cluster`` (a PostgreSQL DSN, passed through the environment too) makes it node ``node``
-    of that cluster (docs/cluster.md), with leases of ``lease_ttl`` seconds.
+    of that cluster (docs/cluster.md), with leases of ``lease_ttl`` seconds, listening for
+    the other nodes on ``listen`` (``HOST:PORT``; default 127.0.0.1, any free port).
     """
 
     def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
@@ -39,7 +40,7 @@ class Node(Connection):
                  stdout: Any = None, stderr: Any = None, strict: bool = False,
                  observe: str | None = None, observe_token: str | None = None,
                  cluster: str | None = None, node: str | None = None,
-                 lease_ttl: float | None = None) -> None:
+                 lease_ttl: float | None = None, listen: str | None = None) -> None:
         super().__init__()
         self.app_dir = os.path.realpath(app_dir)
         self._args = ["--log-level", log_level] + (["--strict"] if strict else [])
@@ -55,6 +56,8 @@ class Node(Connection):
                 self._args += ["--node", node]
             if lease_ttl is not None:
                 self._args += ["--lease-ttl", str(lease_ttl)]
+            if listen:
+                self._args += ["--listen", listen]
         self._env = {**os.environ, **env} if env else None
         #: what the node said when it was ready: ``run_dir``, ``pid`` and ``observe`` (the
         #: observer's HOST:PORT, port 0 resolved; None without an observer)

@@ -27,17 +27,20 @@ def default_node() -> str:
     return socket.gethostname()
 
 
-def join(dsn: str, node: str, ttl: float = DEFAULT_TTL_S) -> tuple[PgJournal, Membership]:
+def join(dsn: str, node: str, ttl: float = DEFAULT_TTL_S, listen: str | None = None,
+         pubkey: str | None = None) -> tuple[PgJournal, Membership]:
     """Connect, create the tables if missing, and join as ``node``: the journal this node
-    writes through and its membership. Raises ClusterError (naming the database, never its
+    writes through and its membership (``listen``/``pubkey``: its peer socket, S12). Raises ClusterError (naming the database, never its
     password) when the database cannot be used or the name is held by a live node."""
-    if not node or "/" in node or len(node) > 64:
-        raise ClusterError(f"invalid node name {node!r}: 1 to 64 characters, no '/'")
+    if not node or "/" in node or "@" in node or "|" in node or len(node) > 64:
+        raise ClusterError(f"invalid node name {node!r}: 1 to 64 characters, no '/', '@' "
+                           "or '|'")
     db = Db(dsn, application=f"wippy node {node}")
     try:
         with db.transaction() as cur:
             ensure(cur)
         membership = Membership(db, node, ttl)
+        membership.listen, membership.pubkey = listen, pubkey
         membership.join()
     except StorageError as exc:
         db.close()

@@ -27,7 +27,7 @@ from ..errors import ClusterError
 from .db import Db
 from .notify import Wake, notify_sql
 
-__all__ = ["Membership", "status", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
+__all__ = ["Membership", "status", "peers", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
 
 DEFAULT_TTL_S = 5.0         # S12: a lease lasts 5 s unless --lease-ttl says otherwise
 JOIN_WAIT_TTLS = 2.5        # joining waits at most this many leases for a live name to expire
@@ -45,6 +45,8 @@ class Membership:
         self.ttl = ttl
         self.address = address or socket.gethostname()
         self.incarnation: int | None = None
+        self.listen: str | None = None      # the peer socket's endpoint, set before join
+        self.pubkey: str | None = None      # its CURVE public key
 
     def join(self) -> int:
         """Take the node's name with a new incarnation and a fresh lease; blocks while another
@@ -54,13 +56,17 @@ class Membership:
         while True:
             with self.db.transaction() as cur:
                 row = cur.execute(
-                    "INSERT INTO wippy_nodes (name, address, pid, incarnation, lease_until) "
-                    "VALUES (%s, %s, %s, nextval('wippy_fence'), now() + %s * interval '1 second') "
+                    "INSERT INTO wippy_nodes (name, address, pid, incarnation, lease_until, "
+                    "  listen, pubkey) "
+                    "VALUES (%s, %s, %s, nextval('wippy_fence'), now() + %s * interval '1 second', "
+                    "  %s, %s) "
                     "ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, "
                     "  pid = EXCLUDED.pid, incarnation = EXCLUDED.incarnation, "
-                    "  lease_until = EXCLUDED.lease_until, joined = now(), renewed = now() "
+                    "  lease_until = EXCLUDED.lease_until, joined = now(), renewed = now(), "
+                    "  listen = EXCLUDED.listen, pubkey = EXCLUDED.pubkey "
                     "WHERE wippy_nodes.lease_until < now() RETURNING incarnation",
-                    (self.node, self.address, os.getpid(), self.ttl)).fetchone()
+                    (self.node, self.address, os.getpid(), self.ttl, self.listen,
+                     self.pubkey)).fetchone()
                 held = None if row is not None else cur.execute(
                     "SELECT address, pid, extract(epoch FROM lease_until - now()) "
                     "FROM wippy_nodes WHERE name = %s", (self.node,)).fetchone()
@@ -99,16 +105,25 @@ class Membership:
             cur.execute(f"SELECT {notify_sql('%s')}", (f"{Wake.LEFT.value} {self.node}",))
 
 
+def peers(db: Db) -> list[tuple[str, str | None, str | None, bool, int]]:
+    """Every node's (name, listen endpoint, public key, lease live, incarnation)."""
+    rows = db.run(lambda c: c.execute(
+        "SELECT name, listen, pubkey, lease_until >= now(), incarnation FROM wippy_nodes "
+        "ORDER BY name").fetchall())
+    return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+
 def status(db: Db) -> list[dict[str, Any]]:
     """Every node: name, address, pid, whether its lease is live, seconds since its last
-    renewal, seconds its lease has left (negative: expired), workflows it owns unfinished."""
+    renewal, seconds its lease has left (negative: expired), workflows it owns unfinished,
+    and where it listens for the other nodes."""
     rows = db.run(lambda c: c.execute(
         "SELECT n.name, n.address, n.pid, n.lease_until >= now(), "
         "       extract(epoch FROM now() - n.renewed), extract(epoch FROM n.lease_until - now()), "
         "       extract(epoch FROM n.joined), "
         "       (SELECT count(*) FROM wippy_workflows w "
-        "        WHERE w.owner = n.name AND w.status = 'running') "
+        "        WHERE w.owner = n.name AND w.status = 'running'), n.listen "
         "FROM wippy_nodes n ORDER BY n.name").fetchall())
     return [{"node": r[0], "address": r[1], "pid": r[2], "live": bool(r[3]),
              "lease_age": round(float(r[4]), 3), "lease_left": round(float(r[5]), 3),
-             "joined": float(r[6]), "workflows": int(r[7])} for r in rows]
+             "joined": float(r[6]), "workflows": int(r[7]), "listen": r[8]} for r in rows]

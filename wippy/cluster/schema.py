@@ -4,7 +4,8 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
 * ``wippy_nodes``: one row per node name: ``address`` (host name), ``pid``, ``incarnation``
   (a fencing token taken at each start: a renewal by an older incarnation of the same name
   finds nothing), ``lease_until`` (database time; the node renews it every TTL/3),
-  ``joined``, ``renewed``.
+  ``joined``, ``renewed``; ``listen`` (``tcp://HOST:PORT``, where its peer socket listens)
+  and ``pubkey`` (its CURVE public key: the allow-list of :mod:`wippy.cluster.peers`).
 * ``wippy_workflows``: ``id``, ``rec`` (the workflow record, the same JSON as the LMDB
   journal's ``workflows``), ``status`` and ``name`` (copied out of it for queries), ``owner``
   (the node that drives it) and ``token`` (its fencing token, bumped by every claim),
@@ -62,6 +63,10 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS wippy_inbox (
         id bigserial PRIMARY KEY, wf text NOT NULL, rec text NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS wippy_inbox_wf ON wippy_inbox (wf)",
+    # messages between nodes: where a node listens and its CURVE public key (the allow-list);
+    # added to the table of the first version, so its clusters keep working
+    "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS listen text",
+    "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS pubkey text",
 )
 
 

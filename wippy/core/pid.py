@@ -5,6 +5,11 @@ the host entry id, the serial number of the OS process inside the node, and a lo
 serial routes a message with no lookup (the OS process's inbox is ``<rundir>/<serial>``), and
 serials are never reused while a node runs, so a restarted host gets new PIDs.
 
+A PID that leaves its node names it (S12): ``{n2@app:processes/3|17}`` is process ``17`` of
+OS process 3 on node ``n2``. Inside a node such a PID routes to the node itself (serial 0),
+with the whole PID as its local id: the node relays it to ``n2`` (:mod:`wippy.cluster.peers`).
+Local PIDs stay as they were.
+
 Local ids are allocated by whoever spawns: a process spawned by its own host gets a plain counter
 (``17``); one spawned from another OS process gets ``<spawner serial>.<counter>`` so the spawner
 can hand the PID out before the spawn request arrives (S4: a PID is addressable at once).
@@ -37,6 +42,11 @@ def parse_pid(pid: str) -> Pid:
     if not is_pid(pid):
         raise ValueError(f"not a PID: {pid!r}")
     head, _, local = pid[1:-1].rpartition("|")
+    if "@" in head:         # another node's: the node relays it
+        node, _, rest = head.partition("@")
+        if not node or "/" not in rest:
+            raise ValueError(f"not a PID: {pid!r}")
+        return Pid(head, 0, pid)
     host, slash, serial = head.rpartition("/")
     if not slash or not serial.isdigit() or not local:
         raise ValueError(f"not a PID: {pid!r}")

@@ -53,6 +53,7 @@ from .http import HttpSupervisor
 from .names import NameTable
 from .observe import ObserveSupervisor
 from .options import NodeOptions
+from .peering import for_peers, make_peers
 from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
 from .requests import Handler, NodeRequests
@@ -107,8 +108,12 @@ class NodeServer:
         stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
-        shared = cluster.join(opts.cluster, opts.node or cluster.default_node(),
-                              opts.lease_ttl or cluster.DEFAULT_TTL_S) if opts.cluster else None
+        name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
+        self.peers = make_peers(opts, name, self.ctx, self.data_dir, self.mesh, call_later)
+        peer = (self.peers.endpoint, self.peers.public.decode()) if self.peers else (None, None)
+        shared = cluster.join(opts.cluster, name, ttl, *peer) if opts.cluster else None
+        if self.peers is not None and shared is not None:
+            self.peers.attach(shared[0].db, ttl)
         self.workflows = WorkflowManager(shared[0] if shared else os.path.join(self.data_dir, "journal"),
                                          self.procs, self.store.get, call_later, stopping)
         self.cluster = None if shared is None else ClusterPart(
@@ -225,6 +230,8 @@ class NodeServer:
         poller.register(self.mesh.inbox, transport.POLLIN)
         poller.register(self.zygote.fd, transport.POLLIN)
         poller.register(self._wake_r, transport.POLLIN)
+        if self.peers is not None:
+            self.peers.register(poller)
         deadline = None if timeout is None else _time.monotonic() + timeout
         while not until():
             if deadline is not None and _time.monotonic() > deadline:
@@ -245,8 +252,12 @@ class NodeServer:
                         pass
                     osproc.reap_all()
                     self._handle_signals()
+                elif self.peers is not None:
+                    self.peers.on_ready(sock)
             self.sched.fire_due()
             self.workflows.flush()      # group commit: one transaction for this turn's writes
+            if self.peers is not None:
+                self.peers.flush()      # this turn's frames to other nodes, a batch each
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
     def begin_stop(self, code: int, reason: str) -> None:
@@ -262,6 +273,8 @@ class NodeServer:
         self.observe.close()
         if self.cluster is not None:
             self.cluster.leave()
+        if self.peers is not None:
+            self.peers.close()
         self.workflows.close()
         try:
             self.ctx.destroy(linger=0)
@@ -305,7 +318,8 @@ class NodeServer:
                 "registry_version": self.registry.version, "denied": denials(),
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
                 "metrics": collector().snapshot(),     # what the node's own parts recorded
-                "cluster": None if self.cluster is None else self.cluster.info()}
+                "cluster": None if self.cluster is None else {
+                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None}}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -531,7 +545,9 @@ class NodeServer:
                 continue
             for frame in frames:
                 op = frame[0]
-                if op == wire.Op.EXIT:
+                if self.peers is not None and for_peers(frame):
+                    self.peers.relay(frame)
+                elif op == wire.Op.EXIT:
                     if not self.workflows.on_exit(frame[2], frame[4]):
                         self._on_exit(frame[2], frame[3], frame[4])
                 elif op == wire.Op.SPAWN:

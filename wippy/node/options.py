@@ -26,3 +26,4 @@ class NodeOptions:
     cluster: str | None = None  # the cluster's PostgreSQL DSN (--cluster); None: LMDB journal
     node: str | None = None     # this node's name in the cluster (--node)
     lease_ttl: float | None = None     # the lease's TTL in seconds (--lease-ttl)
+    listen: str | None = None   # HOST:PORT of the socket to other nodes (--listen)
