@@ -22,6 +22,7 @@ LADDER: list[tuple[str, ...]] = [
     # 2: pure models and storage: registry entries, validation, YAML, LMDB; supervision
     #    decisions; typed Lua; the workflow journal and replay decisions
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
+     "wippy.registry.yamlio", "wippy.registry.discovery",
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
      "wippy.registry.store", "wippy.registry.query", "wippy.registry.methods",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
@@ -48,7 +49,7 @@ LADDER: list[tuple[str, ...]] = [
 
 # One importer each (paths relative to the package).
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
-         "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
+         "yaml": {"registry/yamlio.py"}, "lupa": {"lua/engine.py"},
          "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
          "prometheus_client": {"observe/prom.py"},
          "psycopg": {"resources/sqldrivers.py"}, "cryptography": {"lua/cryptomods.py"}}
@@ -169,7 +170,7 @@ def test_each_heavy_dependency_has_one_importer():
 # TypedLuaError; YAML's duplicate-key error, which must subclass PyYAML's own).
 PRIVATE_SIGNALS = {"wippy.lua.api.ApiError", "wippy.lua.api.Raise",
                    "wippy.typedlua._lexer.LexError", "wippy.typedlua._typeparse.ParseError",
-                   "wippy.typedlua._pattern.PatternError", "wippy.registry.loader._DuplicateKey"}
+                   "wippy.typedlua._pattern.PatternError", "wippy.registry.yamlio._DuplicateKey"}
 
 
 def test_every_exception_is_defined_in_errors_py():
