@@ -20,7 +20,7 @@ LADDER: list[tuple[str, ...]] = [
     # 1: wire and OS plumbing
     ("wippy.core",),
     # 2: pure models and storage: registry entries, validation, YAML, LMDB; supervision
-    #    decisions; typed Lua; the workflow journal and replay decisions
+    #    decisions; typed Lua; the workflow journal and replay decisions; the Jet engine
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
      "wippy.registry.yamlio", "wippy.registry.discovery",
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
@@ -29,14 +29,14 @@ LADDER: list[tuple[str, ...]] = [
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
      "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
      "wippy.http.routing", "wippy.http.frames", "wippy.http.middleware",
-     "wippy.observe.metrics"),
+     "wippy.observe.metrics", "wippy.templating"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
      "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
-     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun",
+     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates",
      "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
