@@ -36,7 +36,7 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
      "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
-     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates",
+     "wippy.fs", "wippy.exec", "wippy.templates",
      "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),

@@ -38,8 +38,8 @@ import os
 from typing import Any
 
 from .errors import PermissionDenied, ResourceError
-from .fsfile import DEFAULT_READ, DIR, FILE, File, Scanner, info
 from .registry.entry import app_root, is_inside
+from .resources.fsfile import DEFAULT_READ, DIR, FILE, File, Scanner, info
 from .runtime import table as _rt
 
 __all__ = ["get", "Volume", "File", "Scanner", "type", "seek", "DEFAULT_READ"]

@@ -12,6 +12,7 @@ Where each lives:
 * ``store.sql``: rows of a table, through the database's pool in each host (:mod:`.sqlstore`).
 * Environment variables: read where they are used (:mod:`.envvars`).
 * Metrics: counted in each host OS process, reported in its status (:mod:`.metrics`).
+* ``fs.directory`` volumes: their open files and scanners (:mod:`.fsfile`), under ``wippy.fs``.
 
 The public modules processes import are ``wippy.sql``, ``wippy.store``, ``wippy.queue``,
 ``wippy.env`` and ``wippy.metrics``; Lua's ``sql``, ``store``, ``queue``, ``env`` and
