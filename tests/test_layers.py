@@ -169,7 +169,7 @@ def test_each_heavy_dependency_has_one_importer():
 # (the Lua API's way of raising into Lua; the typed-Lua parser's errors, which it turns into
 # TypedLuaError; YAML's duplicate-key error, which must subclass PyYAML's own).
 PRIVATE_SIGNALS = {"wippy.lua.api.ApiError", "wippy.lua.api.Raise",
-                   "wippy.typedlua._lexer.LexError", "wippy.typedlua._typeparse.ParseError",
+                   "wippy.typedlua._lexer.LexError", "wippy.typedlua._cursor.ParseError",
                    "wippy.typedlua._pattern.PatternError", "wippy.registry.yamlio._DuplicateKey"}
 
 
