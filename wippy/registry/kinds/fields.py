@@ -298,19 +298,25 @@ def _scalar_str(value: Any, path: str, ctx: _Ctx) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def _str_map(value: Any, path: str, ctx: _Ctx) -> Any:
-    """A map of names to scalar values, kept as strings (options, static values)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        return ctx.error(path, f"must be a mapping, got {describe(value)}")
-    out: dict[str, str] = {}
-    for key, raw in value.items():
-        if isinstance(raw, (Mapping, list)) or raw is None:
-            ctx.error(_join(path, key), f"must be a string or a number, got {describe(raw)}")
-            continue
-        out[str(key)] = str(raw).lower() if isinstance(raw, bool) else str(raw)
-    return out
+def _scalar_map(what: str) -> Checker:
+    """A map of names to scalar values, kept as strings (booleans as ``true``/``false``);
+    ``what`` says in messages which scalars are meant."""
+    def check(value: Any, path: str, ctx: _Ctx) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            return ctx.error(path, f"must be a mapping, got {describe(value)}")
+        out: dict[str, str] = {}
+        for key, raw in value.items():
+            if isinstance(raw, (Mapping, list)) or raw is None:
+                ctx.error(_join(path, key), f"must be {what}, got {describe(raw)}")
+                continue
+            out[str(key)] = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        return out
+    return check
+
+
+_str_map = _scalar_map("a string or a number")      # options, static values
 
 
 def _nonempty(checker: Checker) -> Checker:

@@ -3,7 +3,6 @@ middleware) and ``http.endpoint`` (a method, a route pattern and its function)."
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from ..entry import FUNCTION_KINDS
@@ -16,10 +15,10 @@ from .fields import (
     _Ctx,
     _duration,
     _int,
-    _join,
     _list,
     _mapping,
     _ref,
+    _scalar_map,
     _size,
     _str,
     describe,
@@ -72,19 +71,8 @@ def _prefix(value: Any, path: str, ctx: _Ctx) -> Any:
     return value
 
 
-def _options(value: Any, path: str, ctx: _Ctx) -> Any:
-    """Middleware options: dotted keys to scalar values, kept as strings (Wippy's form)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        return ctx.error(path, f"must be a mapping, got {describe(value)}")
-    out: dict[str, str] = {}
-    for key, raw in value.items():
-        if isinstance(raw, (Mapping, list)) or raw is None:
-            ctx.error(_join(path, key), f"must be a string, number or boolean, got {describe(raw)}")
-            continue
-        out[str(key)] = str(raw).lower() if isinstance(raw, bool) else str(raw)
-    return out
+# Middleware options: dotted keys to scalar values, kept as strings (Wippy's form).
+_options = _scalar_map("a string, number or boolean")
 
 
 _HTTP_SERVICE_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout",
