@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from .errors import ResourceError
 from .registry.entry import code_file
-from .runtime import table as _rt
+from .resources import runtime_or_none
 from .templating.render import candidates, render
 from .templating.syntax import Delims, Template, TemplateError, parse
 
@@ -41,19 +41,12 @@ _PARSED: dict[tuple[str, str], Template] = {}
 _MAX_CACHED = 1024           # parsed templates kept per OS process (dropped all at once past it)
 
 
-def _runtime() -> Any:
-    try:
-        return _rt.get()
-    except RuntimeError:
-        return None
-
-
 def get(id: str) -> Set:
     """The template set of ``template.set`` entry ``id``. Raises PermissionDenied or
     ResourceError (INVALID, NOT_FOUND)."""
     if not isinstance(id, str) or not id:
         raise ResourceError("INVALID", "resource id is required")
-    rt = _runtime()
+    rt = runtime_or_none()
     if rt is not None:
         rt.check("template.get", id)
     s = Set(id, getattr(rt, "store", None))

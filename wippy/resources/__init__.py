@@ -26,7 +26,16 @@ from ..core.protocol import ReqOp
 from ..errors import PermissionDenied, ResourceError, WippyError
 from ..runtime import table as _rt
 
-__all__ = ["request"]
+__all__ = ["request", "runtime_or_none"]
+
+
+def runtime_or_none() -> Any:
+    """This OS process's runtime, or None outside one (a plain program using a resource module
+    directly: nothing to check against, no process to tie what it opens to)."""
+    try:
+        return _rt.get()
+    except RuntimeError:
+        return None
 
 
 async def request(family: str, op: str, *args: Any) -> Any:
