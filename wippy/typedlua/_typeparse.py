@@ -1,7 +1,8 @@
 """Type expressions of Wippy's typed Lua: the part of the parser that reads them.
 
 A layer of the parser's chain (:mod:`._parser`), over the token cursor (:mod:`._cursor`); the
-layers above it give it ``lookup``, ``expr`` and ``return_types``. Grammar, following Wippy's own (``wippyai/go-lua``, ``parser.go.y``)::
+layers above it give it ``lookup``, ``expr`` and ``return_types``. Grammar, following Wippy's
+own (``wippyai/go-lua``, ``parser.go.y``)::
 
     type     := ['|'] simple {('|' | '&') simple} [extends simple '?' type ':' type]
     simple   := primary {'?' | '@' name ['(' args ')'] | '[' ']' | '[' type ']'}
