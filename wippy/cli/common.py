@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any, Callable, Iterable, Mapping
 
 __all__ = ["add_app", "app_of", "split_app", "connect_or_none", "until_interrupted",
-           "print_json", "fmt_bytes", "fmt_rate", "fmt_cpu", "host_label", "APP_HELP"]
+           "print_json", "fmt_bytes", "fmt_rate", "fmt_cpu", "fmt_when", "host_label",
+           "add_data_dir", "APP_HELP"]
 
 APP_HELP = "the application directory (default: the current directory)"
 
@@ -25,6 +27,12 @@ def add_app(p: argparse.ArgumentParser, positional: bool = True) -> None:
         p.add_argument("app", nargs="?", default=None, metavar="APP", help=APP_HELP)
     p.add_argument("--app", dest="app_opt", default=None, metavar="APP",
                    help="the same as the positional APP (kept for older scripts)")
+
+
+def add_data_dir(p: argparse.ArgumentParser) -> None:
+    """Give ``p`` ``--data-dir``, for commands that also read a stopped node's data."""
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="the node's data directory (default: APP/.wippy/data or WIPPY_DATA_DIR)")
 
 
 def app_of(a: argparse.Namespace) -> str:
@@ -89,6 +97,11 @@ def fmt_cpu(cpu: float | None) -> str:
 def host_label(h: Mapping[str, Any]) -> str:
     """A host OS process as ``ps`` and ``top`` name it: ``app:workers/3``."""
     return f"{h['host']}/{h['serial']}"
+
+
+def fmt_when(t: float | None) -> str:
+    """A wall-clock time as ``2026-05-01 12:00:00`` (local time); ``-`` when unknown."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
 
 def fmt_rate(r: float | None) -> str:
