@@ -25,6 +25,7 @@ from . import (
     flood_cases,
     floor,
     http_cases,
+    lua_cases,
     peers_inproc,
     peers_mp,
     peers_ray,
@@ -34,6 +35,7 @@ from . import (
     workflow_cases,
 )
 from ._harness import (
+    MESSAGING_CASES,
     PIN_MODES,
     Ctx,
     NoiseMeter,
@@ -45,6 +47,7 @@ from ._harness import (
     select_units,
     set_subreaper,
 )
+from ._s11 import format_s11, s11_rows
 from ._report import (
     CASES,
     Result,
@@ -69,7 +72,7 @@ def all_units() -> list[Unit]:
     """Every unit, in run order: floors first, then peers, then wippy."""
     return [*floor.UNITS, *peers_mp.UNITS, *peers_inproc.UNITS, *peers_ray.UNITS,
             *wippy_cases.UNITS, *registry_cases.UNITS, *workflow_cases.UNITS, *http_cases.UNITS,
-            *flood_cases.UNITS, *resource_cases.UNITS]
+            *flood_cases.UNITS, *lua_cases.UNITS, *resource_cases.UNITS]
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -81,7 +84,9 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     ap.add_argument("--pin", nargs="?", const="spread", default="none", choices=PIN_MODES,
                     help="pin OS processes with sched_setaffinity: 'spread' (default when "
                          "given: communicating processes on different cores) or 'same' "
-                         "(all on one core); default: not pinned")
+                         "(all on one core) or 'both' (every case unpinned, then the "
+                         "messaging cases pinned again as '<metric>_pinned'); default: not "
+                         "pinned")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report directory "
                     f"(default {DEFAULT_OUT})")
     ap.add_argument("--no-floor", action="store_true",
@@ -123,9 +128,19 @@ def _run_plan(plan: Sequence[tuple[Unit, tuple[str, ...]]], args: argparse.Names
               ) -> tuple[list[dict[str, Any]], list[Result], list[dict[str, Any]], bool]:
     """Run every planned unit in its own case runner; stop early (True) on Ctrl-C."""
     got = _Progress()
+    runs: list[tuple[Unit, tuple[str, ...], str]] = []
     for unit, cases in plan:
-        print(f"  {unit.name:<24} {','.join(cases):<24} ", end="", flush=True)
-        ctx = Ctx(quick=args.quick, pin=args.pin, params=params, cpus=cpus)
+        if args.pin != "both":
+            runs.append((unit, cases, args.pin))
+            continue
+        runs.append((unit, cases, "none"))
+        pinned = tuple(c for c in cases if c in MESSAGING_CASES)
+        if pinned:
+            runs.append((unit, pinned, "spread"))
+    for unit, cases, pin in runs:
+        label = unit.name + (" (pinned)" if args.pin == "both" and pin == "spread" else "")
+        print(f"  {label:<24} {','.join(cases):<24} ", end="", flush=True)
+        ctx = Ctx(quick=args.quick, pin=pin, params=params, cpus=cpus)
         noise = NoiseMeter()
         try:
             rep = run_isolated(unit, cases, ctx)
@@ -137,6 +152,10 @@ def _run_plan(plan: Sequence[tuple[Unit, tuple[str, ...]]], args: argparse.Names
         rep["noise"] = noise.finish()
         got.leftovers.extend({"unit": unit.name, **f} for f in found)
         unit_results: list[Result] = rep.pop("results")
+        if args.pin == "both" and pin == "spread":
+            for r in unit_results:
+                r.metric = f"{r.metric}_pinned"
+            rep["name"] = label
         got.results.extend(unit_results)
         got.unit_reports.append(rep)
         bad = sum(1 for r in unit_results if not r.ok)
@@ -165,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(args.from_report.read_text())
         earlier = [Result.from_dict(r) for r in old["results"]]
         print(format_table(earlier))
+        print()
+        print(format_s11(s11_rows(earlier)))
         if args.plot is not None:
             _write_plot(args.plot, earlier, f"wippy bench {old.get('timestamp', '')}")
         return 0
@@ -193,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     path = write_report(report, args.out, started)
     print()
     print(format_table(results))
+    print()
+    print(format_s11(s11_rows(results)))
     print()
     print("placement (role[pid]@{cpus}):")
     print(format_placement(unit_reports))

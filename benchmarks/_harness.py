@@ -40,6 +40,7 @@ __all__ = [
     "Ctx",
     "Params",
     "PIN_MODES",
+    "MESSAGING_CASES",
     "Unit",
     "fork_call",
     "kill_tree",
@@ -50,7 +51,10 @@ __all__ = [
     "set_subreaper",
 ]
 
-PIN_MODES = ("none", "spread", "same")
+PIN_MODES = ("none", "spread", "same", "both")
+#: Cases whose figures depend on where the two ends run: ``--pin both`` runs them unpinned and
+#: again pinned (``spread``), the pinned figures under ``<metric>_pinned`` (S11).
+MESSAGING_CASES = ("roundtrip", "oneway", "inproc", "bigmsg")
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36

@@ -51,7 +51,8 @@ CASES: dict[str, str] = {
             "answering directly; wrk at 1 and 64 connections",
     "flood": "a sender outrunning a slow receiver on another host: receiver RSS, when the "
              "sender is told, lateness of a neighbour's timers",
-    "bigmsg": "one-way 1 MiB messages across OS processes",
+    "bigmsg": "one-way 10 KiB and 1 MiB messages across OS processes",
+    "lua": "Lua processes: spawn to exit (a fresh state each), memory per idle Lua process",
     "queue": "queue publish -> consume throughput (memory and SQL drivers) vs an asyncio.Queue "
              "broker over the same hops",
     "store": "store.memory set/get per second vs a dict behind one pipe hop",

@@ -9,7 +9,7 @@
   checked), and how late the timers of a neighbour on the receiver's host fired (a 10 ms
   ``time.sleep`` in a loop: p99 and max lateness, ms). Before mailboxes were bounded the
   receiver grew ~0.65 KB per queued message and such timers fired seconds late.
-* ``bigmsg``: one-way messages of 1 MiB between two OS processes: wippy (``flood:a`` ->
+* ``bigmsg``: one-way messages of 10 KiB and 1 MiB between two OS processes: wippy (``flood:a`` ->
   ``flood:b``, the receiver's mailbox limit applies) against raw pyzmq PUSH/PULL of the same
   pickled frames (``floor:zmq``). Batches are capped at 256 KiB, so a big message travels
   alone instead of being copied into a batch with every other queued frame.
@@ -37,8 +37,16 @@ _CHILD_TIMEOUT = 300.0
 
 
 def _sizes(quick: bool) -> dict[str, int]:
-    return ({"seconds": 5, "spin_us": 20, "size": 20, "big_n": 300, "big_size": 1 << 20} if quick
-            else {"seconds": 20, "spin_us": 20, "size": 20, "big_n": 2000, "big_size": 1 << 20})
+    return ({"seconds": 5, "spin_us": 20, "size": 20} if quick
+            else {"seconds": 20, "spin_us": 20, "size": 20})
+
+
+#: The big messages' sizes (metric suffix -> bytes) and counts (quick, full): S11's 10 KB and 1 MB.
+BIG = {"10k": (10 * 1024, 20_000, 100_000), "1m": (1 << 20, 300, 2_000)}
+
+
+def _big(quick: bool) -> list[tuple[str, int, int]]:
+    return [(name, size, nq if quick else nf) for name, (size, nq, nf) in BIG.items()]
 
 
 # --------------------------------------------------------------------------- floor
@@ -83,31 +91,31 @@ def _big_sender(gate: Gate, addr: str, ack_r: int, n: int, size: int) -> int:
 
 
 def floor_bigmsg(ctx: Ctx, cases: tuple[str, ...]) -> None:
-    """``bigmsg`` for ``floor:zmq``: pickled 1 MiB frames, PUSH -> PULL over ipc."""
-    sz = _sizes(ctx.quick)
-    d = short_tmpdir()
-    ack_r, ack_w = os.pipe()
-    try:
-        addr = f"ipc://{d}/in"
-        gate = Gate()
-        recv = fork_call(_big_receiver, gate, addr, ack_w, sz["big_n"], role="receiver")
-        send = fork_call(_big_sender, gate, addr, ack_r, sz["big_n"], sz["big_size"], role="sender")
-        ctx.place(send.pid, "sender", 0)
-        ctx.place(recv.pid, "receiver", 1)
-        gate.open(2)
+    """``bigmsg`` for ``floor:zmq``: pickled 10 KiB and 1 MiB frames, PUSH -> PULL over ipc."""
+    for name, size, n in _big(ctx.quick):
+        d = short_tmpdir()
+        ack_r, ack_w = os.pipe()
         try:
-            t_start = send.result(_CHILD_TIMEOUT)
-            t_end = recv.result(_CHILD_TIMEOUT)
+            addr = f"ipc://{d}/in"
+            gate = Gate()
+            recv = fork_call(_big_receiver, gate, addr, ack_w, n, role="receiver")
+            send = fork_call(_big_sender, gate, addr, ack_r, n, size, role="sender")
+            ctx.place(send.pid, f"sender {name}", 0)
+            ctx.place(recv.pid, f"receiver {name}", 1)
+            gate.open(2)
+            try:
+                t_start = send.result(_CHILD_TIMEOUT)
+                t_end = recv.result(_CHILD_TIMEOUT)
+            finally:
+                send.kill()
+                recv.kill()
+            rate = rate_per_s(n, t_end - t_start)
+            ctx.add(_BIG, "floor:zmq", f"rate_{name}", rate, "msg/s", n=n, payload_bytes=size)
+            ctx.add(_BIG, "floor:zmq", f"bandwidth_{name}", rate * size / 1e6, "MB/s")
         finally:
-            send.kill()
-            recv.kill()
-        rate = rate_per_s(sz["big_n"], t_end - t_start)
-        ctx.add(_BIG, "floor:zmq", "rate", rate, "msg/s", n=sz["big_n"], payload_bytes=sz["big_size"])
-        ctx.add(_BIG, "floor:zmq", "bandwidth", rate * sz["big_size"] / 1e6, "MB/s")
-    finally:
-        os.close(ack_r)
-        os.close(ack_w)
-        shutil.rmtree(d, ignore_errors=True)
+            os.close(ack_r)
+            os.close(ack_w)
+            shutil.rmtree(d, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- wippy
@@ -165,14 +173,14 @@ def _flood(ctx: Ctx, node: Any, mode: str) -> None:
 
 
 def _bigmsg(ctx: Ctx, node: Any) -> None:
-    sz = _sizes(ctx.quick)
-    recv = node.spawn("flood:big_receiver", "flood:b", sz["big_n"], monitor=True)
-    send = node.spawn("flood:big_sender", "flood:a", recv, sz["big_n"], sz["big_size"], monitor=True)
-    t_start = node.wait_exit(send, timeout=_CHILD_TIMEOUT)["t_start"]
-    t_end = node.wait_exit(recv, timeout=_CHILD_TIMEOUT)["t_end"]
-    rate = rate_per_s(sz["big_n"], t_end - t_start)
-    ctx.add(_BIG, "wippy", "rate", rate, "msg/s", n=sz["big_n"], payload_bytes=sz["big_size"])
-    ctx.add(_BIG, "wippy", "bandwidth", rate * sz["big_size"] / 1e6, "MB/s")
+    for name, size, n in _big(ctx.quick):
+        recv = node.spawn("flood:big_receiver", "flood:b", n, monitor=True)
+        send = node.spawn("flood:big_sender", "flood:a", recv, n, size, monitor=True)
+        t_start = node.wait_exit(send, timeout=_CHILD_TIMEOUT)["t_start"]
+        t_end = node.wait_exit(recv, timeout=_CHILD_TIMEOUT)["t_end"]
+        rate = rate_per_s(n, t_end - t_start)
+        ctx.add(_BIG, "wippy", f"rate_{name}", rate, "msg/s", n=n, payload_bytes=size)
+        ctx.add(_BIG, "wippy", f"bandwidth_{name}", rate * size / 1e6, "MB/s")
 
 
 def wippy_flood(ctx: Ctx, cases: tuple[str, ...]) -> None:

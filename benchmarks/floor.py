@@ -20,6 +20,7 @@ import gc
 import os
 import pickle
 import shutil
+import statistics
 import time
 import tracemalloc
 from typing import Any
@@ -30,12 +31,27 @@ from . import _work
 from ._harness import Ctx, Gate, Unit, fork_call, short_tmpdir
 from ._stats import latency_summary, rate_per_s
 
-__all__ = ["UNITS", "SMALL_DICT"]
+__all__ = ["UNITS", "SMALL_DICT", "SPAWN_COUNTS", "INPROC_RUNS", "add_runs", "add_latency"]
+
+#: Spawns per measurement of the spawn case (S11: the rate must stay flat from 1k to 100k).
+SPAWN_COUNTS = (1_000, 10_000, 100_000)
 
 #: The small message used by every one-way case (about 106 bytes pickled, protocol 5).
 SMALL_DICT: dict[str, Any] = {"id": 0, "topic": "bench", "data": "x" * 48, "ok": True}
 _FRAME = b"x" * 100
 _CHILD_TIMEOUT = 120.0
+
+
+#: Runs of the in-process case: S11 wants the median and the spread (max/min <= 1.3).
+INPROC_RUNS = 3
+
+
+def add_runs(ctx: Ctx, case: str, system: str, rates: list[float], **extra: Any) -> None:
+    """Record the median ``rate`` of repeated runs and their spread (``max_over_min``)."""
+    ctx.add(case, system, "rate", statistics.median(rates), "msg/s", runs=[round(r) for r in rates],
+            **extra)
+    ctx.add(case, system, "max_over_min", max(rates) / min(rates), "x", runs=len(rates),
+            what="spread of the runs' rates (S11: stable means <= 1.3)")
 
 
 def add_latency(ctx: Ctx, case: str, system: str, samples_ns: list[int], **extra: Any) -> None:
@@ -395,15 +411,22 @@ def asyncio_floor(ctx: Ctx, cases: tuple[str, ...]) -> None:
     if "inproc" in cases:
         with ctx.attempt("inproc", "floor:asyncio"):
             asyncio.run(_queue_throughput(min(p.inproc_msgs, 10_000)))  # warm-up
-            elapsed = asyncio.run(_queue_throughput(p.inproc_msgs))
-            ctx.add("inproc", "floor:asyncio", "rate", rate_per_s(p.inproc_msgs, elapsed), "msg/s",
-                    n=p.inproc_msgs, what="asyncio.Queue put_nowait/get, small dicts")
+            rates = [rate_per_s(p.inproc_msgs, asyncio.run(_queue_throughput(p.inproc_msgs)))
+                     for _ in range(INPROC_RUNS)]
+            add_runs(ctx, "inproc", "floor:asyncio", rates, n=p.inproc_msgs,
+                     what="asyncio.Queue put_nowait/get, small dicts")
     if "spawn" in cases:
         with ctx.attempt("spawn", "floor:asyncio"):
-            asyncio.run(_spawn_rate(min(p.spawn_count, 1_000)))  # warm-up
-            elapsed = asyncio.run(_spawn_rate(p.spawn_count))
-            ctx.add("spawn", "floor:asyncio", "rate", rate_per_s(p.spawn_count, elapsed),
-                    "spawn/s", n=p.spawn_count, what="asyncio.create_task(noop) until all done")
+            asyncio.run(_spawn_rate(1_000))  # warm-up
+            by_n: dict[int, float] = {}
+            for n in SPAWN_COUNTS:
+                elapsed = asyncio.run(_spawn_rate(n))
+                by_n[n] = rate_per_s(n, elapsed)
+                ctx.add("spawn", "floor:asyncio", f"rate_{n // 1000}k", by_n[n], "spawn/s",
+                        n=n, what="asyncio.create_task(noop) x n until all done")
+            ctx.add("spawn", "floor:asyncio", "flat_100k_over_1k",
+                    by_n[SPAWN_COUNTS[-1]] / by_n[SPAWN_COUNTS[0]], "x",
+                    what="rate at 100k spawns / rate at 1k (1.0 = flat)")
     if "memory" in cases:
         with ctx.attempt("memory", "floor:asyncio"):
             child = fork_call(_memory_child, p.mem_procs, role="memory probe")

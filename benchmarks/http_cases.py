@@ -9,8 +9,12 @@ server library answering directly, in one run, with Debian's ``wrk``.
   request crosses to a handler process on a host OS process (one worker) and back.
 
 Each system is measured with ``wrk -t1 -cC -dD --latency`` at C = 1 and 64 connections after a
-warm-up; metrics: ``rps_cC`` (requests/s), ``p50_ms_cC``, ``p99_ms_cC``. S11's target is
-``rps_c64`` >= 0.5x the floor's. ``wrk`` is installed with apt-get when missing and the harness
+warm-up; metrics: ``rps_cC`` (requests/s), ``p50_ms_cC``, ``p99_ms_cC``, and ``cpu_us_cC``:
+the CPU time (user + system, every thread) the system's OS processes spent per request
+during the measured run (for wippy: the node and everything under it; the client is not
+counted). S11's target is ``rps_c64`` >= 0.5x the floor's. On a machine shared with other
+work, requests/s moves with the neighbours' load; CPU per request much less so, which makes
+it the figure to compare between two versions. ``wrk`` is installed with apt-get when missing and the harness
 runs as root; otherwise a Python client (threads, keep-alive) stands in and the report says
 ``client: python`` (its figures are far lower: compare ratios only).
 """
@@ -136,6 +140,28 @@ def _wrk() -> str | None:
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _cpu_of(pids: list[int]) -> float:
+    """Seconds of CPU (user + system) the OS processes ``pids`` have used so far."""
+    import psutil
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every live descendant."""
+    import psutil
+    try:
+        return [root] + [p.pid for p in psutil.Process(root).children(recursive=True)]
+    except psutil.Error:
+        return [root]
+
+
 def parse_wrk(out: str) -> dict[str, float]:
     """Requests/s and the 50 %/99 % latencies (ms) from ``wrk --latency`` output."""
     got: dict[str, float] = {}
@@ -146,6 +172,9 @@ def parse_wrk(out: str) -> dict[str, float]:
         m = re.search(rf"^\s*{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         if m:
             got[f"p{pct}_ms"] = float(m.group(1)) * _UNITS_MS[m.group(2)]
+    m = re.search(r"^\s*(\d+) requests in ", out, re.M)
+    if m:
+        got["requests"] = float(m.group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     got["non_2xx"] = float(errors.group(1)) if errors else 0.0
     return got
@@ -180,20 +209,26 @@ def _python_client(url: str, conns: int, duration: float) -> dict[str, float]:
             "p99_ms": lat[int(len(lat) * 0.99)] * 1000, "non_2xx": 0.0}
 
 
-def _load(ctx: Ctx, system: str, url: str, wrk: str | None) -> None:
+def _load(ctx: Ctx, system: str, url: str, wrk: str | None, root: int) -> None:
     sz = _sizes(ctx.quick)
     for conns in CONNECTIONS:
         if wrk is not None:
             subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{int(sz['warmup'])}s", url],
                            capture_output=True, timeout=120)
+            pids = _tree(root)
+            cpu = _cpu_of(pids)
             out = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{int(sz['duration'])}s",
                                   "--latency", url], capture_output=True, text=True,
                                  timeout=300).stdout
+            cpu = _cpu_of(pids) - cpu
             got = parse_wrk(out)
+            if got.get("requests"):
+                got["cpu_us"] = cpu / got["requests"] * 1e6
         else:
             got = _python_client(url, conns, sz["duration"])
         client = "wrk" if wrk is not None else "python"
-        for metric, unit in (("rps", "req/s"), ("p50_ms", "ms"), ("p99_ms", "ms")):
+        for metric, unit in (("rps", "req/s"), ("p50_ms", "ms"), ("p99_ms", "ms"),
+                             ("cpu_us", "us")):
             if metric in got:
                 ctx.add(_CASE, system, f"{metric}_c{conns}", got[metric], unit, client=client,
                         connections=conns, non_2xx=got.get("non_2xx", 0.0))
@@ -211,7 +246,7 @@ def run_http(ctx: Ctx, cases: tuple[str, ...]) -> None:
         try:
             _wait_listening(port)
             ctx.place(proc.pid, "granian (floor)")
-            _load(ctx, "floor:granian", f"http://127.0.0.1:{port}/", wrk)
+            _load(ctx, "floor:granian", f"http://127.0.0.1:{port}/", wrk, proc.pid)
         finally:
             proc.terminate()
             try:
@@ -228,7 +263,8 @@ def run_http(ctx: Ctx, cases: tuple[str, ...]) -> None:
                 assert node.process is not None
                 ctx.record_tree(node.process.pid, "node")
                 for system, path in (("wippy-lua", "/lua"), ("wippy-py", "/py")):
-                    _load(ctx, system, f"http://127.0.0.1:{port}{path}", wrk)
+                    _load(ctx, system, f"http://127.0.0.1:{port}{path}", wrk,
+                          node.process.pid)
     finally:
         os.environ.pop("WIPPY_HTTP_ADDR", None)
         shutil.rmtree(app, ignore_errors=True)

@@ -19,8 +19,11 @@ import sys
 import tempfile
 import textwrap
 import time
+from typing import Any
 
 import psutil
+
+from ._harness import Ctx, Unit
 
 INDEX = """
 version: "1.0"
@@ -185,7 +188,7 @@ def write_app(root: str) -> str:
     return root
 
 
-def host_os_pid(node, host_id: str) -> int:
+def host_os_pid(node: Any, host_id: str) -> int:
     for h in node.ps()["hosts"]:
         if h.get("host") == host_id:
             return h["os_pid"]
@@ -203,7 +206,7 @@ def run(quick: bool) -> list[dict]:
     stream_n = 20000 if quick else 100000
     rows: list[dict] = []
 
-    def add(case: str, system: str, metric: str, value: float, unit: str, **info) -> None:
+    def add(case: str, system: str, metric: str, value: float, unit: str, **info: Any) -> None:
         rows.append({"case": case, "system": system, "metric": metric, "value": value,
                      "unit": unit, **info})
         print(f"{case:10} {system:22} {metric:14} {value:12.1f} {unit}", flush=True)
@@ -254,6 +257,52 @@ def run(quick: bool) -> list[dict]:
     finally:
         shutil.rmtree(app, ignore_errors=True)
     return rows
+
+
+def run_unit(ctx: Ctx, cases: tuple[str, ...]) -> None:
+    """The ``lua`` case of ``python -m benchmarks``: spawn to exit of a Lua process on the
+    spawner's own OS process (a fresh Lua state each, no pool) and memory per idle Lua process,
+    beside the same for Python processes in the same node (S11: >= 20k/s, <= 40 KB)."""
+    import wippy
+
+    spawns = 5_000 if ctx.quick else 20_000
+    idle = 2_000 if ctx.quick else 10_000
+    app = write_app(tempfile.mkdtemp(prefix="wlb-", dir="/tmp"))
+    try:
+        with wippy.Node(app, data_dir=os.path.join(app, ".data")) as node:
+            if node.process is not None:
+                ctx.place(node.process.pid, "node")
+            ctx.place(host_os_pid(node, "lb:a"), "host lb:a", 0)
+            ctx.place(host_os_pid(node, "lb:mem"), "host lb:mem", 1)
+            for entry, system in (("lb:lua_noop", "wippy-lua"), ("lb:py_noop", "wippy")):
+                with ctx.attempt("lua", system):
+                    node.exec("lb:py_spawner", "lb:a", entry, "lb:a", 500, timeout=120)
+                    out = node.exec("lb:py_spawner", "lb:a", entry, "lb:a", spawns, timeout=300)
+                    if out["failed"]:
+                        raise RuntimeError(f"{out['failed']} of {spawns} {entry} failed")
+                    ctx.add("lua", system, "spawn_rate", out["count"] / (out["elapsed_ns"] / 1e9),
+                            "spawn/s", n=out["count"], what=f"spawn_monitored({entry}) on the "
+                            "spawner's OS process x n, then every EXIT received")
+            mem = psutil.Process(host_os_pid(node, "lb:mem"))
+            for entry, system in (("lb:lua_idle", "wippy-lua"), ("lb:py_idle", "wippy")):
+                with ctx.attempt("lua", system):
+                    node.exec("lb:fleet", "lb:a", entry, "lb:mem", 200, timeout=60)
+                    node.exec("lb:probe", "lb:mem", timeout=30)
+                    m0 = mem.memory_full_info()
+                    node.exec("lb:fleet", "lb:a", entry, "lb:mem", idle, timeout=600)
+                    node.exec("lb:probe", "lb:mem", timeout=30)
+                    m1 = mem.memory_full_info()
+                    ctx.add("lua", system, "idle_rss_per_proc", (m1.rss - m0.rss) / idle, "B",
+                            n=idle, what=f"RSS delta of the host OS process per idle {entry}")
+                    ctx.add("lua", system, "idle_uss_per_proc", (m1.uss - m0.uss) / idle, "B",
+                            n=idle)
+    finally:
+        shutil.rmtree(app, ignore_errors=True)
+
+
+UNITS: list[Unit] = [
+    Unit("wippy.lua", "wippy", ("lua",), ("wippy-lua", "wippy"), run_unit, 300, 900),
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,13 @@ Measured, all for wippy (there is no floor for this case):
   process with the fewest processes, and the harness checks from their PIDs
   (``{host/serial|id}``) and OS pids that they sit on N distinct OS processes. Each subscriber
   does ``events.subscribe("registry")`` and, whenever ``sub.channel().receive()`` returns an
-  ``entry.update`` of ``breg:knob``, sends that moment's ``time.time()`` to the writer. The writer
-  applies versions one at a time (``registry.snapshot().changes().update(knob with seq=k)`` is
-  built first, then ``t_before = time.time()``, ``await ... .apply()``, ``t_after``) and waits for
-  all N reports before the next. Per version (warm-up versions dropped), with
+  ``entry.update`` of ``breg:knob``, keeps that moment's ``time.time()``; it sends them all to
+  the writer at the end, so that no report competes with the next version's propagation for
+  the two cores (with 64 subscribers, 64 reports per version cost the writer's host ~2 ms of
+  CPU). The writer applies versions one at a time, ``pace_ms(N)`` apart (5, 10, 40 ms: above
+  the propagation's p99), each ``registry.snapshot().changes().update(knob with seq=k)`` built
+  first, then ``t_before = time.time()``, ``await ... .apply()``, ``t_after``. A version not
+  seen by every subscriber fails the case. Per version (warm-up versions dropped), with
   ``t_all = max`` and ``t_first = min`` of the N receive stamps and ``t_commit`` the time the
   node recorded for that version (``registry.history()``: ``time.time()`` inside the LMDB write
   transaction, just before it commits; the announcement to the hosts follows the commit):
@@ -63,11 +66,19 @@ _CASE = "registry"
 REG_APP_DIR = APP_DIR / "registry"
 #: Subscriber OS processes (``breg:subs`` workers) per propagation run, one node each.
 SUBSCRIBER_HOSTS = (1, 8, 64)
+#: Entries of the large registry (S11: apply and snapshot independent of the registry's size).
+LARGE = 10_000
 #: Registry entries generated for ``find``.
 ITEMS = 100
 FIND_FILTER = {".kind": "registry.entry", "meta.group": "even"}
 WATCHED_ID = "breg.file:knob"
 S11_TARGET = "every process sees a version within ~5 ms p50 of its commit (S11)"
+
+
+def pace_ms(n: int) -> int:
+    """Milliseconds between two versions with ``n`` subscriber OS processes: well above the
+    p99 of a version's propagation, so versions do not overlap."""
+    return 5 if n <= 1 else 10 if n <= 8 else 40
 
 
 def _sizes(quick: bool) -> dict[str, int]:
@@ -141,7 +152,7 @@ def prepare_registry_app(sub_workers: int, items: int = ITEMS) -> str:
     """Copy ``app/registry/`` to a fresh temporary directory and return its path.
 
     ``breg:subs`` gets ``sub_workers`` OS processes; ``items.yaml`` holds ``items`` entries
-    ``breg.items:item000``... (``meta.group`` even/odd); ``watched.yaml`` holds
+    ``breg.items:item00000``... (``meta.group`` even/odd); ``watched.yaml`` holds
     ``breg.file:knob`` with ``seq: 0``.
     """
     import yaml
@@ -157,7 +168,7 @@ def prepare_registry_app(sub_workers: int, items: int = ITEMS) -> str:
             entry["host"] = {"workers": int(sub_workers)}
     index.write_text(yaml.safe_dump(doc, sort_keys=False))
     generated = {"version": "1.0", "namespace": "breg.items", "entries": [
-        {"name": f"item{i:03d}", "kind": "registry.entry",
+        {"name": f"item{i:05d}", "kind": "registry.entry",
          "meta": {"group": "even" if i % 2 == 0 else "odd", "n": i},
          "value": i, "label": f"item number {i}"} for i in range(items)]}
     (Path(dest) / "items.yaml").write_text(yaml.safe_dump(generated, sort_keys=False))
@@ -181,11 +192,16 @@ def _place(ctx: Ctx, node: Any, n: int) -> None:
         ctx.place(int(os_pid), f"host {host_id}/{h.get('slot', 0)} (n={n})", slot)
 
 
-def propagation(ctx: Ctx, node: Any, n: int) -> None:
+def propagation(ctx: Ctx, node: Any, n: int, label: str = "") -> None:
     """N subscribers on N OS processes; the writer applies versions one at a time."""
     sz = _sizes(ctx.quick)
-    out = node.exec("breg:writer", "breg:w", "breg:subs", n, sz["versions"], sz["warmup"],
-                    timeout=60 + 0.5 * n + 0.2 * (sz["versions"] + sz["warmup"]) * max(1, n / 8))
+    pace = pace_ms(n)
+    out = node.exec("breg:writer", "breg:w", "breg:subs", n, sz["versions"], sz["warmup"], pace,
+                    timeout=60 + 0.5 * n + (0.2 + pace / 1e3) * (sz["versions"] + sz["warmup"])
+                    * max(1, n / 8))
+    short = [r["seq"] for r in out["rows"] if len(r["t_seen"]) != n]
+    if short:
+        raise RuntimeError(f"versions {short[:5]} were not seen by all {n} subscribers")
     subs = out["subs"]
     serials = {pid_serial(s["pid"]) for s in subs}
     os_pids = {int(s["os_pid"]) for s in subs}
@@ -195,31 +211,45 @@ def propagation(ctx: Ctx, node: Any, n: int) -> None:
     commit_time = {int(h["version"]): float(h["time"]) for h in node.registry.history()
                    if h.get("time") is not None}
     samples = propagation_samples(out["rows"], commit_time)
+    label = label or f"n{n}"
+    snaps = [r["snap_ns"] / 1e3 for r in out["rows"] if not r.get("warmup") and "snap_ns" in r]
     common = {"subscribers": n, "subscriber_os_processes": len(os_pids),
               "versions": len(samples["commit_to_all"]), "warmup_versions": sz["warmup"],
               "writer_host": "breg:w", "writer_os_pid": out["writer_os_pid"],
               "writer": "process (await registry.snapshot().changes().update(...).apply())",
+              "pace_ms": pace, "reports": "every subscriber's stamps sent once, at the end",
               "target": S11_TARGET}
     ca = summary_ms(samples["commit_to_all"])
     cf = summary_ms(samples["commit_to_first"])
     aa = summary_ms(samples["apply_to_all"])
     ac = summary_ms(samples["apply_call"])
-    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p50_n{n}", ca["p50"], "ms", **common,
+    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p50_{label}", ca["p50"], "ms", **common,
             min_ms=ca["min"], max_ms=ca["max"], commit_to_first_p50_ms=cf["p50"],
             what="max over subscribers of (event received) - (commit time in the history)")
-    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p99_n{n}", ca["p99"], "ms", **common)
-    ctx.add(_CASE, _SYSTEM, f"apply_to_all_p50_n{n}", aa["p50"], "ms", **common,
+    ctx.add(_CASE, _SYSTEM, f"commit_to_all_p99_{label}", ca["p99"], "ms", **common)
+    ctx.add(_CASE, _SYSTEM, f"apply_to_all_p50_{label}", aa["p50"], "ms", **common,
             p99_ms=aa["p99"],
             what="max over subscribers of (event received) - (writer: just before apply())")
-    ctx.add(_CASE, _SYSTEM, f"apply_call_p50_n{n}", ac["p50"], "ms", **common, p99_ms=ac["p99"],
+    ctx.add(_CASE, _SYSTEM, f"apply_call_p50_{label}", ac["p50"], "ms", **common, p99_ms=ac["p99"],
             what="writer: apply() returned - just before apply()")
+    if snaps:
+        ctx.add(_CASE, _SYSTEM, f"snapshot_after_version_us_{label}", percentile(snaps, 50),
+                "us", **common, what="p50 of registry.snapshot() in the writer, the first read "
+                "after each new version")
 
 
-def reads(ctx: Ctx, node: Any) -> None:
-    """registry.get and registry.find loops inside a process on breg:w."""
+def reads(ctx: Ctx, node: Any, label: str = "") -> None:
+    """registry.get, registry.find and registry.snapshot loops inside a process on breg:w."""
     sz = _sizes(ctx.quick)
-    out = node.exec("breg:reader", "breg:w", sz["get_loops"], sz["find_loops"], FIND_FILTER,
+    find_loops = sz["find_loops"] if not label else max(3, sz["find_loops"] // 100)
+    out = node.exec("breg:reader", "breg:w", sz["get_loops"], find_loops, FIND_FILTER,
                     timeout=300)
+    suffix = f"_{label}" if label else ""
+    ctx.add(_CASE, _SYSTEM, f"snapshot_us{suffix}", out["snap_ns"] / out["snap_loops"] / 1e3,
+            "us", n=out["snap_loops"], entries=out["entries"], host="breg:w",
+            what="registry.snapshot().get(id) inside a process, mean of a loop")
+    if label:
+        return
     ctx.add(_CASE, _SYSTEM, "get_us", out["get_ns"] / out["get_loops"] / 1e3, "us",
             n=out["get_loops"], entries=out["entries"], host="breg:w",
             what="registry.get(id) inside a process, mean of a loop")
@@ -289,9 +319,11 @@ def hot_reload(ctx: Ctx, node: Any, app: str) -> None:
                 max_ms=s["max"], samples_ms=[round(x, 2) for x in samples], what=what)
 
 
-def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool) -> None:
-    """Boot a node with ``n`` subscriber OS processes and measure; failures become rows."""
-    app = prepare_registry_app(n)
+def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool, items: int = ITEMS) -> None:
+    """Boot a node with ``n`` subscriber OS processes and measure; failures become rows.
+    With ``items`` = LARGE, only propagation and reads run, labelled ``n1_10k``."""
+    app = prepare_registry_app(n, items)
+    label = f"n{n}" if items == ITEMS else f"n{n}_{items // 1000}k"
     log = _node_log()
     before = len(ctx.results)
     try:
@@ -300,13 +332,17 @@ def _run_node(ctx: Ctx, wippy: Any, n: int, *, first: bool) -> None:
             boot_s = time.perf_counter() - t0
             _place(ctx, node, n)
             with ctx.attempt(_CASE, _SYSTEM):
-                propagation(ctx, node, n)
+                propagation(ctx, node, n, label)
+            if items != ITEMS:
+                with ctx.attempt(_CASE, _SYSTEM):
+                    reads(ctx, node, label=f"{items // 1000}k")
             if first:
                 with ctx.attempt(_CASE, _SYSTEM):
                     reads(ctx, node)
                 with ctx.attempt(_CASE, _SYSTEM):
                     hot_reload(ctx, node, app)
             for r in ctx.results[before:]:
+                r.extra.setdefault("registry_entries", items)
                 r.extra.setdefault("node_boot_s", round(boot_s, 3))
                 r.extra.setdefault("subscriber_workers", n)
     except Exception as exc:  # noqa: BLE001 - boot or stop failed
@@ -329,6 +365,7 @@ def run_registry(ctx: Ctx, cases: tuple[str, ...]) -> None:
     ctx.place(os.getpid(), "client (case runner)")
     for i, n in enumerate(SUBSCRIBER_HOSTS):
         _run_node(ctx, wippy, n, first=i == 0)
+    _run_node(ctx, wippy, 1, first=False, items=LARGE)
 
 
 UNITS: list[Unit] = [

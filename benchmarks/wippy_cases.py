@@ -26,7 +26,7 @@ import psutil
 from . import _work
 from ._harness import Ctx, Unit, short_tmpdir
 from ._stats import rate_per_s
-from .floor import add_latency
+from .floor import INPROC_RUNS, SPAWN_COUNTS, add_latency, add_runs
 
 __all__ = ["UNITS", "APP_DIR", "prepare_app"]
 
@@ -152,19 +152,38 @@ def oneway(ctx: Ctx, node: Any) -> None:
 
 
 def inproc(ctx: Ctx, node: Any) -> None:
-    """Sender and receiver both on bench:a (one OS process)."""
-    _stream(ctx, node, "inproc", "bench:a", "bench:a")
+    """Sender and receiver both on bench:a (one OS process), INPROC_RUNS times."""
+    p = ctx.params
+    rates = []
+    for _ in range(INPROC_RUNS):
+        out = _exec(node, "bench:stream", "bench:a", "bench:a", "bench:a", p.inproc_msgs,
+                    p.ow_warmup, timeout=300)
+        if out["sender_os_pid"] != out["receiver_os_pid"]:
+            raise RuntimeError("inproc: sender and receiver on different OS processes")
+        rates.append(rate_per_s(p.inproc_msgs, out["t_end"] - out["t_start"]))
+    add_runs(ctx, "inproc", _SYSTEM, rates, n=p.inproc_msgs, sender_host="bench:a",
+             receiver_host="bench:a", what="process.send of a fresh small dict per message")
 
 
 def spawn(ctx: Ctx, node: Any) -> None:
-    """A spawner on bench:a spawns monitored no-op processes and waits for every EXIT."""
-    p = ctx.params
-    for metric, host in (("rate", "bench:a"), ("rate_remote", "bench:b")):
-        _exec(node, "bench:spawner", "bench:a", host, min(p.spawn_count, 1_000), timeout=120)
-        out = _exec(node, "bench:spawner", "bench:a", host, p.spawn_count, timeout=300)
-        ctx.add("spawn", _SYSTEM, metric, rate_per_s(out["count"], out["elapsed_ns"]), "spawn/s",
-                n=out["count"], spawner_host="bench:a", child_host=host,
+    """A spawner on bench:a spawns monitored no-op processes and waits for every EXIT:
+    1k, 10k and 100k on its own OS process (flatness), 10k on another (``rate_remote``)."""
+    _exec(node, "bench:spawner", "bench:a", "bench:a", 1_000, timeout=120)   # warm-up
+    rates = {}
+    for n in SPAWN_COUNTS:
+        out = _exec(node, "bench:spawner", "bench:a", "bench:a", n, timeout=600)
+        rates[n] = rate_per_s(out["count"], out["elapsed_ns"])
+        ctx.add("spawn", _SYSTEM, f"rate_{n // 1000}k", rates[n], "spawn/s", n=out["count"],
+                spawner_host="bench:a", child_host="bench:a",
                 what="spawn_monitored(noop) x n, then every EXIT received")
+    ctx.add("spawn", _SYSTEM, "flat_100k_over_1k",
+            rates[SPAWN_COUNTS[-1]] / rates[SPAWN_COUNTS[0]], "x",
+            what="rate at 100k spawns / rate at 1k (1.0 = flat)")
+    _exec(node, "bench:spawner", "bench:a", "bench:b", 1_000, timeout=120)
+    out = _exec(node, "bench:spawner", "bench:a", "bench:b", 10_000, timeout=300)
+    ctx.add("spawn", _SYSTEM, "rate_remote", rate_per_s(out["count"], out["elapsed_ns"]),
+            "spawn/s", n=out["count"], spawner_host="bench:a", child_host="bench:b",
+            what="spawn_monitored(noop) on another OS process x n, then every EXIT received")
 
 
 def memory(ctx: Ctx, node: Any) -> None:

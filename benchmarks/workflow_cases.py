@@ -11,7 +11,9 @@
 * wippy ``recovery_s``: N workflows each journal one step and wait for a signal; the node is
   killed (SIGKILL) and started again on the same data; ``recovery_s`` is the time from the
   new node's start until every workflow, replayed, has received a signal sent right after the
-  boot and finished.
+  boot and finished (10,000 workflows; 1,000 with ``--quick``). Its report splits that time:
+  ``boot_s`` (until the node is ready: the journal read and every workflow launched again),
+  ``signals_s`` and ``results_s`` (the client's own calls, one workflow at a time).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ APP = Path(__file__).resolve().parent / "app" / "workflow"
 
 def _sizes(quick: bool) -> dict[str, int]:
     return ({"floor": 300, "W": 20, "S": 20, "lat": 200, "N": 1000} if quick
-            else {"floor": 2000, "W": 50, "S": 100, "lat": 1000, "N": 1000})
+            else {"floor": 2000, "W": 50, "S": 100, "lat": 1000, "N": 10_000})
 
 
 def floor(ctx: Ctx) -> None:
@@ -107,12 +109,18 @@ def wippy_cases(ctx: Ctx) -> None:
             node.process = None
         t = time.perf_counter()
         with wippy.Node(app, boot_timeout=120) as node:
+            t_boot = time.perf_counter()
             for p in parked:
                 node.send(p, "go", 1)
+            t_sent = time.perf_counter()
             for p in parked:
                 node.workflow_result(p, timeout=600)
             dt = time.perf_counter() - t
-        ctx.add(_CASE, "wippy", "recovery_s", dt, "s", workflows=sz["N"])
+        ctx.add(_CASE, "wippy", "recovery_s", dt, "s", workflows=sz["N"],
+                boot_s=round(t_boot - t, 3), signals_s=round(t_sent - t_boot, 3),
+                results_s=round(t - t_sent + dt, 3),
+                what="node start -> ready (boot_s), one signal each from the client "
+                     "(signals_s), every result collected by the client (results_s)")
     shutil.rmtree(app, ignore_errors=True)
 
 

@@ -240,3 +240,34 @@ def test_prepare_registry_app_sizes_the_subscriber_host_and_writes_the_generated
         assert not Path(dest, "restart").exists()
     finally:
         shutil.rmtree(dest)
+
+
+def test_s11_rows_compare_within_one_run_and_say_met_missed_or_not_measured() -> None:
+    from benchmarks._s11 import format_s11, s11_rows
+
+    def r(case: str, system: str, metric: str, value: float) -> Result:
+        return Result(case=case, system=system, metric=metric, value=value, unit="-")
+
+    rows = {row.row: row for row in s11_rows([
+        r("roundtrip", "floor:zmq", "p50", 50.0), r("roundtrip", "wippy", "p50", 70.0),
+        r("roundtrip", "ray", "p50", 1400.0),
+        r("oneway", "floor:zmq", "rate", 100.0), r("oneway", "wippy", "rate", 50.0),
+        r("registry", "wippy", "commit_to_all_p50_n64", 4.0),
+    ])}
+    rt = rows["round trip p50, two hosts (unpinned)"]
+    assert rt.ratio == pytest.approx(1.4) and rt.verdict == "met"
+    ray = rows["round trip p50 vs Ray"]
+    assert ray.ratio == pytest.approx(20.0) and ray.verdict == "met"      # Ray's over wippy's
+    ow = rows["one-way small dict (unpinned)"]
+    assert ow.ratio == pytest.approx(0.5) and ow.verdict == "MISSED"
+    assert rows["registry version visible, 64 hosts, p50"].verdict == "met"
+    assert rows["round trip p50, two hosts (pinned)"].verdict == "not measured"
+    assert "MISSED" in format_s11(list(rows.values()))
+
+
+def test_pin_both_runs_messaging_cases_twice_and_the_rest_once() -> None:
+    from benchmarks._harness import MESSAGING_CASES, PIN_MODES
+
+    assert "both" in PIN_MODES
+    assert {"roundtrip", "oneway", "inproc", "bigmsg"} <= set(MESSAGING_CASES)
+    assert "spawn" not in MESSAGING_CASES

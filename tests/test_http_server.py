@@ -3,6 +3,8 @@ malformed JSON, a port in use, a flood), streaming, CORS and metrics, hot reload
 and routes. Real nodes, a real HTTP client on 127.0.0.1, real OS processes."""
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import socket
@@ -41,6 +43,8 @@ entries:
   - {name: luaboom, kind: function.lua, source: file://handlers.lua, method: boom, modules: [http]}
   - {name: luaslow, kind: function.lua, source: file://handlers.lua, method: slow, modules: [http, time]}
   - {name: luasse, kind: function.lua, source: file://handlers.lua, method: sse, modules: [http, time]}
+  - {name: pybody, kind: function.py, source: file://handlers.py, method: body_echo}
+  - {name: luaprobe, kind: function.lua, source: file://handlers.lua, method: probe, modules: [http]}
   - {name: hello.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /py/hello, func: hello}
   - {name: item.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: "/py/items/{id}", func: item}
   - {name: pyjson.ep, kind: http.endpoint, meta: {router: api}, method: POST, path: /py/json, func: pyjson}
@@ -51,6 +55,9 @@ entries:
   - {name: luaboom.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /lua/boom, func: luaboom}
   - {name: luaslow.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /lua/slow, func: luaslow, timeout: 300ms}
   - {name: luasse.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /lua/sse, func: luasse}
+  - {name: getbody.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /py/body, func: pybody}
+  - {name: postbody.ep, kind: http.endpoint, meta: {router: api}, method: POST, path: /py/body, func: pybody}
+  - {name: luaprobe.ep, kind: http.endpoint, meta: {router: api}, method: GET, path: /lua/probe, func: luaprobe}
 """
 
 HANDLERS_PY = """
@@ -95,6 +102,11 @@ async def sse():
 
 def no_context():
     return "never"
+
+
+def body_echo():
+    req = http.request()
+    http.response().write_json({"body": req.body(), "has": req.has_body()})
 """
 
 HANDLERS_LUA = """
@@ -129,7 +141,14 @@ local function sse()
   end
 end
 
-return {json_echo = json_echo, boom = boom, slow = slow, sse = sse}
+local function probe()
+  local res = http.response()
+  -- an object's fields past its own and a module's non-string keys are nil
+  res:write_json({field = res[2] == nil, module = http[1] == nil and http[true] == nil,
+                  ok = http.STATUS.OK})
+end
+
+return {json_echo = json_echo, boom = boom, slow = slow, sse = sse, probe = probe}
 """
 
 
@@ -160,6 +179,25 @@ def test_malformed_json_is_the_handlers_error_value_not_a_crash(served: Served,
     assert r.json()["kind"] == kind and "invalid JSON" in r.json()["error"]
     ok = served.post(path, {"fine": True})
     assert ok.json() == {"got": {"fine": True}}
+
+
+def test_a_request_body_reaches_the_handler_however_it_is_framed(served: Served) -> None:
+    # no Content-Length and no Transfer-Encoding: HTTP/1 says there is no body
+    assert served.get("/py/body").json() == {"body": "", "has": False}
+    # a GET may carry one all the same
+    assert served.get("/py/body", body="on a GET").json() == {"body": "on a GET", "has": True}
+    assert served.post("/py/body", "posted").json() == {"body": "posted", "has": True}
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        conn.request("POST", "/py/body", body=iter([b"chunk", b"ed"]), encode_chunked=True)
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())) == (200, {"body": "chunked", "has": True})
+    finally:
+        conn.close()
+
+
+def test_lua_objects_and_modules_answer_nil_for_keys_they_lack(served: Served) -> None:
+    assert served.get("/lua/probe").json() == {"field": True, "module": True, "ok": 200}
 
 
 @pytest.mark.parametrize("path", ["/py/boom", "/lua/boom"])

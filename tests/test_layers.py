@@ -24,7 +24,8 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
      "wippy.registry.yamlio", "wippy.registry.discovery",
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
-     "wippy.registry.store", "wippy.registry.query", "wippy.registry.methods",
+     "wippy.registry.store", "wippy.registry.snapmap", "wippy.registry.query",
+     "wippy.registry.methods",
      "wippy.supervision", "wippy.typedlua", "wippy.workflow.journal", "wippy.workflow.replay",
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
      "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
@@ -42,7 +43,7 @@ LADDER: list[tuple[str, ...]] = [
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
     # 6: OS processes: a host, the node, an attached program
     ("wippy.host", "wippy.node", "wippy.client", "wippy.http.server", "wippy.http.dispatch",
-     "wippy.observe"),
+     "wippy.observe", "wippy.cluster"),
     # 7: the command line and the package's front door
     ("wippy.cli", "wippy.__main__", "wippy"),
 ]

@@ -169,6 +169,8 @@ def test_a_host_entry_limit_bounds_its_processes_mailboxes_for_remote_senders(no
     sink = spawn_ready(node, "app:sink", "app:b")         # host b: limits.mailbox 500
     out = node.exec("app:flood", "app:a", sink, 5000, False, "app:b", timeout=60)
     assert out["sent"] == 500 and "its mailbox holds 500" in out["error"]
+    # the flood's last batches may still be on their way: "end" comes from another sender
+    wait_until(lambda: mailbox_of(node, sink) == 500, 20, what="all of them to arrive")
     node.send(sink, "go")
     node.send(sink, "end")
     assert len(node.wait_exit(sink, timeout=30)) == 500

@@ -274,7 +274,7 @@ def test_chaos_kill_9_of_random_hosts_under_load(app_dir):
     with wippy.Node(app_dir) as node:
         for n in "abc":
             who(node, f"app:{n}")
-        loader = node.spawn("app:load", "app:driver", node.pid, 100000, monitor=True)
+        loader = node.spawn("app:load", "app:driver", node.pid, 10**9, monitor=True)  # never done first
         def progress():
             got = [m for m in OTHER_MESSAGES if m.topic == "progress"]
             OTHER_MESSAGES.clear()

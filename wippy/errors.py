@@ -21,6 +21,8 @@ __all__ = [
     "SendBufferFull",
     "MailboxFull",
     "StorageError",
+    "FencedError",
+    "ClusterError",
     "ChannelClosed",
     "Timeout",
     "Cancelled",
@@ -151,6 +153,15 @@ class StorageError(WippyError):
         return (StorageError, (self.path, self.cause))
 
 
+class FencedError(StorageError):
+    """A journal write of a workflow that this node no longer owns (another node took it over,
+    its fencing token moved on) was refused by the cluster's database: nothing of it was
+    written, and this node stops driving that workflow."""
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (FencedError, (self.path, self.cause))
+
+
 class ChannelClosed(WippyError):
     """Receiving from a closed, empty channel (or sending on a closed one)."""
 
@@ -173,6 +184,11 @@ class NodeError(WippyError):
     """The node could not be started, reached or stopped."""
 
     kind = "UNAVAILABLE"
+
+
+class ClusterError(NodeError):
+    """The node cannot take part in its cluster: the database cannot be reached, or another
+    live node holds its name."""
 
 
 class RegistryError(WippyError):

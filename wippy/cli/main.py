@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import logs
 from .._version import __version__
+from . import cluster as cluster_cmd
 from . import init as init_cmd
 from . import pack as pack_cmd
 from . import ps as ps_cmd
@@ -27,7 +28,7 @@ __all__ = ["main", "build_parser", "format_ps"]
 format_ps = ps_cmd.format_ps      # where it always was
 
 EPILOG = """environment: WIPPY_LOG_LEVEL, WIPPY_LOG_FORMAT, WIPPY_DATA_DIR, WIPPY_STRICT,
-WIPPY_OBSERVE_TOKEN.
+WIPPY_OBSERVE_TOKEN, WIPPY_CLUSTER, WIPPY_NODE, WIPPY_LEASE_TTL.
 See README.md ("Watch it run") and `wippy COMMAND --help`."""
 
 
@@ -78,6 +79,18 @@ def _add_run(sub: Any) -> None:
                         "registry back, terminate a process) to whoever presents TOKEN; "
                         "without it the observer is read-only (also WIPPY_OBSERVE_TOKEN, which "
                         "keeps it off the command line)")
+    p.add_argument("--cluster", default=None, metavar="DSN",
+                   help="join the cluster whose state lives in this PostgreSQL (postgresql://...; "
+                        "also WIPPY_CLUSTER, which keeps a password off the command line): the "
+                        "workflow journal is shared and a dead node's workflows resume on the "
+                        "others (see docs/cluster.md); without it the journal is local (LMDB)")
+    p.add_argument("--node", default=None, metavar="NAME",
+                   help="this node's name in the cluster (default: WIPPY_NODE, else the host "
+                        "name); nodes of one application on one machine need different names")
+    p.add_argument("--lease-ttl", type=float, default=None, metavar="S",
+                   help="seconds a node's lease lasts without renewal (renewed every third of "
+                        "it); after that the others take its workflows over (default: "
+                        "WIPPY_LEASE_TTL, else 5)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
@@ -102,11 +115,31 @@ def _run(a: argparse.Namespace, exec_args: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"wippy run: {exc}", file=sys.stderr)
             return 2
+    cluster, node = a.cluster or os.environ.get("WIPPY_CLUSTER") or None, None
+    ttl: float | None = a.lease_ttl
+    if cluster:
+        from ..cluster import default_node
+        node = a.node or os.environ.get("WIPPY_NODE") or default_node()
+        os.environ["WIPPY_NODE"] = node     # log lines (the node field) and hosts name it
+        try:
+            ttl = ttl if ttl is not None else float(os.environ.get("WIPPY_LEASE_TTL") or 5)
+        except ValueError:
+            print(f"wippy run: WIPPY_LEASE_TTL={os.environ['WIPPY_LEASE_TTL']!r} is not a number "
+                  "of seconds", file=sys.stderr)
+            return 2
+        if ttl <= 0:
+            print(f"wippy run: the lease TTL must be positive, not {ttl:g}", file=sys.stderr)
+            return 2
+    elif a.node or a.lease_ttl is not None:
+        print("wippy run: --node and --lease-ttl need --cluster (or WIPPY_CLUSTER)",
+              file=sys.stderr)
+        return 2
     opts = NodeOptions(app_dir=app, data_dir=a.data_dir, log_level=level.upper(),
                        log_format=fmt, ready_fd=a.ready_fd, stop_timeout=a.stop_timeout,
                        exec_host=a.host, exec_entry=a.exec_, exec_args=list(exec_args or []),
                        strict=a.strict, observe=a.observe,
-                       observe_token=a.observe_token or os.environ.get(TOKEN_ENV) or None)
+                       observe_token=a.observe_token or os.environ.get(TOKEN_ENV) or None,
+                       cluster=cluster, node=node, lease_ttl=ttl)
     if opts.log_level == "WARN":
         opts.log_level = "WARNING"
     if not os.path.isdir(opts.app_dir):
@@ -186,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=_stop)
     registry_cmd.register(sub)
     workflow_cmd.register(sub)
+    cluster_cmd.register(sub)
     ln = sub.add_parser("lint", help="check (typed) Lua and the YAML without running",
                         description="Check the Lua code (typed or plain) and the application's "
                                     "YAML files under PATHs without running anything; exit 1 on "
@@ -224,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = argv[0]
     if cmd == "bench":
         return _bench(argparse.Namespace(), argv[1:])
-    if cmd in ("ps", "registry", "lint", "workflow", "top", "completion"):
+    if cmd in ("ps", "registry", "lint", "workflow", "top", "completion", "cluster"):
         import signal as _signal
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)   # `wippy ps | head` ends quietly
     exec_args: list[str] = []

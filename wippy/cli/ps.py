@@ -30,6 +30,12 @@ def format_ps(ps: dict[str, Any]) -> str:
     lines.append(f"node pid {node['pid']}  app {node['app_dir']}  up {node['uptime']:.0f}s  "
                  f"registry v{node.get('registry_version')}  denied {denied}"
                  + ("  (strict)" if node.get("strict") else ""))
+    cl = node.get("cluster")
+    if cl:
+        lines.append(f"cluster node {cl['node']} at {cl['database']}  driving {cl['driving']} "
+                     f"workflow(s), {cl['taken_over']} taken over, lease renewed "
+                     f"{cl['renewed_ago']:.1f}s ago (TTL {cl['lease_ttl']:g}s)"
+                     + ("  FENCED: the database is out of reach" if cl["fenced"] else ""))
     obs = node.get("observe")
     if obs:
         lines.append(f"observer {obs['url']}  os pid {obs['os_pid']}  {obs['state']}, "

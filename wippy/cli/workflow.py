@@ -1,8 +1,9 @@
 """``wippy workflow [APP] list | show WF | start ENTRY [JSON] | signal WF TOPIC [JSON] | cancel WF``.
 
 ``WF`` is a workflow's ID (``3f2a...`` or its PID ``{wf/0|3f2a...}``) or the name it was
-started with. ``list`` and ``show`` read the journal (also of a stopped node); ``start``,
-``signal`` and ``cancel`` go through the running node, which journals them.
+started with. ``list`` and ``show`` read the journal (also of a stopped node; a cluster's, in
+PostgreSQL, with ``--cluster DSN`` or ``WIPPY_CLUSTER``); ``start``, ``signal`` and ``cancel`` go
+through the running node, which journals them.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def _journal(app: str, data_dir: str | None, required: bool = True) -> Any:
             return None
         raise SystemExit(f"wippy workflow: no workflow journal at {path}")
     return Journal(path, readonly=True)
+
+
+def _shared_journal(dsn: str) -> Any:
+    from ..cluster import Db, PgJournal
+    return PgJournal(Db(dsn, application="wippy workflow"), "")
 
 
 def _wf_id(text: str) -> str:
@@ -101,9 +107,14 @@ def run(a: argparse.Namespace) -> int:
     """``wippy workflow ...`` with parsed arguments."""
     app = app_of(a)
     if a.cmd in ("list", "show"):
-        journal = _journal(app, a.data_dir)
+        dsn = getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER")
+        journal = _journal(app, a.data_dir) if not dsn else _shared_journal(dsn)
+        from ..errors import StorageError
         try:
             return _list(journal, a.json) if a.cmd == "list" else _show(journal, a.wf, a.json)
+        except StorageError as exc:
+            print(f"wippy workflow: {exc}", file=sys.stderr)
+            return 1
         finally:
             journal.close()
     from ..client import connect
@@ -162,9 +173,15 @@ def register(sub: Any) -> None:
     wsub = p.add_subparsers(dest="cmd", required=True, metavar="{list,show,start,signal,cancel}")
     ls = wsub.add_parser("list", help="every workflow and its state")
     ls.add_argument("--json", action="store_true", help="print the workflows as JSON")
+    ls.add_argument("--cluster", default=None, metavar="DSN",
+                    help="read the journal a cluster shares in this PostgreSQL (also "
+                         "WIPPY_CLUSTER)")
     sh = wsub.add_parser("show", help="one workflow: its steps, pending timer, signals")
     sh.add_argument("wf", metavar="WF", help="the workflow's ID, PID or name")
     sh.add_argument("--json", action="store_true", help="print the workflow and its journal as JSON")
+    sh.add_argument("--cluster", default=None, metavar="DSN",
+                    help="read the journal a cluster shares in this PostgreSQL (also "
+                         "WIPPY_CLUSTER)")
     st = wsub.add_parser("start", help="start a workflow entry; prints its PID")
     st.add_argument("entry", metavar="ENTRY", help="a workflow.py or workflow.lua entry (ns:name)")
     st.add_argument("input", nargs="?", default=None, metavar="JSON",

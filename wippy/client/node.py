@@ -30,19 +30,32 @@ class Node(Connection):
     (``HOST:PORT``, port 0 for any free one) serves the web observer, whose bound address is
     :attr:`observe_addr` once the node is ready; ``observe_token`` allows its operator
     actions (it reaches the node through the environment, not its command line).
+    ``cluster`` (a PostgreSQL DSN, passed through the environment too) makes it node ``node``
+    of that cluster (docs/cluster.md), with leases of ``lease_ttl`` seconds.
     """
 
     def __init__(self, app_dir: str, *, data_dir: str | None = None, log_level: str = "WARNING",
                  stop_timeout: float | None = None, boot_timeout: float = 60.0,
                  stdout: Any = None, stderr: Any = None, strict: bool = False,
-                 observe: str | None = None, observe_token: str | None = None) -> None:
+                 observe: str | None = None, observe_token: str | None = None,
+                 cluster: str | None = None, node: str | None = None,
+                 lease_ttl: float | None = None) -> None:
         super().__init__()
         self.app_dir = os.path.realpath(app_dir)
         self._args = ["--log-level", log_level] + (["--strict"] if strict else [])
         if observe is not None:
             self._args += ["--observe", observe]
         # the token goes through the environment, never the command line (ps shows that)
-        self._env = {**os.environ, "WIPPY_OBSERVE_TOKEN": observe_token} if observe_token else None
+        env: dict[str, str] = {}
+        if observe_token:
+            env["WIPPY_OBSERVE_TOKEN"] = observe_token
+        if cluster:
+            env["WIPPY_CLUSTER"] = cluster
+            if node:
+                self._args += ["--node", node]
+            if lease_ttl is not None:
+                self._args += ["--lease-ttl", str(lease_ttl)]
+        self._env = {**os.environ, **env} if env else None
         #: what the node said when it was ready: ``run_dir``, ``pid`` and ``observe`` (the
         #: observer's HOST:PORT, port 0 resolved; None without an observer)
         self.ready_info: dict[str, Any] = {}

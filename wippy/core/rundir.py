@@ -1,7 +1,8 @@
 """Where a node keeps its sockets (run directory) and its durable data (data directory).
 
 Run directory: ``$XDG_RUNTIME_DIR/wippy/<hash>/`` when ``XDG_RUNTIME_DIR`` is set, else
-``/tmp/wippy-$UID/<hash>/``, where ``<hash>`` is 8 hex digits of a hash of APP's real path.
+``/tmp/wippy-$UID/<hash>/``, where ``<hash>`` is 8 hex digits of a hash of APP's real path
+(and of the node's name, for a node of a cluster).
 It holds a lock file (``flock``) so two nodes never share it: a second ipc bind to the same
 path would silently steal the first node's sockets. A lock left by a killed node is free as
 soon as the node is gone (its children never hold the lock's descriptor), so a restart takes
@@ -27,7 +28,7 @@ from typing import Any
 
 from ..errors import NodeError, TrustError
 
-__all__ = ["run_dir_for", "data_dir_for", "RunDir", "read_node_info", "user_run_root",
+__all__ = ["run_dir_for", "data_dir_for", "cluster_node", "RunDir", "read_node_info", "user_run_root",
            "check_private_dir", "check_socket", "TrustError"]
 
 TAKEOVER_S = 5.0
@@ -41,14 +42,32 @@ def user_run_root() -> str:
     return f"/tmp/wippy-{os.getuid()}"
 
 
-def run_dir_for(app_dir: str) -> str:
-    digest = hashlib.sha256(os.path.realpath(app_dir).encode()).hexdigest()[:8]
+def cluster_node() -> str | None:
+    """The node's name from the environment when it names a cluster (``WIPPY_NODE`` with
+    ``WIPPY_CLUSTER``): alone, ``WIPPY_NODE`` only names the node in log lines."""
+    if os.environ.get("WIPPY_CLUSTER"):
+        return os.environ.get("WIPPY_NODE") or None
+    return None
+
+
+def run_dir_for(app_dir: str, node: str | None = None) -> str:
+    """The run directory of the node running ``app_dir``; a cluster node's name (``node``,
+    else :func:`cluster_node`) takes part in it, so nodes of one application on one machine
+    each have their own."""
+    node = node or cluster_node()
+    key = os.path.realpath(app_dir) + ("" if node is None else "\0" + node)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     return os.path.join(user_run_root(), digest)
 
 
-def data_dir_for(app_dir: str, override: str | None = None) -> str:
-    return override or os.environ.get("WIPPY_DATA_DIR") or os.path.join(
-        os.path.realpath(app_dir), ".wippy", "data")
+def data_dir_for(app_dir: str, override: str | None = None, node: str | None = None) -> str:
+    """The node's data directory: ``override``, else ``WIPPY_DATA_DIR``, else
+    ``APP/.wippy/data`` (``APP/.wippy/nodes/NODE/data`` for a named node of a cluster: the
+    nodes of one application on one machine keep their registries apart)."""
+    node = node or cluster_node()
+    default = (os.path.join(os.path.realpath(app_dir), ".wippy", "data") if node is None else
+               os.path.join(os.path.realpath(app_dir), ".wippy", "nodes", node, "data"))
+    return override or os.environ.get("WIPPY_DATA_DIR") or default
 
 
 def _describe_owner(uid: int) -> str:

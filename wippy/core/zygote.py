@@ -20,6 +20,7 @@ Pipe protocol: 4-byte big-endian length + pickle, both ways. Node -> zygote:
 """
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -156,6 +157,9 @@ def _zygote_loop(cmd_r: int, evt_w: int, mains: Mapping[str, ChildMain]) -> int:
             for msg in reader.read():
                 if msg[0] == "fork":
                     spec = msg[1]
+                    # what the child inherits stays out of its collections: none of them
+                    # walks (and so copies, page by page) the zygote's heap (S11: restart)
+                    gc.freeze()
                     pid = os.fork()
                     if pid == 0:
                         code = 1

@@ -28,9 +28,16 @@ from ..workflow.runner import replayed
 __all__ = ["RUNNERS"]
 
 
+_run_lua_handler: Any = None
+
+
 async def _lua_http_handler(entry: dict[str, Any], call: HttpCall) -> None:
-    from ..lua.httprun import run_handler   # lupa on the first Lua handler, as for Lua entries
-    await run_handler(entry, call)
+    global _run_lua_handler
+    if _run_lua_handler is None:    # lupa on the first Lua handler, as for Lua entries (and
+        # an import statement per request would cost more than the lookup it saves)
+        from ..lua.httprun import run_handler
+        _run_lua_handler = run_handler
+    await _run_lua_handler(entry, call)
 
 
 #: Entry kind -> runner, for every kind a host can run (``registry.entry.RUNNABLE_KINDS``).

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from ..core import wire
 from ..core.mesh import Mesh
-from ..core.pid import parse_pid
+from ..core.pid import is_pid, parse_pid
 from ..errors import HttpError, WippyError
 from . import frames
 
@@ -65,9 +65,13 @@ class HttpCall:
         self.req = req
         self.sender = sender
         self._mesh = mesh
-        dest = parse_pid(req.reply_to)
-        self._dest_serial = dest.serial
-        self._dest_local = dest.local
+        # each request's PID is new: parse_pid's cache would only churn on it
+        head, _, local = req.reply_to[1:-1].rpartition("|")
+        serial = head.rpartition("/")[2]
+        if not (local and serial.isdigit() and is_pid(req.reply_to)):
+            parse_pid(req.reply_to)         # raises its clear error
+        self._dest_serial = int(serial)
+        self._dest_local = local
         self.status = 200
         self.headers: list[list[str]] = []
         self._buf: list[bytes] = []

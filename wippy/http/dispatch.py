@@ -36,6 +36,7 @@ _SPAWN = wire.Op.SPAWN
 _TERMINATE = wire.Op.TERMINATE
 _dumps = wire.dumps
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_BODYLESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 
 
 class Limits:
@@ -75,6 +76,8 @@ class Dispatcher:
         self._pick = pick
         self._handler_host = handler_host
         self.pending: dict[str, _Pending] = {}
+        self._pid_head = make_pid(service_id, serial, "")[:-1]   # + the request's number + "}"
+        self._local_head = f"{serial}."
         self.metrics = Metrics()
         self.counter = 0
         self.accepting = True
@@ -114,7 +117,7 @@ class Dispatcher:
         """The handler's process of request ``local`` ended (it is monitored): if it had not
         answered, it never will (its entry was gone, or it was killed before its first step)."""
         p = self.pending.get(local)
-        if p is not None:
+        if p is not None and (p.queue is not None or not p.fut.done()):
             why = error.get("message") if isinstance(error, dict) else None
             self._abort(p, frames.Gone(500, f"the handler's process ended without answering"
                                             f"{': ' + why if why else ''}"))
@@ -193,10 +196,15 @@ class Dispatcher:
         if len(self.pending) >= self.limits.max_in_flight:
             return await _answer(send, 503, extra + [("Retry-After", "1")],
                                  b"503 too many requests in flight\n")
-        body = await _read_body(receive, self.limits.max_body)
-        if body is None:
-            return await _answer(send, 413, extra + [("Connection", "close")],
-                                 b"413 request body too large\n")
+        if (method in _BODYLESS_METHODS and scope.get("http_version") != "2"
+                and "content-length" not in headers and "transfer-encoding" not in headers):
+            body = b""      # HTTP/1 says there is none: not awaiting Granian for it saves a turn
+        else:
+            got = await _read_body(receive, self.limits.max_body)
+            if got is None:
+                return await _answer(send, 413, extra + [("Connection", "close")],
+                                     b"413 request body too large\n")
+            body = got
         try:
             serial = self._pick()
         except WippyError as exc:
@@ -204,11 +212,12 @@ class Dispatcher:
             return await _answer(send, 503, extra, b"503 no handler host is running\n")
         self.counter += 1
         n = str(self.counter)
-        handler_local = f"{self.serial}.{n}"
-        reply_to = make_pid(self.service_id, self.serial, n)
+        handler_local = self._local_head + n
+        reply_to = self._pid_head + n + "}"
         client = scope.get("client")
         remote = f"{client[0]}:{client[1]}" if client else ""
-        query = scope.get("query_string", b"").decode("latin-1")
+        query = scope.get("query_string", b"")
+        query = query.decode("latin-1") if query else ""
         req = frames.request(method, path, query, headers, body, match.params, remote,
                              reply_to, route.endpoint, route.func)
         loop = asyncio.get_running_loop()
@@ -255,13 +264,21 @@ class Dispatcher:
 
     async def _respond(self, p: _Pending, first: frames.Start, send: Any, receive: Any,
                        extra: list[tuple[str, str]], head: bool) -> int:
-        hdrs = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in first.headers]
-        hdrs += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
-        names = {k.lower() for k, _ in hdrs}
-        if b"content-type" not in names and first.body:
+        hdrs = []
+        typed = sized = False
+        for k, v in first.headers:
+            low = k.lower()
+            if low == "content-type":
+                typed = True
+            elif low == "content-length":
+                sized = True
+            hdrs.append((k.encode("latin-1"), str(v).encode("latin-1")))
+        for k, v in extra:
+            hdrs.append((k.encode("latin-1"), v.encode("latin-1")))
+        if not typed and first.body:
             hdrs.append((b"content-type", b"text/plain; charset=utf-8"))
         if first.last:
-            if b"content-length" not in names:
+            if not sized:
                 hdrs.append((b"content-length", str(len(first.body)).encode()))
             await send({"type": "http.response.start", "status": first.status, "headers": hdrs})
             await send({"type": "http.response.body", "body": b"" if head else first.body})

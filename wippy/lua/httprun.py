@@ -27,10 +27,12 @@ _CODE: dict[str, tuple[int | None, tuple[Any, Any], bytes]] = {}
 
 
 def _code(rt: Any, entry: dict[str, Any]) -> bytes:
-    version = rt.store.version() if rt.store is not None else None
     hit = _CODE.get(entry["id"])
     key = ((entry.get("data") or {}).get("source"), entry.get("source_hash"))
-    if hit is not None and (hit[0] == version or hit[1] == key):
+    if hit is not None and hit[1] == key:     # the same source: no registry read
+        return hit[2]
+    version = rt.store.version() if rt.store is not None else None
+    if hit is not None and hit[0] == version:
         return hit[2]
     code, _ = compile_entry(entry)
     _CODE[entry["id"]] = (version, key, code)

@@ -85,6 +85,9 @@ local function module(name, parent, key)
   local t = setmetatable_({}, {__metatable = false, __index = function(t, k)
     local v = c[k]
     if v == nil then
+      -- members are named: an object's missing field (meth reads self[1..3]) is nil without
+      -- asking Python, which answers nil for any key that is not a string
+      if type_(k) ~= "string" then return nil end
       local kind, x, y, z = py(OP.describe, name, k)
       if kind == "f" then v = fn(x, false)
       elseif kind == "b" then v = fn(x, true)

@@ -56,7 +56,8 @@ class ControlPlane:
     # -- receiving -----------------------------------------------------------------------
     def receive(self) -> Iterator[tuple[bytes, Any]]:
         """Every (ident, decoded message) waiting on the ROUTER, without blocking. A message
-        that does not decode comes as (ident, None)."""
+        that does not decode comes as (ident, None). A host sends what one loop turn of its
+        said as one batch (:func:`wippy.core.wire.pack_batch`), decoded here in order."""
         router = self.router
         while True:
             try:
@@ -67,10 +68,11 @@ class ControlPlane:
                 continue
             ident, data = parts
             try:
-                msg = wire.loads(data)
+                msgs = wire.unpack(data)
             except Exception:  # noqa: BLE001 - a bad message is dropped (logged by the caller)
-                msg = None
-            yield ident, msg
+                msgs = [None]
+            for msg in msgs:
+                yield ident, msg
 
     # -- sending -------------------------------------------------------------------------
     def send(self, ident: bytes, message: tuple) -> None:

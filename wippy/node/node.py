@@ -29,6 +29,8 @@ import sys
 import time as _time
 from typing import Any, Callable
 
+from .. import cluster
+from ..cluster.part import ClusterPart
 from ..core import osproc, protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
@@ -83,10 +85,10 @@ class NodeServer:
         self.app_dir = app.app_dir
         self.sched = scheduler.get()
         call_later = self.sched.call_later
-        self.rundir = RunDir(run_dir_for(self.app_dir))
+        self.rundir = RunDir(run_dir_for(self.app_dir, opts.node))
         self.rundir.acquire({"pid": os.getpid(), "app_dir": self.app_dir, "started": _time.time()})
         osproc.set_subreaper()
-        self.data_dir = data_dir_for(self.app_dir, opts.data_dir)
+        self.data_dir = data_dir_for(self.app_dir, opts.data_dir, opts.node)
         self.store = Store(os.path.join(self.data_dir, "registry"))
         BOOK.attach(self.store.entries, self.store.get)     # the node checks registry changes
         set_strict(opts.strict)
@@ -105,8 +107,15 @@ class NodeServer:
         stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
-        self.workflows = WorkflowManager(os.path.join(self.data_dir, "journal"), self.procs,
-                                         self.store.get, call_later, stopping)
+        shared = cluster.join(opts.cluster, opts.node or cluster.default_node(),
+                              opts.lease_ttl or cluster.DEFAULT_TTL_S) if opts.cluster else None
+        self.workflows = WorkflowManager(shared[0] if shared else os.path.join(self.data_dir, "journal"),
+                                         self.procs, self.store.get, call_later, stopping)
+        self.cluster = None if shared is None else ClusterPart(
+            shared[1], shared[0], self.workflows, call_later, lambda: self.booted,
+            lambda why: self.begin_stop(1, why), listener=cluster.Listener(shared[0].db.dsn))
+        if self.cluster is not None:
+            self.cluster.start()
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)
         wf = self.workflows
@@ -128,7 +137,7 @@ class NodeServer:
         self.observe = ObserveSupervisor(
             opts.observe, opts.observe_token, self.zygote.fork_host, self._new_serial, call_later,
             {"rundir": self.rundir.path, "data_dir": self.data_dir, "log_level": opts.log_level,
-             "log_format": opts.log_format})
+             "log_format": opts.log_format, "cluster": opts.cluster})
         self.loads: dict[int, int] = {}
         self.loads_dirty = False
         self.booted = False
@@ -251,6 +260,8 @@ class NodeServer:
     def close(self) -> None:
         self.zygote.close()
         self.observe.close()
+        if self.cluster is not None:
+            self.cluster.leave()
         self.workflows.close()
         try:
             self.ctx.destroy(linger=0)
@@ -293,7 +304,8 @@ class NodeServer:
                 "uptime": _time.monotonic() - self.started,
                 "registry_version": self.registry.version, "denied": denials(),
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
-                "metrics": collector().snapshot()}     # what the node's own parts recorded
+                "metrics": collector().snapshot(),     # what the node's own parts recorded
+                "cluster": None if self.cluster is None else self.cluster.info()}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -23,3 +23,6 @@ class NodeOptions:
     strict: bool = False        # security strict mode (S9): --strict or WIPPY_STRICT=1
     observe: str | None = None  # the web observer's HOST:PORT (--observe); None: no observer
     observe_token: str | None = None   # allows its operator actions (--observe-token)
+    cluster: str | None = None  # the cluster's PostgreSQL DSN (--cluster); None: LMDB journal
+    node: str | None = None     # this node's name in the cluster (--node)
+    lease_ttl: float | None = None     # the lease's TTL in seconds (--lease-ttl)

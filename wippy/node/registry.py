@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import time as _time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError, NodeError, RegistryError, StorageError
 from ..registry import changes as regchange
@@ -102,7 +102,7 @@ class RegistryKeeper:
         issues = [] if app.code_checked else [
             str(i) for e in app.entries.values() for i in self.check_code(e)]
         files = file_snapshot(app)
-        baseline = self.store.file_baseline()
+        baseline: Mapping[str, dict[str, Any]] | None = self.store.file_baseline()
         if baseline is None:
             # data from before file baselines were kept: the registry itself is the baseline
             baseline = self.store.entries() if self.store.version() is not None else {}
@@ -191,7 +191,7 @@ class RegistryKeeper:
         return sorted(os.path.relpath(p, self.app_dir) for p in paths if p)
 
     # -- the application's files ---------------------------------------------------------
-    def _apply_files(self, baseline: Snapshot, files: Snapshot) -> int | None:
+    def _apply_files(self, baseline: Mapping[str, dict[str, Any]], files: Snapshot) -> int | None:
         """Carry what the files changed since ``baseline`` onto the registry; the new version,
         or None when the registry already says it all. Raises ChangeRejected."""
         if files == baseline:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..core.pid import parse_pid
 from ..errors import ProcessNotFound, ResourceError, WippyError
@@ -73,7 +73,7 @@ class ResourceHub:
     node's."""
 
     def __init__(self, spawn: Callable[..., str], entry: Callable[[str], dict[str, Any] | None],
-                 entries: Callable[[], dict[str, dict[str, Any]]],
+                 entries: Callable[[], Mapping[str, dict[str, Any]]],
                  call_later: Callable[..., Any], clock: Callable[[], float] = _time.monotonic) -> None:
         self._spawn = spawn
         self._entry = entry

@@ -30,7 +30,7 @@ import logging
 import random
 import time as _time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from ..core.pid import parse_pid
 from ..errors import exit_error
@@ -119,7 +119,7 @@ class ServiceManager:
         return self.supervisors.sups
 
     # -- building from the registry ------------------------------------------------------
-    def load(self, entries: dict[str, dict[str, Any]]) -> None:
+    def load(self, entries: Mapping[str, dict[str, Any]]) -> None:
         """Take the services and supervisors of a registry snapshot (at boot)."""
         for e in entries.values():
             if e["kind"] == "supervisor":

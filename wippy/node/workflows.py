@@ -32,6 +32,18 @@ workflow whose step or result was not journaled is stopped (its code never sees 
 and could not tell a replay apart from it) and runs again from its journal once
 ``RETRY_S`` has passed, and a signal waits, in order, to be journaled again. So when space
 comes back, every workflow carries on where its journal says it was.
+
+In a cluster (:mod:`wippy.cluster`) the journal is shared and each workflow has one owner
+node: a commit may refuse the writes of workflows another node took over (fencing). Each
+write's operation then learns it as a :class:`~wippy.errors.FencedError`, and the manager
+stops driving those workflows (their processes are stopped and never restarted here). The
+cluster part hands the manager workflows to run (:meth:`WorkflowManager.adopt`: claimed from a
+dead node) and to give up (:meth:`WorkflowManager.disown`). Nodes do not message each other
+yet, so the journal carries what crosses them: a signal to a workflow another node runs goes
+into the journal's inbox, where its owner picks it up (:meth:`WorkflowManager.from_inbox`), and
+a monitor of such a workflow is answered when the journal shows it finished
+(:meth:`WorkflowManager.ended_elsewhere`); both are polled by the cluster part. A cancel goes
+the same way as a signal (an inbox record its owner acts on).
 """
 from __future__ import annotations
 
@@ -43,11 +55,11 @@ from typing import Any, Callable, Protocol
 from ..core import wire
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import MONITOR, ReqOp
-from ..errors import StorageError, WippyError, to_wire
+from ..errors import FencedError, StorageError, WippyError, to_wire
 from ..registry.entry import WORKFLOW_KINDS
 from ..security.callers import caller_of
 from ..security.context import from_wire
-from ..workflow.journal import Journal
+from ..workflow.journal import Journal, JournalStore
 from .control import Reply
 
 __all__ = ["WorkflowManager", "WorkflowProcs", "wf_pid"]
@@ -81,16 +93,20 @@ class WorkflowManager:
     ``entry(id)`` reads a stored registry entry; ``call_later(delay, fn, *args)`` is the
     node's timer; ``stopping()`` tells whether the node is stopping."""
 
-    def __init__(self, path: str, procs: WorkflowProcs, entry: Callable[[str], dict[str, Any] | None],
+    def __init__(self, journal: str | JournalStore, procs: WorkflowProcs,
+                 entry: Callable[[str], dict[str, Any] | None],
                  call_later: Callable[..., Any], stopping: Callable[[], bool]) -> None:
         self._procs = procs
         self._entry = entry
         self._call_later = call_later
         self._stopping = stopping
-        self.journal = Journal(path)
+        # a path: the LMDB journal of one node; else a shared one (a cluster's)
+        self.journal: JournalStore = Journal(journal) if isinstance(journal, str) else journal
         self.batch: list[tuple] = []
-        # once the batch is committed: (what to do, what to do instead if it failed or None)
-        self.after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None]] = []
+        # once the batch is committed: (what to do, what to do instead if it failed or None,
+        # the workflow whose writes it waits for: refused alone when another node owns it)
+        self.after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None,
+                               str | None]] = []
         self.inc: dict[str, str] = {}           # workflow id -> PID of the process running it
         self.loaded: dict[str, int] = {}        # workflow id -> signals its process loaded
         self.by_inc: dict[str, str] = {}        # that PID (and the adopted wf PID) -> workflow id
@@ -107,6 +123,9 @@ class WorkflowManager:
         self.names: dict[str, str] = {}
         self.storage_error: StorageError | None = None   # the last commit failed with this
         self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
+        self._read_error = ""               # the last read error logged
+        self.inbox_pending: set[int] = set()  # shared-inbox rows being journaled here
+        self.loading: list[str] = []        # workflows whose processes load them this turn
 
     # -- group commit --------------------------------------------------------------------
     def write(self, *w: Any) -> None:
@@ -116,16 +135,28 @@ class WorkflowManager:
             self.names[w[1]] = w[2]
         self.batch.append(w)
 
-    def then(self, ok: Callable[[], None], failed: Callable[[StorageError], None] | None = None) -> None:
-        """Run ``ok`` once this turn's writes are durable, or ``failed`` if they cannot be."""
-        self.after.append((ok, failed))
+    def then(self, ok: Callable[[], None], failed: Callable[[StorageError], None] | None = None,
+             wf: str | None = None) -> None:
+        """Run ``ok`` once this turn's writes are durable, or ``failed`` if they cannot be
+        (or, for ``wf``'s writes, if the journal refused them: another node owns it)."""
+        self.after.append((ok, failed, wf))
 
     def record(self, wf_id: str) -> dict[str, Any] | None:
-        """A workflow's record, including writes not committed yet (a copy to change)."""
+        """A workflow's record, including writes not committed yet (a copy to change); None
+        also when a shared journal cannot be read now (the cluster part sorts that out)."""
         rec = self.records.get(wf_id)
         if rec is None:
-            rec = self.journal.workflow(wf_id)
+            rec = self._read(self.journal.workflow, wf_id)
         return None if rec is None else dict(rec)
+
+    def _read(self, read: Callable[[str], Any], key: str) -> Any:
+        try:
+            return read(key)
+        except StorageError as exc:
+            if str(exc) != self._read_error:     # once per outage, not once per read
+                log.warning("%s", exc)
+                self._read_error = str(exc)
+            return None
 
     def flush(self) -> None:
         """Commit this turn's writes in one transaction, then answer everyone who waited
@@ -134,11 +165,13 @@ class WorkflowManager:
             return
         batch, self.batch = self.batch, []
         after, self.after = self.after, []
+        loading, self.loading = self.loading, []
         self.records.clear()
         self.names.clear()
+        refused: frozenset[str] = frozenset()
         if batch:
             try:
-                self.journal.commit(batch)
+                refused = self.journal.commit(batch)
             except StorageError as exc:
                 self._commit_failed(exc, after)
                 return
@@ -147,15 +180,33 @@ class WorkflowManager:
             if self.storage_error is not None:
                 log.warning("the workflow journal is writable again")
                 self.storage_error = None
-        for ok, _ in after:
-            ok()
+        if refused:
+            self.disown(sorted(refused), "another node took them over: their journal writes "
+                                         "were refused")
+        if loading:     # many workflows resuming at once: their journals in a few reads
+            try:
+                self.journal.preload(loading)
+            except StorageError:
+                pass                        # each load reads (and reports) on its own
+        try:
+            for ok, failed, wf in after:
+                if wf is not None and wf in refused:
+                    if failed is not None:
+                        failed(FencedError("the cluster journal", f"workflow {wf} is driven by "
+                                                                  "another node"))
+                else:
+                    ok()
+        finally:
+            if loading:
+                self.journal.preload(None)
 
-    def _commit_failed(self, exc: StorageError, after: list[tuple[Callable[[], None],
-                                                                  Callable[[StorageError], None] | None]]) -> None:
+    def _commit_failed(self, exc: StorageError,
+                       after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None,
+                                         str | None]]) -> None:
         if self.storage_error is None or str(self.storage_error) != str(exc):
             log.error("%s; workflows wait until it can be written", exc)
         self.storage_error = exc
-        for _, failed in after:
+        for _, failed, _wf in after:
             if failed is not None:
                 failed(exc)
 
@@ -175,22 +226,28 @@ class WorkflowManager:
         except WippyError as exc:
             reply.fail(exc)
             return
-        self.then(lambda: reply.ok(pid), reply.fail)
+        self.then(lambda: reply.ok(pid), reply.fail, parse_pid(pid).local)
 
     def _req_load(self, args: tuple[Any, ...], reply: Reply) -> None:
         """A workflow's process asks for its journal: answered after this turn's commit, with
         every signal committed by then; later ones are forwarded (see the module's note)."""
         wf_id = args[0]
+        self.loading.append(wf_id)
 
         def answer(_: StorageError | None = None) -> None:
-            wf = self.journal.workflow(wf_id)
+            try:
+                wf = self.journal.workflow(wf_id)
+                signals = [] if wf is None else self.journal.signals(wf_id)
+                steps = [] if wf is None else self.journal.steps(wf_id)
+            except StorageError as exc:     # a shared journal out of reach: it runs again
+                reply.fail(exc)
+                return
             if wf is None:
                 reply.error("NOT_FOUND", f"workflow {wf_id} not found")
                 return
-            signals = self.journal.signals(wf_id)
             self.loaded[wf_id] = len(signals)
-            reply.ok({"input": wf["input"], "steps": self.journal.steps(wf_id),
-                      "signals": signals, "pid": wf_pid(wf_id)})
+            reply.ok({"input": wf["input"], "steps": steps, "signals": signals,
+                      "pid": wf_pid(wf_id)})
         self.then(answer, answer)
 
     def _req_steps(self, args: tuple[Any, ...], reply: Reply) -> None:
@@ -198,12 +255,12 @@ class WorkflowManager:
         self.steps += len(steps)
         for seq, record in steps:
             self.write("step", wf_id, seq, record)
-        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id))
+        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id), wf_id)
 
     def _req_done(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf_id, value, error = args
         self.finish(wf_id, value, error)
-        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id))
+        self.then(reply.ok, lambda exc: self._stop_unjournaled(wf_id), wf_id)
 
     def _req_cancel(self, args: tuple[Any, ...], reply: Reply) -> None:
         wf = self.record(args[0])
@@ -212,14 +269,18 @@ class WorkflowManager:
         except WippyError as exc:
             reply.fail(exc)
             return
+        if wf is not None and wf["status"] == "running" and not self.journal.owns(args[0]):
+            self.write("inbox", args[0], {"cancel": True})   # its owner cancels it
+            self.then(reply.ok, reply.fail)
+            return
         self.cancel(args[0])
-        self.then(reply.ok, reply.fail)
+        self.then(reply.ok, reply.fail, args[0])
 
     def _stop_unjournaled(self, wf_id: str) -> None:
         """A step of ``wf_id`` could not be journaled: stop the process running it (it never
         hears why); it runs again from its journal (``on_exit``)."""
         inc = self.inc.get(wf_id)
-        if inc is not None:
+        if inc is not None and self.journal.owns(wf_id):    # else disown() stopped it
             self._procs.terminate(inc)
 
     def on_spawn(self, frame: tuple) -> None:
@@ -237,7 +298,7 @@ class WorkflowManager:
         if spawner is not None and flags & MONITOR:
             self.watchers.setdefault(wf_id, set()).add(spawner)
             self.then(lambda: None, lambda exc: self._notify_exit(wf_id, wf_pid(wf_id), None,
-                                                                  to_wire(exc)))
+                                                                  to_wire(exc)), wf_id)
 
     def start(self, entry_id: str, input_: Any, name: str | None, wf_id: str | None = None,
               security: Any = None) -> str:
@@ -246,7 +307,7 @@ class WorkflowManager:
         ``name``, the workflow already bound to it, if any, committed or started earlier in
         this turn."""
         if name:
-            existing = self.names.get(name) or self.journal.by_name(name)
+            existing = self.names.get(name) or self._read(self.journal.by_name, name)
             if existing is not None:
                 return wf_pid(existing)
         entry = self._entry(entry_id)
@@ -261,12 +322,17 @@ class WorkflowManager:
         self.write("wf", record)
         if name:
             self.write("name", name, wf_id)
-        self.then(lambda: self.launch(record))
+        self.then(lambda: self.launch(record), wf=wf_id)
         return wf_pid(wf_id)
 
     def launch(self, record: dict[str, Any]) -> None:
         """Run (or run again) a workflow on its host; replay brings it to where it stopped."""
         wf_id = record["id"]
+        if not self.journal.owns(wf_id):
+            return                            # another node drives it now
+        if wf_id in self.inc:                 # its old process has not exited yet
+            self.moving.add(wf_id)            # relaunched when it has (on_exit)
+            return
         try:
             pid = self._procs.spawn(record["entry"], record["host"], [wf_id], monitor=True,
                                     security=record.get("security"))
@@ -278,10 +344,31 @@ class WorkflowManager:
         self.loaded.pop(wf_id, None)          # the new process has not loaded yet
 
     def boot(self) -> None:
-        """Node start: every workflow that had not finished resumes."""
-        for wf in self.journal.workflows():
-            if wf["status"] == "running":
+        """Node start: every workflow that had not finished resumes (in a cluster: those this
+        node owns)."""
+        for wf in self.journal.resumable():
+            self.launch(wf)
+
+    def adopt(self, records: list[dict[str, Any]]) -> None:
+        """Run workflows this node has just claimed (from a dead node, or back after its own
+        lease lapsed): replay takes each to where its journal says it was."""
+        for wf in records:
+            if wf.get("status") == "running":
+                self.waiting_host.discard(wf["id"])
                 self.launch(wf)
+
+    def disown(self, wfs: list[str], why: str = "its fencing token moved on") -> None:
+        """Stop driving ``wfs`` (another node owns them now, or may soon): their processes
+        are stopped and not restarted here; their watchers here are not told."""
+        if wfs:
+            log.warning("%d workflow(s) stop running on this node (%s): %s%s", len(wfs), why,
+                        " ".join(wfs[:5]), " ..." if len(wfs) > 5 else "")
+        for wf_id in wfs:
+            self.waiting_host.discard(wf_id)
+            self.moving.discard(wf_id)
+            inc = self.inc.get(wf_id)
+            if inc is not None:
+                self._procs.terminate(inc)
 
     def host_ready(self, host_id: str) -> None:
         for wf_id in list(self.waiting_host):
@@ -313,7 +400,7 @@ class WorkflowManager:
                   finished=_time.time())
         self.write("wf", wf)
         pid = wf_pid(wf_id)
-        self.then(lambda: self._notify_exit(wf_id, pid, value, error))
+        self.then(lambda: self._notify_exit(wf_id, pid, value, error), wf=wf_id)
 
     def cancel(self, wf_id: str) -> None:
         inc = self.inc.pop(wf_id, None)
@@ -343,12 +430,13 @@ class WorkflowManager:
                 return True             # a finished workflow: dropped, like a dead process
             if len(frame) > 6 and not self._may_signal(frame[6], wf):
                 return True
-            seq = wf["signals"]
-            wf["signals"] = seq + 1
-            self.write("wf", wf)
-            self.write("signal", wf_id, seq, {"topic": topic, "payload": payload, "from": sender})
-            self.then(lambda: self._forward(wf_id, seq, sender, topic, payload),
-                      lambda exc: self._defer(frame))
+            sig = {"topic": topic, "payload": payload, "from": sender}
+            if not self.journal.owns(wf_id):    # another node runs it: its inbox, in the journal
+                self.write("inbox", wf_id, sig)
+                self.then(lambda: None, lambda exc: self._defer(frame))
+                return True
+            self._signal(wf, sig, lambda exc: None if isinstance(exc, FencedError)
+                         else self._defer(frame))
             return True
         if op == wire.Op.MONITOR:
             _, wf_id, watcher = frame
@@ -365,6 +453,45 @@ class WorkflowManager:
             self.watchers.get(frame[1], set()).discard(frame[2])
             return True
         return False
+
+    def _signal(self, wf: dict[str, Any], sig: dict[str, Any],
+                failed: Callable[[StorageError], None]) -> None:
+        """Journal signal ``sig`` of running workflow ``wf``, then forward it to its process."""
+        wf_id, seq = wf["id"], wf["signals"]
+        wf["signals"] = seq + 1
+        self.write("wf", wf)
+        self.write("signal", wf_id, seq, sig)
+        self.then(lambda: self._forward(wf_id, seq, sig.get("from"), sig["topic"], sig.get("payload")),
+                  failed, wf_id)
+
+    # -- a cluster: what reaches this node through the shared journal ----------------------
+    def from_inbox(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Signals that other nodes left in the shared journal for workflows this node runs:
+        each is journaled as the workflow's signal and taken out of the inbox in one commit
+        (a refused commit leaves it there for the workflow's new owner)."""
+        for row_id, wf_id, sig in rows:
+            if row_id in self.inbox_pending:
+                continue
+            self.inbox_pending.add(row_id)
+            self.write("inbox_done", wf_id, row_id)
+            wf = self.record(wf_id)
+            if wf is not None and wf["status"] == "running" and self.journal.owns(wf_id):
+                if sig.get("cancel"):
+                    self.cancel(wf_id)          # asked on a node that does not run it
+                else:
+                    self._signal(wf, sig, lambda exc: None)
+            done: Callable[..., None] = lambda *_, r=row_id: self.inbox_pending.discard(r)  # noqa: E731
+            self.then(done, done, wf_id)
+
+    def watched_elsewhere(self) -> list[str]:
+        """Workflows watched here (monitors) that another node runs."""
+        return [wf for wf, w in self.watchers.items() if w and not self.journal.owns(wf)]
+
+    def ended_elsewhere(self, records: list[dict[str, Any]]) -> None:
+        """Workflows another node finished: their watchers here get the recorded result."""
+        for rec in records:
+            if rec.get("status") != "running":
+                self._notify_exit(rec["id"], wf_pid(rec["id"]), rec.get("result"), rec.get("error"))
 
     @staticmethod
     def _may_signal(security: Any, wf: dict[str, Any]) -> bool:
@@ -409,6 +536,8 @@ class WorkflowManager:
         self.loaded.pop(wf_id, None)
         moving = wf_id in self.moving
         self.moving.discard(wf_id)
+        if not self.journal.owns(wf_id):
+            return True                     # another node drives it now
         wf = self.record(wf_id)
         if wf is None or wf["status"] != "running" or self._stopping():
             return True
@@ -420,7 +549,7 @@ class WorkflowManager:
             return True
         if error is not None and error.get("kind") == "NONDETERMINISM":
             self.finish(wf_id, None, error)   # replaying it again cannot help
-            self.then(lambda: None, lambda exc: self._call_later(RETRY_S, self.launch, wf))
+            self.then(lambda: None, lambda exc: self._call_later(RETRY_S, self.launch, wf), wf_id)
             return True
         if self.storage_error is not None:    # stopped because its journal could not be written
             self._call_later(RETRY_S, self.launch, wf)

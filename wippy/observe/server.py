@@ -88,7 +88,7 @@ def observe_main(spec: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the node stops us (SIGTERM)
     logs.setup(spec.get("log_level", "WARNING"), spec.get("log_format", "text"),
                f"observe/{spec['serial']}")
-    link = NodeLink(spec["rundir"], spec["data_dir"])
+    link = NodeLink(spec["rundir"], spec["data_dir"], cluster=spec.get("cluster"))
     try:
         return asyncio.run(_serve(spec, link))
     finally:

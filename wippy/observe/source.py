@@ -9,7 +9,8 @@ versions) every ``PUMP_S``, so nothing piles up while nobody looks at the page.
 
 What it reads: the node's status (the request ``wippy top`` makes), the registry from LMDB
 through the connection's read-only view (history, a version's entries), and the workflow
-journal, opened read-only in LMDB. What it changes, through the node, as the CLI does: a
+journal, opened read-only in LMDB (a cluster's, in PostgreSQL, when the node belongs to one).
+What it changes, through the node, as the CLI does: a
 rollback (signed ``observer`` in the registry's history), a workflow's cancellation, a
 process's termination.
 
@@ -28,7 +29,7 @@ from typing import Any, Callable, TypeVar
 from ..client import Connection, connect
 from ..core.pid import make_pid
 from ..errors import NodeError
-from ..workflow.journal import Journal
+from ..workflow.journal import Journal, JournalStore
 from . import views
 
 __all__ = ["NodeLink", "AUTHOR", "PUMP_S"]
@@ -47,13 +48,15 @@ class NodeLink:
     block and must only run there."""
 
     def __init__(self, run_dir: str, data_dir: str,
-                 connector: Callable[[str], Connection] = connect) -> None:
+                 connector: Callable[[str], Connection] = connect,
+                 cluster: str | None = None) -> None:
         self.run_dir = run_dir
+        self.cluster = cluster          # the cluster's DSN: its journal is the one shown
         self.journal_path = os.path.join(data_dir, "journal")
         self._connector = connector
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wippy-observe")
         self.conn: Connection | None = None
-        self._journal: Journal | None = None
+        self._journal: JournalStore | None = None
         self._thread: int | None = None
 
     # -- the thread ----------------------------------------------------------------------
@@ -122,8 +125,11 @@ class NodeLink:
         return {"from": v1, "to": v2, "changes": views.diff_rows(old.entries(), new.entries()),
                 "author": changeset.get("author") if v2 == v1 + 1 else None}
 
-    def _jr(self) -> Journal | None:
+    def _jr(self) -> JournalStore | None:
         self._here()
+        if self._journal is None and self.cluster:
+            from ..cluster import Db, PgJournal
+            self._journal = PgJournal(Db(self.cluster, application="wippy observer"), "")
         if self._journal is None:
             if not os.path.exists(os.path.join(self.journal_path, "data.mdb")):
                 return None
@@ -141,7 +147,7 @@ class NodeLink:
         return {"workflows": rows, "total": len(every),
                 "running": sum(1 for w in every if w.get("status") == "running")}
 
-    def _resolve(self, jr: Journal, text: str) -> str | None:
+    def _resolve(self, jr: JournalStore, text: str) -> str | None:
         wf = text[1:-1].rpartition("|")[2] if text.startswith("{") else text
         if jr.workflow(wf) is not None:
             return wf

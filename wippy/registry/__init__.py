@@ -26,7 +26,7 @@ filter (:mod:`.query`) and the LMDB store (:mod:`.store`).
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from ..errors import ChangeRejected, EntryNotFound, PermissionDenied, RegistryError, WippyError
 from ..runtime import codeload as _codeload
@@ -66,7 +66,18 @@ def restored_version(record: dict[str, Any] | None) -> int | None:
 
 def effective_version(store: Any, version: int) -> int:
     """The version number Wippy's API shows for stored version ``version``: a rollback shows
-    as the version it went back to."""
+    as the version it went back to. Remembered for the store's latest version asked (a
+    version's record never changes), so a snapshot does not decode a record each time."""
+    memo = getattr(store, "effective_memo", None)
+    if memo is not None and memo[0] == version:
+        return int(memo[1])
+    shown = _effective(store, version)
+    if hasattr(store, "effective_memo"):
+        store.effective_memo = (version, shown)
+    return shown
+
+
+def _effective(store: Any, version: int) -> int:
     seen = 0
     while seen < 64:        # a chain of rollbacks to rollbacks ends at an ordinary change
         back = restored_version(store.changeset(version))
@@ -162,7 +173,7 @@ class Snapshot:
     """A point-in-time view of the registry (for a process under a context: of the entries
     it may ``registry.get``)."""
 
-    def __init__(self, version: int, entries: dict[str, dict[str, Any]],
+    def __init__(self, version: int, entries: Mapping[str, dict[str, Any]],
                  submit: Callable[[list[dict[str, Any]]], Any], readable: Any = None) -> None:
         self._version = version
         self._entries = entries

@@ -27,8 +27,9 @@ commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keep
 
 Reads: :meth:`Store.entries` decodes the snapshot once and then follows new versions through
 their history records (a version's changeset holds its entries in full), so a new version costs
-a reader the size of its change, not of the registry. Each new version gets a new dict (a
-snapshot handed out earlier never changes); unchanged entries are shared between them.
+a reader the size of its change, not of the registry. Each new version gets a new read-only
+mapping (:class:`~wippy.registry.snapmap.SnapMap`: a snapshot handed out earlier never
+changes); unchanged entries, and most of the mapping itself, are shared between them.
 
 Failures: every write goes through :func:`writing`, which turns LMDB's and the OS's errors (a
 full disk: ``mdb_txn_commit: Input/output error``; a full map) into a
@@ -56,7 +57,7 @@ from typing import Any, Iterator
 import lmdb
 
 from ..errors import EntryNotFound, StorageError
-from .diff import patch
+from .snapmap import SnapMap, advance
 
 __all__ = ["FORMAT", "MAP_SIZE", "Store", "open_env", "close_env", "writing"]
 
@@ -65,8 +66,9 @@ MAP_SIZE = 64 << 30     # address space only; reserving it up front means we nev
 MAX_READERS = 1024
 LOCK_HEADER = 8192      # LMDB's lock file: a header page, then one cache line per reader slot
 READER_SLOT = 64
-# A reader this many versions behind decodes the whole snapshot again rather than replaying
-# every changeset in between.
+# A reader this many versions behind (or a tenth of the registry's entries, when more) decodes
+# the whole snapshot again rather than replaying every changeset in between: a replayed version
+# costs about as much as decoding ten entries.
 MAX_REPLAY = 64
 
 
@@ -169,7 +171,9 @@ class Store:
             self._entries = self.env.open_db(b"entries", create=not readonly)
             self._history = self.env.open_db(b"history", create=not readonly)
             self._meta = self.env.open_db(b"meta", create=not readonly)
-        self._cache: tuple[int, dict[str, dict[str, Any]]] | None = None   # version, snapshot
+        self._cache: tuple[int, SnapMap] | None = None   # version, snapshot
+        # (stored version, the version Wippy's API shows for it): see registry.effective_version
+        self.effective_memo: tuple[int, int] | None = None
 
     def close(self) -> None:
         close_env(self.env)
@@ -189,11 +193,12 @@ class Store:
             raw = txn.get(entry_id.encode())
         return None if raw is None else json.loads(raw)
 
-    def entries(self) -> dict[str, dict[str, Any]]:
-        """The current snapshot, id -> stored entry (callers must not mutate it).
+    def entries(self) -> SnapMap:
+        """The current snapshot, id -> stored entry (a read-only mapping).
 
         Decoded once, then brought up to date from the history records of the versions since
-        (see the module's note); a snapshot returned earlier stays as it was."""
+        (see the module's note), in the time of their changes (:mod:`.snapmap`); a snapshot
+        returned earlier stays as it was."""
         with self.env.begin() as txn:
             raw = txn.get(b"version", db=self._meta)
             version = -1 if raw is None else int(raw)
@@ -201,15 +206,15 @@ class Store:
             if cached is not None and cached[0] == version:
                 return cached[1]
             out = None
-            if cached is not None and 0 <= version - cached[0] <= MAX_REPLAY:
+            if cached is not None and 0 <= version - cached[0] <= max(MAX_REPLAY,
+                                                                    len(cached[1]) // 10):
                 out = self._replay(txn, cached[1], cached[0], version)
             if out is None:
-                out = {k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)}
+                out = SnapMap({k.decode(): json.loads(v) for k, v in txn.cursor(db=self._entries)})
         self._cache = (version, out)
         return out
 
-    def _replay(self, txn: Any, snap: dict[str, dict[str, Any]], have: int,
-                want: int) -> dict[str, dict[str, Any]] | None:
+    def _replay(self, txn: Any, snap: SnapMap, have: int, want: int) -> SnapMap | None:
         """``snap`` (at version ``have``) moved on to ``want`` through the history, or None
         when a record is missing."""
         out = snap
@@ -217,7 +222,7 @@ class Store:
             raw = txn.get(_key(v), db=self._history)
             if raw is None:
                 return None
-            out = patch(out, json.loads(raw))
+            out = advance(out, json.loads(raw))
         return out
 
     def history(self) -> Iterator[dict[str, Any]]:

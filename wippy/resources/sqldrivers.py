@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from ..errors import ResourceError
 
 __all__ = ["Driver", "SQLITE", "POSTGRES", "pg_placeholders", "plain_value", "sql_error",
-           "BUSY_TIMEOUT_S", "CONNECT_TIMEOUT_S"]
+           "BUSY_TIMEOUT_S", "CONNECT_TIMEOUT_S", "psycopg_module"]
 
 BUSY_TIMEOUT_S = 5.0        # SQLite: how long a writer waits for another OS process's lock
 CONNECT_TIMEOUT_S = 5       # PostgreSQL: connect_timeout unless the entry's options set one
@@ -112,6 +112,15 @@ def _psycopg() -> Any:
         except ImportError:      # pragma: no cover - a README dependency
             _PG.append(None)
     return _PG[0]
+
+
+def psycopg_module() -> Any:
+    """psycopg for wippy's own use of PostgreSQL (the cluster's shared state), through this
+    module, its one importer. Raises ResourceError when it is not installed."""
+    pg = _psycopg()
+    if pg is None:
+        raise ResourceError("UNAVAILABLE", "psycopg is not installed (pip install psycopg)")
+    return pg
 
 
 class Driver:

@@ -28,6 +28,7 @@ from ..errors import EntryNotFound, InvalidMessage
 from ..registry.entry import PYTHON_KINDS, WORKFLOW_KINDS, code_file
 from ..security import context as _security
 from ..security.book import BOOK
+from . import scheduler
 
 __all__ = ["Runner", "Runners", "resolve", "python_runner", "kind_of", "invalidate",
            "entry_source_path", "PY_KINDS", "WORKFLOW_KINDS", "author_of", "catch_up"]
@@ -62,12 +63,26 @@ def invalidate(entry_ids: Any = None) -> None:
 
 
 _seen_version: list[int | None] = [None]
+_checked_turn = [-1]      # the scheduler's turn in which the version was last read
 
 
 def _catch_up(store: Any) -> None:
-    """Drop cached code of every entry changed since the version we last saw. Checked on each
-    spawn (one LMDB read, ~1 us), so a spawn made after ``apply`` returned runs the new code
-    even when the node's change notice has not reached this host yet (read your writes)."""
+    """Drop cached code of every entry changed since the version we last saw. Checked on
+    the first spawn by a process in each scheduler turn and on every spawn that arrives from
+    another OS process (one LMDB read, ~2 us), so a spawn made after ``apply`` returned runs
+    the new code even when the node's change notice has not reached this host yet (read your
+    writes): whatever told a process of this host that ``apply`` returned arrived before the
+    turn began (frames are drained between turns), or came from a process of this host whose
+    own ``apply`` read the new version (:func:`catch_up`)."""
+    sched = scheduler.get()
+    if sched.current is not None:       # a process runs: once per turn
+        if sched.turn == _checked_turn[0]:
+            return
+        _checked_turn[0] = sched.turn
+    _read_version(store)                # a frame from elsewhere (between turns): every time
+
+
+def _read_version(store: Any) -> None:
     version = store.version()
     seen = _seen_version[0]
     if version == seen:
@@ -86,7 +101,10 @@ def _catch_up(store: Any) -> None:
     _seen_version[0] = version
 
 
-catch_up = _catch_up
+def catch_up(store: Any) -> None:
+    """Bring the caches up to the store's current version now (after this process's own
+    ``apply``)."""
+    _read_version(store)
 
 
 _kinds: dict[str, str | None] = {}

@@ -97,6 +97,7 @@ class Scheduler:
         self.current: Task | None = None
         self.budget = STEP_BUDGET
         self._ncancelled = 0
+        self.turn = 0             # run_ready passes so far (per-turn caches compare it)
 
     # -- tasks ---------------------------------------------------------------------------
     def start(self, coro: Coroutine[Any, Any, Any], proc: Any,
@@ -143,6 +144,7 @@ class Scheduler:
         """Run every task that was ready when called; returns how many steps ran."""
         ready = self.ready
         n = len(ready)
+        self.turn += 1
         for _ in range(n):
             task, value, exc = ready.popleft()
             if task.finished:

@@ -17,16 +17,21 @@ Group commit: the node collects every journal write of one loop turn and commits
 transaction (one fsync), then acknowledges each; a step's effect becomes visible to the
 workflow only after that acknowledgement. A commit that fails (a full disk) raises
 :class:`~wippy.errors.StorageError` and writes nothing of the batch.
+
+:class:`JournalStore` is what the node needs of a journal; :class:`Journal` (LMDB, one node)
+is the default, and :mod:`wippy.cluster` holds the PostgreSQL one that several nodes share,
+where each workflow has one owner at a time and a write by any other node is refused
+(``commit`` returns the ids of the workflows it refused).
 """
 from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 from ..registry.store import MAP_SIZE, close_env, open_env, writing
 
-__all__ = ["Journal", "FORMAT"]
+__all__ = ["Journal", "JournalStore", "FORMAT", "write_owner"]
 
 FORMAT = "1"
 _SEQ = struct.Struct(">Q")
@@ -38,6 +43,52 @@ def _key(wf: str, seq: int) -> bytes:
 
 def _dump(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def write_owner(w: tuple) -> str:
+    """The workflow a journal write belongs to."""
+    kind = w[0]
+    if kind == "wf":
+        return str(w[1]["id"])
+    return str(w[2] if kind == "name" else w[1])
+
+
+class JournalStore(Protocol):
+    """What the node's workflow manager needs of a journal: reads, and one atomic commit of a
+    turn's writes (group commit)."""
+
+    def workflow(self, wf: str) -> dict[str, Any] | None:
+        """A workflow's record, or None."""
+
+    def workflows(self) -> Iterable[dict[str, Any]]:
+        """Every workflow's record."""
+
+    def by_name(self, name: str) -> str | None:
+        """The workflow a name is bound to."""
+
+    def steps(self, wf: str) -> list[dict[str, Any]]:
+        """A workflow's steps, in order."""
+
+    def signals(self, wf: str) -> list[dict[str, Any]]:
+        """A workflow's signals, in order."""
+
+    def commit(self, writes: list[tuple]) -> frozenset[str]:
+        """Apply ``writes`` atomically; returns the workflows whose writes were refused
+        because this node no longer owns them (none of their writes is applied). Raises
+        StorageError (nothing written) when the store cannot be written."""
+
+    def owns(self, wf: str) -> bool:
+        """Whether this node drives workflow ``wf`` (always, on one node)."""
+
+    def preload(self, wfs: list[str] | None) -> None:
+        """Read these workflows' records, steps and signals at once, for the reads that
+        follow (a store with costly round trips batches them); None forgets them."""
+
+    def resumable(self) -> list[dict[str, Any]]:
+        """At boot: the unfinished workflows this node runs now."""
+
+    def close(self) -> None:
+        """Release the store."""
 
 
 class Journal:
@@ -94,10 +145,20 @@ class Journal:
         return self._range(self._sig, wf)
 
     # -- writes: one transaction for a whole batch (group commit) --------------------------
-    def commit(self, writes: list[tuple]) -> None:
+    def owns(self, wf: str) -> bool:
+        return True                     # one node: every workflow is its own
+
+    def resumable(self) -> list[dict[str, Any]]:
+        return [wf for wf in self.workflows() if wf["status"] == "running"]
+
+    def preload(self, wfs: list[str] | None) -> None:
+        pass                            # a read costs microseconds here
+
+    def commit(self, writes: list[tuple]) -> frozenset[str]:
         """Apply ``writes`` atomically: ("wf", record) | ("step", wf, seq, record) |
         ("signal", wf, seq, record) | ("name", name, wf). Raises StorageError (nothing of
-        them is written) when the journal cannot be written: a full disk or map."""
+        them is written) when the journal cannot be written: a full disk or map. Refuses
+        nothing (one node owns every workflow)."""
         with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
             for w in writes:
                 kind = w[0]
@@ -109,3 +170,4 @@ class Journal:
                     txn.put(_key(w[1], w[2]), _dump(w[3]), db=self._sig)
                 elif kind == "name":
                     txn.put(w[1].encode(), w[2].encode(), db=self._names)
+        return frozenset()

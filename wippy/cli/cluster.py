@@ -1,0 +1,74 @@
+"""``wippy cluster status [--cluster DSN] [--json]``: the nodes of a cluster, read from its
+PostgreSQL (``WIPPY_CLUSTER`` when ``--cluster`` is not given): name, address, pid, whether
+its lease is live, seconds since its last renewal, and the unfinished workflows it owns."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .common import print_json
+
+__all__ = ["register", "run", "dsn_of"]
+
+
+def dsn_of(a: argparse.Namespace) -> str | None:
+    """The cluster's DSN: ``--cluster``, else ``WIPPY_CLUSTER``."""
+    return getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER") or None
+
+
+def format_status(rows: list[dict[str, Any]], orphans: int) -> str:
+    """The table ``wippy cluster status`` prints."""
+    lines = [f"{'NODE':<16} {'STATE':<8} {'ADDRESS':<20} {'PID':>7} {'RENEWED':>9} "
+             f"{'LEASE LEFT':>10} {'WORKFLOWS':>9}"]
+    for r in rows:
+        lines.append(f"{r['node']:<16} {'live' if r['live'] else 'expired':<8} "
+                     f"{r['address']:<20} {r['pid']:>7} {r['lease_age']:>7.1f} s "
+                     f"{max(r['lease_left'], 0.0):>8.1f} s {r['workflows']:>9}")
+    lines.append(f"{len(rows)} node(s), {sum(1 for r in rows if r['live'])} live; "
+                 f"{sum(r['workflows'] for r in rows)} unfinished workflow(s), "
+                 f"{orphans} waiting to be taken over")
+    return "\n".join(lines)
+
+
+def run(a: argparse.Namespace) -> int:
+    """``wippy cluster ...`` with parsed arguments."""
+    dsn = dsn_of(a)
+    if not dsn:
+        print("wippy cluster: name the cluster's database with --cluster DSN or WIPPY_CLUSTER",
+              file=sys.stderr)
+        return 2
+    from ..cluster import Db
+    from ..cluster.membership import status
+    from ..errors import StorageError
+    db = Db(dsn, application="wippy cluster status")
+    try:
+        rows = status(db)
+        orphans = sum(r["workflows"] for r in rows if not r["live"])
+    except StorageError as exc:
+        missing = "does not exist" in exc.cause
+        print(f"wippy cluster: {'no cluster in ' + db.where if missing else exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    if a.json:
+        print_json({"nodes": rows, "orphans": orphans})
+    else:
+        print(format_status(rows, orphans))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``cluster`` to the command's subparsers."""
+    p = sub.add_parser("cluster", help="the nodes of a cluster (on PostgreSQL) and their leases",
+                       usage="wippy cluster status [--cluster DSN] [--json]",
+                       description="Nodes that name the same PostgreSQL with `wippy run APP "
+                                   "--cluster DSN --node NAME` form one cluster; this reads it "
+                                   "from the database (no node needs to run).")
+    csub = p.add_subparsers(dest="cmd", required=True, metavar="{status}")
+    st = csub.add_parser("status", help="nodes, addresses, lease ages, workflows owned")
+    st.add_argument("--cluster", default=None, metavar="DSN",
+                    help="the cluster's PostgreSQL (default: WIPPY_CLUSTER)")
+    st.add_argument("--json", action="store_true", help="print the nodes as JSON")
+    p.set_defaults(func=run)

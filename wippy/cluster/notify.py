@@ -1,0 +1,81 @@
+"""Wake-ups between nodes through PostgreSQL's LISTEN/NOTIFY: a commit that leaves something
+for another node (a signal in a workflow's inbox, a workflow's end) notifies channel
+:data:`CHANNEL`, and each node's :class:`Listener` reads the notifications without blocking,
+so the node looks at once instead of at its next lease round (TTL/3), which stays the
+fallback for notifications lost while a listener was disconnected.
+
+Payloads (:class:`Wake`): ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended``
+(a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now).
+
+The listener has its own connection (LISTEN holds it) and never connects from the fast
+timer: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
+database out of reach costs the loop nothing between rounds.
+
+Rejected: registering the listener's socket in the node's poller (zero delay, but the node's
+loop would have to know about the cluster); a 50 ms non-blocking read is a recv() call.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from ..errors import StorageError
+from .db import Db
+
+__all__ = ["Listener", "CHANNEL", "Wake", "notify_sql"]
+
+CHANNEL = "wippy_cluster"
+
+
+class Wake(str, enum.Enum):
+    """What a notification announces (its payload's first word)."""
+
+    INBOX = "inbox"      # + the node that runs the workflow: signals wait in its inbox
+    ENDED = "ended"      # a workflow finished: its watchers on other nodes may look
+    LEFT = "left"        # + a node that stopped in order: its workflows are free
+
+
+def notify_sql(payload_expr: str) -> str:
+    """The SQL expression that notifies :data:`CHANNEL` with ``payload_expr``."""
+    return f"pg_notify('{CHANNEL}', {payload_expr})"
+
+
+class Listener:
+    """A LISTENing connection read without blocking."""
+
+    def __init__(self, dsn: str, application: str = "wippy listener") -> None:
+        self.db = Db(dsn, application)
+        self.listening = False
+
+    def connect(self) -> None:
+        """LISTEN, if not yet (raises nothing: a failure is retried at the next call)."""
+        if self.listening:
+            return
+        try:
+            self.db.run(lambda c: c.execute(f"LISTEN {CHANNEL}"))
+            self.listening = True
+        except StorageError:
+            self.db.close()
+
+    def poll(self) -> list[str]:
+        """The notifications received so far (never blocks, never connects)."""
+        if not self.listening:
+            return []
+        out: list[str] = []
+        conn = self.db.current()
+        if conn is None:
+            self.listening = False
+            return out
+        try:
+            pgconn: Any = conn.pgconn
+            pgconn.consume_input()
+            while (n := pgconn.notifies()) is not None:
+                out.append(bytes(n.extra).decode())
+        except Exception:  # noqa: BLE001 - a lost connection: listen again after a renewal
+            self.listening = False
+            self.db.close()
+        return out
+
+    def close(self) -> None:
+        self.listening = False
+        self.db.close()

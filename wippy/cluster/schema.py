@@ -1,0 +1,74 @@
+"""The cluster's tables in PostgreSQL, created when missing (every node runs :func:`ensure` at
+start; an advisory lock keeps two nodes starting at once from racing on the DDL).
+
+* ``wippy_nodes``: one row per node name: ``address`` (host name), ``pid``, ``incarnation``
+  (a fencing token taken at each start: a renewal by an older incarnation of the same name
+  finds nothing), ``lease_until`` (database time; the node renews it every TTL/3),
+  ``joined``, ``renewed``.
+* ``wippy_workflows``: ``id``, ``rec`` (the workflow record, the same JSON as the LMDB
+  journal's ``workflows``), ``status`` and ``name`` (copied out of it for queries), ``owner``
+  (the node that drives it) and ``token`` (its fencing token, bumped by every claim),
+  ``created``.
+* ``wippy_steps`` / ``wippy_signals``: (``wf``, ``seq``) -> ``rec`` (the same JSON as LMDB's).
+* ``wippy_names``: workflow name -> workflow id (a name binds once, cluster-wide).
+* ``wippy_inbox``: signals sent on one node to a workflow another node runs, in order
+  (``id``), until the owner journals them as the workflow's signals.
+* ``wippy_fence``: the sequence every token and incarnation is drawn from, so a token never
+  repeats, whoever takes it.
+
+Records are stored as JSON text, byte for byte what the LMDB journal stores (``jsonb`` would
+reorder keys and refuses ``\\u0000`` in strings, which a workflow's result may hold).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ensure", "TABLES", "VERSION"]
+
+VERSION = "1"
+TABLES = ("wippy_nodes", "wippy_workflows", "wippy_steps", "wippy_signals", "wippy_names",
+          "wippy_inbox", "wippy_cluster_meta")
+
+_LOCK = 0x77697070      # the advisory lock id the DDL runs under ("wipp")
+
+_DDL = (
+    "CREATE SEQUENCE IF NOT EXISTS wippy_fence",
+    """CREATE TABLE IF NOT EXISTS wippy_cluster_meta (
+        key text PRIMARY KEY, value text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS wippy_nodes (
+        name text PRIMARY KEY,
+        address text NOT NULL,
+        pid integer NOT NULL,
+        incarnation bigint NOT NULL,
+        lease_until timestamptz NOT NULL,
+        joined timestamptz NOT NULL DEFAULT now(),
+        renewed timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE IF NOT EXISTS wippy_workflows (
+        id text PRIMARY KEY,
+        rec text NOT NULL,
+        status text NOT NULL,
+        name text,
+        owner text NOT NULL,
+        token bigint NOT NULL,
+        created double precision NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS wippy_workflows_running ON wippy_workflows (owner) "
+    "WHERE status = 'running'",
+    """CREATE TABLE IF NOT EXISTS wippy_steps (
+        wf text NOT NULL, seq bigint NOT NULL, rec text NOT NULL, PRIMARY KEY (wf, seq))""",
+    """CREATE TABLE IF NOT EXISTS wippy_signals (
+        wf text NOT NULL, seq bigint NOT NULL, rec text NOT NULL, PRIMARY KEY (wf, seq))""",
+    """CREATE TABLE IF NOT EXISTS wippy_names (
+        name text PRIMARY KEY, wf text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS wippy_inbox (
+        id bigserial PRIMARY KEY, wf text NOT NULL, rec text NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS wippy_inbox_wf ON wippy_inbox (wf)",
+)
+
+
+def ensure(cur: Any) -> None:
+    """Create what is missing (inside the caller's transaction); idempotent."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+    for stmt in _DDL:
+        cur.execute(stmt)
+    cur.execute("INSERT INTO wippy_cluster_meta (key, value) VALUES ('schema', %s) "
+                "ON CONFLICT (key) DO NOTHING", (VERSION,))
