@@ -20,8 +20,9 @@ LADDER: list[tuple[str, ...]] = [
     # 1: wire and OS plumbing
     ("wippy.core",),
     # 2: pure models and storage: registry entries, validation, YAML, LMDB; supervision
-    #    decisions; typed Lua; the workflow journal and replay decisions
+    #    decisions; typed Lua; the workflow journal and replay decisions; the Jet engine
     ("wippy.registry.entry", "wippy.registry.kinds", "wippy.registry.loader",
+     "wippy.registry.yamlio", "wippy.registry.discovery",
      "wippy.registry.refs", "wippy.registry.diff", "wippy.registry.changes",
      "wippy.registry.store", "wippy.registry.snapmap", "wippy.registry.query",
      "wippy.registry.methods",
@@ -29,14 +30,14 @@ LADDER: list[tuple[str, ...]] = [
      "wippy.security.policy", "wippy.security.book", "wippy.security.context",
      "wippy.security.rules", "wippy.security.callers", "wippy.security.lifecycle",
      "wippy.http.routing", "wippy.http.frames", "wippy.http.middleware",
-     "wippy.observe.metrics"),
+     "wippy.observe.metrics", "wippy.templating"),
     # 3: processes inside one OS process
     ("wippy.runtime", "wippy.channel"),
     # 4: the public API modules processes call
     ("wippy.process", "wippy.time", "wippy.funcs", "wippy.events", "wippy.system",
      "wippy.coroutine", "wippy.registry", "wippy.workflow", "wippy.security", "wippy.http",
      "wippy.resources", "wippy.sql", "wippy.store", "wippy.queue", "wippy.env", "wippy.metrics",
-     "wippy.fs", "wippy.fsfile", "wippy.exec", "wippy.templates", "wippy.jet", "wippy.jetrun",
+     "wippy.fs", "wippy.exec", "wippy.templates",
      "wippy.sanitize"),
     # 5: what runs code: workflows under replay, Lua
     ("wippy.workflow.context", "wippy.workflow.runner", "wippy.lua"),
@@ -49,7 +50,7 @@ LADDER: list[tuple[str, ...]] = [
 
 # One importer each (paths relative to the package).
 SEAMS = {"zmq": {"core/transport.py"}, "lmdb": {"registry/store.py"},
-         "yaml": {"registry/loader.py"}, "lupa": {"lua/engine.py"},
+         "yaml": {"registry/yamlio.py"}, "lupa": {"lua/engine.py"},
          "granian": {"http/server.py"}, "uvloop": {"http/server.py"},
          "prometheus_client": {"observe/prom.py"},
          "psycopg": {"resources/sqldrivers.py"}, "cryptography": {"lua/cryptomods.py"}}
@@ -169,8 +170,8 @@ def test_each_heavy_dependency_has_one_importer():
 # (the Lua API's way of raising into Lua; the typed-Lua parser's errors, which it turns into
 # TypedLuaError; YAML's duplicate-key error, which must subclass PyYAML's own).
 PRIVATE_SIGNALS = {"wippy.lua.api.ApiError", "wippy.lua.api.Raise",
-                   "wippy.typedlua._lexer.LexError", "wippy.typedlua._typeparse.ParseError",
-                   "wippy.typedlua._pattern.PatternError", "wippy.registry.loader._DuplicateKey"}
+                   "wippy.typedlua._lexer.LexError", "wippy.typedlua._cursor.ParseError",
+                   "wippy.typedlua._pattern.PatternError", "wippy.registry.yamlio._DuplicateKey"}
 
 
 def test_every_exception_is_defined_in_errors_py():

@@ -12,8 +12,8 @@ import pytest
 from test_lua_harness import host_factory, lua_entry  # noqa: F401 - fixture
 
 from wippy.errors import TemplateError
-from wippy.jet import parse
-from wippy.jetrun import render, to_text
+from wippy.templating.render import render, to_text
+from wippy.templating.syntax import parse
 from wippy.registry import entry as _entry
 from wippy.registry.kinds import validate
 from wippy.security import context
@@ -340,7 +340,7 @@ def test_python_processes_render_the_same_sets():
 
 
 def test_a_render_is_bounded_in_output_and_steps():
-    from wippy import jetrun
+    from wippy.templating import render as jetrun
     for src in ('{{ repeat("x", 100000000) }}', "{{ range ints(0, 100000000) }}{{ end }}",
                 '{{ x := "xxxxxxxxxx" }}{{ range ints(0, 3000000) }}{{ x }}{{ end }}'):
         with pytest.raises(TemplateError) as exc:

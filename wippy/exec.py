@@ -41,8 +41,8 @@ from typing import Any, Mapping
 from .core.osproc import set_pdeathsig
 from .errors import PermissionDenied, ResourceError
 from .registry.entry import app_root
+from .resources import runtime_or_none
 from .runtime import scheduler as _sched
-from .runtime import table as _rt
 
 __all__ = ["get", "Executor", "Process", "Stream", "split_command"]
 
@@ -78,19 +78,12 @@ def split_command(cmd: str) -> list[str]:
     return out
 
 
-def _runtime() -> Any:
-    try:
-        return _rt.get()
-    except RuntimeError:
-        return None
-
-
 async def _nap(seconds: float) -> None:
     """Let the other processes run for a while (never journaled, unlike ``time.sleep``)."""
     sched = _sched.get()
     w = sched.new_wait()
     h = sched.call_later(seconds, sched.wake, w, None)
-    rt = _runtime()
+    rt = runtime_or_none()
     if rt is not None:
         try:
             rt.current().add_timer(h)
@@ -104,7 +97,7 @@ def get(id: str) -> Executor:
     (INVALID, NOT_FOUND)."""
     if not isinstance(id, str) or not id:
         raise ResourceError("INVALID", "resource id is required")
-    rt = _runtime()
+    rt = runtime_or_none()
     if rt is not None:
         rt.check("exec.get", id)
     store = getattr(rt, "store", None)

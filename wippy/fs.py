@@ -38,9 +38,9 @@ import os
 from typing import Any
 
 from .errors import PermissionDenied, ResourceError
-from .fsfile import DEFAULT_READ, DIR, FILE, File, Scanner, info
 from .registry.entry import app_root, is_inside
-from .runtime import table as _rt
+from .resources import runtime_or_none
+from .resources.fsfile import DEFAULT_READ, DIR, FILE, File, Scanner, info
 
 __all__ = ["get", "Volume", "File", "Scanner", "type", "seek", "DEFAULT_READ"]
 
@@ -79,15 +79,8 @@ _FLAGS = {WriteMode.READ: os.O_RDONLY,
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _runtime() -> Any:
-    try:
-        return _rt.get()
-    except RuntimeError:
-        return None
-
-
 def _check(id: str) -> Any:
-    rt = _runtime()
+    rt = runtime_or_none()
     if rt is not None:
         rt.check("fs.get", id)
     return rt

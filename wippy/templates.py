@@ -14,7 +14,7 @@ extensions resolve to ``x``). Its ``source`` is inline or a ``file://`` path ins
 application. The set's ``engine``: ``delimiters.left``/``right`` (and wippy's own
 ``comment_left``/``comment_right``), ``globals`` (variables every template sees),
 ``development_mode`` (parse on every render instead of once per registry version).
-The syntax is :mod:`wippy.jet`'s subset of Jet.
+The syntax is :mod:`wippy.templating.syntax`'s subset of Jet.
 
 Checked action (S9): ``template.get`` [set id], Wippy's. Errors are
 :class:`wippy.ResourceError`: INVALID (an empty id or name), NOT_FOUND (no such set or
@@ -27,10 +27,10 @@ import weakref
 from typing import Any, Mapping
 
 from .errors import ResourceError
-from .jet import Delims, Template, TemplateError, parse
-from .jetrun import candidates, render
 from .registry.entry import code_file
-from .runtime import table as _rt
+from .resources import runtime_or_none
+from .templating.render import candidates, render
+from .templating.syntax import Delims, Template, TemplateError, parse
 
 __all__ = ["get", "Set"]
 
@@ -41,19 +41,12 @@ _PARSED: dict[tuple[str, str], Template] = {}
 _MAX_CACHED = 1024           # parsed templates kept per OS process (dropped all at once past it)
 
 
-def _runtime() -> Any:
-    try:
-        return _rt.get()
-    except RuntimeError:
-        return None
-
-
 def get(id: str) -> Set:
     """The template set of ``template.set`` entry ``id``. Raises PermissionDenied or
     ResourceError (INVALID, NOT_FOUND)."""
     if not isinstance(id, str) or not id:
         raise ResourceError("INVALID", "resource id is required")
-    rt = _runtime()
+    rt = runtime_or_none()
     if rt is not None:
         rt.check("template.get", id)
     s = Set(id, getattr(rt, "store", None))

@@ -6,7 +6,16 @@ import sys
 import time as _time
 from typing import Any
 
-from .common import add_app, app_of, connect_or_none, fmt_bytes, print_json
+from .common import (
+    add_app,
+    app_of,
+    connect_or_none,
+    fmt_bytes,
+    fmt_cpu,
+    host_label,
+    print_json,
+    until_interrupted,
+)
 
 __all__ = ["format_ps", "register"]
 
@@ -35,11 +44,10 @@ def format_ps(ps: dict[str, Any]) -> str:
     lines.append(f"{'HOST':<28} {'STATE':<9} {'OS PID':>7} {'CPU%':>6} {'RSS':>10} {'PROCS':>6} "
                  f"{'RESTARTS':>8} {'DENIED':>6}")
     for h in ps["hosts"]:
-        cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
         procs = h.get("processes")
         count = len(procs) if procs is not None else h.get("count", 0)
-        lines.append(f"{h['host'] + '/' + str(h['serial']):<28} {h.get('state', '-'):<9} "
-                     f"{h['os_pid']:>7} {cpu:>6} {fmt_bytes(h.get('rss')):>10} "
+        lines.append(f"{host_label(h):<28} {h.get('state', '-'):<9} "
+                     f"{h['os_pid']:>7} {fmt_cpu(h.get('cpu')):>6} {fmt_bytes(h.get('rss')):>10} "
                      f"{count:>6} {h.get('restarts', 0):>8} {h.get('denied') or 0:>6}")
         for p in procs or []:
             names = f" ({', '.join(p['names'])})" if p.get("names") else ""
@@ -69,14 +77,14 @@ def _ps(a: argparse.Namespace) -> int:
     conn = connect_or_none(app_of(a), "wippy ps")
     if conn is None:
         return 1
-    from ..errors import WippyError
     with conn:
         if not a.watch:
             ps = conn.ps()
             print_json(ps) if a.json else print(format_ps(ps))
             return 0
         tty = sys.stdout.isatty()
-        try:
+
+        def watch() -> int:
             while True:
                 ps = conn.ps()
                 if a.json:
@@ -85,11 +93,8 @@ def _ps(a: argparse.Namespace) -> int:
                 else:
                     print((CLEAR if tty else "\n") + format_ps(ps), flush=True)
                 _time.sleep(a.interval)
-        except KeyboardInterrupt:
-            return 0
-        except WippyError as exc:
-            print(f"wippy ps: {exc}", file=sys.stderr)
-            return 1
+
+        return until_interrupted("wippy ps", watch)
 
 
 def register(sub: Any) -> None:

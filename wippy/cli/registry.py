@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import time as _time
 from typing import Any
 
 __all__ = ["register", "run", "fmt_author", "SUBCOMMANDS"]
@@ -63,14 +62,13 @@ def _version(text: str) -> int:
 
 def register(sub: Any) -> None:
     """Add ``registry`` to the command's subparsers."""
-    from .common import add_app
+    from .common import add_app, add_data_dir
     p = sub.add_parser("registry", help="read and roll back the registry (running or stopped node)",
                        usage="wippy registry [APP] {list,show,history,diff,rollback} ...",
                        description="The registry's entries and versions: against a running node, "
                                    "or read-only against a stopped node's data directory.")
     add_app(p, positional=False)
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="the node's data directory (default: APP/.wippy/data or WIPPY_DATA_DIR)")
+    add_data_dir(p)
     rsub = p.add_subparsers(dest="cmd", required=True, metavar="{list,show,history,diff,rollback}")
     ls = rsub.add_parser("list", help="entries of the current version")
     ls.add_argument("--kind", default=None, help="only entries of this kind (process.lua...)")
@@ -93,7 +91,7 @@ def register(sub: Any) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """``wippy registry ...`` with parsed arguments."""
-    from .common import app_of
+    from .common import app_of, fmt_when
     a.app = app_of(a)
     from ..errors import WippyError
     reg, conn = _open(a.app, a.data_dir)
@@ -120,7 +118,7 @@ def run(a: argparse.Namespace) -> int:
             print(json.dumps(reg.history(), indent=2, default=str))
         elif a.cmd == "history":
             for h in reg.history():
-                when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(h["time"])) if h.get("time") else "-"
+                when = fmt_when(h.get("time"))
                 parts = [f"+{len(h['created'])}", f"~{len(h['updated'])}", f"-{len(h['deleted'])}"]
                 print(f"v{h['version']:<5} {when}  {h.get('source') or '-':<16} "
                       f"{' '.join(parts):<12}  by {fmt_author(h.get('author'))}")

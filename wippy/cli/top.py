@@ -24,7 +24,16 @@ import time as _time
 from typing import Any
 
 from ..node.status import rates
-from .common import add_app, app_of, connect_or_none, fmt_bytes, fmt_rate
+from .common import (
+    add_app,
+    app_of,
+    connect_or_none,
+    fmt_bytes,
+    fmt_cpu,
+    fmt_rate,
+    host_label,
+    until_interrupted,
+)
 
 __all__ = ["Sort", "render", "register", "REFRESH_S"]
 
@@ -91,10 +100,9 @@ def render(status: dict[str, Any], before: dict[str, Any] | None, sort: Sort = S
                   reverse=(sort is not Sort.NAME) != reverse)
     for h in rows:
         r = rt["hosts"].get(h["serial"])
-        cpu = "-" if h.get("cpu") is None else f"{h['cpu']:.1f}"
         lines.append(
-            f"{h['host'] + '/' + str(h['serial']):<26} {h.get('state', '-'):<8} {h['os_pid']:>7} "
-            f"{cpu:>6} {fmt_bytes(h.get('rss')):>9} {h.get('count', 0):>6} "
+            f"{host_label(h):<26} {h.get('state', '-'):<8} {h['os_pid']:>7} "
+            f"{fmt_cpu(h.get('cpu')):>6} {fmt_bytes(h.get('rss')):>9} {h.get('count', 0):>6} "
             f"{fmt_rate(r and r['msgs_in']):>7} {fmt_rate(r and r['msgs_out']):>7} "
             f"{fmt_rate(r and r['spawns']):>7} {fmt_rate(r and r['exits']):>7} "
             f"{h.get('mailbox_total', 0):>6} {h.get('mailbox_max', 0):>5} {h.get('restarts', 0):>8}")
@@ -107,7 +115,7 @@ def render(status: dict[str, Any], before: dict[str, Any] | None, sort: Sort = S
         lines.append(f"supervisor {sup['id']} ({sup['strategy']}) {sup['state']}, "
                      f"{sup['restarts']} restart(s)"
                      + (f"; last error: {sup['last_error']}" if sup.get("last_error") else ""))
-    failures = [f"{h['host']}/{h['serial']}: {h['last_failure']}" for h in hosts if h.get("last_failure")]
+    failures = [f"{host_label(h)}: {h['last_failure']}" for h in hosts if h.get("last_failure")]
     if failures:
         lines += ["", "LAST PROCESS FAILURE PER HOST"] + failures
     return [line[:width] for line in lines[:height]]
@@ -161,24 +169,21 @@ def _run_curses(conn: Any, interval: float) -> int:
 
 
 def _top(a: argparse.Namespace) -> int:
-    from ..errors import WippyError
     conn = connect_or_none(app_of(a), "wippy top")
     if conn is None:
         return 1
-    with conn:
-        try:
-            if not sys.stdout.isatty():
-                # not a terminal (a pipe, a log): print one screen with rates and stop
-                before = conn.status(processes=False)
-                _time.sleep(a.interval)
-                print("\n".join(render(conn.status(processes=False), before, interval=a.interval)))
-                return 0
-            return _run_curses(conn, a.interval)
-        except KeyboardInterrupt:
+
+    def show() -> int:
+        if not sys.stdout.isatty():
+            # not a terminal (a pipe, a log): print one screen with rates and stop
+            before = conn.status(processes=False)
+            _time.sleep(a.interval)
+            print("\n".join(render(conn.status(processes=False), before, interval=a.interval)))
             return 0
-        except WippyError as exc:
-            print(f"wippy top: the node stopped answering: {exc}", file=sys.stderr)
-            return 1
+        return _run_curses(conn, a.interval)
+
+    with conn:
+        return until_interrupted("wippy top", show, "the node stopped answering: ")
 
 
 def register(sub: Any) -> None:

@@ -14,7 +14,7 @@ import sys
 import time as _time
 from typing import Any
 
-from .common import add_app, app_of, print_json
+from .common import add_app, add_data_dir, app_of, fmt_when, print_json
 
 __all__ = ["register", "run", "SUBCOMMANDS"]
 
@@ -35,10 +35,6 @@ def _journal(app: str, data_dir: str | None, required: bool = True) -> Any:
 def _shared_journal(dsn: str) -> Any:
     from ..cluster import Db, PgJournal
     return PgJournal(Db(dsn, application="wippy workflow"), "")
-
-
-def _when(t: float | None) -> str:
-    return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(t)) if t else "-"
 
 
 def _wf_id(text: str) -> str:
@@ -70,7 +66,7 @@ def _list(journal: Any, as_json: bool) -> int:
     print(f"{'ID':<14} {'STATUS':<10} {'ENTRY':<28} {'NAME':<16} {'STEPS':>5}  CREATED")
     for w in rows:
         print(f"{w['id']:<14} {w['status']:<10} {w['entry']:<28} {w['name'] or '-':<16} "
-              f"{len(journal.steps(w['id'])):>5}  {_when(w['created'])}")
+              f"{len(journal.steps(w['id'])):>5}  {fmt_when(w['created'])}")
     return 0
 
 
@@ -85,7 +81,7 @@ def _show(journal: Any, text: str, as_json: bool) -> int:
         return 0
     print(f"workflow {w['id']} ({w['entry']} on {w['host']}) {w['status']}"
           + (f", name {w['name']}" if w["name"] else ""))
-    print(f"  created {_when(w['created'])}, finished {_when(w['finished'])}")
+    print(f"  created {fmt_when(w['created'])}, finished {fmt_when(w['finished'])}")
     print(f"  input  {json.dumps(w['input'], default=str)}")
     if w["status"] != "running":
         print(f"  result {json.dumps(w['result'], default=str)}" if not w["error"]
@@ -96,7 +92,7 @@ def _show(journal: Any, text: str, as_json: bool) -> int:
         if s["op"] == "timer":
             due = recorded_ns(s["result"]) / 10**9    # the journal holds nanoseconds
             left = due - _time.time()
-            extra = f" due {_when(due)}" + (f" (pending, {left:.1f} s left)"
+            extra = f" due {fmt_when(due)}" + (f" (pending, {left:.1f} s left)"
                                             if left > 0 and w["status"] == "running" else "")
         res = json.dumps(s.get("result"), default=str)
         print(f"  step {i:<4} {s['op']:<7} {str(s.get('key')):<24} -> "
@@ -173,8 +169,7 @@ def register(sub: Any) -> None:
                                    "it was started with. list and show read the journal (also of "
                                    "a stopped node); start, signal and cancel need the running node.")
     add_app(p, positional=False)
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="the node's data directory (default: APP/.wippy/data or WIPPY_DATA_DIR)")
+    add_data_dir(p)
     wsub = p.add_subparsers(dest="cmd", required=True, metavar="{list,show,start,signal,cancel}")
     ls = wsub.add_parser("list", help="every workflow and its state")
     ls.add_argument("--json", action="store_true", help="print the workflows as JSON")

@@ -1,8 +1,8 @@
 """Per-process limits of Lua processes (S6): pure decisions, no Lua here.
 
 ``limits: {max_memory, max_cpu}`` on a Lua entry; fields it leaves out come from its host
-entry's ``limits``, then from the defaults below. The loader (``kinds.py``) has already turned
-sizes into bytes and durations into seconds.
+entry's ``limits``, then from the defaults below. The validators (``registry/kinds/``) have
+already turned sizes into bytes and durations into seconds.
 """
 from __future__ import annotations
 

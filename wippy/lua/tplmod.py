@@ -1,5 +1,5 @@
 """Wippy's Lua ``templates`` module: ``templates.get(id)`` and a set's ``render(name, data)``
-and ``release()``, a view of :mod:`wippy.templates` (Jet templates, :mod:`wippy.jet`).
+and ``release()``, a view of :mod:`wippy.templates` (Jet templates, :mod:`wippy.templating`).
 
 ``TemplateSet`` objects carry the Python set as their first field. Rendering runs in the
 process's slice (it is pure computation over data the process passed).

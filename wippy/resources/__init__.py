@@ -12,6 +12,7 @@ Where each lives:
 * ``store.sql``: rows of a table, through the database's pool in each host (:mod:`.sqlstore`).
 * Environment variables: read where they are used (:mod:`.envvars`).
 * Metrics: counted in each host OS process, reported in its status (:mod:`.metrics`).
+* ``fs.directory`` volumes: their open files and scanners (:mod:`.fsfile`), under ``wippy.fs``.
 
 The public modules processes import are ``wippy.sql``, ``wippy.store``, ``wippy.queue``,
 ``wippy.env`` and ``wippy.metrics``; Lua's ``sql``, ``store``, ``queue``, ``env`` and
@@ -25,7 +26,16 @@ from ..core.protocol import ReqOp
 from ..errors import PermissionDenied, ResourceError, WippyError
 from ..runtime import table as _rt
 
-__all__ = ["request"]
+__all__ = ["request", "runtime_or_none"]
+
+
+def runtime_or_none() -> Any:
+    """This OS process's runtime, or None outside one (a plain program using a resource module
+    directly: nothing to check against, no process to tie what it opens to)."""
+    try:
+        return _rt.get()
+    except RuntimeError:
+        return None
 
 
 async def request(family: str, op: str, *args: Any) -> Any:

@@ -5,8 +5,9 @@
   state its run-time type values (``User(data)``, ``User:is(data)``, ``typeof``, casts);
 * :func:`lint_paths` -- ``wippy lint``: problems in an application's Lua code, without running it.
 
-Modules: ``_lexer`` (tokens), ``_parser`` + ``_typeparse`` (the edits), ``_typecode`` (type
-values as Lua code), ``_pattern`` (``@pattern`` regexes), ``translate``, ``types_rt``, ``lint``.
+Modules: ``_lexer`` (tokens), ``_parser`` over ``_exprparse``, ``_typeparse`` and ``_cursor``
+(the edits), ``_typecode`` (type values as Lua code), ``_pattern`` (``@pattern`` regexes),
+``translate``, ``types_rt``, ``lint``.
 See docs/typed-lua.md.
 """
 from __future__ import annotations

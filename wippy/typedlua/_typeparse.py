@@ -1,7 +1,8 @@
 """Type expressions of Wippy's typed Lua: the part of the parser that reads them.
 
-A mixin of :class:`wippy.typedlua._parser.Parser` (which owns the token arrays, the edit list
-and the scopes). Grammar, following Wippy's own (``wippyai/go-lua``, ``parser.go.y``)::
+A layer of the parser's chain (:mod:`._parser`), over the token cursor (:mod:`._cursor`); the
+layers above it give it ``lookup``, ``expr`` and ``return_types``. Grammar, following Wippy's
+own (``wippyai/go-lua``, ``parser.go.y``)::
 
     type     := ['|'] simple {('|' | '&') simple} [extends simple '?' type ':' type]
     simple   := primary {'?' | '@' name ['(' args ')'] | '[' ']' | '[' type ']'}
@@ -19,7 +20,8 @@ types and ``asserts`` are accepted and treated as ``any``.
 """
 from __future__ import annotations
 
-from ._lexer import KEYWORDS, decode_string
+from ._cursor import Cursor, ParseError
+from ._lexer import KEYWORDS, Tokens, decode_string
 from ._pattern import PatternError, regex_to_lua
 from ._typecode import ANY, BUILTINS, Node, lua_string
 
@@ -32,44 +34,15 @@ _VALIDATOR_TARGETS = {"min": ("number", "integer", "any"), "max": ("number", "in
 TYPE_START = frozenset({"name", "nil", "true", "false", "str", "num", "{", "(", "-", "function"})
 
 
-class ParseError(Exception):
-    """A syntax error at ``offset``."""
+class TypeParser(Cursor):
+    """Type-expression methods, and the type parameters in scope."""
 
-    def __init__(self, offset: int, message: str) -> None:
-        super().__init__(message)
-        self.offset = offset
-        self.message = message
+    def __init__(self, src: str, toks: Tokens) -> None:
+        super().__init__(src, toks)
+        self.generic_params: list[frozenset[str]] = []   # of enclosing generic functions
+        self.alias_params: list[frozenset[str]] = []     # of the alias being defined
 
-
-State = tuple[int, int, int, int, int, int]
-
-
-class TypeParser:
-    """Type-expression methods; the attributes are set by the concrete parser."""
-
-    src: str
-    ty: list[str]
-    st: list[int]
-    en: list[int]
-    i: int
-    edits: list[tuple[int, int, str | None]]
-    warnings: list[tuple[int, str]]
-    unresolved: list[tuple[str, int]]
-    generic_uses: list[tuple[str, int, int]]
-    generic_params: list[frozenset[str]]
-    alias_params: list[frozenset[str]]
-
-    # provided by the parser
-    def text(self, i: int | None = None) -> str: raise NotImplementedError
-    def error(self, message: str, i: int | None = None) -> ParseError: raise NotImplementedError
-    def line(self, offset: int) -> int: raise NotImplementedError
-    def expect(self, sym: str, what: str | None = None) -> int: raise NotImplementedError
-    def expect_name(self) -> str: raise NotImplementedError
-    def expect_match(self, sym: str, opener: str, open_i: int) -> None: raise NotImplementedError
-    def accept(self, sym: str) -> bool: raise NotImplementedError
-    def expect_gt(self) -> None: raise NotImplementedError
-    def save(self) -> State: raise NotImplementedError
-    def restore(self, state: State) -> None: raise NotImplementedError
+    # provided by the layers above
     def lookup(self, name: str) -> tuple[bool, Node | None]: raise NotImplementedError
     def expr(self) -> Node | None: raise NotImplementedError
     def return_types(self) -> list[Node]: raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Running Jet templates (:mod:`wippy.jet` parses them): :func:`render`, the builtins, and how
+"""Running Jet templates (:mod:`.syntax` parses them): :func:`render`, the builtins, and how
 values print and compare (Go's ``fmt`` and Jet's rules).
 
 Lookup order for a name: the variables of the enclosing scopes (block parameters, range
@@ -11,7 +11,7 @@ import math
 from typing import Any, Callable
 from urllib.parse import quote_plus
 
-from .jet import EXTENSIONS, SafeStr, Template, TemplateError, _Node
+from .syntax import EXTENSIONS, SafeStr, Template, TemplateError, _Node
 
 __all__ = ["render", "to_text", "truthy", "BUILTINS", "MAX_DEPTH"]
 

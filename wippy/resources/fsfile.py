@@ -7,7 +7,7 @@ import os
 import stat as _stat
 from typing import Any, Iterator
 
-from .errors import ResourceError
+from ..errors import ResourceError
 
 __all__ = ["File", "Scanner", "info", "DEFAULT_READ", "FILE", "DIR", "WHENCE"]
 

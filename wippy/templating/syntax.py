@@ -1,5 +1,6 @@
 """A Jet template engine (the subset Wippy's docs and examples use), pure: :func:`parse` makes
-a :class:`Template`; :func:`wippy.jetrun.render` runs it against a loader of templates by name.
+a :class:`Template`; :func:`wippy.templating.render.render` runs it against a loader of
+templates by name.
 
 Syntax (CloudyKit Jet's): ``{{ expr }}`` (HTML-escaped, as Jet's default set does; ``| raw``
 or ``| unsafe`` writes it as is), ``{* comment *}``, ``{{-``/``-}}`` trim whitespace,
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 __all__ = ["Template", "TemplateError", "parse", "Delims", "EXTENSIONS", "SafeStr"]
 
