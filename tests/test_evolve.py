@@ -122,7 +122,12 @@ def test_a_regression_of_the_adopted_solver_is_rolled_back(app):
     quiet(app)
     with wippy.Node(app) as node:
         wait_until(lambda: node.lookup(EVOLVE), 20, what="the evolving agent")
-        lines, report = _run(node, 1)
+        # adoption is decided by measured speed: on a loaded machine a round may find no
+        # candidate faster by the margin, so give it a few rounds (each one is a new screen)
+        for _ in range(3):
+            lines, report = _run(node, 1)
+            if report.get("adoptions"):
+                break
         assert report.get("adoptions"), lines
         adopted = report["solver"]
         assert adopted.startswith("app.evolve:")
