@@ -11,9 +11,12 @@
 * wippy ``recovery_s``: N workflows each journal one step and wait for a signal; the node is
   killed (SIGKILL) and started again on the same data; ``recovery_s`` is the time from the
   new node's start until every workflow, replayed, has received a signal sent right after the
-  boot and finished (10,000 workflows; 1,000 with ``--quick``). Its report splits that time:
-  ``boot_s`` (until the node is ready: the journal read and every workflow launched again),
-  ``signals_s`` and ``results_s`` (the client's own calls, one workflow at a time).
+  boot and finished, as the journal records it (the last ``finished`` time; 10,000
+  workflows, 1,000 with ``--quick``). Its report adds ``boot_s`` (until the node is ready:
+  the journal read and every workflow launched again), ``signals_s`` (the client's signals,
+  one call each) and ``with_client_s``: until the client has collected every result, one
+  call (a round trip to the node) per workflow, ``results_s`` of it. That collection is the
+  client's pace, not the node's, so it is not the row's figure.
 """
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ def wippy_cases(ctx: Ctx) -> None:
             proc.wait(10)
             psutil.wait_procs(tree, timeout=10)
             node.process = None
-        t = time.perf_counter()
+        t, t_wall = time.perf_counter(), time.time()
         with wippy.Node(app, boot_timeout=120) as node:
             t_boot = time.perf_counter()
             for p in parked:
@@ -116,11 +119,16 @@ def wippy_cases(ctx: Ctx) -> None:
             for p in parked:
                 node.workflow_result(p, timeout=600)
             dt = time.perf_counter() - t
-        ctx.add(_CASE, "wippy", "recovery_s", dt, "s", workflows=sz["N"],
+        j = Journal(jpath, readonly=True)
+        last = max(w["finished"] or 0.0 for w in j.workflows() if w["entry"] == "bwf:parked")
+        j.close()
+        ctx.add(_CASE, "wippy", "recovery_s", last - t_wall, "s", workflows=sz["N"],
                 boot_s=round(t_boot - t, 3), signals_s=round(t_sent - t_boot, 3),
-                results_s=round(t - t_sent + dt, 3),
-                what="node start -> ready (boot_s), one signal each from the client "
-                     "(signals_s), every result collected by the client (results_s)")
+                with_client_s=round(dt, 3), results_s=round(t - t_sent + dt, 3),
+                what="node start -> the last workflow finished, replayed and signalled (its "
+                     "journal record's time); boot_s: until the node is ready; signals_s: one "
+                     "signal each from the client; with_client_s: until the client has "
+                     "collected every result, one call each (results_s of it)")
     shutil.rmtree(app, ignore_errors=True)
 
 

@@ -225,6 +225,7 @@ class NodeServer:
         poller.register(self.mesh.inbox, transport.POLLIN)
         poller.register(self.zygote.fd, transport.POLLIN)
         poller.register(self._wake_r, transport.POLLIN)
+        poller.register(self.workflows.fd, transport.POLLIN)   # a journal commit ended
         deadline = None if timeout is None else _time.monotonic() + timeout
         while not until():
             if deadline is not None and _time.monotonic() > deadline:
@@ -246,7 +247,7 @@ class NodeServer:
                     osproc.reap_all()
                     self._handle_signals()
             self.sched.fire_due()
-            self.workflows.flush()      # group commit: one transaction for this turn's writes
+            self.workflows.flush(wait=False)    # group commit, pipelined (node/groupcommit.py)
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
     def begin_stop(self, code: int, reason: str) -> None:
