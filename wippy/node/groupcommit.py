@@ -2,9 +2,10 @@
 
 Every journal write a loop turn receives (steps, signals, starts, completions) joins the
 current batch; whoever waits for a write registers what to do once it is durable
-(:meth:`GroupCommit.then`). At the end of a turn (:meth:`GroupCommit.flush`) the batch goes to
-the commit thread (:mod:`wippy.node.commits`) unless a batch is in flight already: then it
-keeps gathering, and leaves as soon as that one is durable. Only then are a batch's writers
+(:meth:`GroupCommit.then`). At the end of a turn (:meth:`GroupCommit.flush`) the batch is
+committed (:mod:`wippy.node.commits`: on the loop, or in a thread of its own for a store that
+allows it). With a thread, a batch in flight makes the next one keep gathering; it leaves as
+soon as that one is durable. Only then are a batch's writers
 answered, so a step's effect is never visible before it is durable, and batches commit (and
 are answered) in the order they were gathered.
 
