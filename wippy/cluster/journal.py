@@ -52,6 +52,10 @@ def _dump(obj: Any) -> str:
 class PgJournal:
     """The cluster's journal as seen by node ``node`` (see the module docstring)."""
 
+    # one connection serves the loop's reads and claims and this journal's commits: a commit
+    # in another thread would interleave with them in one session
+    commit_in_thread = False
+
     def __init__(self, db: Db, node: str) -> None:
         self.db = db
         self.node = node

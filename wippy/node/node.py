@@ -230,6 +230,7 @@ class NodeServer:
         poller.register(self.mesh.inbox, transport.POLLIN)
         poller.register(self.zygote.fd, transport.POLLIN)
         poller.register(self._wake_r, transport.POLLIN)
+        poller.register(self.workflows.fd, transport.POLLIN)   # a journal commit ended
         if self.peers is not None:
             self.peers.register(poller)
         deadline = None if timeout is None else _time.monotonic() + timeout
@@ -252,10 +253,12 @@ class NodeServer:
                         pass
                     osproc.reap_all()
                     self._handle_signals()
+                elif sock == self.workflows.fd:
+                    pass                # the flush below collects the ended commit
                 elif self.peers is not None:
                     self.peers.on_ready(sock)
             self.sched.fire_due()
-            self.workflows.flush()      # group commit: one transaction for this turn's writes
+            self.workflows.flush(wait=False)    # group commit, pipelined (node/groupcommit.py)
             if self.peers is not None:
                 self.peers.flush()      # this turn's frames to other nodes, a batch each
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now

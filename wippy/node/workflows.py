@@ -1,11 +1,10 @@
-"""The node's side of durable workflows: the journal's single writer (group commit), the
-workflows' stable PIDs, and restarting them wherever they stopped.
-
-Every journal write a loop turn receives (steps, signals, starts, completions) is committed in
-one transaction at the end of that turn; only then are the writers answered, so a step's effect
-is never visible before it is durable. A workflow's PID is ``{wf/0|<id>}``: it routes to the
-node, which journals messages sent to it (signals) before forwarding them to the OS process
-that runs the workflow now, and answers monitors with the recorded result.
+"""The node's side of durable workflows: the workflows' stable PIDs, and restarting them
+wherever they stopped. The journal's single writer, group commit pipelined with a commit
+thread, is :class:`~wippy.node.groupcommit.GroupCommit`, which the manager extends: a write
+is answered only once it is durable, so a step's effect is never visible before. A
+workflow's PID is ``{wf/0|<id>}``: it routes to the node, which journals messages sent to it
+(signals) before forwarding them to the OS process that runs the workflow now, and answers
+monitors with the recorded result.
 
 The manager reaches processes through :class:`WorkflowProcs` and answers the WF_* requests of
 :mod:`wippy.core.protocol` through the handlers :meth:`WorkflowManager.requests` returns.
@@ -17,8 +16,8 @@ restart, runs under the same one. The node checks ``workflow.start`` and ``workf
 from a process under a context (its host adds the context to the frame): a refused signal is
 dropped, logged and counted (``send`` does not wait for the node, so the sender is not told).
 
-A name binds once: a start looks its name up in this turn's writes before the journal, so two
-starts of one name in one turn get one workflow.
+A name binds once: a start looks its name up in the writes not committed yet (this turn's,
+then the batch in flight) before the journal, so two starts of one name get one workflow.
 
 A signal reaches a workflow's process once, in order: the process loads the signals journaled
 so far (``WF_LOAD``, answered once the turn's writes are committed), and a signal journaled
@@ -26,7 +25,7 @@ later is forwarded to it only if its load did not have it (``loaded``). Forwardi
 to a process that has not loaded yet would deliver it twice, and ahead of older ones.
 
 A commit that fails (a full disk, a full map: :class:`~wippy.errors.StorageError`) writes
-nothing of the turn, and the node stays up. Each write's operation learns it: a start or a
+nothing of its batch, nor of the batch gathered meanwhile (built on it), and the node stays up. Each write's operation learns it: a start or a
 cancel is answered with the error, a process that spawned a workflow gets its EXIT, a
 workflow whose step or result was not journaled is stopped (its code never sees the failure,
 and could not tell a replay apart from it) and runs again from its journal once
@@ -59,8 +58,9 @@ from ..errors import FencedError, StorageError, WippyError, to_wire
 from ..registry.entry import WORKFLOW_KINDS
 from ..security.callers import caller_of
 from ..security.context import from_wire
-from ..workflow.journal import Journal, JournalStore
+from ..workflow.journal import JournalStore
 from .control import Reply
+from .groupcommit import GroupCommit
 
 __all__ = ["WorkflowManager", "WorkflowProcs", "wf_pid"]
 
@@ -87,7 +87,7 @@ class WorkflowProcs(Protocol):
     def deliver(self, pid: str, sender: str | None, topic: str, payload: Any) -> None: ...
 
 
-class WorkflowManager:
+class WorkflowManager(GroupCommit):
     """The journal's writer and the node's workflow PIDs.
 
     ``entry(id)`` reads a stored registry entry; ``call_later(delay, fn, *args)`` is the
@@ -96,119 +96,20 @@ class WorkflowManager:
     def __init__(self, journal: str | JournalStore, procs: WorkflowProcs,
                  entry: Callable[[str], dict[str, Any] | None],
                  call_later: Callable[..., Any], stopping: Callable[[], bool]) -> None:
+        super().__init__(journal)
         self._procs = procs
         self._entry = entry
         self._call_later = call_later
         self._stopping = stopping
-        # a path: the LMDB journal of one node; else a shared one (a cluster's)
-        self.journal: JournalStore = Journal(journal) if isinstance(journal, str) else journal
-        self.batch: list[tuple] = []
-        # once the batch is committed: (what to do, what to do instead if it failed or None,
-        # the workflow whose writes it waits for: refused alone when another node owns it)
-        self.after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None,
-                               str | None]] = []
         self.inc: dict[str, str] = {}           # workflow id -> PID of the process running it
         self.loaded: dict[str, int] = {}        # workflow id -> signals its process loaded
         self.by_inc: dict[str, str] = {}        # that PID (and the adopted wf PID) -> workflow id
         self.waiting_host: set[str] = set()
         self.moving: set[str] = set()           # on a retiring OS process: relaunched at exit
         self.watchers: dict[str, set[str]] = {}
-        self.commits = 0
-        self.writes = 0
         self.steps = 0                          # journaled steps (``wippy top``'s steps/s)
-        # records and names as of the writes queued this turn: two signals in one turn must
-        # not both read the committed record and take the same sequence number, and two
-        # starts of one name must not both find it unbound
-        self.records: dict[str, dict[str, Any]] = {}
-        self.names: dict[str, str] = {}
-        self.storage_error: StorageError | None = None   # the last commit failed with this
         self.deferred: list[tuple] = []     # signals to journal again (a commit failed)
-        self._read_error = ""               # the last read error logged
         self.inbox_pending: set[int] = set()  # shared-inbox rows being journaled here
-        self.loading: list[str] = []        # workflows whose processes load them this turn
-
-    # -- group commit --------------------------------------------------------------------
-    def write(self, *w: Any) -> None:
-        if w[0] == "wf":
-            self.records[w[1]["id"]] = w[1]
-        elif w[0] == "name":
-            self.names[w[1]] = w[2]
-        self.batch.append(w)
-
-    def then(self, ok: Callable[[], None], failed: Callable[[StorageError], None] | None = None,
-             wf: str | None = None) -> None:
-        """Run ``ok`` once this turn's writes are durable, or ``failed`` if they cannot be
-        (or, for ``wf``'s writes, if the journal refused them: another node owns it)."""
-        self.after.append((ok, failed, wf))
-
-    def record(self, wf_id: str) -> dict[str, Any] | None:
-        """A workflow's record, including writes not committed yet (a copy to change); None
-        also when a shared journal cannot be read now (the cluster part sorts that out)."""
-        rec = self.records.get(wf_id)
-        if rec is None:
-            rec = self._read(self.journal.workflow, wf_id)
-        return None if rec is None else dict(rec)
-
-    def _read(self, read: Callable[[str], Any], key: str) -> Any:
-        try:
-            return read(key)
-        except StorageError as exc:
-            if str(exc) != self._read_error:     # once per outage, not once per read
-                log.warning("%s", exc)
-                self._read_error = str(exc)
-            return None
-
-    def flush(self) -> None:
-        """Commit this turn's writes in one transaction, then answer everyone who waited
-        (with the error, when the commit failed)."""
-        if not self.batch and not self.after:
-            return
-        batch, self.batch = self.batch, []
-        after, self.after = self.after, []
-        loading, self.loading = self.loading, []
-        self.records.clear()
-        self.names.clear()
-        refused: frozenset[str] = frozenset()
-        if batch:
-            try:
-                refused = self.journal.commit(batch)
-            except StorageError as exc:
-                self._commit_failed(exc, after)
-                return
-            self.commits += 1
-            self.writes += len(batch)
-            if self.storage_error is not None:
-                log.warning("the workflow journal is writable again")
-                self.storage_error = None
-        if refused:
-            self.disown(sorted(refused), "another node took them over: their journal writes "
-                                         "were refused")
-        if loading:     # many workflows resuming at once: their journals in a few reads
-            try:
-                self.journal.preload(loading)
-            except StorageError:
-                pass                        # each load reads (and reports) on its own
-        try:
-            for ok, failed, wf in after:
-                if wf is not None and wf in refused:
-                    if failed is not None:
-                        failed(FencedError("the cluster journal", f"workflow {wf} is driven by "
-                                                                  "another node"))
-                else:
-                    ok()
-        finally:
-            if loading:
-                self.journal.preload(None)
-
-    def _commit_failed(self, exc: StorageError,
-                       after: list[tuple[Callable[[], None], Callable[[StorageError], None] | None,
-                                         str | None]]) -> None:
-        if self.storage_error is None or str(self.storage_error) != str(exc):
-            log.error("%s; workflows wait until it can be written", exc)
-        self.storage_error = exc
-        for _, failed, _wf in after:
-            if failed is not None:
-                failed(exc)
 
     # -- requests ------------------------------------------------------------------------
     def requests(self) -> dict[ReqOp, Callable[[tuple[Any, ...], Reply], None]]:
@@ -307,7 +208,7 @@ class WorkflowManager:
         ``name``, the workflow already bound to it, if any, committed or started earlier in
         this turn."""
         if name:
-            existing = self.names.get(name) or self._read(self.journal.by_name, name)
+            existing = self.bound(name)
             if existing is not None:
                 return wf_pid(existing)
         entry = self._entry(entry_id)
@@ -558,7 +459,3 @@ class WorkflowManager:
                     (error or {}).get("message"))
         self._call_later(0.05, self.launch, wf)
         return True
-
-    def close(self) -> None:
-        self.flush()
-        self.journal.close()
