@@ -145,12 +145,7 @@ async def _exec(ctx: Ctx, id: Any, host: Any, *args: Any) -> tuple:
 async def _wait_send(ctx: Ctx, dest: Any, topic: Any, *payload: Any) -> tuple:
     """process.send that waits for room in a full mailbox instead of failing (S4's backpressure
     for coroutines that opt in; Python's ``process.wait_send``)."""
-    if not payload:
-        data = None
-    elif len(payload) == 1:
-        data = from_lua(payload[0])
-    else:
-        data = [from_lua(p) for p in payload]
+    data = engine.message_payload(payload)
     await _process.wait_send(text(dest, "destination"), text(topic, "topic"), data)
     return (True, True)
 

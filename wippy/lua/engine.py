@@ -47,6 +47,7 @@ import lupa.lua54 as _lupa
 from ..errors import InvalidMessage
 
 __all__ = ["LuaState", "LuaError", "LuaMemoryError", "compile_chunk", "to_lua", "from_lua",
+           "message_payload",
            "acquire", "release", "pool_size", "POOL_MAX",
            "is_lua_table", "lua_type_of", "SLICE_S", "HOOK_COUNT", "enable_watchdog", "current",
            "STUCK_S", "WATCHDOG_S"]
@@ -370,6 +371,16 @@ def _decode(b: bytes) -> str | bytes:
         return b.decode()
     except UnicodeDecodeError:
         return b
+
+
+def message_payload(values: tuple) -> Any:
+    """The payload of ``process.send(dest, topic, ...)``: nothing is nil, one value is itself,
+    several are the list of them."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return from_lua(values[0])
+    return [from_lua(v) for v in values]
 
 
 def from_lua(v: Any, empty: Callable[[], Any] = dict, depth: int = 0) -> Any:

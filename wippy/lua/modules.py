@@ -32,7 +32,7 @@ from .api import (
     unavailable,
 )
 from .chunks import builtin_chunk, types_chunks
-from .engine import from_lua, is_lua_table
+from .engine import from_lua, is_lua_table, message_payload
 
 __all__ = ["BUILTIN_MODULES", "GLOBAL_MODULES", "LUA_LIBS"]
 
@@ -152,12 +152,7 @@ def send(dest: Any, topic: Any, *payload: Any) -> bool:
     ctx = current_ctx()
     if ctx.exit_exc is not None:
         raise ApiError("CANCELED", "the process is exiting")
-    if not payload:
-        data = None
-    elif len(payload) == 1:
-        data = from_lua(payload[0])
-    else:
-        data = [from_lua(p) for p in payload]
+    data = message_payload(payload)
     _rt().send(ctx.pid, text(dest, "destination"), text(topic, "topic"), data)
     return True
 
