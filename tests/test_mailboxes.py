@@ -40,10 +40,10 @@ APP = {
             kind: process.py
             source: file://cases.py
             method: flood
-          - name: noop
+          - name: ponger
             kind: process.py
             source: file://cases.py
-            method: noop
+            method: ponger
           - name: lua_flood
             kind: process.lua
             source: file://flood.lua
@@ -82,10 +82,20 @@ APP = {
                 expect = msg.payload + 1
             return {"got": n, "out_of_order": bad, "deepest": deepest}
 
+        async def ponger():
+            inbox = process.inbox()
+            while True:
+                msg = await inbox.receive()
+                process.send(msg.payload, "pong")
+
         async def flood(dest, n, wait, probe_host):
-            if probe_host:                  # one message, then a round trip to its host:
-                process.send(dest, "m", 0)  # its limit (told on arrival) is known after it
-                await process.exec("app:noop", probe_host)
+            if probe_host:                  # one message, then a round trip to its host on the
+                pongs = process.listen("pong")      # same pipe: its limit, told on arrival,
+                ponger_pid = process.spawn("app:ponger", probe_host)   # comes back first
+                process.send(dest, "m", 0)
+                process.send(ponger_pid, "ping", process.pid())
+                await pongs.receive()
+                process.terminate(ponger_pid)
                 start = 1
             else:
                 start = 0
@@ -98,9 +108,6 @@ APP = {
                 except MailboxFull as exc:
                     return {"sent": i, "error": str(exc), "kind": exc.kind}
             return {"sent": n}
-
-        async def noop():
-            return None
 
         async def nowhere():
             try:
