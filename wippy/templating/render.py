@@ -1,180 +1,26 @@
-"""Running Jet templates (:mod:`.syntax` parses them): :func:`render`, the builtins, and how
-values print and compare (Go's ``fmt`` and Jet's rules).
+"""Running Jet templates (:mod:`.syntax` parses them, :mod:`.values` says how values print,
+compare and compute, and holds the builtins): :func:`render` and the template chain.
 
 Lookup order for a name: the variables of the enclosing scopes (block parameters, range
 variables, ``:=``), then the render's variables, then the set's globals, then the builtins.
 """
 from __future__ import annotations
 
-import json as _json
-import math
 from typing import Any, Callable
-from urllib.parse import quote_plus
 
 from .syntax import EXTENSIONS, SafeStr, Template, TemplateError, _Node
+from .values import (BUILTINS, MAX_OUTPUT, arith, compare, escape, index, num, to_text,
+                     truthy)
 
 __all__ = ["render", "to_text", "truthy", "BUILTINS", "MAX_DEPTH"]
 
 MAX_DEPTH = 64            # nested extends/include/yield: a template that includes itself ends
 # Templates are code an agent may write, and rendering runs in Python, outside the Lua
-# process's memory and CPU limits: these bound one render.
-MAX_OUTPUT = 16 << 20     # characters one render may produce (and one repeat/ints may make)
+# process's memory and CPU limits: these (and values.MAX_OUTPUT) bound one render.
 MAX_STEPS = 2_000_000     # statements one render may run
 
 Loader = Callable[[str], Template]
 _MISSING = object()
-
-
-def _go_float(v: float) -> str:
-    """Go's ``fmt.Print`` of a float64 (%v: shortest repr, exponent past 1e21)."""
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if math.isnan(v):
-        return "NaN"
-    if v == int(v) and abs(v) < 1e21:
-        return str(int(v))
-    r = repr(v)
-    if "e" in r:
-        mant, exp = r.split("e")
-        e = int(exp)
-        if -4 <= e < 21:
-            return format(v, "f").rstrip("0").rstrip(".")
-        return f"{mant}e{'+' if e >= 0 else '-'}{abs(e):02d}"
-    return r
-
-
-def to_text(v: Any) -> str:
-    """A value as Jet writes it (Go's fmt for numbers, booleans, lists and maps)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return _go_float(v)
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v).decode("utf-8", "replace")
-    if isinstance(v, list):
-        return "[" + " ".join(to_text(x) if x is not None else "<nil>" for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{to_text(v[k])}" for k in sorted(v, key=str)) + "]"
-    return str(v)
-
-
-def _escape(s: str) -> str:
-    """Go's template.HTMLEscape (Jet's default escaper)."""
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;").replace("'", "&#39;").replace("\0", "\ufffd"))
-
-
-def truthy(v: Any) -> bool:
-    """Jet's truth: false, nil, zero, "" and empty collections are false."""
-    if v is None or v is False:
-        return False
-    if isinstance(v, (int, float, str, bytes, list, dict)):
-        return bool(v)
-    return True
-
-
-def _num(v: Any, what: str) -> int | float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TemplateError(f"{what}: {to_text(v)!r} is not a number")
-    return v
-
-
-def _arith(op: str, a: Any, b: Any) -> Any:
-    if op == "+" and (isinstance(a, str) or isinstance(b, str)):
-        return to_text(a) + to_text(b)
-    x, y = _num(a, op), _num(b, op)
-    if op == "+":
-        return x + y
-    if op == "-":
-        return x - y
-    if op == "*":
-        return x * y
-    if y == 0:
-        raise TemplateError("division by zero")
-    if isinstance(x, int) and isinstance(y, int):
-        q = abs(x) // abs(y) * (1 if (x >= 0) == (y >= 0) else -1)      # Go truncates
-        return q if op == "/" else x - q * y
-    return x / y if op == "/" else math.fmod(x, y)
-
-
-def _compare(op: str, a: Any, b: Any) -> bool:
-    if op in ("==", "!="):
-        same = a == b if not (isinstance(a, bool) or isinstance(b, bool)) else a is b
-        return same if op == "==" else not same
-    if isinstance(a, str) and isinstance(b, str):
-        x: Any = a
-        y: Any = b
-    else:
-        x, y = _num(a, op), _num(b, op)
-    return {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
-
-
-def _index(v: Any, k: Any) -> Any:
-    if isinstance(v, dict):
-        if k in v:
-            return v[k]
-        return v.get(str(k)) if not isinstance(k, str) else None
-    if isinstance(v, (list, str, bytes)):
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise TemplateError(f"index {to_text(k)!r} of a list is not an integer")
-        if not 0 <= k < len(v):
-            raise TemplateError(f"index out of range: {k}")
-        got = v[k]
-        return ord(got) if isinstance(got, str) else got
-    if v is None:
-        return None
-    raise TemplateError(f"cannot index {type(v).__name__} with {to_text(k)!r}")
-
-
-def _len(v: Any) -> int:
-    if isinstance(v, (str, bytes, list, dict)):
-        return len(v)
-    raise TemplateError(f"len of {to_text(v)!r}: not a string, list or map")
-
-
-def _ints(a: Any, b: Any) -> list[int]:
-    lo, hi = int(_num(a, "ints")), int(_num(b, "ints"))
-    if hi - lo > MAX_OUTPUT:
-        raise TemplateError(f"ints: a range of {hi - lo} is too large")
-    return list(range(lo, hi))
-
-
-def _bounded(s: str, n: int) -> str:
-    if len(s) * max(n, 0) > MAX_OUTPUT:
-        raise TemplateError(f"repeat: {len(s) * n} characters is more than a render may make")
-    return s * n
-
-
-def _map(*kv: Any) -> dict[str, Any]:
-    if len(kv) % 2:
-        raise TemplateError("map needs key, value pairs")
-    return {to_text(kv[i]): kv[i + 1] for i in range(0, len(kv), 2)}
-
-
-BUILTINS: dict[str, Callable[..., Any]] = {
-    "len": _len,
-    "lower": lambda s: to_text(s).lower(),
-    "upper": lambda s: to_text(s).upper(),
-    "hasPrefix": lambda s, p: to_text(s).startswith(to_text(p)),
-    "hasSuffix": lambda s, p: to_text(s).endswith(to_text(p)),
-    "repeat": lambda s, n: _bounded(to_text(s), int(_num(n, "repeat"))),
-    "replace": lambda s, old, new, n=-1: to_text(s).replace(to_text(old), to_text(new),
-                                                           int(_num(n, "replace"))),
-    "split": lambda s, sep: to_text(s).split(to_text(sep)),
-    "trimSpace": lambda s: to_text(s).strip(),
-    "html": lambda s: SafeStr(_escape(to_text(s))),
-    "url": lambda s: quote_plus(to_text(s)),
-    "json": lambda v: SafeStr(_json.dumps(v, separators=(",", ":"), default=str)),
-    "raw": lambda v: SafeStr(to_text(v)),
-    "unsafe": lambda v: SafeStr(to_text(v)),
-    "map": _map,
-    "slice": lambda *a: list(a),
-    "array": lambda *a: list(a),
-    "ints": _ints,
-    "default": lambda v, d: v if truthy(v) else d,
-}
 
 
 class _Run:
@@ -212,11 +58,11 @@ class _Run:
         if op == "ctx":
             return ctx
         if op == "get":
-            return _index(self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
+            return index(self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
         if op == "slice":
             v = self.eval(n[1], sc, ctx)
-            lo = 0 if n[2] is None else int(_num(self.eval(n[2], sc, ctx), "slice"))
-            hi = None if n[3] is None else int(_num(self.eval(n[3], sc, ctx), "slice"))
+            lo = 0 if n[2] is None else int(num(self.eval(n[2], sc, ctx), "slice"))
+            hi = None if n[3] is None else int(num(self.eval(n[3], sc, ctx), "slice"))
             if not isinstance(v, (list, str)):
                 raise TemplateError("cannot slice a value that is not a list or string")
             return v[lo:hi]
@@ -225,7 +71,7 @@ class _Run:
         if op == "!":
             return not truthy(self.eval(n[1], sc, ctx))
         if op == "neg":
-            return -_num(self.eval(n[1], sc, ctx), "-")
+            return -num(self.eval(n[1], sc, ctx), "-")
         if op == "&&":
             a = self.eval(n[1], sc, ctx)
             return self.eval(n[2], sc, ctx) if truthy(a) else a
@@ -233,9 +79,9 @@ class _Run:
             a = self.eval(n[1], sc, ctx)
             return a if truthy(a) else self.eval(n[2], sc, ctx)
         if op in ("==", "!=", "<", ">", "<=", ">="):
-            return _compare(op, self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
+            return compare(op, self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
         if op in ("+", "-", "*", "/", "%"):
-            return _arith(op, self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
+            return arith(op, self.eval(n[1], sc, ctx), self.eval(n[2], sc, ctx))
         if op == "call":
             if n[1][0] == "var" and n[1][1] == "isset":
                 return all(self._isset(a, sc, ctx) for a in n[2])
@@ -289,7 +135,7 @@ class _Run:
             self.write(n.a)
         elif k == "out":
             v = self.eval(n.a, sc, ctx)
-            self.write(v if isinstance(v, SafeStr) else _escape(to_text(v)))
+            self.write(v if isinstance(v, SafeStr) else escape(to_text(v)))
         elif k == "set":
             v = self.eval(n.b, sc, ctx)
             if n.a == "_":

@@ -1,55 +1,20 @@
-"""``wippy.sanitize``: HTML sanitization by allow-list policies, the model of Wippy's ``html``
-module (which wraps Go's bluemonday): a policy lists the elements and attributes it allows;
-everything else goes, the text stays (escaped). Lua's ``html.sanitize`` is a view of this.
-
-::
-
-    p = sanitize.ugc_policy()
-    p.sanitize('<p>Hello <script>alert(1)</script></p>')      # '<p>Hello </p>'
-    p = sanitize.new_policy().allow_elements("p", "a")
-    p.allow_attrs("href").on_elements("a"); p.allow_url_schemes("https")
-
-Bluemonday's rules, kept here: the content of ``script``, ``style``, ``iframe``, ``object``,
-``noscript``, ``title``... is dropped with the element; an allowed element left with no
-attribute is dropped (its content kept) unless it is one of the elements that make sense bare
-(``p``, ``b``, ``span``, ``ul``... but not ``a`` or ``img``); attribute patterns match anywhere
-in the value (anchor them with ``^...$``); URLs are checked (``href``, ``src``, ``cite``) once
-any URL rule is set (``allow_standard_urls``, ``allow_url_schemes``, ``allow_relative_urls``,
-``require_parseable_urls``, ``allow_data_uri_images``), and ``allow_standard_urls`` (so also
-``allow_images`` and the UGC policy) adds ``rel="nofollow"`` to links, as bluemonday does;
-``target="_blank"`` comes with ``rel="noopener"``. Output is not re-balanced: an unclosed tag
-stays unclosed.
-
-Parsing: the standard library's ``html.parser`` (lenient, like Go's tokenizer). Regular
-expressions are Python's (Go's RE2 syntax for the usual patterns; ``\\p{L}`` is not
-supported). Rejected: ``bleach``/``nh3`` (a dependency, and neither has bluemonday's API or
-defaults).
+"""A sanitizing policy (:class:`Policy`): the elements and attributes it allows, its URL
+rules, and the policies bluemonday ships (:func:`new_policy`, :func:`strict_policy`,
+:func:`ugc_policy`). :mod:`.walker` walks the HTML against it.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import re
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from .errors import HtmlPolicyError
+from ..errors import HtmlPolicyError
+from .walker import Sanitizer
 
-__all__ = ["Policy", "AttrBuilder", "new_policy", "ugc_policy", "strict_policy",
-           "HtmlPolicyError"]
+__all__ = ["Policy", "AttrBuilder", "new_policy", "ugc_policy", "strict_policy"]
 
 
-# Elements that may stay without attributes (bluemonday's list).
-_BARE = frozenset("""abbr acronym address article aside audio b bdi blockquote body br button
-canvas caption center cite code col colgroup datalist dd del details dfn div dl dt em fieldset
-figcaption figure footer h1 h2 h3 h4 h5 h6 head header hgroup hr html i ins kbd li mark marquee
-nav ol optgroup option p picture pre q rp rt ruby s samp script section select small span strike
-strong style sub summary sup svg table tbody td textarea tfoot th thead title time tr tt u ul
-var video wbr""".split())
-# Elements whose content goes with them when they are not allowed.
-_SKIP_CONTENT = frozenset("frameset iframe noembed noframes noscript nostyle object script "
-                          "style title".split())
-_UNSAFE = frozenset({"script", "style"})      # never allowed, not even explicitly
 _URL_ATTRS = {**{e: "href" for e in ("a", "area", "base", "link")},
               **{e: "cite" for e in ("blockquote", "del", "ins", "q")},
               **{e: "src" for e in ("audio", "embed", "iframe", "img", "script", "source",
@@ -69,16 +34,6 @@ _IMAGE_ALIGN = re.compile(r"(?i)^(left|right|top|texttop|middle|absmiddle|baseli
                           r"absbottom)$")
 _SCOPE = re.compile(r"(?i)^(row|col|rowgroup|colgroup)$")
 _DATA_IMAGE = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.I)
-
-
-def _escape(s: str) -> str:
-    """Go's html.EscapeString (what bluemonday writes)."""
-    return (s.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
-            .replace(">", "&gt;").replace('"', "&#34;"))
-
-
-def _attr_escape(s: str) -> str:
-    return _escape(s).replace("\r", "&#13;")
 
 
 class AttrBuilder:
@@ -221,7 +176,7 @@ class Policy:
         """``html`` with everything the policy does not allow removed."""
         if not isinstance(html, str):
             raise TypeError("sanitize expects a string")
-        s = _Sanitizer(self)
+        s = Sanitizer(self._elements, self._clean_attrs)
         s.feed(html)
         s.close()
         return "".join(s.out)
@@ -320,54 +275,6 @@ def _data_image_ok(url: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return True
-
-
-class _Sanitizer(HTMLParser):
-    def __init__(self, policy: Policy) -> None:
-        super().__init__(convert_charrefs=True)
-        self.p = policy
-        self.out: list[str] = []
-        self.skipping = 0                 # nested skipped-content elements open
-        self.skip_close: list[str] = []   # allowed elements dropped for want of attributes
-
-    def _tag(self, tag: str, attrs: list[tuple[str, str | None]], end: str) -> bool:
-        """Write the start tag if allowed; True when its content stays."""
-        p = self.p
-        if tag in _UNSAFE or tag not in p._elements:
-            if tag in _SKIP_CONTENT and end == ">":
-                self.skipping += 1
-            return False
-        clean = p._clean_attrs(tag, attrs) if attrs else []
-        if not clean and tag not in _BARE:
-            if end == ">":
-                self.skip_close.append(tag)
-            return False
-        if not self.skipping:
-            self.out.append("<" + tag + "".join(f' {k}="{_attr_escape(v)}"' for k, v in clean)
-                            + end)
-        return True
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._tag(tag, attrs, ">")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._tag(tag, attrs, "/>")
-
-    def handle_endtag(self, tag: str) -> None:
-        p = self.p
-        if self.skip_close and self.skip_close[-1] == tag:
-            self.skip_close.pop()
-            return
-        if tag in _UNSAFE or tag not in p._elements:
-            if tag in _SKIP_CONTENT and self.skipping:
-                self.skipping -= 1
-            return
-        if not self.skipping:
-            self.out.append(f"</{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.out.append(_escape(data))
 
 
 def new_policy() -> Policy:
