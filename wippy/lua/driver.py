@@ -28,7 +28,7 @@ from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, httpmod, modules, payloadmod, regmod, resmods, secmod, sqlmod, stdmods, statepool, sysmod, textmod, timemod, watchdog, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, httpmod, modules, payloadmod, regmod, resmods, secmod, sqlmod, stdmods, statepool, sysmod, textmod, timemod, timers, watchdog, wfmod  # noqa: F401 - they register the API
 from . import execmod, fsmod, htmlmod, tplmod  # noqa: F401 - fs, exec, html, templates
 from .api import (
     BLOCKING,
