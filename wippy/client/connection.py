@@ -17,11 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import time as _time
-from collections import deque
 from typing import Any, Callable, Iterable
 
 from ..core import protocol, transport, wire
-from ..core.flow import MAILBOX_DEFAULT, credit_batch
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
 from ..core.protocol import MONITOR, Kind, ReqOp
@@ -37,13 +35,13 @@ from ..errors import (
     from_wire,
 )
 from ..registry.store import Store
-from ..runtime.proc import EXIT, LINK_DOWN, Event, Message, Result
-from .futures import Future, dumps_function, gather
+from ..runtime.proc import Event, Message
+from .attach import hello
+from .futures import Future, dumps_function, fn_name, gather, map_work, submit, work_host
+from .inbox import Inbox
 from .registry import RegistryView
 
 __all__ = ["Connection", "connect"]
-
-HELLO_TIMEOUT_S = 10.0
 
 log = logging.getLogger("wippy.client")
 
@@ -60,38 +58,15 @@ class Connection:
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = run_dir
-        ctl_path = os.path.join(run_dir, "ctl")
-        if not os.path.exists(ctl_path):
-            raise NodeError(f"no node is running at {run_dir}")
-        self._ctx = transport.new_context()
-        self._ctl = transport.connect_dealer(self._ctx, ctl_path, b"c" + os.urandom(8).hex().encode())
+        self._ctx, self._ctl, welcome = hello(run_dir)
         self._req = 0
         self._replies: dict[int, tuple[bool, Any]] = {}
-        self._mailbox: deque[Message] = deque()
-        self._origins: deque[int] = deque()      # the OS process each mailbox message came from
-        self._due: dict[int, int] = {}           # origin -> messages read, not credited yet
-        self._events: deque[Event] = deque()
-        self._exits: dict[str, tuple[Any, Any]] = {}
-        self._watch: set[str] = set()
         self._on_ctl = protocol.dispatcher({
             Kind.REPLY: self._on_reply, Kind.TOPOLOGY: self._on_topology,
             Kind.LOADS: self._on_loads, Kind.NAME: self._on_name,
             Kind.HOST_DOWN: self._on_host_down,
             Kind.EVENT: _ignore, Kind.REGISTRY: _ignore,     # read from LMDB when asked
         }, log, "connection")
-        self._ctl.send(wire.dumps(protocol.hello()))
-        welcome: protocol.Welcome | None = None
-        deadline = _time.monotonic() + HELLO_TIMEOUT_S
-        while welcome is None:
-            left = deadline - _time.monotonic()
-            if left <= 0 or not self._ctl.poll(int(left * 1000)):
-                self._ctx.destroy(linger=0)
-                raise NodeError(f"the node at {run_dir} did not answer within {HELLO_TIMEOUT_S:.0f} s")
-            msg = wire.loads(self._ctl.recv())
-            if msg[0] == Kind.WELCOME:
-                frame = protocol.parse(msg)
-                assert isinstance(frame, protocol.Welcome)
-                welcome = frame
         assert welcome.serial is not None and welcome.node_pid is not None and welcome.store is not None
         self.serial: int = welcome.serial
         self._mesh = Mesh(self._ctx, run_dir, self.serial)
@@ -103,6 +78,7 @@ class Connection:
         self._store = Store(welcome.store, readonly=True)
         self.registry = RegistryView(self._store, self._request)
         self.pid = make_pid("client", self.serial, "0")
+        self._inbox = Inbox(self._mesh, self.pid)
         self._counter = 0
         self._poller = transport.Poller()
         self._poller.register(self._ctl, transport.POLLIN)
@@ -123,7 +99,7 @@ class Connection:
                     break
                 origin, frames = wire.unpack_from(data)
                 for frame in frames:
-                    self._on_frame(frame, origin)
+                    self._inbox.on_frame(frame, origin)
         if self._ctl in ready:
             while True:
                 try:
@@ -149,28 +125,7 @@ class Connection:
     def _on_host_down(self, f: protocol.HostDown) -> None:
         host = self._mesh.host_of.get(f.serial, "?")
         self._mesh.host_down(f.serial)
-        err = {"kind": "HOST_DOWN", "message": f"host {host}/{f.serial} died: {f.reason}"}
-        for pid in [p for p in self._watch if parse_pid(p).serial == f.serial]:
-            self._on_frame((wire.Op.EXIT, "0", pid, None, err))
-
-    def _on_frame(self, f: tuple, origin: int = wire.NO_ORIGIN) -> None:
-        op = f[0]
-        if op == wire.Op.MSG:
-            self._mailbox.append(Message(f[3], f[2], f[4]))
-            self._origins.append(origin)
-        elif op == wire.Op.CREDIT:
-            for pid, n, limit in f[1]:
-                self._mesh.flow.credit(pid, n, limit)
-        elif op == wire.Op.EXIT:
-            _, _, pid, value, error = f
-            if pid not in self._watch:
-                return          # already ended for us (its host's death overtook this EXIT)
-            self._watch.discard(pid)
-            self._mesh.note_dead(pid)
-            self._exits[pid] = (value, error)
-            self._events.append(Event(EXIT, pid, Result(value, exit_error(error) if error else None)))
-        elif op == wire.Op.LINK_DOWN:
-            self._events.append(Event(LINK_DOWN, f[2], Result(None, exit_error(f[3]))))
+        self._inbox.host_down(f.serial, f"host {host}/{f.serial} died: {f.reason}")
 
     def _request(self, op: ReqOp | str, *args: Any, timeout: float = 10.0) -> Any:
         self._check()
@@ -201,7 +156,7 @@ class Connection:
     def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any, monitor: bool = False) -> str:
         """Ship a plain function or closure (cloudpickled; a module the hosts cannot import
         goes by value, see :mod:`wippy.futures`) and run it as a process on ``host``."""
-        return self._spawn(_fn_name(fn), host, args, MONITOR if monitor else 0, self._dumps(fn))
+        return self._spawn(fn_name(fn), host, args, MONITOR if monitor else 0, self._dumps(fn))
 
     def _dumps(self, fn: Callable[..., Any]) -> bytes:
         if self._app_dir is None:
@@ -220,7 +175,7 @@ class Connection:
             wf = f"{self.serial:x}{os.urandom(5).hex()}"
             pid = make_pid("wf", 0, wf)
             if flags:
-                self._watch.add(pid)
+                self._inbox.watch.add(pid)
             self._mesh.send(0, wire.dumps((wire.Op.SPAWN, wf, self.pid, id,
                                            wire.plain(list(args)), flags, None)))
             self._mesh.flush()
@@ -230,7 +185,7 @@ class Connection:
         local = f"{self.serial}.{self._counter}"
         pid = make_pid(host, serial, local)
         if flags:
-            self._watch.add(pid)
+            self._inbox.watch.add(pid)
         self._mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, self.pid, id,
                                             wire.plain(list(args)), flags, code)))
         self._mesh.flush()
@@ -283,47 +238,33 @@ class Connection:
         """The next message to ``self.pid``; None after ``timeout`` seconds (None: forever)."""
         self._check()
         deadline = None if timeout is None else _time.monotonic() + timeout
-        while not self._mailbox:
+        while not self._inbox.mailbox:
             left = 0.1 if deadline is None else deadline - _time.monotonic()
             if left <= 0:
                 return None
             self._pump(min(left, 0.1))
-        origin = self._origins.popleft()
-        if origin > 0:
-            n = self._due.get(origin, 0) + 1
-            if n >= credit_batch(MAILBOX_DEFAULT):
-                self._due.pop(origin, None)
-                self._give_credit(origin, n)
-            else:
-                self._due[origin] = n
-        return self._mailbox.popleft()
-
-    def _give_credit(self, origin: int, n: int) -> None:
-        try:
-            self._mesh.send(origin, wire.dumps((wire.Op.CREDIT, [(self.pid, n, MAILBOX_DEFAULT)])))
-        except WippyError:
-            pass        # that OS process is gone
+        return self._inbox.take_message()
 
     def events(self, timeout: float | None = None) -> Event | None:
         """The next lifecycle event (EXIT of a monitored spawn, LINK_DOWN), or None."""
         deadline = None if timeout is None else _time.monotonic() + timeout
-        while not self._events:
+        while not self._inbox.events:
             left = 0.1 if deadline is None else deadline - _time.monotonic()
             if left <= 0:
                 return None
             self._pump(min(left, 0.1))
-        return self._events.popleft()
+        return self._inbox.events.popleft()
 
     def wait_exit(self, pid: str, timeout: float | None = None) -> Any:
         """Wait for monitored ``pid`` to end: its result, or raise its error."""
         deadline = None if timeout is None else _time.monotonic() + timeout
-        while pid not in self._exits:
+        while pid not in self._inbox.exits:
             left = 0.1 if deadline is None else deadline - _time.monotonic()
             if left <= 0:
                 raise Timeout(f"process {pid} did not finish within {timeout} s")
             self._pump(min(left, 0.1))
-        value, error = self._exits.pop(pid)
-        self._events = deque(e for e in self._events if e.from_ != pid)
+        value, error = self._inbox.exits[pid]
+        self._inbox.take_exit(pid)
         if error is not None:
             raise exit_error(error)
         return value
@@ -346,40 +287,18 @@ class Connection:
         return self.exec(id, host, *args, timeout=timeout)
 
     # -- fan-out (wippy.futures) ---------------------------------------------------------
-    def _work_host(self) -> str:
-        """Where ``submit`` runs work by default: the host with the most running OS
-        processes (ties: by name)."""
-        live = sorted((-len(s), h) for h, s in self._mesh.topology.items() if s)
-        if not live:
-            raise NodeError("no running host to run work on")
-        return live[0][1]
-
     def submit(self, work: Callable[..., Any] | str, *args: Any, host: str | None = None) -> Future:
         """Start ``work`` (a plain function, shipped, or an entry id: function, process or
         workflow) with ``args`` on ``host`` (default: the host with the most OS processes);
         returns a :class:`~wippy.futures.Future` at once. Never blocks."""
-        host = host or self._work_host()
-        if callable(work):
-            pid = self.spawn_function(work, host, *args, monitor=True)
-        else:
-            pid = self.spawn(work, host, *args, monitor=True)
-        return Future(self, pid)
+        return submit(self, work, args, host or work_host(self._mesh.topology))
 
     def map(self, work: Callable[..., Any] | str, items: Iterable[Any], *, host: str | None = None,
             timeout: float | None = None) -> list[Any]:
         """``work(item)`` for every item, spread over ``host``'s OS processes; the results in
         order. Blocks until all are done or ``timeout`` seconds pass (:class:`wippy.Timeout`);
         raises the first error, in order. A function is pickled once for all items."""
-        host = host or self._work_host()
-        futures = []
-        if callable(work):
-            code, name = self._dumps(work), _fn_name(work)
-            for item in items:
-                futures.append(Future(self, self._spawn(name, host, (item,), MONITOR, code)))
-        else:
-            for item in items:
-                futures.append(Future(self, self.spawn(work, host, item, monitor=True)))
-        return gather(futures, timeout)
+        return map_work(self, work, items, host or work_host(self._mesh.topology), timeout)
 
     def gather(self, futures: Iterable[Future], timeout: float | None = None) -> list[Any]:
         """Every future's result in order (see :func:`wippy.futures.gather`)."""
@@ -394,10 +313,7 @@ class Connection:
 
     def _poll_exit(self, pid: str) -> tuple[Any, Any] | None:
         """(value, error) of monitored ``pid`` if it has ended (taken: asked once)."""
-        got = self._exits.pop(pid, None)
-        if got is not None:
-            self._events = deque(e for e in self._events if e.from_ != pid)
-        return got
+        return self._inbox.take_exit(pid)
 
     def ps(self) -> dict[str, Any]:
         """Hosts (OS pid, CPU, RSS, processes) and services of the node."""
@@ -416,7 +332,7 @@ class Connection:
         self._check()
         target = self._resolve(pid)
         p = parse_pid(target)
-        self._watch.add(target)
+        self._inbox.watch.add(target)
         self._mesh.send(p.serial, wire.dumps((wire.Op.MONITOR, p.local, self.pid)))
         self._mesh.flush()
 
@@ -445,12 +361,7 @@ class Connection:
         if self._closed:
             return
         self._closed = True
-        unread: dict[int, int] = dict(self._due)      # what we never read is read now
-        for origin in self._origins:
-            if origin > 0:
-                unread[origin] = unread.get(origin, 0) + 1
-        for origin, n in unread.items():
-            self._give_credit(origin, n)
+        self._inbox.credit_unread()      # what we never read is read now
         self._mesh.flush()
         try:
             self._ctl.send(wire.dumps(protocol.bye()))
@@ -468,10 +379,6 @@ class Connection:
 
 def _ignore(frame: protocol.Frame) -> None:
     pass
-
-
-def _fn_name(fn: Callable[..., Any]) -> str:
-    return f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
 
 
 def connect(run_dir: str) -> Connection:

@@ -21,11 +21,13 @@ import os
 import sys
 import sysconfig
 import types
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from ..errors import ProcessFailed, Timeout
+from ..core.protocol import MONITOR
+from ..errors import NodeError, ProcessFailed, Timeout
 
-__all__ = ["Future", "gather", "dumps_function", "local_modules", "import_hint"]
+__all__ = ["Future", "gather", "submit", "map_work", "work_host", "fn_name", "dumps_function",
+           "local_modules", "import_hint"]
 
 
 class _Waiter(Protocol):
@@ -116,6 +118,49 @@ def gather(futures: Iterable[Future], timeout: float | None = None) -> list[Any]
 
 
 # -- shipping functions -------------------------------------------------------------------
+class _Starter(_Waiter, Protocol):
+    def spawn(self, id: str, host: str, *args: Any, monitor: bool = False) -> str: ...
+
+    def spawn_function(self, fn: Callable[..., Any], host: str, *args: Any,
+                       monitor: bool = False) -> str: ...
+
+    def _spawn(self, id: str, host: str, args: tuple, flags: int, code: bytes | None) -> str: ...
+
+    def _dumps(self, fn: Callable[..., Any]) -> bytes: ...
+
+
+def work_host(topology: Mapping[str, Any]) -> str:
+    """Where ``submit`` runs work by default: the host with the most running OS processes
+    (ties: by name); raises NodeError when none runs."""
+    live = sorted((-len(s), h) for h, s in topology.items() if s)
+    if not live:
+        raise NodeError("no running host to run work on")
+    return live[0][1]
+
+
+def submit(conn: _Starter, work: Callable[..., Any] | str, args: tuple, host: str) -> Future:
+    """Start ``work`` (a function, shipped, or an entry id) with ``args`` on ``host``, monitored."""
+    if callable(work):
+        return Future(conn, conn.spawn_function(work, host, *args, monitor=True))
+    return Future(conn, conn.spawn(work, host, *args, monitor=True))
+
+
+def map_work(conn: _Starter, work: Callable[..., Any] | str, items: Iterable[Any], host: str,
+             timeout: float | None) -> list[Any]:
+    """``work(item)`` for every item on ``host``, a function pickled once; the results in order."""
+    if callable(work):
+        code, name = conn._dumps(work), fn_name(work)
+        futures = [Future(conn, conn._spawn(name, host, (item,), MONITOR, code)) for item in items]
+    else:
+        futures = [Future(conn, conn.spawn(work, host, item, monitor=True)) for item in items]
+    return gather(futures, timeout)
+
+
+def fn_name(fn: Callable[..., Any]) -> str:
+    """The entry id a shipped function's process reports."""
+    return f"<function {getattr(fn, '__qualname__', 'anonymous')}>"
+
+
 def _installed_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     roots = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")

@@ -6,7 +6,9 @@ Modules: ``engine`` (the only importer of lupa: states, the count hook, value co
 ``driver`` (the task that drives a Lua coroutine), ``ctx`` (a Lua process as the API sees it),
 ``api`` (how Python functions become the Lua API; the registries of ops and blocking calls),
 ``chunks`` (the Lua sources and compiled chunks), ``blocking`` (the blocking calls),
-``modules``, ``stdmods``, ``regmod``, ``timemod`` and ``wfmod`` (the non-blocking API),
+``modules``, ``stdmods``, ``regmod``, ``timemod``, ``timers`` and ``wfmod`` (the non-blocking
+API), ``statepool`` (idle states reused by the next spawns), ``watchdog`` (kills a host stuck
+in a C call),
 ``limits`` and ``timefmt`` (pure helpers), and the Lua side in ``prelude.lua`` and
 ``lib/*.lua``. Importing this package does not import lupa: :func:`entry_runner`, the runner the
 host's table names for the Lua kinds, imports the driver on first use.

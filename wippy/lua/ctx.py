@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import EntryNotFound, LimitExceeded
 from ..runtime import scheduler
 from ..security.context import from_wire
-from . import api, engine, limits
+from . import api, engine, limits, statepool
 from .api import ApiError, LuaRef
 from .chunks import compile_entry, prelude
 
@@ -55,7 +55,7 @@ class Ctx:
         self._terminal: bool | None = None
         self.collected = False
         lim = limits.resolve((entry.get("data") or {}).get("limits"), _host_entry_limits(rt))
-        self.state = engine.acquire(prelude(), api.dispatch, lim.max_memory, lim.max_cpu,
+        self.state = statepool.acquire(prelude(), api.dispatch, lim.max_memory, lim.max_cpu,
                                     f"{proc.pid} {self.entry_id}")
         self.state.ctx = self
 

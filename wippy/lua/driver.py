@@ -13,7 +13,7 @@ coroutine for one slice, then looks at what came back:
 same Lua state. A ``function.lua`` call (``funcs.call`` from Lua or Python) runs in a Lua state of
 its own, driven inside the caller's task.
 
-States are pooled (``engine.acquire``/``release``): a state whose process ended without being
+States are pooled (``statepool.acquire``/``release``): a state whose process ended without being
 killed gets a fresh per-process layer (``new_process`` in the prelude) and serves the next spawn,
 which then costs a chunk load and a coroutine instead of a new Lua runtime.
 """
@@ -28,7 +28,7 @@ from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import scheduler
 from ..runtime import table as _runtime
-from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, httpmod, modules, payloadmod, regmod, resmods, secmod, sqlmod, stdmods, sysmod, textmod, timemod, wfmod  # noqa: F401 - they register the API
+from . import api, blocking, codecmods, cryptomods, engine, errkinds, evalmod, funcmod, httpmod, modules, payloadmod, regmod, resmods, secmod, sqlmod, stdmods, statepool, sysmod, textmod, timemod, timers, watchdog, wfmod  # noqa: F401 - they register the API
 from . import execmod, fsmod, htmlmod, tplmod  # noqa: F401 - fs, exec, html, templates
 from .api import (
     BLOCKING,
@@ -162,14 +162,14 @@ async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
             _funcs.bind_context(ctx.pid, None)
         ctx.slots.clear()
         ctx.objects.clear()
-        engine.release(state)
+        statepool.release(state)
 
 
 def entry_runner(entry: dict[str, Any]) -> Callable[..., Any]:
     """The runner of Lua entries (``process.lua``, ``function.lua``, and the main of a
     ``workflow.lua``): an async callable that runs the entry's method in the calling task."""
     code, _ = compile_entry(entry)
-    engine.enable_watchdog()
+    watchdog.enable_watchdog()
     return functools.partial(run_entry, entry, code)   # an async callable, one frame less
 
 

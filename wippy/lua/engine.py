@@ -21,7 +21,7 @@ Preemption and limits (decided by measurement, see ``docs/lua.md``):
 * ``max_memory`` is lupa's per-runtime allocator limit; a memory or stack overflow error is made
   fatal by the prelude's ``pcall``/``xpcall``/``resume`` wrappers.
 * A C call that no hook can interrupt (a pathological ``string.find`` pattern) stalls the host:
-  the watchdog thread kills the host OS process after ``WATCHDOG_S`` without a hook, and the node
+  the watchdog thread (:mod:`wippy.lua.watchdog`) kills the host OS process after ``WATCHDOG_S`` without a hook, and the node
   restarts it (S6 allows exactly this).
 
 Rejected: ``debug.sethook`` alone (a Lua hook cannot yield, so it can only kill, not preempt;
@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
-import signal
-import threading
 import time as _time
 from typing import Any, Callable
 
@@ -48,9 +45,8 @@ from ..errors import InvalidMessage
 
 __all__ = ["LuaState", "LuaError", "LuaMemoryError", "compile_chunk", "to_lua", "from_lua",
            "message_payload",
-           "acquire", "release", "pool_size", "POOL_MAX",
-           "is_lua_table", "lua_type_of", "SLICE_S", "HOOK_COUNT", "enable_watchdog", "current",
-           "STUCK_S", "WATCHDOG_S"]
+           "is_lua_table", "lua_type_of", "SLICE_S", "HOOK_COUNT", "current", "stalled",
+           "STUCK_S"]
 
 log = logging.getLogger("wippy.lua")
 
@@ -62,7 +58,6 @@ HOOK_COUNT = 10_000      # VM instructions between hook calls: ~40 us of plain L
                          # slower on tight loops (Lua 5.4 traps every instruction when hooked)
 SLICE_S = 0.010          # S6: a slice longer than this is preempted at the next hook
 STUCK_S = 2.0            # non-yieldable Lua (sort comparator, xpcall handler...) killed after this
-WATCHDOG_S = 5.0         # no hook for this long inside one slice: a C call is stuck, kill the host
 
 _LUA_MASKCOUNT = 8
 _FOREVER = float("inf")
@@ -151,31 +146,6 @@ def _thread_ptr(text: Any) -> int:
 
 
 _KILLER_HOOK = _find_killer_hook()
-
-
-# -- the watchdog ------------------------------------------------------------------------------
-_watchdog: threading.Thread | None = None
-
-
-def enable_watchdog() -> None:
-    """Start the thread that kills this OS process when a slice is stuck in C (hosts only)."""
-    global _watchdog
-    if _watchdog is not None:
-        return
-
-    def watch() -> None:
-        while True:
-            _time.sleep(1.0)
-            s = _SLICE
-            st = s.state
-            if st is not None and _perf() - max(s.started, s.last_hook) > WATCHDOG_S:
-                log.error("Lua process %s has been inside one C call for more than %.0f s "
-                          "(no hook could run): killing this host OS process", st.label, WATCHDOG_S)
-                logging.shutdown()
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    _watchdog = threading.Thread(target=watch, name="wippy-lua-watchdog", daemon=True)
-    _watchdog.start()
 
 
 # -- chunks ------------------------------------------------------------------------------------
@@ -287,38 +257,16 @@ class LuaState:
         return self.lua.get_memory_used()
 
 
-POOL_MAX = 64            # idle Lua states kept per OS process for the next spawns
-_pool: list[LuaState] = []
-
-
-def acquire(prelude: bytes, dispatch: Any, max_memory: int | None, max_cpu: float | None,
-            label: str) -> LuaState:
-    """A Lua state for one process: a pooled one (with a fresh per-process layer) or a new one."""
-    st = _pool.pop() if _pool else LuaState(prelude, dispatch)
-    st.max_memory = max_memory
-    st.max_cpu = max_cpu
-    st.cpu = 0.0
-    st.killed = None
-    st.label = label
-    st.lua.set_max_memory(max_memory or 0)
-    st.exports[b"new_process"]()
-    return st
-
-
-def release(st: LuaState) -> None:
-    """Give back the state of a process that ended; killed states are dropped."""
-    st.ctx = None
-    if st.killed is None and st.reusable and len(_pool) < POOL_MAX:
-        _pool.append(st)
-
-
-def pool_size() -> int:
-    return len(_pool)
-
-
 def current() -> LuaState | None:
     """The state whose slice runs now (None outside a slice)."""
     return _SLICE.state
+
+
+def stalled() -> tuple[LuaState | None, float]:
+    """The state whose slice runs now and the seconds since its slice began or its hook last
+    ran, whichever is later (what the watchdog reads; never blocks)."""
+    s = _SLICE
+    return s.state, _perf() - max(s.started, s.last_hook)
 
 
 # -- values ------------------------------------------------------------------------------------

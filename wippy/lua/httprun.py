@@ -14,7 +14,7 @@ from ..http.call import HttpCall
 from ..http.endpoint import wait_tasks
 from ..runtime import scheduler
 from ..runtime import table as _runtime
-from . import engine
+from . import statepool, watchdog
 from .chunks import compile_entry
 from .ctx import Ctx
 from .driver import _finish as finish_result
@@ -46,7 +46,7 @@ async def run_handler(entry: dict[str, Any], call: HttpCall) -> None:
     rt = _runtime.get()
     proc = rt.current()
     code = _code(rt, entry)
-    engine.enable_watchdog()
+    watchdog.enable_watchdog()
     ctx = Ctx(rt, proc, entry, ())
     state = ctx.state
     try:
@@ -58,6 +58,6 @@ async def run_handler(entry: dict[str, Any], call: HttpCall) -> None:
     finally:
         ctx.slots.clear()
         ctx.objects.clear()
-        engine.release(state)
+        statepool.release(state)
 
 

@@ -2,7 +2,7 @@
 
 Objects (fields, as the prelude stores them): ``Time {ns since the epoch, zone name, fixed
 offset or nil}``, ``Duration {ns}``, ``Location {name, fixed offset or nil}``,
-``Timer``/``Ticker {handle, channel}``. A number given as a duration is nanoseconds (Go);
+``Timer``/``Ticker {handle, channel}`` (made by :mod:`wippy.lua.timers`). A number given as a duration is nanoseconds (Go);
 ``"1h30m"`` strings and Duration objects are accepted everywhere a duration is.
 ``time.sleep`` is a blocking call (``blocking.py``). Inside a workflow's own code (S8) ``time.now``
 and ``time.after``'s due time are journaled (through :mod:`wippy.runtime.durable`, in
@@ -16,14 +16,13 @@ import calendar
 import time as _stdtime
 from typing import Any
 
-from .. import time as _wtime
 from ..core.durations import parse_duration
 from ..runtime import durable
 from . import timefmt
 from .api import MEMBERS, ApiError, New, TimeValue, constant, field, function, method, text
 from .engine import is_lua_table
 
-__all__ = ["seconds", "LuaTimer", "LuaTicker", "ns_of"]
+__all__ = ["seconds", "ns_of"]
 
 NS = 1_000_000_000
 
@@ -340,81 +339,3 @@ def add_date(ns: int, z: Any, f: Any, years: Any = 0, months: Any = 0, days: Any
     secs = calendar.timegm((y, m, 1, h, mi, s, 0, 0, 0)) + (d - 1 + int(days or 0)) * 86400
     off = _offset(secs * NS, z, f)
     return New((b"Time", (secs - off) * NS + nsec, z, f))
-
-
-# -- timers ----------------------------------------------------------------------------------
-class LuaTimer(_wtime.Timer):
-    def _fire(self) -> None:
-        self._ch.send_nowait(TimeValue(_stdtime.time_ns()))
-
-
-class LuaTicker(_wtime.Ticker):
-    def _tick(self) -> None:
-        if self._stopped or self._owner.exited:
-            return
-        self._ch.send_nowait(TimeValue(_stdtime.time_ns()))
-        self._next += self._period
-        self._arm()
-
-
-class _DueTimer(_wtime.Timer):
-    """``time.after`` in a workflow: fires at a journaled due time, carrying that time."""
-
-    def __init__(self, due_ns: int) -> None:
-        self._due_ns = due_ns
-        super().__init__(max(0.0, (due_ns - _stdtime.time_ns()) / NS))
-
-    def _fire(self) -> None:
-        self._ch.send_nowait(TimeValue(self._due_ns))
-
-
-@function("time", "after")
-def after_(d: Any) -> Any:
-    ns = max(0, ns_of(d))
-    wf = durable.current()
-    if wf is None:
-        return New((b"Channel", LuaTimer(ns / NS).channel(), False))
-    return New((b"Channel", _DueTimer(wf.after(ns)).channel(), False))
-
-
-@function("time")
-def timer(d: Any) -> Any:
-    s = seconds(d)
-    if s <= 0:
-        raise ApiError("INVALID", "timer duration must be positive")
-    t = LuaTimer(s)
-    return New((b"Timer", t, t.channel()))
-
-
-@function("time")
-def ticker(d: Any) -> Any:
-    s = seconds(d)
-    if s <= 0:
-        raise ApiError("INVALID", "ticker duration must be positive")
-    t = LuaTicker(s)
-    return New((b"Ticker", t, t.channel()))
-
-
-for _cls in ("Timer", "Ticker"):
-    field(_cls, "response", 2)
-    field(_cls, "channel", 2)
-
-
-@method("Timer", "stop")
-def timer_stop(t: Any, ch: Any, _: Any) -> bool:
-    return bool(t.stop())
-
-
-@method("Timer", "reset")
-def timer_reset(t: Any, ch: Any, _: Any, d: Any = None) -> bool:
-    s = seconds(d)
-    if s <= 0:
-        raise ApiError("INVALID", "timer duration must be positive")
-    t.reset(s)
-    return True
-
-
-@method("Ticker", "stop")
-def ticker_stop(t: Any, ch: Any, _: Any) -> bool:
-    t.stop()
-    return True
