@@ -24,7 +24,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import pickle
 import traceback
 from typing import Any, Callable, Mapping
 
@@ -51,6 +50,7 @@ from ..security.book import BOOK
 from . import codeload, scheduler
 from .guard import Guard
 from .credits import Credits
+from .payload import ATOMS as _ATOMS, copy as _copy, private as _private
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
@@ -64,7 +64,6 @@ _MSG = _Op.MSG
 _plain = wire.plain
 _RESERVED = wire.RESERVED_PREFIX
 _dumps = wire.dumps
-_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 _WF_PREFIX = "{wf/0|"     # workflow PIDs route to the node (see node.workflows)
 _INHERIT: Any = object()  # spawn: the child acts as the spawner does
 SPAWN, EXEC = "process.spawn", "process.exec"
@@ -700,54 +699,6 @@ class Runtime:
         finally:
             self._origin = _NO_ORIGIN
         return len(frames)
-
-
-def _copy(payload: Any) -> Any:
-    """A private copy of a plain payload (processes never share mutable data). A flat list or
-    map of atoms (the usual message) is copied shallowly, which is a full copy; anything
-    deeper goes through pickle."""
-    t = type(payload)
-    if t in _ATOMS:
-        if (t is bytes or t is str) and len(payload) > wire.MAX_FRAME:
-            raise InvalidMessage(f"message of {len(payload)} bytes exceeds the {wire.MAX_FRAME} byte limit")
-        return payload
-    if t is dict or t is list:
-        for v in (payload.values() if t is dict else payload):
-            tv = type(v)
-            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
-                break
-        else:
-            return t(payload)
-    data = pickle.dumps(payload, 5)
-    if len(data) > wire.MAX_FRAME:
-        raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
-    return pickle.loads(data)
-
-
-_BIG = 1 << 20    # a string this long inside a flat payload takes the size-checked path
-
-
-def _private(payload: Any) -> tuple[Any, bool]:
-    """``(plain payload, copied)`` for a local send: a flat map (str or int keys) or list of
-    small atoms, the usual message, is checked and copied in one pass (``copied``: it is
-    already private); anything else is only made plain (``wire.plain``), and copied later."""
-    t = type(payload)
-    if t is dict:
-        for k, v in payload.items():
-            tk, tv = type(k), type(v)
-            if ((tk is not str and tk is not int) or tv not in _ATOMS
-                    or ((tv is str or tv is bytes) and len(v) > _BIG)):
-                break
-        else:
-            return dict(payload), True
-    elif t is list:
-        for v in payload:
-            tv = type(v)
-            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
-                break
-        else:
-            return list(payload), True
-    return _plain(payload), False
 
 
 async def _no_node(op: str, *args: Any) -> Any:
