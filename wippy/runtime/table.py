@@ -24,7 +24,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import pickle
 import traceback
 from typing import Any, Callable, Mapping
 
@@ -51,20 +50,20 @@ from ..security.book import BOOK
 from . import codeload, scheduler
 from .guard import Guard
 from .credits import Credits
+from .early import EarlyFrames
+from .payload import ATOMS as _ATOMS, copy as _copy, private as _private
 from .proc import CANCEL, EXIT, LINK_DOWN, Event, Process, Result
 
 __all__ = ["Runtime", "get", "MONITOR", "LINK"]
 
 log = logging.getLogger("wippy.runtime")
 
-EARLY_KEEP_S = 30.0   # how long a message for a not-yet-spawned PID waits for its SPAWN
 _NO_ORIGIN = wire.NO_ORIGIN
 _Op = wire.Op
 _MSG = _Op.MSG
 _plain = wire.plain
 _RESERVED = wire.RESERVED_PREFIX
 _dumps = wire.dumps
-_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 _WF_PREFIX = "{wf/0|"     # workflow PIDs route to the node (see node.workflows)
 _INHERIT: Any = object()  # spawn: the child acts as the spawner does
 SPAWN, EXEC = "process.spawn", "process.exec"
@@ -90,8 +89,6 @@ class Runtime:
         self.sched = scheduler.get()
         self.procs: dict[str, Process] = {}
         self.counter = 0
-        self.spawn_hwm: dict[int, int] = {}     # spawner serial -> highest counter seen here
-        self.early: dict[str, list[tuple[tuple, int]]] = {}   # local id -> [(frame, origin)]
         self.remote_watch: dict[str, set[tuple[str, int]]] = {}   # remote pid -> {(local, kind)}
         self.names: dict[str, str] = {}         # name -> pid (node-wide, kept by the node)
         self.subscriptions: list[Any] = []     # wippy.events.Subscription, host-local
@@ -114,6 +111,8 @@ class Runtime:
         self._frame_size = 0
         self.credits = Credits(mesh, self.sched, self.prefix, self.procs,
                                store.get if store is not None else lambda eid: None, host_id)
+        # frames for processes whose SPAWN is still on its way (:mod:`.early`)
+        self.early = EarlyFrames(self.sched, self.credits)
         self._dispatch: dict[int, Callable[[tuple], None]] = {
             _Op.MSG: self._on_msg, _Op.SPAWN: self._on_spawn, _Op.MONITOR: self._on_monitor,
             _Op.UNMONITOR: self._on_unmonitor, _Op.LINK: self._on_link, _Op.UNLINK: self._on_unlink,
@@ -189,8 +188,8 @@ class Runtime:
                 proc.deliver(topic, sender, payload if copied else _copy(payload))
                 self.msgs_local += 1
                 return
-            if self._not_yet_created(local):
-                self._keep_early(local, (_Op.MSG, local, sender, topic, payload, name))
+            if self.early.not_yet_created(local):
+                self.early.keep(local, (_Op.MSG, local, sender, topic, payload, name))
                 return
             raise ProcessNotFound(f"process {dest} not found")
         try:
@@ -235,8 +234,8 @@ class Runtime:
                 self.credits.uncounted(proc)
             proc.deliver(topic, sender, payload)
             return
-        if self._not_yet_created(local):
-            self._keep_early(local, f, origin)
+        if self.early.not_yet_created(local):
+            self.early.keep(local, f, origin)
             return
         self.credits.dropped(origin, local)     # nobody here will read it
         if name is not None and self.names.get(name, "") not in ("", make_pid(self.host_id, self.serial, local)):
@@ -245,24 +244,6 @@ class Runtime:
                 self.send(sender, name, topic, payload)
             except WippyError:
                 pass
-
-    def _not_yet_created(self, local: str) -> bool:
-        spawner, dot, counter = local.partition(".")
-        if not dot:
-            return False              # our own ids are created synchronously
-        return int(counter) > self.spawn_hwm.get(int(spawner), 0)
-
-    def _keep_early(self, local: str, frame: tuple, origin: int = _NO_ORIGIN) -> None:
-        if local not in self.early:
-            self.early[local] = []
-            self.sched.call_later(EARLY_KEEP_S, self._drop_early, local)
-        self.early[local].append((frame, origin))
-
-    def _drop_early(self, local: str) -> None:
-        """Nothing came to claim these frames: messages among them are credited as read."""
-        for frame, origin in self.early.pop(local, ()):
-            if frame[0] == _MSG:
-                self.credits.dropped(origin, local)
 
     # -- spawn ---------------------------------------------------------------------------
     def spawn(self, spawner: str | None, entry_id: str, host_id: str, args: tuple | list,
@@ -354,10 +335,7 @@ class Runtime:
         # (SPAWN, local, spawner, entry, args, flags, code[, security]): frames of spawners
         # under the operator (and of older versions) have no security item
         _, local, spawner, entry_id, args, flags, code = f[:7]
-        s, _, c = local.partition(".")
-        s_i, c_i = int(s), int(c)
-        if c_i > self.spawn_hwm.get(s_i, 0):
-            self.spawn_hwm[s_i] = c_i
+        self.early.spawned(local)
         refused: BaseException | None = None
         try:
             ctx = _security.from_wire(f[7]) if len(f) > 7 else None
@@ -393,7 +371,7 @@ class Runtime:
         proc.main = self.sched.start(coro, proc, self._task_done)
         if flags & STARTED_ACK:
             self.sched.start(self._ack_started(pid), None, None)   # runs right after main's step
-        early = self.early.pop(local, None)
+        early = self.early.claim(local)
         if early:
             outer = self._origin
             for frame, origin in early:
@@ -572,8 +550,8 @@ class Runtime:
         proc = self.procs.get(local)
         if proc is not None:
             proc.add_monitor(watcher)
-        elif self._not_yet_created(local):
-            self._keep_early(local, f)
+        elif self.early.not_yet_created(local):
+            self.early.keep(local, f)
         else:
             self._gone(local, watcher, MONITOR)
 
@@ -587,8 +565,8 @@ class Runtime:
         proc = self.procs.get(local)
         if proc is not None:
             proc.add_link(peer)
-        elif self._not_yet_created(local):
-            self._keep_early(local, f)
+        elif self.early.not_yet_created(local):
+            self.early.keep(local, f)
         else:
             self._gone(local, peer, LINK)
 
@@ -601,7 +579,7 @@ class Runtime:
         self.check("process.terminate", dest)
         pid = self.resolve(dest)
         p = parse_pid(pid)
-        if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
+        if p.serial == self.serial and p.local not in self.procs and not self.early.not_yet_created(p.local):
             raise ProcessNotFound(f"process {pid} not found")
         self.emit(pid, (_Op.TERMINATE, p.local, by))
 
@@ -609,14 +587,14 @@ class Runtime:
         proc = self.procs.get(f[1])
         if proc is not None:
             self.kill(proc, Terminated(f"terminated by {f[2] or 'the node'}"))
-        elif self._not_yet_created(f[1]):
-            self._keep_early(f[1], f)
+        elif self.early.not_yet_created(f[1]):
+            self.early.keep(f[1], f)
 
     def cancel(self, by: str | None, dest: str, reason: str = "") -> None:
         self.check("process.cancel", dest)
         pid = self.resolve(dest)
         p = parse_pid(pid)
-        if p.serial == self.serial and p.local not in self.procs and not self._not_yet_created(p.local):
+        if p.serial == self.serial and p.local not in self.procs and not self.early.not_yet_created(p.local):
             raise ProcessNotFound(f"process {pid} not found")
         self.emit(pid, (_Op.CANCEL, p.local, by, str(reason)))
 
@@ -629,8 +607,8 @@ class Runtime:
                 self.exit(proc, None, Terminated("node stopping"))
             else:
                 proc.post_event(Event(CANCEL, f[2], None, f[3]))
-        elif self._not_yet_created(f[1]):
-            self._keep_early(f[1], f)
+        elif self.early.not_yet_created(f[1]):
+            self.early.keep(f[1], f)
 
     # -- node-wide events ----------------------------------------------------------------
     def host_down(self, serial: int, reason: str) -> None:
@@ -700,54 +678,6 @@ class Runtime:
         finally:
             self._origin = _NO_ORIGIN
         return len(frames)
-
-
-def _copy(payload: Any) -> Any:
-    """A private copy of a plain payload (processes never share mutable data). A flat list or
-    map of atoms (the usual message) is copied shallowly, which is a full copy; anything
-    deeper goes through pickle."""
-    t = type(payload)
-    if t in _ATOMS:
-        if (t is bytes or t is str) and len(payload) > wire.MAX_FRAME:
-            raise InvalidMessage(f"message of {len(payload)} bytes exceeds the {wire.MAX_FRAME} byte limit")
-        return payload
-    if t is dict or t is list:
-        for v in (payload.values() if t is dict else payload):
-            tv = type(v)
-            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
-                break
-        else:
-            return t(payload)
-    data = pickle.dumps(payload, 5)
-    if len(data) > wire.MAX_FRAME:
-        raise InvalidMessage(f"message of {len(data)} bytes exceeds the {wire.MAX_FRAME} byte limit")
-    return pickle.loads(data)
-
-
-_BIG = 1 << 20    # a string this long inside a flat payload takes the size-checked path
-
-
-def _private(payload: Any) -> tuple[Any, bool]:
-    """``(plain payload, copied)`` for a local send: a flat map (str or int keys) or list of
-    small atoms, the usual message, is checked and copied in one pass (``copied``: it is
-    already private); anything else is only made plain (``wire.plain``), and copied later."""
-    t = type(payload)
-    if t is dict:
-        for k, v in payload.items():
-            tk, tv = type(k), type(v)
-            if ((tk is not str and tk is not int) or tv not in _ATOMS
-                    or ((tv is str or tv is bytes) and len(v) > _BIG)):
-                break
-        else:
-            return dict(payload), True
-    elif t is list:
-        for v in payload:
-            tv = type(v)
-            if tv not in _ATOMS or ((tv is str or tv is bytes) and len(v) > _BIG):
-                break
-        else:
-            return list(payload), True
-    return _plain(payload), False
 
 
 async def _no_node(op: str, *args: Any) -> Any:
