@@ -1,4 +1,6 @@
-"""``wippy ps [APP] [--json] [--watch]``: the node's status as a table, once or every interval."""
+"""``wippy ps [APP] [--json] [--watch]``: the node's status as a table, once or every interval;
+``wippy ps --cluster [DSN]``: every node of a cluster, as each last published it (see
+:mod:`wippy.node.published`)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +19,7 @@ from .common import (
     until_interrupted,
 )
 
-__all__ = ["format_ps", "register"]
+__all__ = ["format_ps", "format_cluster_ps", "cluster_ps", "register"]
 
 CLEAR = "\x1b[H\x1b[2J"      # cursor home, clear screen (ANSI)
 
@@ -73,7 +75,83 @@ def format_ps(ps: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_cluster_ps(nodes: list[dict[str, Any]]) -> str:
+    """``wippy ps --cluster``'s text: per node, its lease and its last published status."""
+    out = []
+    for n in nodes:
+        head = (f"== node {n['node']} ({n['address']}, pid {n['pid']}) "
+                + (f"lease live, renewed {n['lease_age']:.1f}s ago" if n["live"]
+                   else f"DOWN: lease expired {-n['lease_left']:.1f}s ago"))
+        ps = n.get("ps")
+        if ps is None:
+            out.append(head + "; no status published yet")
+            continue
+        out.append(head + f"; status {n['ps_age']:.1f}s old")
+        if n["live"]:
+            out.append(format_ps(ps))
+    live = sum(1 for n in nodes if n["live"])
+    procs = sum(h.get("count") or 0 for n in nodes if n["live"] and n.get("ps")
+                for h in n["ps"]["hosts"])
+    out.append(f"{len(nodes)} node(s), {live} live, {procs} process(es) on the live ones")
+    return "\n".join(out)
+
+
+def cluster_ps(dsn: str) -> list[dict[str, Any]]:
+    """Every node's row (``wippy cluster status``'s) with its last published status under
+    ``ps`` (None before its first) and that status's age in seconds under ``ps_age``."""
+    import json
+
+    from ..cluster import Db
+    from ..cluster.membership import status, statuses
+    db = Db(dsn, application="wippy ps --cluster")
+    try:
+        rows, published = status(db), statuses(db)
+    finally:
+        db.close()
+    for r in rows:
+        text, age = published.get(r["node"], (None, None))
+        r["ps"], r["ps_age"] = (json.loads(text) if text else None), age
+    return rows
+
+
+def _ps_cluster(a: argparse.Namespace) -> int:
+    from ..errors import StorageError
+    from .cluster import dsn_of
+    dsn = a.cluster or dsn_of(argparse.Namespace())
+    if not dsn:
+        print("wippy ps: --cluster needs the cluster's database: --cluster DSN or WIPPY_CLUSTER",
+              file=sys.stderr)
+        return 2
+
+    def once() -> int:
+        try:
+            nodes = cluster_ps(dsn)
+        except StorageError as exc:
+            print(f"wippy ps: {exc}", file=sys.stderr)
+            return 1
+        if a.json:
+            print_json({"nodes": nodes})
+        else:
+            print(format_cluster_ps(nodes), flush=True)
+        return 0
+
+    if not a.watch:
+        return once()
+    tty = sys.stdout.isatty()
+
+    def watch() -> int:
+        while True:
+            if tty and not a.json:
+                print(CLEAR, end="")
+            once()
+            _time.sleep(a.interval)
+
+    return until_interrupted("wippy ps", watch)
+
+
 def _ps(a: argparse.Namespace) -> int:
+    if a.cluster is not None:
+        return _ps_cluster(a)
     conn = connect_or_none(app_of(a), "wippy ps")
     if conn is None:
         return 1
@@ -109,4 +187,7 @@ def register(sub: Any) -> None:
                         "sortable view with rates: wippy top)")
     p.add_argument("-n", "--interval", type=float, default=1.0, metavar="S",
                    help="seconds between two prints with --watch (default 1)")
+    p.add_argument("--cluster", nargs="?", const="", default=None, metavar="DSN",
+                   help="every node of the cluster in this PostgreSQL (default: WIPPY_CLUSTER), "
+                        "as each last published its status (every lease round)")
     p.set_defaults(func=_ps)

@@ -27,7 +27,7 @@ from ..errors import ClusterError
 from .db import Db
 from .notify import Wake, notify_sql
 
-__all__ = ["Membership", "status", "peers", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
+__all__ = ["Membership", "status", "statuses", "peers", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
 
 DEFAULT_TTL_S = 5.0         # S12: a lease lasts 5 s unless --lease-ttl says otherwise
 JOIN_WAIT_TTLS = 2.5        # joining waits at most this many leases for a live name to expire
@@ -90,6 +90,12 @@ class Membership:
             (self.ttl, self.node, self.incarnation)).rowcount)
         return n == 1
 
+    def publish(self, ps: str) -> None:
+        """Store this node's status (JSON) in its row, for ``wippy ps --cluster``."""
+        self.db.run(lambda c: c.execute(
+            "UPDATE wippy_nodes SET ps = %s, ps_at = now() WHERE name = %s AND incarnation = %s",
+            (ps, self.node, self.incarnation)))
+
     def live(self) -> int:
         """How many nodes hold a live lease (this one included, if it does)."""
         row = self.db.run(lambda c: c.execute(
@@ -111,6 +117,13 @@ def peers(db: Db) -> list[tuple[str, str | None, str | None, bool, int]]:
         "SELECT name, listen, pubkey, lease_until >= now(), incarnation FROM wippy_nodes "
         "ORDER BY name").fetchall())
     return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+
+def statuses(db: Db) -> dict[str, tuple[str | None, float | None]]:
+    """Every node's last published status (JSON text, or None) and its age in seconds."""
+    rows = db.run(lambda c: c.execute(
+        "SELECT name, ps, extract(epoch FROM now() - ps_at) FROM wippy_nodes").fetchall())
+    return {r[0]: (r[1], None if r[2] is None else round(float(r[2]), 3)) for r in rows}
 
 
 def status(db: Db) -> list[dict[str, Any]]:

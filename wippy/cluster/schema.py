@@ -5,7 +5,9 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
   (a fencing token taken at each start: a renewal by an older incarnation of the same name
   finds nothing), ``lease_until`` (database time; the node renews it every TTL/3),
   ``joined``, ``renewed``; ``listen`` (``tcp://HOST:PORT``, where its peer socket listens)
-  and ``pubkey`` (its CURVE public key: the allow-list of :mod:`wippy.cluster.peers`).
+  and ``pubkey`` (its CURVE public key: the allow-list of :mod:`wippy.cluster.peers`);
+  ``ps`` (its status as ``wippy ps --json`` gives it, without the process list) and ``ps_at``,
+  written every lease round.
 * ``wippy_workflows``: ``id``, ``rec`` (the workflow record, the same JSON as the LMDB
   journal's ``workflows``), ``status`` and ``name`` (copied out of it for queries), ``owner``
   (the node that drives it) and ``token`` (its fencing token, bumped by every claim),
@@ -67,6 +69,9 @@ _DDL = (
     # added to the table of the first version, so its clusters keep working
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS listen text",
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS pubkey text",
+    # each node's status without its process list (JSON), every lease round: `wippy ps --cluster`
+    "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS ps text",
+    "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS ps_at timestamptz",
 )
 
 

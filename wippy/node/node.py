@@ -60,6 +60,7 @@ from .requests import Handler, NodeRequests
 from .resources import ResourceHub
 from .services import ServiceManager
 from .shutdown import HOST_STOP_TIMEOUT_S, Shutdown
+from .published import StatusPublisher
 from .status import StatusCollector, boot_progress
 from .terminal import Terminal
 from .workflows import WorkflowManager
@@ -129,6 +130,10 @@ class NodeServer:
                                       self.services.tree, lambda: {
                                           "running": len(wf.inc) + len(wf.waiting_host),
                                           "steps": wf.steps, "commits": wf.commits})
+        part = self.cluster
+        self.published = None if part is None else StatusPublisher(
+            self.status.start, part.membership.publish, call_later, part.every,
+            lambda: not part.stopped)
         self.terminal = Terminal(opts, app, self.procs, self.hosts, self.begin_stop)
         self.resources = ResourceHub(self.procs.spawn, self.store.get, self.store.entries,
                                      call_later)

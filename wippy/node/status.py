@@ -21,10 +21,9 @@ its own failures are newer).
 from __future__ import annotations
 
 import time as _time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..core import protocol
-from .control import Reply
 from .hosts import HostState, HostSupervisor
 
 __all__ = ["StatusCollector", "PS_TIMEOUT_S", "rates", "boot_progress", "RATE_COUNTERS"]
@@ -36,10 +35,19 @@ _FROM_HOST = ("processes", "count", "spawns", "exits", "msgs_in", "msgs_out", "m
 RATE_COUNTERS = ("msgs_in", "msgs_out", "spawns", "exits")
 
 
+class Answer(Protocol):
+    """Whoever gets a status: a request's :class:`~wippy.node.control.Reply`, or the
+    cluster's publisher."""
+
+    def ok(self, value: Any = True) -> None: ...
+
+    def error(self, kind: str, message: str) -> None: ...
+
+
 class _Pending:
     __slots__ = ("reply", "waiting", "answers")
 
-    def __init__(self, reply: Reply, waiting: set[int]) -> None:
+    def __init__(self, reply: Answer, waiting: set[int]) -> None:
         self.reply = reply
         self.waiting = waiting
         self.answers: dict[int, dict[str, Any]] = {}
@@ -80,7 +88,7 @@ class StatusCollector:
             return
         self._stats[serial] = proc
 
-    def start(self, reply: Reply, processes: bool = True) -> None:
+    def start(self, reply: Answer, processes: bool = True) -> None:
         """Ask every answering host; ``reply`` gets the whole status (without the list of
         processes unless ``processes``)."""
         self._seq += 1
