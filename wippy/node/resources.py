@@ -37,6 +37,7 @@ from ..resources.kv import MemoryKV
 from ..resources.mqueue import MemoryQueue, QueuedMessage
 from ..security.lifecycle import service_context
 from .control import Reply
+from .memops import STORE_OPS, env_op, max_size, store_op
 from .sqlqueues import SQL_SLOT, SqlDispatch
 
 __all__ = ["ResourceHub", "SPAWN_RETRY_S", "SWEEP_EVERY_S"]
@@ -46,7 +47,6 @@ log = logging.getLogger("wippy.node.resources")
 SPAWN_RETRY_S = 0.1     # a consumer whose host has no ready worker tries again this often
 SWEEP_EVERY_S = 60.0    # expired keys of memory stores are dropped at least this often
 
-_STORE_OPS = frozenset({"get", "entry", "has", "set", "put", "delete", "list", "info"})
 
 
 class _Consumer:
@@ -110,7 +110,7 @@ class ResourceHub:
             if eid in self.stores and kind != Kind.STORE_MEMORY.value:
                 del self.stores[eid]
             elif kind == Kind.STORE_MEMORY.value and eid in self.stores:
-                self.stores[eid].max_size = _max_size(entry)
+                self.stores[eid].max_size = max_size(entry)
             if eid in self.env and kind != Kind.ENV_STORAGE_MEMORY.value:
                 del self.env[eid]
             if eid in self.sqlq.queues and not self.sqlq.is_sql(eid):
@@ -147,7 +147,7 @@ class ResourceHub:
         """``(family, op, *args)``: answer through ``reply``."""
         try:
             family, op, rest = args[0], args[1], args[2:]
-            if family == "store" and op in _STORE_OPS:
+            if family == "store" and op in STORE_OPS:
                 reply.ok(self._store_op(op, *rest))
             elif family == "env":
                 reply.ok(self._env_op(op, *rest))
@@ -173,31 +173,11 @@ class ResourceHub:
         kv = self.stores.get(rid)
         if kv is None:
             entry = self._resource(rid, Kind.STORE_MEMORY, "store")
-            kv = self.stores[rid] = MemoryKV(_max_size(entry))
+            kv = self.stores[rid] = MemoryKV(max_size(entry))
         return kv
 
     def _store_op(self, op: str, rid: str, *a: Any) -> Any:
-        kv = self.store(rid)
-        now = self._clock()
-        if op == "get":
-            return kv.get(a[0], now)
-        if op == "entry":
-            return kv.entry(a[0], now)
-        if op == "has":
-            return kv.has(a[0], now)
-        if op == "set":
-            return kv.set(a[0], a[1], now, a[2] if len(a) > 2 else None)
-        if op == "put":
-            opts = a[2] if len(a) > 2 and isinstance(a[2], dict) else {}
-            return kv.put(a[0], a[1], now, opts.get("ttl"), bool(opts.get("only_if_absent")),
-                          None if opts.get("if_version") is None else str(opts["if_version"]))
-        if op == "delete":
-            return kv.delete(a[0], now)
-        if op == "list":
-            opts = a[0] if a and isinstance(a[0], dict) else {}
-            return kv.list(now, str(opts.get("prefix") or ""), str(opts.get("after") or ""),
-                           int(opts.get("limit") or 0))
-        return {"size": len(kv), "max_size": kv.max_size}     # info
+        return store_op(self.store(rid), op, self._clock(), *a)
 
     # env.storage.memory
     async def local_request(self, family: str, op: str, *a: Any) -> Any:
@@ -211,16 +191,7 @@ class ResourceHub:
         if values is None:
             self._resource(rid, Kind.ENV_STORAGE_MEMORY, "env storage")
             values = self.env[rid] = {}
-        if op == "get":
-            return values.get(a[0])
-        if op == "set":
-            values[str(a[0])] = str(a[1])
-            return True
-        if op == "delete":
-            return values.pop(a[0], None) is not None
-        if op == "list":
-            return dict(values)
-        raise ResourceError("INVALID", f"unknown env request {op}")
+        return env_op(values, op, *a)
 
     # queues
     def queue(self, rid: str) -> MemoryQueue:
@@ -406,6 +377,3 @@ class ResourceHub:
         return {"queues": {rid: q.stats() for rid, q in sorted(self.queues.items())},
                 "stores": {rid: len(kv) for rid, kv in sorted(self.stores.items())}}
 
-
-def _max_size(entry: dict[str, Any] | None) -> int:
-    return int(((entry or {}).get("data") or {}).get("max_size") or 0)
