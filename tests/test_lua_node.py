@@ -60,8 +60,13 @@ def test_two_services_find_each_other_by_name_and_ping_pong(node):
 def test_a_key_value_server_addressed_by_name(node):
     kv = node.spawn("lua:kv", "app:a", "kv-test")
     wait_until(lambda: node.lookup("kv-test") == kv, 10, what="kv to register")
-    assert node.exec("lua:kv_client", "app:b", "kv-test", timeout=10) == \
-        {"key": "lang", "value": "lua"}
+    client = node.spawn("lua:kv_client", "app:b", "kv-test", monitor=True)
+    try:
+        got = node.wait_exit(client, timeout=30)
+    except wippy.Timeout:       # say where it stands: which process waits on what
+        procs = [p for h in node.ps()["hosts"] for p in h.get("processes") or []]
+        raise AssertionError(f"the kv client {client} did not finish; processes: {procs}") from None
+    assert got == {"key": "lang", "value": "lua"}
     node.send("kv-test", "set", {"key": "from-python", "value": [1, 2]})
     assert node.receive(timeout=10).payload == "from-python"
     node.send("kv-test", "get", {"key": "from-python"})
