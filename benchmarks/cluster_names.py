@@ -88,6 +88,12 @@ APP = {
 }
 
 
+def _bench_app() -> str:
+    app = _app(APP)
+    os.environ["BN_DIR"] = app          # the nodes inherit it: where the service writes
+    return app
+
+
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -99,7 +105,7 @@ def register_us(dsn: str, n: int) -> dict[str, Any]:
     cases: tuple[tuple[str, dict[str, Any]], ...] = (
         ("one node", {}), ("cluster", {"cluster": fresh(dsn), "node": "n1"}))
     for label, kw in cases:
-        app = _app(APP)
+        app = _bench_app()
         try:
             with wippy.Node(app, boot_timeout=120, **kw) as node:
                 took = node.exec("bn:reg", "bn:procs", n, timeout=120)
@@ -111,7 +117,7 @@ def register_us(dsn: str, n: int) -> dict[str, Any]:
 
 def visible_ms(dsn: str, n: int) -> dict[str, Any]:
     import wippy
-    app = _app(APP)
+    app = _bench_app()
     db = fresh(dsn)
     lags = []
     n1 = wippy.Node(app, cluster=db, node="n1", boot_timeout=120).start()
@@ -156,10 +162,9 @@ def failover(dsn: str, rounds: int, ttl: float) -> list[float]:
     import wippy
     took = []
     for _ in range(rounds):
-        app = _app(APP)
+        app = _bench_app()
         db = fresh(dsn)
         log = os.path.join(app, "single.log")
-        os.environ["BN_DIR"] = app          # the nodes inherit it: where the service writes
         nodes = [wippy.Node(app, cluster=db, node=f"n{i}", lease_ttl=ttl,
                             boot_timeout=120).start() for i in (1, 2)]
         try:
