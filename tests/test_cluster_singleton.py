@@ -4,6 +4,7 @@ entry id is a name every node reaches it by, and after kill -9 of its node it ru
 one survivor, once."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Iterator
 
@@ -12,7 +13,7 @@ import pytest
 
 import wippy
 from clusterkit import fresh_database, kill_tree, query
-from conftest import wait_until, write_app
+from conftest import run_wippy, wait_until, write_app
 from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -157,3 +158,15 @@ def test_a_singleton_service_runs_once_in_the_cluster_and_again_once_after_its_n
                what="the singleton's name, moved with it")
     assert other.exec("app:asker", "app:procs", "app:single", timeout=30)[1] == \
         "{" + heir + "@" + new_pid[1:]
+    out = run_wippy(["cluster", "status", "--cluster", dsn, "--json"])
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["singletons"] == {"app:single": heir} and status["names"] == 1
+    table = run_wippy(["cluster", "status", "--cluster", dsn])
+    assert f"singletons: app:single on {heir}" in table.stdout, table.stdout
+
+    # an orderly stop hands it to the last node
+    heirs[0].stop()
+    wait_until(lambda: len(lines(single)) == 3 and running(other, "app:single"), 30,
+               what="the singleton on the last node")
+    assert int(lines(single)[2][0]) in tree(other)

@@ -32,7 +32,7 @@ from typing import Iterable
 from .db import Db
 from .notify import Wake, notify_sql
 
-__all__ = ["ClusterNames", "reconcile", "qualify"]
+__all__ = ["ClusterNames", "reconcile", "qualify", "live_count"]
 
 _LIVE = ("EXISTS (SELECT 1 FROM wippy_nodes n WHERE n.name = {t}.node "
          "AND n.incarnation = {t}.incarnation AND n.lease_until >= now())")
@@ -60,6 +60,13 @@ def reconcile(bound: dict[str, str], live: dict[str, tuple[str, str]],
             missing.append(name)
     stale = [name for name, (node, _) in live.items() if node == me and name not in bound]
     return sorted(lost), sorted(missing), sorted(stale)
+
+
+def live_count(db: Db) -> int:
+    """How many names are bound to live nodes (``wippy cluster status``)."""
+    row = db.run(lambda c: c.execute(
+        f"SELECT count(*) FROM wippy_process_names p WHERE {_LIVE.format(t='p')}").fetchone())
+    return int(row[0])
 
 
 class ClusterNames:

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from .db import Db
 
-__all__ = ["Singletons"]
+__all__ = ["Singletons", "owners"]
 
 
 class Singletons:
@@ -82,10 +82,12 @@ class Singletons:
             "DELETE FROM wippy_singletons WHERE node = %s AND incarnation <> %s",
             (self.node, self.incarnation)))
 
-    def owners(self) -> dict[str, str]:
-        """Every singleton with a live owner: id -> node."""
-        rows = self.db.run(lambda c: c.execute(
-            "SELECT s.id, s.node FROM wippy_singletons s JOIN wippy_nodes n "
-            "ON n.name = s.node AND n.incarnation = s.incarnation AND n.lease_until >= now() "
-            "ORDER BY s.id").fetchall())
-        return {r[0]: r[1] for r in rows}
+
+
+def owners(db: Db) -> dict[str, str]:
+    """Every singleton with a live owner: id -> node (``wippy cluster status``)."""
+    rows = db.run(lambda c: c.execute(
+        "SELECT s.id, s.node FROM wippy_singletons s JOIN wippy_nodes n "
+        "ON n.name = s.node AND n.incarnation = s.incarnation AND n.lease_until >= now() "
+        "ORDER BY s.id").fetchall())
+    return {r[0]: r[1] for r in rows}
