@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Iterator
 
 import psutil
@@ -170,3 +171,39 @@ def test_a_singleton_service_runs_once_in_the_cluster_and_again_once_after_its_n
     wait_until(lambda: len(lines(single)) == 3 and running(other, "app:single"), 30,
                what="the singleton on the last node")
     assert int(lines(single)[2][0]) in tree(other)
+
+
+def test_a_paused_owner_stops_its_instance_when_it_wakes_to_find_its_singleton_taken(
+        app_dir: str, dsn: str) -> None:
+    """SIGSTOP past the lease: the other node starts the singleton; the paused node, resumed,
+    learns at its next round that it no longer holds it and stops its own instance."""
+    app = make_app(app_dir)
+    single = os.path.join(app_dir, "single.log")
+    started: list[wippy.Node] = []
+    try:
+        for name in NODES[:2]:
+            started.append(wippy.Node(app, cluster=dsn, node=name, lease_ttl=TTL,
+                                      stop_timeout=5).start())
+        n1, n2 = started
+        wait_until(lambda: running(n1, "app:single"), 30, what="the singleton on n1")
+        frozen = sorted(tree(n1))
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: len(lines(single)) == 2, 30, what="n2 to take the singleton")
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: not running(n1, "app:single"), 30, what="n1 to stop its instance")
+        row = next(r for r in n1.ps()["services"] if r["id"] == "app:single")
+        assert "no longer holds it" in row["last_error"]
+        rounds_pass(started)
+        assert running(n2, "app:single") and len(lines(single)) == 2
+        assert query(dsn, "SELECT id, node FROM wippy_singletons") == [("app:single", "n2")]
+        # its name follows the instance that runs: n1 reaches n2's
+        new_pid = lines(single)[1][1]
+        wait_until(lambda: n1.lookup("app:single") == "{n2@" + new_pid[1:], 30,
+                   what="the name on n1, now n2's")
+    finally:
+        for n in started:
+            n.stop()

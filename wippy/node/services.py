@@ -11,10 +11,9 @@ Two regimes (S5):
 
 Either way a service whose host died comes back as soon as the host is back, with no backoff
 and not counted. In a cluster a ``lifecycle.singleton`` service (outside supervisors) starts
-only on the node that holds its claim (``singleton(id)``, :mod:`wippy.cluster.singletons`);
-the others keep it stopped until a round hands it to them (:meth:`ServiceManager.singletons_held`),
-and its entry id is a cluster-wide name. A service runs under the context its entry gives it (``lifecycle.security``,
-and its author's when an agent created or changed it: :mod:`wippy.security.lifecycle`),
+only on the node that holds its claim (:mod:`.singletons`); the others keep it stopped until
+a round hands it to them, and its entry id is a cluster-wide name. A service runs under the
+context its entry gives it (``lifecycle.security``, and its author's when an agent created or changed it: :mod:`wippy.security.lifecycle`),
 carried in the SPAWN; what it spawns inherits it. The decisions are the pure functions of :mod:`wippy.supervision` and
 :mod:`wippy.services`; this module only applies them, scheduling every delay as a timer.
 
