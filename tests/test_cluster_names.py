@@ -163,3 +163,23 @@ def test_the_names_of_a_killed_node_are_free_once_its_lease_expired(
     pid2 = n2.spawn("app:holder", "app:procs", "svc.k")
     wait_until(lambda: n2.lookup("svc.k") == pid2, 30, what="the name taken on n2")
     assert bindings(dsn)["svc.k"] == ("n2", pid2)
+
+
+def test_a_node_that_joins_knows_the_names_already_bound(app_dir: str, dsn: str) -> None:
+    """The joining node reads the bindings before its hosts start: with a 30 s lease its
+    first round is 10 s away, yet its hosts and clients have the name at once."""
+    app = make_app(app_dir)
+    started: list[wippy.Node] = []
+    try:
+        n1 = node(app, dsn, "n1").start()
+        started.append(n1)
+        pid = n1.spawn("app:holder", "app:procs", "svc.early")
+        wait_until(lambda: n1.lookup("svc.early") == pid, 30, what="the name on n1")
+        n2 = wippy.Node(app, cluster=dsn, node="n2", lease_ttl=30, stop_timeout=5).start()
+        started.append(n2)
+        assert n2.lookup("svc.early") == remote(pid, "n1")
+        found, topic, _, _ = n2.exec("app:asker", "app:procs", "svc.early", timeout=30)
+        assert (found, topic) == (remote(pid, "n1"), "pong")
+    finally:
+        for n in started:
+            n.stop()

@@ -36,12 +36,13 @@ class ClusterWide:
         self.claims = Singletons(db, node, incarnation)
         self._names = names
         self._services = services
+        names.shared = self.bindings
         try:
             self.bindings.forget_old()
             self.claims.forget_old()
-        except StorageError as exc:      # they are not live anyway; dropped at a later start
-            log.warning("could not drop this node's former names and singletons: %s", exc)
-        names.shared = self.bindings
+            names.sync()        # the other nodes' names, before the first host's WELCOME
+        except StorageError as exc:      # not live anyway; the first round reads them
+            log.warning("could not read the cluster's names at start: %s", exc)
         services.singleton = self.claims.claim_one
         part.rounds.append(self.round)
         part.wakes.append(self.wake)
