@@ -250,3 +250,28 @@ def test_two_nodes_claiming_one_singleton_at_once_get_it_once(dsn: str) -> None:
     assert not other.claim_one("app:s1")
     assert owner.claim([]) == set()                      # no longer wanted: released
     assert other.claim_one("app:s1")
+
+
+# -- the cluster part's rounds --------------------------------------------------------------
+def test_each_good_round_runs_the_names_and_singletons_round_and_a_fence_tells_it_once() -> None:
+    from test_cluster_part import World
+    w = World()
+    got: list[bool] = []
+    w.part.rounds.append(got.append)
+    w.part.start()
+    w.tick()
+    assert got == [True]
+    w.m.renewal = StorageError("db", "connection refused")
+    w.tick()
+    w.tick()
+    assert got == [True, False]                  # fenced once: singletons stop
+    w.m.renewal = True
+    w.tick()
+    assert got == [True, False, True] and not w.part.fenced
+
+    def failing(ok: bool) -> None:
+        if ok:
+            raise StorageError("db", "gone")
+    w.part.rounds.insert(0, failing)             # a round that cannot reach the database
+    w.tick()
+    assert w.part.fenced and got[-1] is False    # fences the node like any failed statement

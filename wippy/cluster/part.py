@@ -205,7 +205,10 @@ class ClusterPart:
         log.error("%s; this node stops driving its %d workflow(s)", why, len(gone))
         self._driver.disown(gone, "this node may have lost them")
         for round_ in self.rounds:
-            round_(False)
+            try:
+                round_(False)
+            except StorageError as exc:     # fencing never needs the database
+                log.warning("while fencing: %s", exc)
 
     def info(self) -> dict[str, Any]:
         """This node in its cluster, for ``wippy ps``."""
