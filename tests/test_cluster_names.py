@@ -41,6 +41,8 @@ def make_app(root: str) -> str:
              modules: [process]}
           - {name: lasker, kind: process.lua, source: file://names.lua, method: asker,
              modules: [process]}
+          - {name: ltaker, kind: process.lua, source: file://names.lua, method: taker,
+             modules: [process]}
     """, "config/names.lua": """
         -- the same holder and asker in Lua
         local function holder(name)
@@ -58,7 +60,12 @@ def make_app(root: str) -> str:
           local msg = process.inbox():receive()
           return {pid, msg:topic(), msg:payload():data().got, msg:from()}
         end
-        return {holder = holder, asker = asker}
+        local function taker(name)
+          local ok, err = process.registry.register(name)
+          if ok then return "ok" end
+          return {err:kind(), tostring(err)}
+        end
+        return {holder = holder, asker = asker, taker = taker}
     """, "config/m.py": """
         from wippy import process
 
@@ -139,6 +146,8 @@ def test_a_second_registration_on_another_node_is_refused_and_the_name_frees_at_
     assert wkind == "ALREADY_EXISTS", (kind, text)
     assert remote(pid, "n1") in text and "svc.b" in text, text
     assert bindings(dsn)["svc.b"] == ("n1", pid)          # unchanged
+    kind, text = n2.exec("app:ltaker", "app:procs", "svc.b", timeout=30)     # from Lua too
+    assert kind == "AlreadyExists" and remote(pid, "n1") in text, text    # errors.ALREADY_EXISTS
     # on its own node a second process is refused the same way
     assert n1.exec("app:taker", "app:procs", "svc.b", timeout=30)[1] == "ALREADY_EXISTS"
     n1.send(pid, "stop")                   # the process ends: its binding goes with it
