@@ -113,6 +113,13 @@ class ProcessNotFound(ProcessError):
     kind = "NOT_FOUND"
 
 
+class ForeignName(ProcessError):
+    """A name registered, in a cluster, for a process of another node: it must be registered
+    on that process's own node, whose lease the binding lives and dies with."""
+
+    kind = "INVALID"
+
+
 class ProcessFailed(ProcessError):
     """A process ended with an error; raised by ``exec`` with the process's error message."""
 

@@ -170,7 +170,8 @@ def get_options() -> dict[str, Any]:
 
 
 class _NameRegistry:
-    """``process.registry``: node-local names, visible on every host when register returns."""
+    """``process.registry``: the node's names, visible on every host when register returns;
+    in a cluster, one binding in the whole cluster (:mod:`wippy.cluster.names`)."""
 
     async def register(self, name: str, pid: str | None = None) -> bool:
         """Register ``name`` for this process (or ``pid``: Wippy's ``process.registry.foreign``

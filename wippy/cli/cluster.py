@@ -1,6 +1,7 @@
 """``wippy cluster status [--cluster DSN] [--json]``: the nodes of a cluster, read from its
 PostgreSQL (``WIPPY_CLUSTER`` when ``--cluster`` is not given): name, address, pid, whether
-its lease is live, seconds since its last renewal, and the unfinished workflows it owns."""
+its lease is live, seconds since its last renewal, and the unfinished workflows it owns; which
+node runs each singleton service, and how many process names are bound cluster-wide."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,8 @@ def dsn_of(a: argparse.Namespace) -> str | None:
     return getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER") or None
 
 
-def format_status(rows: list[dict[str, Any]], orphans: int) -> str:
+def format_status(rows: list[dict[str, Any]], orphans: int,
+                  singletons: dict[str, str] | None = None) -> str:
     """The table ``wippy cluster status`` prints."""
     lines = [f"{'NODE':<16} {'STATE':<8} {'ADDRESS':<20} {'PID':>7} {'RENEWED':>9} "
              f"{'LEASE LEFT':>10} {'WORKFLOWS':>9}"]
@@ -29,6 +31,8 @@ def format_status(rows: list[dict[str, Any]], orphans: int) -> str:
     lines.append(f"{len(rows)} node(s), {sum(1 for r in rows if r['live'])} live; "
                  f"{sum(r['workflows'] for r in rows)} unfinished workflow(s), "
                  f"{orphans} waiting to be taken over")
+    if singletons:
+        lines.append("singletons: " + ", ".join(f"{s} on {n}" for s, n in singletons.items()))
     return "\n".join(lines)
 
 
@@ -41,11 +45,17 @@ def run(a: argparse.Namespace) -> int:
         return 2
     from ..cluster import Db
     from ..cluster.membership import status
+    from ..cluster.names import live_count
+    from ..cluster.singletons import owners
     from ..errors import StorageError
     db = Db(dsn, application="wippy cluster status")
     try:
         rows = status(db)
         orphans = sum(r["workflows"] for r in rows if not r["live"])
+        try:
+            singletons, names = owners(db), live_count(db)
+        except StorageError:        # a cluster of an older version: no such tables yet
+            singletons, names = {}, 0
     except StorageError as exc:
         missing = "does not exist" in exc.cause
         print(f"wippy cluster: {'no cluster in ' + db.where if missing else exc}", file=sys.stderr)
@@ -53,9 +63,10 @@ def run(a: argparse.Namespace) -> int:
     finally:
         db.close()
     if a.json:
-        print_json({"nodes": rows, "orphans": orphans})
+        print_json({"nodes": rows, "orphans": orphans, "singletons": singletons,
+                    "names": names})
     else:
-        print(format_status(rows, orphans))
+        print(format_status(rows, orphans, singletons))
     return 0
 
 

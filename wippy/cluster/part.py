@@ -94,6 +94,10 @@ class ClusterPart:
         self.stopped = False
         self.taken_over = 0          # workflows claimed from dead nodes, since start
         self._listener = listener
+        # other parts of the node that act each round (True: renewed and booted; False: this
+        # node fenced itself) and on notifications (cluster-wide names, singletons)
+        self.rounds: list[Callable[[bool], None]] = []
+        self.wakes: list[Callable[[list[str]], None]] = []
 
     @property
     def every(self) -> float:
@@ -126,6 +130,8 @@ class ClusterPart:
                 self._poll_ended()
             if any(g.startswith(left) and g != left + me for g in got):
                 self._take_orphans()
+            for wake in self.wakes:
+                wake(got)
         except StorageError as exc:
             self._fence(f"the cluster database cannot be reached ({exc.cause})")
 
@@ -163,6 +169,8 @@ class ClusterPart:
                 self._driver.adopt(back)
             self._take_orphans()
             self._poll()
+            for round_ in self.rounds:
+                round_(True)
         except StorageError as exc:
             self._fence(f"the cluster database cannot be reached ({exc.cause})")
 
@@ -196,6 +204,11 @@ class ClusterPart:
         gone = self.journal.disown()
         log.error("%s; this node stops driving its %d workflow(s)", why, len(gone))
         self._driver.disown(gone, "this node may have lost them")
+        for round_ in self.rounds:
+            try:
+                round_(False)
+            except StorageError as exc:     # fencing never needs the database
+                log.warning("while fencing: %s", exc)
 
     def info(self) -> dict[str, Any]:
         """This node in its cluster, for ``wippy ps``."""

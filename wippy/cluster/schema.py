@@ -16,6 +16,11 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
 * ``wippy_names``: workflow name -> workflow id (a name binds once, cluster-wide).
 * ``wippy_inbox``: signals sent on one node to a workflow another node runs, in order
   (``id``), until the owner journals them as the workflow's signals.
+* ``wippy_process_names``: a registered process name -> ``pid`` (as its node writes it),
+  ``node`` and that node's ``incarnation``: one binding in the cluster, free again once that
+  incarnation's lease is gone (:mod:`wippy.cluster.names`).
+* ``wippy_singletons``: a singleton ``process.service`` entry id -> the ``node`` (and its
+  ``incarnation``) that runs it, ``since`` (:mod:`wippy.cluster.singletons`).
 * ``wippy_fence``: the sequence every token and incarnation is drawn from, so a token never
   repeats, whoever takes it.
 
@@ -30,7 +35,7 @@ __all__ = ["ensure", "TABLES", "VERSION"]
 
 VERSION = "1"
 TABLES = ("wippy_nodes", "wippy_workflows", "wippy_steps", "wippy_signals", "wippy_names",
-          "wippy_inbox", "wippy_cluster_meta")
+          "wippy_inbox", "wippy_cluster_meta", "wippy_process_names", "wippy_singletons")
 
 _LOCK = 0x77697070      # the advisory lock id the DDL runs under ("wipp")
 
@@ -72,6 +77,14 @@ _DDL = (
     # each node's status without its process list (JSON), every lease round: `wippy ps --cluster`
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS ps text",
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS ps_at timestamptz",
+    # cluster-wide process names and singleton services (wippy/cluster/names.py, singletons.py):
+    # a row is live while (node, incarnation) is a live lease in wippy_nodes
+    """CREATE TABLE IF NOT EXISTS wippy_process_names (
+        name text PRIMARY KEY, pid text NOT NULL, node text NOT NULL,
+        incarnation bigint NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS wippy_singletons (
+        id text PRIMARY KEY, node text NOT NULL, incarnation bigint NOT NULL,
+        since timestamptz NOT NULL DEFAULT now())""",
 )
 
 

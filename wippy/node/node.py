@@ -47,6 +47,7 @@ from ..runtime import scheduler
 from ..security.book import BOOK
 from ..security.context import denials, set_strict
 from ..supervision.services import State
+from .clusterwide import ClusterWide
 from .control import ControlPlane
 from .hosts import BOOT_TIMEOUT_S, HostProc, HostState, HostSupervisor, wanted_workers
 from .http import HttpSupervisor
@@ -122,6 +123,8 @@ class NodeServer:
             lambda why: self.begin_stop(1, why), listener=cluster.Listener(shared[0].db.dsn))
         if self.cluster is not None:
             self.cluster.start()
+        self.clusterwide = None if self.cluster is None else ClusterWide(
+            self.cluster, self.names, self.services)
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)
         wf = self.workflows
@@ -327,7 +330,8 @@ class NodeServer:
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
                 "metrics": collector().snapshot(),     # what the node's own parts recorded
                 "cluster": None if self.cluster is None else {
-                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None}}
+                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None,
+                    **(self.clusterwide.info() if self.clusterwide else {})}}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

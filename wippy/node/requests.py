@@ -63,12 +63,20 @@ class NodeRequests:
 
     def _register(self, args: tuple[Any, ...], reply: Reply) -> None:
         name, pid = args
-        holder = self._names.register(name, pid, reply.ok)
+        try:
+            holder = self._names.register(name, pid, reply.ok)
+        except WippyError as exc:        # in a cluster: the database, or another node's PID
+            reply.fail(exc)
+            return
         if holder is not None:
             reply.error("ALREADY_EXISTS", f"name '{name}' is registered to {holder}")
 
     def _unregister(self, args: tuple[Any, ...], reply: Reply) -> None:
-        self._names.unregister(args[0])
+        try:
+            self._names.unregister(args[0])
+        except WippyError as exc:        # in a cluster: the database failed
+            reply.fail(exc)
+            return
         reply.ok(True)
 
     def _lookup(self, args: tuple[Any, ...], reply: Reply) -> None:

@@ -10,8 +10,10 @@ Two regimes (S5):
   manager owns and serves as its :class:`~wippy.node.supervisors.Children`).
 
 Either way a service whose host died comes back as soon as the host is back, with no backoff
-and not counted. A service runs under the context its entry gives it (``lifecycle.security``,
-and its author's when an agent created or changed it: :mod:`wippy.security.lifecycle`),
+and not counted. In a cluster a ``lifecycle.singleton`` service (outside supervisors) starts
+only on the node that holds its claim (:mod:`.singletons`); the others keep it stopped until
+a round hands it to them, and its entry id is a cluster-wide name. A service runs under the
+context its entry gives it (``lifecycle.security``, and its author's when an agent created or changed it: :mod:`wippy.security.lifecycle`),
 carried in the SPAWN; what it spawns inherits it. The decisions are the pure functions of :mod:`wippy.supervision` and
 :mod:`wippy.services`; this module only applies them, scheduling every delay as a timer.
 
@@ -38,6 +40,7 @@ from ..security.lifecycle import service_context
 from ..supervision import services
 from ..supervision.services import State
 from ..supervision.strategy import RestartType
+from . import singletons
 from .supervisors import Sup, SupervisorTree
 
 __all__ = ["ServiceManager", "Svc", "Spawner", "NameWriter", "HostEntries"]
@@ -62,6 +65,7 @@ class Svc:
     restart_type: RestartType = RestartType.PERMANENT
     timer: Any = None
     security: Any = None              # plain form of the context it runs under (S9)
+    elsewhere: bool = False           # a singleton another node of the cluster runs
 
 
 class Spawner(Protocol):
@@ -76,7 +80,7 @@ class Spawner(Protocol):
 class NameWriter(Protocol):
     """The name table, as far as services change it."""
 
-    def assign(self, name: str, pid: str) -> None: ...
+    def assign(self, name: str, pid: str, shared: bool = False) -> None: ...
 
     def release(self, pid: str, names: Iterable[str]) -> None: ...
 
@@ -113,6 +117,8 @@ class ServiceManager:
         self._levels: list[list[str]] = []
         self._waiting: set[str] = set()        # services of the level being started
         self._level_timer: Any = None
+        # in a cluster: claim singleton ``id`` for this node, True when it holds it
+        self.singleton: Callable[[str], bool] | None = None
 
     @property
     def sups(self) -> dict[str, Sup]:
@@ -182,13 +188,17 @@ class ServiceManager:
         self._waiting.clear()
         self._next_level()
 
-    def start(self, svc: Svc, counted: bool = True, ack: bool = False) -> None:
+    def start(self, svc: Svc, counted: bool = True, ack: bool = False,
+              claimed: bool = False) -> None:
         """Start ``svc`` now (``counted``: as a restart); when its host has no ready worker,
-        as soon as one is."""
+        as soon as one is. In a cluster a singleton starts only once this node holds its
+        claim (``claimed``: just given)."""
         svc.timer = None
         if self._stopping() or svc.deleted:
             return
         if svc.parent is not None and not self.supervisors.running(svc.parent):
+            return
+        if not claimed and self._elsewhere(svc):
             return
         spec = svc.spec
         try:
@@ -205,7 +215,42 @@ class ServiceManager:
         svc.pid = pid
         self._set(svc, State.RUNNING)
         svc.started_at = self._clock()
-        self._names.assign(spec.id, pid)
+        if spec.singleton:             # in a cluster its name is cluster-wide
+            self._names.assign(spec.id, pid, shared=True)
+        else:
+            self._names.assign(spec.id, pid)
+
+    def _elsewhere(self, svc: Svc) -> bool:
+        """A singleton this node may not run now: it stays stopped until a round hands it
+        over (:mod:`.singletons`)."""
+        if self.singleton is None or not singletons.is_singleton(svc):
+            return False
+        why = singletons.ask(self.singleton, svc)
+        svc.elsewhere = why is not None
+        if why is not None:
+            svc.last_error = why
+            self._set(svc, State.STOPPED)
+        return svc.elsewhere
+
+    def wanted_singletons(self) -> list[str]:
+        """The singletons this node would run (claimed for it each round)."""
+        return singletons.wanted(self.svcs.values())
+
+    def singletons_held(self, held: set[str]) -> None:
+        """A claim round's answer: start the singletons this node holds now and waited for;
+        stop those it no longer holds (another node took them while its lease lapsed, or it
+        fenced itself: ``held`` empty)."""
+        start, lose = singletons.plan(list(self.svcs.values()), held, self._stopping())
+        for svc in lose:
+            if svc.pid is not None:
+                log.warning("singleton service %s (%s) stops here: this node no longer holds "
+                            "it", svc.spec.id, svc.pid)
+            self.stop_service(svc.spec.id)
+            svc.waiting_host, svc.elsewhere, svc.last_error = False, True, singletons.LOST
+        for svc in start:
+            svc.elsewhere = False
+            log.info("singleton service %s starts on this node", svc.spec.id)
+            self.start(svc, counted=False, claimed=True)
 
     def _set(self, svc: Svc, state: State) -> None:
         svc.state = state

@@ -48,6 +48,7 @@ class ServiceSpec:
     stable_threshold: float = 5.0
     depends_on: tuple[str, ...] = ()
     restart: RestartPolicy = RestartPolicy()
+    singleton: bool = False        # in a cluster: one instance in the whole cluster
 
 
 def _dur(v: Any, default: float) -> float:
@@ -68,6 +69,7 @@ def service_spec(entry: dict[str, Any]) -> ServiceSpec:
         start_timeout=_dur(lc.get("start_timeout"), 10.0),
         stable_threshold=_dur(lc.get("stable_threshold"), 5.0),
         depends_on=tuple(lc.get("depends_on") or data.get("depends_on") or ()),
+        singleton=bool(lc.get("singleton", False)),
         restart=RestartPolicy(
             initial_delay=_dur(rs.get("initial_delay"), 1.0),
             max_delay=_dur(rs.get("max_delay"), 90.0),

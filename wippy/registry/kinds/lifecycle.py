@@ -65,18 +65,24 @@ _LIFECYCLE_FIELDS: dict[str, tuple[Checker, Any]] = {
 }
 
 
-def _lifecycle(fill: tuple[str, ...], auto_start: bool = False) -> tuple[Checker, Any]:
-    """The ``lifecycle`` field, filling in the defaults named in ``fill``."""
+def _lifecycle(fill: tuple[str, ...], auto_start: bool = False,
+               extra: Spec | None = None) -> tuple[Checker, Any]:
+    """The ``lifecycle`` field, filling in the defaults named in ``fill``; ``extra``: fields
+    of this kind only."""
     spec: Spec = {}
     for key, (checker, default) in _LIFECYCLE_FIELDS.items():
         if key == "auto_start":
             default = auto_start
         spec[key] = (checker, default if key in fill else OPTIONAL)
+    spec.update(extra or {})
     return _mapping(spec, post=_lifecycle_post), ({} if fill else OPTIONAL)
 
 
 _HOST_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout", "depends_on"),
                              auto_start=True)
+# ``singleton``: in a cluster, one instance in the whole cluster (S12; wippy/cluster/singletons.py);
+# outside one it changes nothing. Absent unless given, so stored entries keep their shape.
 _SERVICE_LIFECYCLE = _lifecycle(("auto_start", "start_timeout", "stop_timeout",
-                                 "stable_threshold", "depends_on", "restart"))
+                                 "stable_threshold", "depends_on", "restart"),
+                                extra={"singleton": (_bool, OPTIONAL)})
 _PLAIN_LIFECYCLE = _lifecycle(())
