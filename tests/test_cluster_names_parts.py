@@ -16,7 +16,7 @@ from wippy.core import protocol
 from wippy.errors import ForeignName, StorageError
 from wippy.node import singletons
 from wippy.node.names import NameTable
-from wippy.node.services import Svc
+from wippy.node.svc import Svc
 from wippy.registry.kinds import validate
 from wippy.supervision.services import ServiceSpec
 from clusterkit import fresh_database, query

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from .services import Svc
+from .svc import Svc
 
 __all__ = ["Shutdown", "FORCE_GRACE_S", "HOST_STOP_TIMEOUT_S"]
 
