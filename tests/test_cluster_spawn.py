@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Iterator
 
 import psutil
@@ -229,3 +230,22 @@ def test_a_spawn_on_another_node_outside_a_cluster_is_refused(app_dir: str) -> N
                                              "app:child", timeout=30)
     assert (ev, frm, err_kind) == ("EXIT", pid, "NOT_FOUND")
     assert "not in a cluster" in err, err
+
+
+def test_the_death_of_the_childs_os_process_on_the_other_node_tells_its_spawner(
+        two: tuple[wippy.Node, wippy.Node], app_dir: str) -> None:
+    n1, n2 = two
+    out = os.path.join(app_dir, "event.json")
+    n1.spawn("app:watcher", "app:procs", "n2@app:procs", out, False)
+    wait_until(lambda: os.path.exists(out + ".ready") and os.path.getsize(out + ".ready") > 0,
+               30, what="the child's reply")
+    with open(out + ".ready") as fh:
+        pid, ospid = json.load(fh)
+    assert _under(n2, ospid)
+    os.kill(ospid, signal.SIGKILL)
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+               what="the EXIT from n2's dead host")
+    with open(out) as fh:
+        kind, frm, err_kind, err = json.load(fh)
+    assert (kind, frm, err_kind) == ("EXIT", pid, "HOST_DOWN")
+    assert "of node n2 died" in err, err
