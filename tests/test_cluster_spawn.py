@@ -34,6 +34,8 @@ APP = {"config/_index.yaml": """
       - {name: watcher, kind: process.py, source: file://m.py, method: watcher}
       - {name: probe, kind: process.py, source: file://m.py, method: probe}
       - {name: bad_args, kind: process.py, source: file://m.py, method: bad_args}
+      - {name: double, kind: process.py, source: file://m.py, method: double}
+      - {name: execer, kind: process.py, source: file://m.py, method: execer}
       - {name: lspawner, kind: process.lua, source: file://l.lua, method: spawner,
          modules: [process]}
       - {name: lchild, kind: process.lua, source: file://l.lua, method: child,
@@ -104,6 +106,14 @@ APP = {"config/_index.yaml": """
         return [pid, ev.kind, ev.from_, ev.result.error.kind, str(ev.result.error)]
 
 
+    async def double(n):
+        return [n * 2, os.getpid()]
+
+
+    async def execer(host, n):
+        return await process.exec("app:double", host, n)
+
+
     async def bad_args(host):
         out = []
         for host_id in (host, "app:procs"):
@@ -166,6 +176,13 @@ def test_a_lua_process_spawns_on_another_node_too(two: tuple[wippy.Node, wippy.N
     assert pid.startswith("{n2@app:procs/0|~") and sender == pid and frm == pid
     assert topic == "reply" and payload["arg"] == "from lua" and payload["got"] == {"x": 1}
     assert (kind, value) == ("EXIT", "lua child done")
+
+
+def test_exec_on_another_node_returns_the_childs_result(
+        two: tuple[wippy.Node, wippy.Node]) -> None:
+    n1, n2 = two
+    value, ospid = n1.exec("app:execer", "app:procs", "n2@app:procs", 21, timeout=30)
+    assert value == 42 and _under(n2, ospid)
 
 
 def test_a_program_spawns_on_another_node_and_gets_the_exit(
