@@ -36,6 +36,8 @@ APP = {"config/_index.yaml": """
       - {name: bad_args, kind: process.py, source: file://m.py, method: bad_args}
       - {name: double, kind: process.py, source: file://m.py, method: double}
       - {name: execer, kind: process.py, source: file://m.py, method: execer}
+      - {name: linker, kind: process.py, source: file://m.py, method: linker}
+      - {name: watch_pid, kind: process.py, source: file://m.py, method: watch_pid}
       - {name: lspawner, kind: process.lua, source: file://l.lua, method: spawner,
          modules: [process]}
       - {name: lchild, kind: process.lua, source: file://l.lua, method: child,
@@ -112,6 +114,21 @@ APP = {"config/_index.yaml": """
 
     async def execer(host, n):
         return await process.exec("app:double", host, n)
+
+
+    async def linker(host, out):
+        pid = process.spawn_linked("app:sleeper", host)
+        process.send(pid, "ping", 1)
+        await process.inbox().receive()
+        with open(out, "w") as fh:
+            fh.write(pid)
+        raise RuntimeError("the spawner fails")
+
+
+    async def watch_pid(pid):
+        process.monitor(pid)
+        ev = await process.events().receive()
+        return [ev.kind, ev.from_, ev.result.error.kind, str(ev.result.error)]
 
 
     async def bad_args(host):
@@ -213,6 +230,21 @@ def test_kill_9_of_the_childs_node_tells_its_spawner(
         kind, frm, err_kind, err = json.load(fh)
     assert (kind, frm, err_kind) == ("LINK_DOWN" if link else "EXIT", pid, "NODE_DOWN")
     assert "node n2 is down" in err, err
+
+
+def test_a_linked_child_on_another_node_dies_with_its_failing_spawner(
+        two: tuple[wippy.Node, wippy.Node], app_dir: str) -> None:
+    n1, _ = two
+    out = os.path.join(app_dir, "child.pid")
+    n1.spawn("app:linker", "app:procs", "n2@app:procs", out)
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+               what="the linked child's reply")
+    with open(out) as fh:
+        pid = fh.read()
+    kind, frm, err_kind, err = n1.exec("app:watch_pid", "app:procs", pid, timeout=30)
+    assert (kind, frm) == ("EXIT", pid)
+    # the link took it down, either seen by the monitor or already gone when it arrived
+    assert "the spawner fails" in err or err_kind == "NOT_FOUND", err
 
 
 def test_shipped_code_and_data_that_is_not_plain_are_refused_at_the_spawn(

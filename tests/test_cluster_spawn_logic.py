@@ -108,7 +108,7 @@ class FakeMesh:
 
 def _children() -> tuple[Children, FakeMesh, list[tuple], list[Callable[[], None]]]:
     mesh, answers, timers = FakeMesh(), [], []
-    kids = Children("n2", mesh, lambda s, fn, *a: timers.append(lambda: fn(*a)),  # type: ignore[arg-type]
+    kids = Children("n2", mesh, lambda s, fn, *a: timers.append(lambda: fn(*a)),  # type: ignore
                     answers.append, lambda eid: eid != "app:nothing")
     return kids, mesh, answers, timers
 

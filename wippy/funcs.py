@@ -8,8 +8,8 @@ never posted to its events); when the caller stops waiting (it was killed), the 
 ``call`` runs ``function.*`` entries and, as Wippy does, ``process.*`` entries (their ``main``
 run as a function). ``call("n2@app:fn", ...)`` runs ``app:fn`` on node ``n2`` of the cluster
 instead, in a process of its own there, with plain-data arguments and result
-(:mod:`wippy.runtime.remote`; context values stay on this node). ``async_`` runs the call in another task of the caller and returns a
-:class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
+(:mod:`wippy.runtime.remote`; context values stay on this node). ``async_`` runs the call in
+another task of the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
 works too.)
 
 Context values (Wippy's ``ctx``: request ids and the like, plain data) belong to a process or a
@@ -83,7 +83,8 @@ def check_id(id: Any) -> str:
     node, at, rest = id.partition("@")
     ns, sep, name = (rest if at else id).rpartition(":")
     if not sep or not ns or not name or (at and (not node or "@" in rest)):
-        raise InvalidMessage(f"function id '{id}' must be 'namespace:name' or 'node@namespace:name'")
+        raise InvalidMessage(f"function id '{id}' must be 'namespace:name' or "
+                             "'node@namespace:name'")
     return id
 
 

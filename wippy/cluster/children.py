@@ -84,7 +84,8 @@ class Children:
                 why = str(exc)
         if why is not None:
             self.refused += 1
-            error = {"kind": "NOT_FOUND", "message": f"spawn of {entry_id} on node {self.me}: {why}"}
+            error = {"kind": "NOT_FOUND",
+                     "message": f"spawn of {entry_id} on node {self.me}: {why}"}
             if spawner is None or not flags & (MONITOR | LINK):
                 log.warning("%s (spawned by %s, who does not watch it)", error["message"], spawner)
             self._tell(spawner, flags, pid, error)

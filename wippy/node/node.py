@@ -381,10 +381,10 @@ class NodeServer:
         self.status.host_gone(serial)
         self.control.broadcast(protocol.host_down(serial, reason))
         self.topology_changed()
-        if self.peers is not None:
-            self.peers.host_down(serial, reason)
         if self.shutdown.active:
             return
+        if self.peers is not None:
+            self.peers.host_down(serial, reason)
         self.services.host_died(serial, reason, hp.host_id)
         self.workflows.host_down(serial)
         self.resources.host_down(serial, reason)

@@ -257,7 +257,8 @@ class Runtime:
         remote = _remote.split_host(host_id)     # "n2@app:procs": a host of node n2
         ctx = self.security()
         if ctx is not None:     # a host's policy names its id, whichever node runs it
-            self._check_spawn(ctx, action, entry_id, host_id if remote is None else remote[1], flags)
+            self._check_spawn(ctx, action, entry_id, host_id if remote is None else remote[1],
+                              flags)
         if security is not _INHERIT:
             if ctx is not None:
                 ctx.check("process.security", "security")
