@@ -119,9 +119,10 @@ def test_a_call_on_another_node_returns_its_result(two: tuple[wippy.Node, wippy.
     status, result = n1.exec("app:caller", "app:procs", "n2@app:add", 2 ** 70, 1, timeout=30)
     assert status == "ok" and result["sum"] == 2 ** 70 + 1
     assert _under(n2, result["ospid"]) and not _under(n1, result["ospid"])
-    # the same id without a node runs here
-    status, result = n1.exec("app:caller", "app:procs", "app:add", 1, 1, timeout=30)
-    assert status == "ok" and _under(n1, result["ospid"])
+    # the same id without a node, or naming this node, runs here
+    for fid in ("app:add", "n1@app:add"):
+        status, result = n1.exec("app:caller", "app:procs", fid, 1, 1, timeout=30)
+        assert status == "ok" and _under(n1, result["ospid"])
 
 
 def test_a_lua_call_on_another_node_returns_its_result(two: tuple[wippy.Node, wippy.Node]) -> None:

@@ -186,6 +186,15 @@ def test_a_process_spawns_on_another_nodes_host_and_the_child_replies(
                what="the ended child retired on n2")
 
 
+def test_a_host_named_with_the_spawners_own_node_is_a_local_spawn(
+        two: tuple[wippy.Node, wippy.Node]) -> None:
+    n1, _ = two
+    pid, topic, payload, sender, kind, frm, value = n1.exec(
+        "app:spawner", "app:procs", "n1@app:procs", "app:child", timeout=30)
+    assert "@" not in pid and pid.startswith("{app:procs/") and sender == pid
+    assert _under(n1, payload["ospid"]) and (kind, value) == ("EXIT", "child done")
+
+
 def test_a_lua_process_spawns_on_another_node_too(two: tuple[wippy.Node, wippy.Node]) -> None:
     n1, _ = two
     pid, topic, payload, sender, kind, frm, value = n1.exec(

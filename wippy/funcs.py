@@ -142,6 +142,8 @@ async def _run(id: str, args: tuple | list, values: dict[str, Any] | None, actin
     node, at, entry = id.partition("@")
     if not at:
         node, entry = "", id
+    elif node == _remote.own_node():        # this node's own name: a local call
+        node, id = "", entry
     if acting is _CALLER:
         rt.check("funcs.call", entry)
     elif acting is not None:            # call_as: the call is made by the context it acts as

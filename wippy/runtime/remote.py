@@ -36,13 +36,13 @@ from ..core.protocol import MONITOR
 from ..errors import InvalidMessage, exit_error
 from . import scheduler as _sched
 
-__all__ = ["split_host", "token", "qualified", "alias", "refuse_code", "named", "call", "MARK"]
+__all__ = ["split_host", "own_node", "token", "qualified", "alias", "refuse_code", "named", "call", "MARK"]
 
 MARK = "~"      # the first character of the local id of a child spawned from another node
 
 
 def split_host(host_id: str) -> tuple[str, str] | None:
-    """``("n2", "app:procs")`` for ``"n2@app:procs"``; None for a host of this node. Raises
+    """``("n2", "app:procs")`` for ``"n2@app:procs"``; None for a host without a node. Raises
     InvalidMessage for a malformed one (``"@app:procs"``, ``"n2@"``)."""
     if "@" not in host_id:
         return None
@@ -50,6 +50,12 @@ def split_host(host_id: str) -> tuple[str, str] | None:
     if not node or not host or "@" in host or any(c in host_id for c in "{}|/"):
         raise InvalidMessage(f"host '{host_id}' is not 'node@namespace:name'")
     return node, host
+
+
+def own_node() -> str | None:
+    """This node's name in its cluster (the node names it to its hosts in ``WIPPY_NODE``): a
+    host named with it is a host of this node."""
+    return os.environ.get("WIPPY_NODE") or None
 
 
 def token(serial: int) -> str:

@@ -255,6 +255,8 @@ class Runtime:
         ``process.host`` on the host). The child acts as the caller does, unless ``security``
         gives it another context (a Context or None), which needs ``process.security``."""
         remote = _remote.split_host(host_id)     # "n2@app:procs": a host of node n2
+        if remote is not None and remote[0] == _remote.own_node():
+            host_id, remote = remote[1], None       # this node's own name: a local spawn
         ctx = self.security()
         if ctx is not None:     # a host's policy names its id, whichever node runs it
             self._check_spawn(ctx, action, entry_id, host_id if remote is None else remote[1],
