@@ -169,3 +169,19 @@ def test_a_call_fails_when_the_remote_node_dies_during_it(
     with open(out) as fh:
         status, cls, kind, text = json.load(fh)
     assert status == "error" and kind == "NODE_DOWN" and "node n2 is down" in text, text
+
+
+def test_a_call_on_another_node_ends_there_when_its_caller_is_terminated(
+        two: tuple[wippy.Node, wippy.Node], app_dir: str) -> None:
+    n1, n2 = two
+    out, marker = os.path.join(app_dir, "call.json"), os.path.join(app_dir, "started")
+    caller = n1.spawn("app:watch_call", "app:procs", "n2@app:hang", out, marker)
+    wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0, 30,
+               what="the call running on n2")
+
+    def children() -> int:
+        return int(n2.ps()["node"]["cluster"]["peers"]["spawned_here"]["children"])
+    assert children() == 1
+    n1.terminate(caller)
+    wait_until(lambda: children() == 0, 30, what="the call's process on n2 to end")
+    assert not os.path.exists(out)          # the caller never got a result: it was ended

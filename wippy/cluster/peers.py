@@ -324,8 +324,12 @@ class Peers:
     def _answer_down(self, node: str, frame: tuple, why: str) -> None:
         """A monitor, link or watched spawn of a PID on a node that is not there: answered
         at once."""
-        if frame[0] == Op.SPAWN and frame[2] is not None:
+        if frame[0] == Op.SPAWN:
             err = down_error(node, why)
+            if frame[2] is None or not frame[5] & (MONITOR | LINK):
+                log.warning("spawn of %s on %s by %s, who does not watch it: %s", frame[3],
+                            frame[1], frame[2], err["message"])
+                return
             self.watches.by_node.get(node, set()).clear()
             if frame[5] & MONITOR:
                 self._deliver(node, (Op.EXIT, frame[2], frame[1], None, err))
