@@ -37,6 +37,10 @@ APP = {"config/_index.yaml": """
       - {name: double, kind: process.py, source: file://m.py, method: double}
       - {name: execer, kind: process.py, source: file://m.py, method: execer}
       - {name: linker, kind: process.py, source: file://m.py, method: linker}
+      - {name: secure_spawner, kind: process.py, source: file://m.py, method: secure_spawner}
+      - {name: limited_child, kind: process.py, source: file://m.py, method: limited_child}
+      - {name: limited, kind: security.policy,
+         policy: {actions: [process.send], resources: "*", effect: allow}}
       - {name: watch_pid, kind: process.py, source: file://m.py, method: watch_pid}
       - {name: lspawner, kind: process.lua, source: file://l.lua, method: spawner,
          modules: [process]}
@@ -62,7 +66,7 @@ APP = {"config/_index.yaml": """
     import json
     import os
 
-    from wippy import process
+    from wippy import process, security
 
 
     async def child(*args):
@@ -114,6 +118,22 @@ APP = {"config/_index.yaml": """
 
     async def execer(host, n):
         return await process.exec("app:double", host, n)
+
+
+    async def secure_spawner(host):
+        scope = security.new_scope([security.policy("app:limited")])
+        pid = process.spawn_monitored("app:limited_child", host, scope=scope,
+                                      actor=security.new_actor("agent:7"))
+        ev = await process.events().receive()
+        return [pid, ev.result.value]
+
+
+    async def limited_child():
+        try:
+            process.spawn("app:child", "app:procs")
+        except Exception as exc:
+            return [type(exc).__name__, str(exc), os.getpid()]
+        return ["allowed", None, os.getpid()]
 
 
     async def linker(host, out):
@@ -239,6 +259,15 @@ def test_kill_9_of_the_childs_node_tells_its_spawner(
         kind, frm, err_kind, err = json.load(fh)
     assert (kind, frm, err_kind) == ("LINK_DOWN" if link else "EXIT", pid, "NODE_DOWN")
     assert "node n2 is down" in err, err
+
+
+def test_the_child_on_another_node_runs_under_the_context_it_was_spawned_with(
+        two: tuple[wippy.Node, wippy.Node]) -> None:
+    n1, n2 = two
+    pid, (cls, text, ospid) = n1.exec("app:secure_spawner", "app:procs", "n2@app:procs",
+                                      timeout=30)
+    assert pid.startswith("{n2@") and _under(n2, ospid)
+    assert cls == "PermissionDenied" and "agent:7" in text and "process.spawn" in text, text
 
 
 def test_a_linked_child_on_another_node_dies_with_its_failing_spawner(
