@@ -136,13 +136,15 @@ APP = {"config/_index.yaml": """
         return ["allowed", None, os.getpid()]
 
 
-    async def linker(host, out):
+    async def linker(host, out, fail=True):
         pid = process.spawn_linked("app:sleeper", host)
         process.send(pid, "ping", 1)
         await process.inbox().receive()
         with open(out, "w") as fh:
             fh.write(pid)
-        raise RuntimeError("the spawner fails")
+        if fail:
+            raise RuntimeError("the spawner fails")
+        await process.inbox().receive()
 
 
     async def watch_pid(pid):
@@ -283,6 +285,23 @@ def test_a_linked_child_on_another_node_dies_with_its_failing_spawner(
     assert (kind, frm) == ("EXIT", pid)
     # the link took it down, either seen by the monitor or already gone when it arrived
     assert "the spawner fails" in err or err_kind == "NOT_FOUND", err
+
+
+def test_a_linked_child_on_another_node_dies_with_its_spawners_node(
+        two: tuple[wippy.Node, wippy.Node], app_dir: str) -> None:
+    n1, n2 = two
+    out = os.path.join(app_dir, "child.pid")
+    n1.spawn("app:linker", "app:procs", "n2@app:procs", out, False)
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+               what="the linked child's reply")
+
+    def children() -> int:
+        return int(n2.ps()["node"]["cluster"]["peers"]["spawned_here"]["children"])
+    assert children() == 1
+    assert n1.process is not None
+    kill_tree(n1.process.pid)
+    n1.process.wait(10)
+    wait_until(lambda: children() == 0, 30, what="the linked child to die with n1")
 
 
 def test_shipped_code_and_data_that_is_not_plain_are_refused_at_the_spawn(
