@@ -153,10 +153,17 @@ def test_a_spawn_that_cannot_be_placed_is_answered_to_its_watching_spawner(
     assert "on node n2" in answers[0][4]["message"] and words in answers[0][4]["message"]
 
 
-def test_the_death_of_a_childs_os_process_reaches_its_watching_spawner() -> None:
+def test_the_death_of_a_childs_os_process_reaches_everyone_watching_it() -> None:
     kids, mesh, answers, _ = _children()
     kids.spawn(inbound(_spawn(), "n2"))  # type: ignore[arg-type]
+    kids.route((Op.MONITOR, CHILD, "{n3@app:w/1|1}"))       # a later monitor, from anywhere
+    kids.route((Op.LINK, CHILD, "{app:w/1|2}"))
+    kids.route((Op.MONITOR, CHILD, "{app:w/1|3}"))
+    kids.route((Op.UNMONITOR, CHILD, "{app:w/1|3}"))        # ... and one that let go
     kids.host_down(4, "killed by signal 9")
-    assert answers[0][:3] == (Op.EXIT, SPAWNER, CHILD)
-    assert answers[0][4]["kind"] == "HOST_DOWN" and "of node n2 died" in answers[0][4]["message"]
+    assert sorted(a[:3] for a in answers) == [(Op.EXIT, SPAWNER, CHILD),
+                                             (Op.EXIT, "{n3@app:w/1|1}", CHILD),
+                                             (Op.LINK_DOWN, "{app:w/1|2}", CHILD)]
+    err = answers[0][-1]
+    assert err["kind"] == "HOST_DOWN" and "of node n2 died" in err["message"]
     assert kids.info()["children"] == 0

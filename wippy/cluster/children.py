@@ -13,8 +13,10 @@ highest counter seen per spawner token, the ids of one spawner counting up.
 
 A spawn this node cannot place (an unknown host or entry, a host with no running OS process)
 is answered to a monitoring or linked spawner with EXIT or LINK_DOWN naming this node; an
-unwatched one is logged. When an OS process here dies, the spawners watching its children get
-EXIT / LINK_DOWN ``HOST_DOWN`` from here.
+unwatched one is logged. Every frame for a child passes this node, so it knows who monitors or
+links to it (the spawner, and whoever asked later); when an OS process here dies, they get
+EXIT / LINK_DOWN ``HOST_DOWN`` from here. (A link the child asked for itself is not seen:
+its peer hears of the host's death only if it is on this node.)
 """
 from __future__ import annotations
 
@@ -37,13 +39,18 @@ WATCHER = "{node/0|~}"      # the node's monitor of each child: routes back here
 EARLY_KEEP_S = 30.0         # how long frames wait for a SPAWN that has not arrived
 EARLY_MAX = 10_000          # frames kept for ids not spawned yet, at most (then dropped)
 TOKENS_KEPT = 10_000        # spawner tokens whose highest counter is remembered
+_WATCH = {Op.MONITOR: MONITOR, Op.UNMONITOR: MONITOR, Op.LINK: LINK, Op.UNLINK: LINK,
+          Op.LINK_DOWN: LINK}
 
 
 class _Child:
-    __slots__ = ("serial", "pid", "spawner", "flags")
+    __slots__ = ("serial", "pid", "watchers")
 
     def __init__(self, serial: int, pid: str, spawner: str | None, flags: int) -> None:
-        self.serial, self.pid, self.spawner, self.flags = serial, pid, spawner, flags
+        self.serial, self.pid = serial, pid
+        # (PID, MONITOR or LINK): who hears of its OS process's death from this node
+        self.watchers: set[tuple[str, int]] = set() if spawner is None else \
+            {(spawner, k) for k in (MONITOR, LINK) if flags & k}
 
 
 class Children:
@@ -123,6 +130,12 @@ class Children:
         local = pid[pid.rfind("|") + 1:-1]
         child = self.where.get(local)
         if child is not None:
+            op, watcher = frame[0], frame[2]
+            if op in _WATCH and type(watcher) is str:
+                if op == Op.MONITOR or op == Op.LINK:
+                    child.watchers.add((watcher, _WATCH[op]))
+                else:
+                    child.watchers.discard((watcher, _WATCH[op]))
             try:
                 self._mesh.send(child.serial, wire.dumps((frame[0], local, *frame[2:])))
             except WippyError:
@@ -181,7 +194,7 @@ class Children:
 
     # -- deaths ---------------------------------------------------------------------------
     def host_down(self, serial: int, reason: str) -> None:
-        """OS process ``serial`` of this node died: its children's watching spawners hear it."""
+        """OS process ``serial`` of this node died: its children's watchers hear of it."""
         for local in [k for k, c in self.where.items() if c.serial == serial]:
             self._gone_host(local, reason)
 
@@ -192,7 +205,8 @@ class Children:
         host = parse_pid(child.pid).host
         err = {"kind": "HOST_DOWN",
                "message": f"host {host}/{child.serial} of node {self.me} died: {reason}"}
-        self._tell(child.spawner, child.flags, child.pid, err)
+        for watcher, kind in sorted(child.watchers):
+            self._tell(watcher, kind, child.pid, err)
 
     def info(self) -> dict[str, int]:
         """For ``wippy ps``: children here now, spawned and refused since start."""
