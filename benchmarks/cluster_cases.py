@@ -26,6 +26,9 @@ PostgreSQL's binaries (``initdb``, ``pg_ctl``): it makes a throwaway server with
   same on one node (both processes on n1), and the peer ``raw zmq tcp+CURVE``: a DEALER and
   a ROUTER in two OS processes on 127.0.0.1 with CURVE (S11: cross-node round trip <= 1.5x
   it).
+* ``spawn``: two nodes; a process on n1 spawns SP processes (``spawn_monitored``, all at
+  once, then awaits every EXIT) on its own host and on ``n2@bm:procs`` (spawns/s), and calls
+  a function C times, one at a time, here and as ``n2@bm:fn`` (latency p50/p99).
 
 Processes are not pinned; the report says so.
 """
@@ -97,6 +100,10 @@ MSG_APP = {
           - {name: sink, kind: process.py, source: file://m.py, method: sink}
           - {name: rtt, kind: process.py, source: file://m.py, method: rtt}
           - {name: flood, kind: process.py, source: file://m.py, method: flood}
+          - {name: quick, kind: process.py, source: file://m.py, method: quick}
+          - {name: spawns, kind: process.py, source: file://m.py, method: spawns}
+          - {name: fn, kind: function.py, source: file://m.py, method: fn}
+          - {name: calls, kind: process.py, source: file://m.py, method: calls}
     """,
     "config/m.py": """
         import time
@@ -125,6 +132,34 @@ MSG_APP = {
                 t0 = time.perf_counter()
                 process.send(target, "ping", i)
                 await inbox.receive()
+                out.append(time.perf_counter() - t0)
+            return out
+
+
+        async def quick(i):
+            return i
+
+
+        def fn(i):
+            return i
+
+
+        async def spawns(host, n):
+            events = process.events()
+            t0 = time.perf_counter()
+            for i in range(n):
+                process.spawn_monitored("bm:quick", host, i)
+            for _ in range(n):
+                await events.receive()
+            return time.perf_counter() - t0
+
+
+        async def calls(fid, n):
+            from wippy import funcs
+            out = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                await funcs.call(fid, i)
                 out.append(time.perf_counter() - t0)
             return out
 
@@ -421,6 +456,34 @@ def messaging(server: str, r: int, n: int) -> dict[str, Any]:
     return out
 
 
+def spawning(server: str, n: int, c: int) -> dict[str, Any]:
+    """Spawns on this node's host and on another node's (each spawn_monitored, all at once,
+    then every EXIT awaited: spawns/s), and ``funcs.call`` of a function here and on the
+    other node (one at a time: latency p50/p99), from a process on n1."""
+    import wippy
+    app = _app(MSG_APP)
+    dsn = fresh(server)
+    n1 = wippy.Node(app, cluster=dsn, node="n1", boot_timeout=120)
+    n2 = wippy.Node(app, cluster=dsn, node="n2", boot_timeout=120)
+    out: dict[str, Any] = {"spawns": n, "calls": c}
+    try:
+        n1.start()
+        n2.start()
+        for where, host, fid in (("same_node", "bm:procs", "bm:fn"),
+                                 ("cross_node", "n2@bm:procs", "n2@bm:fn")):
+            n1.exec("bm:spawns", "bm:procs", host, 50, timeout=120)        # warm up
+            took = n1.exec("bm:spawns", "bm:procs", host, n, timeout=300)
+            n1.exec("bm:calls", "bm:procs", fid, 50, timeout=120)
+            lat = sorted(n1.exec("bm:calls", "bm:procs", fid, c, timeout=300))
+            out[where] = {"spawns_per_s": n / took, "call_p50_us": lat[len(lat) // 2] * 1e6,
+                          "call_p99_us": lat[int(len(lat) * 0.99)] * 1e6}
+    finally:
+        n1.stop()
+        n2.stop()
+        shutil.rmtree(app, ignore_errors=True)
+    return out
+
+
 def takeover(app: str, server: str, ttl: float, m: int) -> float:
     """Seconds from kill -9 of n1 until its M parked workflows finished on n2."""
     import psycopg
@@ -479,14 +542,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--takeover", type=int, default=None, metavar="M",
                    help="parked workflows of the takeover case (default 1000, quick 200)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results here")
-    p.add_argument("--only", choices=("journal", "failover", "takeover", "messaging"),
+    p.add_argument("--only", choices=("journal", "failover", "takeover", "messaging", "spawn"),
                    default=None,
                    help="run one part")
     a = p.parse_args(argv)
     sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10, "M": 200, "R": 300,
-           "N": 5000} if a.quick
+           "N": 5000, "SP": 300, "C": 300} if a.quick
           else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50, "M": 1000, "R": 2000,
-                "N": 50_000})
+                "N": 50_000, "SP": 3000, "C": 2000})
     if a.takeover:
         sz["M"] = a.takeover
     out: dict[str, Any] = {"placement": "not pinned", "sizes": sz, "ttl": a.ttl}
@@ -507,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "workflows": sz["M"], "ttl": a.ttl}
             if a.only in (None, "messaging"):
                 out["messaging"] = messaging(server, sz["R"], sz["N"])
+            if a.only in (None, "spawn"):
+                out["spawn"] = spawning(server, sz["SP"], sz["C"])
     finally:
         shutil.rmtree(app, ignore_errors=True)
     report(out, a.ttl, sz)
@@ -540,6 +605,19 @@ def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
                   f"{r['msgs_per_s']:>10.0f}")
         print(f"cross-node round trip: {m['cross_over_raw_rtt']:.1f}x raw zmq tcp+CURVE "
               f"(target <= 1.5x; {m['round_trips']} round trips, {m['messages']} messages)")
+    if "spawn" in out:
+        _report_spawn(out["spawn"])
+
+
+def _report_spawn(sp: dict[str, Any]) -> None:
+    print(f"{'spawns and calls from n1':<28} {'spawns/s':>10} {'call p50 us':>12} "
+          f"{'call p99 us':>12}")
+    for name, key in (("same node", "same_node"), ("on n2 (n2@host, n2@fn)", "cross_node")):
+        r = sp[key]
+        print(f"{name:<28} {r['spawns_per_s']:>10.0f} {r['call_p50_us']:>12.0f} "
+              f"{r['call_p99_us']:>12.0f}")
+    print(f"({sp['spawns']} spawn_monitored at once, then their EXITs; {sp['calls']} "
+          "funcs.call one at a time)")
 
 
 def _report_journal(out: dict[str, Any], sz: dict[str, int]) -> None:

@@ -6,8 +6,10 @@ and options, so what one call starts, monitors or receives never reaches the cal
 next call. The caller waits for the frame's end like ``exec`` (the frame's EXIT wakes it and is
 never posted to its events); when the caller stops waiting (it was killed), the frame ends too.
 ``call`` runs ``function.*`` entries and, as Wippy does, ``process.*`` entries (their ``main``
-run as a function). ``async_`` runs the call in another task of the caller and returns a
-:class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
+run as a function). ``call("n2@app:fn", ...)`` runs ``app:fn`` on node ``n2`` of the cluster
+instead, in a process of its own there, with plain-data arguments and result
+(:mod:`wippy.runtime.remote`; context values stay on this node). ``async_`` runs the call in
+another task of the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
 works too.)
 
 Context values (Wippy's ``ctx``: request ids and the like, plain data) belong to a process or a
@@ -35,10 +37,11 @@ import inspect
 from typing import Any
 
 from .core.pid import make_pid
-from .errors import InvalidMessage, ProcessFailed, Terminated, WippyError, exit_error
+from .errors import EntryNotFound, InvalidMessage, ProcessFailed, Terminated, WippyError, exit_error
 from .registry.entry import FUNCTION_KINDS, Kind
 from .runtime import codeload as _codeload
 from .runtime import durable as _durable
+from .runtime import remote as _remote
 from .runtime import scheduler as _sched
 from .runtime import table as _rt
 from .runtime.proc import Process
@@ -73,12 +76,15 @@ def bind_context(pid: str, values: dict[str, Any] | None) -> None:
 
 
 def check_id(id: Any) -> str:
-    """``id`` if it names an entry (``namespace:name``); raises InvalidMessage (kind INVALID)."""
+    """``id`` if it names an entry (``namespace:name``, or ``node@namespace:name`` for one on
+    another node of the cluster); raises InvalidMessage (kind INVALID)."""
     if not isinstance(id, str) or not id:
         raise InvalidMessage("function id is empty")
-    ns, sep, name = id.rpartition(":")
-    if not sep or not ns or not name:
-        raise InvalidMessage(f"function id '{id}' must be 'namespace:name'")
+    node, at, rest = id.partition("@")
+    ns, sep, name = (rest if at else id).rpartition(":")
+    if not sep or not ns or not name or (at and (not node or "@" in rest)):
+        raise InvalidMessage(f"function id '{id}' must be 'namespace:name' or "
+                             "'node@namespace:name'")
     return id
 
 
@@ -133,10 +139,24 @@ def _frame(rt: Any, caller: Process, id: str) -> Process:
 
 async def _run(id: str, args: tuple | list, values: dict[str, Any] | None, acting: Any) -> Any:
     rt = _rt.get()
+    node, at, entry = id.partition("@")
+    if not at:
+        node, entry = "", id
+    elif node == _remote.own_node():        # this node's own name: a local call
+        node, id = "", entry
     if acting is _CALLER:
-        rt.check("funcs.call", id)
+        rt.check("funcs.call", entry)
     elif acting is not None:            # call_as: the call is made by the context it acts as
-        acting.check("funcs.call", id)
+        acting.check("funcs.call", entry)
+    if node:                            # "n2@app:fn": on node n2 (wippy.runtime.remote)
+        kind = _codeload.kind_of(rt.store, entry)
+        if kind is None:
+            raise EntryNotFound(f"entry {entry} not found in the registry")
+        if kind not in CALLABLE_KINDS:
+            raise InvalidMessage(f"entry {entry} is a {kind}, not one of "
+                                 f"{', '.join(sorted(CALLABLE_KINDS))}")
+        return await _remote.call(rt, rt.current(), node, entry, list(args),
+                                  rt.security() if acting is _CALLER else acting)
     fn, is_coro = _codeload.resolve(rt.store, id, None, rt.runners, CALLABLE_KINDS)
     return await run_frame(id, fn, is_coro, args, values, author=rt.author(id), acting=acting)
 

@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..registry.store import Store
 from ..runtime.proc import Event, Message
+from ..runtime.remote import qualified, refuse_code, split_host, token
 from .attach import hello
 from .futures import Future, dumps_function, fn_name, gather, map_work, submit, work_host
 from .inbox import Inbox
@@ -80,6 +81,7 @@ class Connection:
         self.pid = make_pid("client", self.serial, "0")
         self._inbox = Inbox(self._mesh, self.pid)
         self._counter = 0
+        self._token: str | None = None     # ids of children on other nodes (runtime.remote)
         self._poller = transport.Poller()
         self._poller.register(self._ctl, transport.POLLIN)
         self._poller.register(self._mesh.inbox, transport.POLLIN)
@@ -180,10 +182,20 @@ class Connection:
                                            wire.plain(list(args)), flags, None)))
             self._mesh.flush()
             return pid
-        serial = self._mesh.pick(host)
-        self._counter += 1
-        local = f"{self.serial}.{self._counter}"
-        pid = make_pid(host, serial, local)
+        remote = split_host(host)       # "n2@app:procs": a host of another node
+        if remote is not None:
+            if code is not None:
+                raise refuse_code(id, host)
+            if self._token is None:
+                self._token = token(self.serial)
+            self._counter += 1
+            pid = qualified(remote[0], remote[1], f"{self._token}{self._counter}")
+            serial, local = 0, pid      # the node relays it (wippy.runtime.remote)
+        else:
+            serial = self._mesh.pick(host)
+            self._counter += 1
+            local = f"{self.serial}.{self._counter}"
+            pid = make_pid(host, serial, local)
         if flags:
             self._inbox.watch.add(pid)
         self._mesh.send(serial, wire.dumps((wire.Op.SPAWN, local, self.pid, id,

@@ -15,6 +15,8 @@ and the other nodes.
 * A frame a host addresses to another node's PID comes to this node and is relayed
   (:mod:`.relay`): hosts do not hold tcp sockets. This costs two ipc hops on top of the tcp
   one; the hosts could connect to the other nodes directly later.
+* A spawn on a host of another node (``process.spawn(entry, "n2@app:procs")``) travels the
+  same way; the receiving node places the child and hands it its frames (:mod:`.children`).
 * Another node is down when its lease expired or it restarted (checked every TTL/3 in the
   database) or when the connection to it drops: the watchers here of its processes get
   EXIT/LINK_DOWN naming it (:class:`.relay.Watches`).
@@ -36,8 +38,10 @@ from typing import Any, Callable
 from ..core import transport, wire
 from ..core.mesh import Mesh
 from ..core.pid import parse_pid
+from ..core.protocol import LINK, MONITOR
 from ..errors import ClusterError, InvalidMessage, StorageError, WippyError
 from . import datacodec, keys, membership
+from .children import Children
 from .db import Db
 from .relay import Op, Watches, down_error, inbound, localize, node_of, outbound, qualify
 
@@ -80,7 +84,8 @@ class Peers:
     """This node's peer socket, ZAP handler and relay (see the module docstring)."""
 
     def __init__(self, ctx: Any, me: str, data_dir: str, listen: str, mesh: Mesh,
-                 call_later: Callable[..., Any], clock: Callable[[], float] = _time.monotonic) -> None:
+                 call_later: Callable[..., Any], clock: Callable[[], float] = _time.monotonic,
+                 entry_known: Callable[[str], bool] | None = None) -> None:
         self.me = me
         self.public, self.secret = keys.load_or_create(data_dir)
         self._ctx = ctx
@@ -105,6 +110,7 @@ class Peers:
         self.links: dict[str, _Link] = {}
         self.pending: dict[str, list[bytes]] = {}
         self.watches = Watches()
+        self.children = Children(me, mesh, call_later, self._answer, entry_known)
         self._poller: Any = None
         self.stopped = False
         self.relayed_out = self.relayed_in = self.refused = self.dropped = 0
@@ -176,7 +182,13 @@ class Peers:
     def relay(self, frame: tuple) -> None:
         """A host's frame addressed to a PID of another node (``frame[1]``)."""
         node = node_of(frame[1])
+        if not node:                    # a child another node spawned here
+            self.children.route(frame)
+            return
         if node == self.me:             # one of ours, named from outside: deliver it here
+            if frame[0] == Op.SPAWN:    # its PID would name this node inside it
+                self._answer_down(node, frame, "it is this node: name the host without it")
+                return
             f = outbound(frame, self.me)
             self._deliver(node, (f[0], localize(f[1], self.me), localize(f[2], self.me), *f[3:]))
             return
@@ -259,9 +271,15 @@ class Peers:
     def _deliver(self, node: str, frame: tuple) -> None:
         """Hand a frame whose ``frame[1]`` is a local PID to its host."""
         pid = frame[1]
+        if frame[0] == Op.SPAWN:
+            self.children.spawn(frame)
+            return
         try:
             p = parse_pid(pid)
         except ValueError:
+            return
+        if p.serial == 0 and "|~" in pid:   # a child spawned here from another node
+            self.children.route(frame)
             return
         if p.serial == 0 or self._mesh.known_dead(pid, p.serial):
             if frame[0] in (Op.MONITOR, Op.LINK) and frame[2] is not None:
@@ -292,8 +310,32 @@ class Peers:
             elif link is not None and link.incarnation != info.incarnation:
                 self._down(node, "it restarted")
 
+    def _answer(self, frame: tuple) -> None:
+        """Send ``frame`` to ``frame[1]``, a PID of this node or of another."""
+        if node_of(frame[1]):
+            self.relay(frame)
+        else:
+            self._deliver(self.me, frame)
+
+    def host_down(self, serial: int, reason: str) -> None:
+        """An OS process of this node died (see :meth:`.children.Children.host_down`)."""
+        self.children.host_down(serial, reason)
+
     def _answer_down(self, node: str, frame: tuple, why: str) -> None:
-        """A monitor or link of a PID on a node that is not there: answered at once."""
+        """A monitor, link or watched spawn of a PID on a node that is not there: answered
+        at once."""
+        if frame[0] == Op.SPAWN:
+            err = down_error(node, why)
+            if frame[2] is None or not frame[5] & (MONITOR | LINK):
+                log.warning("spawn of %s on %s by %s, who does not watch it: %s", frame[3],
+                            frame[1], frame[2], err["message"])
+                return
+            self.watches.by_node.get(node, set()).clear()
+            if frame[5] & MONITOR:
+                self._deliver(node, (Op.EXIT, frame[2], frame[1], None, err))
+            if frame[5] & LINK:
+                self._deliver(node, (Op.LINK_DOWN, frame[2], frame[1], err))
+            return
         if frame[0] in (Op.MONITOR, Op.LINK):
             err = down_error(node, why)
             back = (Op.EXIT, frame[2], frame[1], None, err) if frame[0] == Op.MONITOR else \
@@ -325,7 +367,8 @@ class Peers:
         """For ``wippy ps``."""
         return {"listen": self.endpoint, "connected": sorted(self.links),
                 "relayed_out": self.relayed_out, "relayed_in": self.relayed_in,
-                "refused": self.refused, "dropped": self.dropped}
+                "refused": self.refused, "dropped": self.dropped,
+                "spawned_here": self.children.info()}
 
     def close(self) -> None:
         self.stopped = True

@@ -8,9 +8,11 @@ about its sender (``{app:w/2|5}`` becomes ``{n1@app:w/2|5}``), and on the way in
 strips its own name off both. Workflow PIDs (``{wf/0|ID}``) are the same on every node and
 stay as they are.
 
-Relayed: messages, monitors, links, exits, link downs, terminate and cancel. Not relayed:
-spawns, function calls and the frames of a workflow signal under a security context (a
-message to a workflow on another node goes through the journal instead).
+Relayed: messages, monitors, links, exits, link downs, terminate, cancel and spawns (of
+registry entries, with plain arguments and the spawner's security context as data; the
+receiving node places them, :mod:`.children`). Not relayed: shipped code, and the frames of a
+workflow signal under a security context (a message to a workflow on another node goes
+through the journal instead).
 
 The book of cross-node monitors and links (:class:`Watches`) lets the node tell the watchers
 on its side when another node dies: each gets EXIT (a monitor) or LINK_DOWN (a link) from
@@ -22,6 +24,7 @@ from typing import Any
 
 from ..core import wire
 from ..core.pid import is_pid
+from ..core.protocol import LINK as _LINKED, MONITOR as _MONITORED
 
 __all__ = ["RELAYED", "node_of", "qualify", "localize", "outbound", "inbound", "Watches",
            "down_error"]
@@ -67,7 +70,11 @@ def outbound(frame: tuple, me: str) -> list[Any]:
 def inbound(frame: Any, me: str) -> tuple | None:
     """A frame from another node, checked and made local; None when it is not one we take
     (an unknown op, a destination that is not a PID of this node)."""
-    if type(frame) is not list or len(frame) < 3 or frame[0] not in RELAYED:
+    if type(frame) is not list or len(frame) < 3:
+        return None
+    if frame[0] == Op.SPAWN:
+        return _spawn_in(frame, me)
+    if frame[0] not in RELAYED:
         return None
     dest = frame[1]
     if type(dest) is not str or not dest.startswith("{" + me + "@"):
@@ -78,6 +85,19 @@ def inbound(frame: Any, me: str) -> tuple | None:
     if frame[0] == Op.MSG and (len(frame) != 6 or type(frame[3]) is not str):
         return None
     return (frame[0], localize(dest, me), localize(sender, me), *frame[3:])
+
+
+def _spawn_in(frame: list, me: str) -> tuple | None:
+    """A SPAWN from another node: (SPAWN, PID, spawner, entry, args, flags, None[, context]),
+    the PID one the spawner named (``{me@host/0|~...}``), no code."""
+    dest, sender = frame[1], frame[2]
+    if len(frame) not in (7, 8) or type(dest) is not str or not dest.startswith("{" + me + "@") \
+            or "/0|~" not in dest or type(frame[3]) is not str or type(frame[4]) is not list \
+            or type(frame[5]) is not int or frame[6] is not None \
+            or (len(frame) == 8 and type(frame[7]) is not list) \
+            or (sender is not None and (type(sender) is not str or not is_pid(sender))):
+        return None
+    return (Op.SPAWN, localize(dest, me), localize(sender, me), *frame[3:])
 
 
 def down_error(node: str, why: str) -> dict[str, str]:
@@ -106,6 +126,11 @@ class Watches:
             book.add((remote, local, Op.LINK))
         elif op in (Op.UNLINK, Op.LINK_DOWN):
             book.discard((remote, local, Op.LINK))
+        elif op == Op.SPAWN:        # spawn_monitored / spawn_linked of a remote child
+            if frame[5] & _MONITORED:
+                book.add((remote, local, Op.MONITOR))
+            if frame[5] & _LINKED:
+                book.add((remote, local, Op.LINK))
 
     def seen_in(self, node: str, frame: tuple) -> None:
         """A localized frame from ``node``: ``frame[1]`` local, ``frame[2]`` remote."""
@@ -120,6 +145,8 @@ class Watches:
         elif op == Op.EXIT:
             book.discard((remote, local, Op.MONITOR))
             book.discard((remote, local, Op.LINK))
+        elif op == Op.SPAWN and frame[5] & _LINKED:    # a child here linked to its spawner
+            book.add((remote, local, Op.LINK))
 
     def down(self, node: str, why: str) -> list[tuple]:
         """The frames (local PIDs as destinations) that tell every watcher here that

@@ -10,6 +10,11 @@ OS process 3 on node ``n2``. Inside a node such a PID routes to the node itself 
 with the whole PID as its local id: the node relays it to ``n2`` (:mod:`wippy.cluster.peers`).
 Local PIDs stay as they were.
 
+A process another node spawned here has serial 0 and a local id starting ``~``
+(``{app:processes/0|~1f2e3d4c5-17}``): its spawner named it before this node chose the OS
+process that runs it, so it too routes to the node, with the whole PID as its local id, and the
+node hands it on (:mod:`wippy.cluster.children`).
+
 Local ids are allocated by whoever spawns: a process spawned by its own host gets a plain counter
 (``17``); one spawned from another OS process gets ``<spawner serial>.<counter>`` so the spawner
 can hand the PID out before the spawn request arrives (S4: a PID is addressable at once).
@@ -50,4 +55,6 @@ def parse_pid(pid: str) -> Pid:
     host, slash, serial = head.rpartition("/")
     if not slash or not serial.isdigit() or not local:
         raise ValueError(f"not a PID: {pid!r}")
+    if local[0] == "~" and serial == "0":   # spawned here from another node: the node knows where
+        return Pid(host, 0, pid)
     return Pid(host, int(serial), local)

@@ -54,7 +54,7 @@ from .http import HttpSupervisor
 from .names import NameTable
 from .observe import ObserveSupervisor
 from .options import NodeOptions
-from .peering import for_peers, make_peers
+from .peering import for_peers, make_peers, refuse_outside_cluster
 from .procs import NODE_PID, ProcessPort
 from .registry import RegistryKeeper
 from .requests import Handler, NodeRequests
@@ -111,7 +111,8 @@ class NodeServer:
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
         name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
-        self.peers = make_peers(opts, name, self.ctx, self.data_dir, self.mesh, call_later)
+        self.peers = make_peers(opts, name, self.ctx, self.data_dir, self.mesh, call_later,
+                                lambda eid: self.store.get(eid) is not None)
         peer = (self.peers.endpoint, self.peers.public.decode()) if self.peers else (None, None)
         shared = cluster.join(opts.cluster, name, ttl, *peer) if opts.cluster else None
         if self.peers is not None and shared is not None:
@@ -391,6 +392,8 @@ class NodeServer:
         self.topology_changed()
         if self.shutdown.active:
             return
+        if self.peers is not None:
+            self.peers.host_down(serial, reason)
         self.services.host_died(serial, reason, hp.host_id)
         self.workflows.host_down(serial)
         self.resources.host_down(serial, reason)
@@ -563,7 +566,10 @@ class NodeServer:
                     if not self.workflows.on_exit(frame[2], frame[4]):
                         self._on_exit(frame[2], frame[3], frame[4])
                 elif op == wire.Op.SPAWN:
-                    self.workflows.on_spawn(frame)
+                    if for_peers(frame):        # on another node's host, outside a cluster
+                        refuse_outside_cluster(frame, self.mesh)
+                    else:
+                        self.workflows.on_spawn(frame)
                 elif frame[1] != "0":
                     self.workflows.on_frame(frame)
 

@@ -48,6 +48,7 @@ from ..registry.entry import FUNCTION_KINDS
 from ..security import context as _security
 from ..security.book import BOOK
 from . import codeload, scheduler
+from . import remote as _remote
 from .guard import Guard
 from .credits import Credits
 from .early import EarlyFrames
@@ -253,18 +254,29 @@ class Runtime:
         ``action``: what the caller is checked for (``process.spawn`` or ``process.exec``, with
         ``process.host`` on the host). The child acts as the caller does, unless ``security``
         gives it another context (a Context or None), which needs ``process.security``."""
+        remote = _remote.split_host(host_id)     # "n2@app:procs": a host of node n2
+        if remote is not None and remote[0] == _remote.own_node():
+            host_id, remote = remote[1], None       # this node's own name: a local spawn
         ctx = self.security()
-        if ctx is not None:
-            self._check_spawn(ctx, action, entry_id, host_id, flags)
+        if ctx is not None:     # a host's policy names its id, whichever node runs it
+            self._check_spawn(ctx, action, entry_id, host_id if remote is None else remote[1],
+                              flags)
         if security is not _INHERIT:
             if ctx is not None:
                 ctx.check("process.security", "security")
             ctx = security
-        plain_args: list = wire.plain(list(args))
+        if remote is not None and code is not None:
+            raise _remote.refuse_code(entry_id, host_id)
+        try:
+            plain_args: list = wire.plain(list(args))
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"spawn of {entry_id} on {host_id}: arguments: {exc}") from None
         if code is None and codeload.kind_of(self.store, entry_id) in codeload.WORKFLOW_KINDS:
             if ctx is not None:
                 ctx.check("workflow.start", entry_id)
             return self._spawn_workflow(spawner, entry_id, plain_args, flags, ctx)
+        if remote is not None:
+            return self.spawn_on(remote[0], remote[1], spawner, entry_id, plain_args, flags, ctx)
         serial = self.mesh.pick(host_id)
         self.counter += 1
         if serial == self.serial:
@@ -285,6 +297,23 @@ class Runtime:
         else:
             self.mesh.send(serial, wire.dumps((_Op.SPAWN, local, spawner, entry_id, plain_args,
                                                flags, code, ctx.wire)))
+        return pid
+
+    def spawn_on(self, node: str, host_id: str, spawner: str | None, entry_id: str,
+                 args: list, flags: int, ctx: _security.Context | None) -> str:
+        """Start ``entry_id`` on host ``host_id`` of node ``node`` with plain ``args`` under
+        ``ctx`` (already checked); returns its PID at once (:mod:`.remote`). The SPAWN goes to
+        this node, which relays it."""
+        pid = _remote.qualified(node, host_id, _remote.alias(self))
+        if spawner is not None and flags:
+            sp = parse_pid(spawner)
+            caller = self.procs.get(sp.local) if sp.serial == self.serial else None
+            if caller is not None:
+                self._watch(caller, pid, flags, 0)
+        frame: tuple = (_Op.SPAWN, pid, spawner, entry_id, args, flags, None)
+        if ctx is not None:
+            frame += (ctx.wire,)
+        self.mesh.send(0, wire.dumps(frame))
         return pid
 
     @staticmethod
@@ -335,13 +364,17 @@ class Runtime:
         # (SPAWN, local, spawner, entry, args, flags, code[, security]): frames of spawners
         # under the operator (and of older versions) have no security item
         _, local, spawner, entry_id, args, flags, code = f[:7]
-        self.early.spawned(local)
+        serial = self.serial
+        if local[0] == _remote.MARK:    # spawned from another node: its PID routes to the node
+            serial = 0
+        else:
+            self.early.spawned(local)
         refused: BaseException | None = None
         try:
             ctx = _security.from_wire(f[7]) if len(f) > 7 else None
         except ValueError as exc:      # never run it unchecked: it fails on its first step
             ctx, refused = None, InvalidMessage(f"spawn of {entry_id} refused: {exc}")
-        self.create(local, make_pid(self.host_id, self.serial, local), spawner, entry_id, args,
+        self.create(local, make_pid(self.host_id, serial, local), spawner, entry_id, args,
                     flags, code, ctx, refused)
 
     def create(self, local: str, pid: str, spawner: str | None, entry_id: str, args: list,
@@ -538,7 +571,7 @@ class Runtime:
 
     def _gone(self, local: str, watcher: str, kind: int) -> None:
         """Monitor/link of a process that is not there: answer at once (Erlang's noproc)."""
-        me = make_pid(self.host_id, self.serial, local)
+        me = make_pid(self.host_id, 0 if local[0] == _remote.MARK else self.serial, local)
         err = {"kind": "NOT_FOUND", "message": f"process {me} not found"}
         if kind == MONITOR:
             self._emit_quiet(watcher, (_Op.EXIT, parse_pid(watcher).local, me, None, err))
