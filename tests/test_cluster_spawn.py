@@ -30,6 +30,7 @@ APP = {"config/_index.yaml": """
       - {name: procs, kind: process.host}
       - {name: child, kind: process.py, source: file://m.py, method: child}
       - {name: sleeper, kind: process.py, source: file://m.py, method: sleeper}
+      - {name: named, kind: process.py, source: file://m.py, method: named}
       - {name: spawner, kind: process.py, source: file://m.py, method: spawner}
       - {name: watcher, kind: process.py, source: file://m.py, method: watcher}
       - {name: probe, kind: process.py, source: file://m.py, method: probe}
@@ -74,6 +75,14 @@ APP = {"config/_index.yaml": """
         process.send(msg.sender, "reply", {"args": list(args), "got": msg.payload,
                                            "me": process.pid(), "ospid": os.getpid()})
         return "child done"
+
+
+    async def named(name, out):
+        await process.registry.register(name)
+        with open(out, "w") as fh:
+            fh.write(str(os.getpid()))
+        while True:
+            await process.inbox().receive()
 
 
     async def sleeper():
@@ -355,3 +364,22 @@ def test_the_death_of_the_childs_os_process_on_the_other_node_tells_its_spawner(
         kind, frm, err_kind, err = json.load(fh)
     assert (kind, frm, err_kind) == ("EXIT", pid, "HOST_DOWN")
     assert "of node n2 died" in err, err
+
+
+def test_a_name_held_by_a_child_from_another_node_goes_with_its_os_process(
+        two: tuple[wippy.Node, wippy.Node], app_dir: str) -> None:
+    n1, n2 = two
+    out = os.path.join(app_dir, "named.pid")
+    pid = n1.spawn("app:named", "n2@app:procs", "remote-named", out)
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+               what="the child to register its name")
+    held = n2.lookup("remote-named")
+    assert held is not None and held.rpartition("|")[2] == pid.rpartition("|")[2]
+    wait_until(lambda: n1.lookup("remote-named") == pid, 30, what="n1 to see the name")
+    with open(out) as fh:
+        ospid = int(fh.read())
+    assert _under(n2, ospid)
+    os.kill(ospid, signal.SIGKILL)
+    wait_until(lambda: n2.lookup("remote-named") is None, 30,
+               what="the name to go with the child's OS process")
+    wait_until(lambda: n1.lookup("remote-named") is None, 30, what="n1 to see it gone")

@@ -193,10 +193,15 @@ class Children:
         return parts is not None and parts[1] > self.hwm.get(parts[0], 0)
 
     # -- deaths ---------------------------------------------------------------------------
-    def host_down(self, serial: int, reason: str) -> None:
-        """OS process ``serial`` of this node died: its children's watchers hear of it."""
+    def host_down(self, serial: int, reason: str) -> list[str]:
+        """OS process ``serial`` of this node died: its children's watchers hear of it.
+        Returns the PIDs of those children (their names go too: they carry serial 0, so the
+        name table cannot tell by serial)."""
+        gone = []
         for local in [k for k, c in self.where.items() if c.serial == serial]:
+            gone.append(self.where[local].pid)
             self._gone_host(local, reason)
+        return gone
 
     def _gone_host(self, local: str, reason: str) -> None:
         child = self.where.pop(local, None)

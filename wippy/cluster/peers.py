@@ -317,9 +317,10 @@ class Peers:
         else:
             self._deliver(self.me, frame)
 
-    def host_down(self, serial: int, reason: str) -> None:
-        """An OS process of this node died (see :meth:`.children.Children.host_down`)."""
-        self.children.host_down(serial, reason)
+    def host_down(self, serial: int, reason: str) -> list[str]:
+        """An OS process of this node died (see :meth:`.children.Children.host_down`); the
+        PIDs of the children other nodes spawned on it."""
+        return self.children.host_down(serial, reason)
 
     def _answer_down(self, node: str, frame: tuple, why: str) -> None:
         """A monitor, link or watched spawn of a PID on a node that is not there: answered

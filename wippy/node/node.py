@@ -393,7 +393,9 @@ class NodeServer:
         if self.shutdown.active:
             return
         if self.peers is not None:
-            self.peers.host_down(serial, reason)
+            held = self.names.by_pid()
+            for pid in self.peers.host_down(serial, reason):
+                self.names.release(pid, held.get(pid, ()))
         self.services.host_died(serial, reason, hp.host_id)
         self.workflows.host_down(serial)
         self.resources.host_down(serial, reason)
