@@ -5,7 +5,8 @@ so the node looks at once instead of at its next lease round (TTL/3), which stay
 fallback for notifications lost while a listener was disconnected.
 
 Payloads (:class:`Wake`): ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended``
-(a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now).
+(a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now),
+``registry N NODE`` (NODE committed registry version N).
 
 The listener has its own connection (LISTEN holds it) and never connects from the fast
 timer: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
@@ -33,6 +34,7 @@ class Wake(str, enum.Enum):
     INBOX = "inbox"      # + the node that runs the workflow: signals wait in its inbox
     ENDED = "ended"      # a workflow finished: its watchers on other nodes may look
     LEFT = "left"        # + a node that stopped in order: its workflows are free
+    REGISTRY = "registry"   # + version + node: a registry version to fetch (cluster.registry)
 
 
 def notify_sql(payload_expr: str) -> str:

@@ -14,6 +14,9 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
 * ``wippy_names``: workflow name -> workflow id (a name binds once, cluster-wide).
 * ``wippy_inbox``: signals sent on one node to a workflow another node runs, in order
   (``id``), until the owner journals them as the workflow's signals.
+* ``wippy_registry``: version -> the registry's history record and the node that committed
+  it; ``wippy_cluster_meta``'s ``registry.files`` row: the files' baseline
+  (:mod:`wippy.cluster.registry`).
 * ``wippy_fence``: the sequence every token and incarnation is drawn from, so a token never
   repeats, whoever takes it.
 
@@ -28,7 +31,7 @@ __all__ = ["ensure", "TABLES", "VERSION"]
 
 VERSION = "1"
 TABLES = ("wippy_nodes", "wippy_workflows", "wippy_steps", "wippy_signals", "wippy_names",
-          "wippy_inbox", "wippy_cluster_meta")
+          "wippy_inbox", "wippy_cluster_meta", "wippy_registry")
 
 _LOCK = 0x77697070      # the advisory lock id the DDL runs under ("wipp")
 
@@ -67,6 +70,10 @@ _DDL = (
     # added to the table of the first version, so its clusters keep working
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS listen text",
     "ALTER TABLE wippy_nodes ADD COLUMN IF NOT EXISTS pubkey text",
+    # registry versions in the order of the cluster (wippy.cluster.registry)
+    """CREATE TABLE IF NOT EXISTS wippy_registry (
+        version bigint PRIMARY KEY, rec text NOT NULL, node text NOT NULL,
+        committed timestamptz NOT NULL DEFAULT now())""",
 )
 
 

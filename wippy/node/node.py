@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from .. import cluster
 from ..cluster.part import ClusterPart
+from ..cluster.registry import open_log
 from ..core import osproc, protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
@@ -93,8 +94,10 @@ class NodeServer:
         self.store = Store(os.path.join(self.data_dir, "registry"))
         BOOK.attach(self.store.entries, self.store.get)     # the node checks registry changes
         set_strict(opts.strict)
+        name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
+        versions = open_log(opts.cluster, name) if opts.cluster else None   # the cluster's order
         self.registry = RegistryKeeper(self.store, app, self._on_registry_change, call_later,
-                                       watch=opts.watch)
+                                       watch=opts.watch, cluster=versions)
         self.ctx = transport.new_context()
         self.mesh = Mesh(self.ctx, self.rundir.path, 0)
         self.control = ControlPlane(transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl")),
@@ -108,7 +111,6 @@ class NodeServer:
         stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
-        name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
         self.peers = make_peers(opts, name, self.ctx, self.data_dir, self.mesh, call_later)
         peer = (self.peers.endpoint, self.peers.public.decode()) if self.peers else (None, None)
         shared = cluster.join(opts.cluster, name, ttl, *peer) if opts.cluster else None
@@ -120,6 +122,7 @@ class NodeServer:
             shared[1], shared[0], self.workflows, call_later, lambda: self.booted,
             lambda why: self.begin_stop(1, why), listener=cluster.Listener(shared[0].db.dsn))
         if self.cluster is not None:
+            self.cluster.on_notify.append(self.registry.notified)
             self.cluster.start()
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)
@@ -279,6 +282,7 @@ class NodeServer:
         if self.peers is not None:
             self.peers.close()
         self.workflows.close()
+        self.registry.close()
         try:
             self.ctx.destroy(linger=0)
         finally:
