@@ -1,0 +1,272 @@
+"""Registry versions across the nodes of a cluster (S12), with whole nodes on one real
+PostgreSQL: a change applied on one node (through the API, from a Lua process, by a file
+edit) reaches the others with the same number and contents; nodes applying at once end with
+contiguous versions in one order; a node booting with other files applies the difference,
+which every node then runs; a node that was down catches up at boot; a data directory used
+without the cluster is rebuilt from the cluster's history."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator
+
+import pytest
+
+import wippy
+from clusterkit import fresh_database, query
+from conftest import wait_until, write_app
+from pgserver import postgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+N = int(os.environ.get("WIPPY_TEST_CLUSTER_N", "3"))
+
+CONFIG = """
+version: "1.0"
+namespace: app
+entries:
+  - {name: procs, kind: process.host}
+  - {name: settings, kind: registry.entry, level: 1}
+  - {name: probe, kind: function.lua, source: file://probe.lua, method: main,
+     modules: [registry]}
+  - {name: idle, kind: process.py, source: file://idle.py, method: idle}
+"""
+PROBE = """
+local registry = require("registry")
+local function main(id, level)
+  local v = registry.snapshot():changes():create({id = id, kind = "registry.entry", meta = {},
+                                                  data = {level = level}}):apply()
+  return v:id()
+end
+return {main = main}
+"""
+IDLE = """
+from wippy import process
+
+
+async def idle():
+    while True:
+        await process.inbox().receive()
+"""
+SERVICE = ("  - {name: svc, kind: process.service, process: app:idle, host: app:procs, "
+           "lifecycle: {auto_start: true}}\n")
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str]:
+    yield from postgres()
+
+
+@pytest.fixture
+def dsn(pg_server: str) -> str:
+    return fresh_database(pg_server)
+
+
+def make_app(root: str, extra: str = "") -> str:
+    return write_app(root, {"config/_index.yaml": CONFIG + extra, "config/probe.lua": PROBE,
+                            "config/idle.py": IDLE})
+
+
+class Cluster:
+    """Nodes started in a test, stopped after it."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.nodes: dict[str, wippy.Node] = {}
+
+    def start(self, app: str, name: str, **kw: Any) -> wippy.Node:
+        n = wippy.Node(app, cluster=self.dsn, node=name, lease_ttl=2, stop_timeout=5, **kw)
+        n.start()
+        self.nodes[name] = n
+        return n
+
+    def stop(self, name: str) -> None:
+        self.nodes.pop(name).stop()
+
+    def close(self) -> None:
+        for n in self.nodes.values():
+            n.stop()
+
+
+@pytest.fixture
+def cl(dsn: str) -> Iterator[Cluster]:
+    c = Cluster(dsn)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def history(n: wippy.Node) -> list[dict]:
+    return [n.registry.changeset(v["version"]) for v in n.registry.history()]
+
+
+def cluster_versions(dsn: str) -> list[int]:
+    return [r[0] for r in query(dsn, "SELECT version FROM wippy_registry ORDER BY version")]
+
+
+def same_everywhere(nodes: list[wippy.Node], version: int) -> None:
+    """Every node reaches ``version``, with the same history records."""
+    wait_until(lambda: all(n.registry.version() == version for n in nodes), 30,
+               what=f"every node at v{version}: {[n.registry.version() for n in nodes]}")
+    first = history(nodes[0])
+    for n in nodes[1:]:
+        assert history(n) == first
+
+
+def create(n: wippy.Node, eid: str, level: int) -> int:
+    return int(n.registry.snapshot().changes().create(
+        {"id": eid, "kind": "registry.entry", "meta": {}, "data": {"level": level}}).apply().id())
+
+
+def test_a_change_on_one_node_reaches_every_node_with_its_number(cl: Cluster,
+                                                                 app_dir: str) -> None:
+    app = make_app(app_dir)
+    nodes = [cl.start(app, f"n{i + 1}") for i in range(N)]
+    same_everywhere(nodes, 0)
+    # through the API on the first node
+    assert create(nodes[0], "app:from_api", 7) == 1
+    same_everywhere(nodes, 1)
+    for n in nodes:
+        assert n.registry.get("app:from_api")["data"] == {"level": 7}
+    # from a Lua process on the second
+    assert nodes[1].call("app:probe", "app:from_lua", 8, timeout=30) == 2
+    same_everywhere(nodes, 2)
+    for n in nodes:
+        assert n.registry.get("app:from_lua")["data"] == {"level": 8}
+    assert history(nodes[0])[2]["author"]["node"] == "n2"
+    # a file edit: every node's watcher sees it, one of them commits it, once
+    write_app(app_dir, {"config/_index.yaml": CONFIG.replace("level: 1", "level: 5")})
+    same_everywhere(nodes, 3)
+    for n in nodes:
+        assert n.registry.get("app:settings")["data"] == {"level": 5}
+    assert history(nodes[0])[3]["source"] == "files"
+    # a service created on one node starts on every node
+    write_app(app_dir, {"config/_index.yaml": CONFIG.replace("level: 1", "level: 5") + SERVICE})
+    same_everywhere(nodes, 4)
+    for n in nodes:
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+                               for s in n.ps()["services"]), 30, what="the new service running")
+    assert cluster_versions(cl.dsn) == [0, 1, 2, 3, 4]
+
+
+def test_nodes_applying_at_once_end_contiguous_in_one_order(cl: Cluster, app_dir: str) -> None:
+    app = make_app(app_dir)
+    nodes = [cl.start(app, f"n{i + 1}") for i in range(N)]
+    same_everywhere(nodes, 0)
+    per_node = 10
+    errors: list[BaseException] = []
+    got: list[int] = []
+
+    def work(i: int, n: wippy.Node) -> None:
+        try:
+            with wippy.connect(n.ready_info["run_dir"]) as conn:
+                for k in range(per_node):
+                    got.append(int(conn.registry.snapshot().changes().create(
+                        {"id": f"app:e{i}_{k}", "kind": "registry.entry", "meta": {},
+                         "data": {"level": k}}).apply().id()))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i, n)) for i, n in enumerate(nodes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    total = per_node * len(nodes)
+    assert sorted(got) == list(range(1, total + 1))          # contiguous, none twice
+    same_everywhere(nodes, total)
+    assert cluster_versions(cl.dsn) == list(range(total + 1))
+    for n in nodes:
+        assert len([e for e in n.registry.find({".kind": "registry.entry"})]) == total + 1
+
+
+def test_a_node_booting_with_other_files_applies_the_difference_everywhere(
+        cl: Cluster, tmp_path: Any) -> None:
+    one = make_app(str(tmp_path / "one"))
+    two = make_app(str(tmp_path / "two"), SERVICE)
+    n1 = cl.start(one, "n1")
+    out = str(tmp_path / "n2.err")
+    with open(out, "w") as err:
+        n2 = cl.start(two, "n2", stderr=err, log_level="INFO")
+    nodes = [n1, n2]
+    v = n2.registry.version()
+    assert v is not None and v >= 1
+    same_everywhere(nodes, v)
+    last = n1.registry.changeset(v)
+    assert last["author"]["node"] == "n2" and last["source"] == "files"
+    assert "app:svc" in [e["id"] for e in last["created"]]
+    with open(out) as fh:
+        text = fh.read()
+    assert "files differ from the cluster's (as node n1 left them in v0)" in text, text
+    for n in nodes:
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+                               for s in n.ps()["services"]), 30, what="the service running")
+
+
+def test_a_node_that_was_down_catches_up_at_boot(cl: Cluster, app_dir: str) -> None:
+    app = make_app(app_dir)
+    n1, n2 = cl.start(app, "n1"), cl.start(app, "n2")
+    same_everywhere([n1, n2], 0)
+    cl.stop("n2")
+    create(n1, "app:while_down_1", 1)
+    create(n1, "app:while_down_2", 2)
+    n2 = cl.start(app, "n2")
+    assert n2.registry.version() == 2         # before it reports ready
+    same_everywhere([n1, n2], 2)
+    assert n2.registry.get("app:while_down_2")["data"] == {"level": 2}
+
+
+def test_a_data_directory_used_without_the_cluster_is_rebuilt_from_it(
+        cl: Cluster, app_dir: str, tmp_path: Any) -> None:
+    app = make_app(app_dir)
+    n1 = cl.start(app, "n1")
+    create(n1, "app:in_cluster", 1)
+    data = str(tmp_path / "solo-data")
+    with wippy.Node(app, data_dir=data, stop_timeout=5) as solo:
+        create(solo, "app:solo", 1)
+        create(solo, "app:solo2", 1)
+    out = str(tmp_path / "n2.err")
+    with open(out, "w") as err:
+        n2 = cl.start(app, "n2", data_dir=data, stderr=err)
+    with open(out) as fh:
+        text = fh.read()
+    assert "is not the cluster's" in text and "rebuilt from the cluster's history" in text, text
+    same_everywhere([n1, n2], 1)
+    assert n2.registry.get("app:in_cluster") is not None
+    with pytest.raises(wippy.EntryNotFound):
+        n2.registry.get("app:solo")
+
+
+def test_the_registry_command_reads_the_clusters_registry(cl: Cluster, app_dir: str,
+                                                          tmp_path: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from conftest import run_wippy
+    monkeypatch.delenv("WIPPY_CLUSTER", raising=False)
+    app = make_app(app_dir)
+    n1 = cl.start(app, "n1")
+    create(n1, "app:made", 3)
+    elsewhere = str(tmp_path / "elsewhere")        # no node, no data: only the database
+    os.makedirs(elsewhere)
+    out = run_wippy(["registry", "history", "--json", "--cluster", cl.dsn, "--app", elsewhere])
+    assert out.returncode == 0, out.stderr
+    hist = json.loads(out.stdout)
+    assert [h["version"] for h in hist] == [0, 1] and hist[1]["created"] == ["app:made"]
+    assert hist[1]["author"]["node"] == "n1"
+    out = run_wippy(["registry", "history", "--cluster", cl.dsn, "--app", elsewhere])
+    assert "by api on node n1" in out.stdout, out.stdout
+    monkeypatch.setenv("WIPPY_CLUSTER", cl.dsn)
+    out = run_wippy(["registry", "list", "--json", "--app", elsewhere])
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert listed["version"] == 1 and "app:made" in [e["id"] for e in listed["entries"]]
+    out = run_wippy(["registry", "show", "app:made", "--app", elsewhere])
+    assert json.loads(out.stdout)["data"] == {"level": 3}
+    out = run_wippy(["registry", "diff", "0", "1", "--app", elsewhere])
+    assert "+ app:made" in out.stdout
+    empty = fresh_database(cl.dsn)
+    out = run_wippy(["registry", "list", "--cluster", empty, "--app", elsewhere])
+    assert out.returncode != 0 and "has no registry yet" in out.stderr, out.stderr
