@@ -145,7 +145,7 @@ def test_a_change_on_one_node_reaches_every_node_with_its_number(cl: Cluster,
     write_app(app_dir, {"config/_index.yaml": CONFIG.replace("level: 1", "level: 5") + SERVICE})
     same_everywhere(nodes, 4)
     for n in nodes:
-        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running" and s["restarts"] == 0
                                for s in n.ps()["services"]), 30, what="the new service running")
     assert cluster_versions(cl.dsn) == [0, 1, 2, 3, 4]
 
@@ -183,26 +183,31 @@ def test_nodes_applying_at_once_end_contiguous_in_one_order(cl: Cluster, app_dir
 
 
 def test_a_node_booting_with_other_files_applies_the_difference_everywhere(
-        cl: Cluster, tmp_path: Any) -> None:
-    one = make_app(str(tmp_path / "one"))
-    two = make_app(str(tmp_path / "two"), SERVICE)
-    n1 = cl.start(one, "n1")
+        cl: Cluster, app_dir: str, tmp_path: Any) -> None:
+    # the nodes of a cluster run the application from the same path (entries name their
+    # files by it); on one machine two nodes with other files at that path boot in turn
+    app = make_app(app_dir)
+    n1 = cl.start(app, "n1")
+    cl.stop("n1")
+    write_app(app_dir, {"config/_index.yaml": CONFIG + SERVICE})
     out = str(tmp_path / "n2.err")
     with open(out, "w") as err:
-        n2 = cl.start(two, "n2", stderr=err, log_level="INFO")
-    nodes = [n1, n2]
-    v = n2.registry.version()
-    assert v is not None and v >= 1
-    same_everywhere(nodes, v)
-    last = n1.registry.changeset(v)
+        n2 = cl.start(app, "n2", stderr=err, log_level="INFO")
+    assert n2.registry.version() == 1
+    last = n2.registry.changeset(1)
     assert last["author"]["node"] == "n2" and last["source"] == "files"
-    assert "app:svc" in [e["id"] for e in last["created"]]
+    assert [e["id"] for e in last["created"]] == ["app:svc"]
     with open(out) as fh:
         text = fh.read()
     assert "files differ from the cluster's (as node n1 left them in v0)" in text, text
+    assert "created app:svc" in text, text
+    n1 = cl.start(app, "n1")          # its files are the cluster's now: nothing new
+    nodes = [n1, n2]
+    same_everywhere(nodes, 1)
     for n in nodes:
-        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running" and s["restarts"] == 0
                                for s in n.ps()["services"]), 30, what="the service running")
+    assert cluster_versions(cl.dsn) == [0, 1]
 
 
 def test_a_node_that_was_down_catches_up_at_boot(cl: Cluster, app_dir: str) -> None:

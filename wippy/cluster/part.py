@@ -94,9 +94,6 @@ class ClusterPart:
         self.stopped = False
         self.taken_over = 0          # workflows claimed from dead nodes, since start
         self._listener = listener
-        # other parts that act on notifications (the registry's versions): called with each
-        # batch, whatever the journal's state
-        self.on_notify: list[Callable[[list[str]], None]] = []
 
     @property
     def every(self) -> float:
@@ -116,9 +113,6 @@ class ClusterPart:
             return
         self._call_later(NOTIFY_EVERY_S, self._listen)
         got = self._listener.poll()
-        for hook in self.on_notify:
-            if got:
-                hook(got)
         if not got or self.fenced or not self._booted():
             return
         me = self.membership.node

@@ -17,7 +17,7 @@ order, and commit each record as it is, with the same number.
 
 A publish is one statement: the insert (refused when the number is taken, or when it would
 leave a gap), the new baseline when the version came from files, and a NOTIFY on the
-cluster's channel (``registry N NODE``, :mod:`.notify`) so the others fetch it at once.
+registry's channel (``registry N NODE``, :mod:`.notify`) so the others fetch it at once.
 
 Rejected: keeping the whole registry (the snapshot) in the database and reading it from there.
 The hosts read LMDB directly, without a round trip per lookup; the database only has to say
@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 from ..errors import ClusterError, StorageError
 from .db import Db
-from .notify import Wake, notify_sql
+from .notify import REGISTRY_CHANNEL, Listener, Wake, notify_sql
 from .schema import ensure
 
 __all__ = ["VersionLog", "Remote", "Head", "Follow", "follow", "open_log", "wake_versions",
@@ -41,7 +41,8 @@ __all__ = ["VersionLog", "Remote", "Head", "Follow", "follow", "open_log", "wake
 BATCH = 500             # records one fetch reads at most (a node far behind reads in batches)
 FILES_KEY = "registry.files"
 
-_NOTIFY = notify_sql(f"'{Wake.REGISTRY.value} ' || version || ' ' || %(node)s")
+_NOTIFY = notify_sql(f"'{Wake.REGISTRY.value} ' || version || ' ' || %(node)s",
+                     REGISTRY_CHANNEL)
 _INSERT = """WITH ins AS (
     INSERT INTO wippy_registry (version, rec, node)
     SELECT %(version)s, %(rec)s, %(node)s
@@ -186,6 +187,10 @@ class VersionLog:
             if len(batch) < BATCH:
                 return
             after = batch[-1].version
+
+    def listener(self) -> Listener:
+        """A listener of the versions other nodes announce (not yet connected)."""
+        return Listener(self.db.dsn, f"wippy registry listener {self.node}", REGISTRY_CHANNEL)
 
     def close(self) -> None:
         self.db.close()

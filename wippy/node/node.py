@@ -122,7 +122,6 @@ class NodeServer:
             shared[1], shared[0], self.workflows, call_later, lambda: self.booted,
             lambda why: self.begin_stop(1, why), listener=cluster.Listener(shared[0].db.dsn))
         if self.cluster is not None:
-            self.cluster.on_notify.append(self.registry.notified)
             self.cluster.start()
         self.shutdown = Shutdown(self.services, self.procs, self.hosts, call_later,
                                  _time.monotonic, opts.stop_timeout)

@@ -67,6 +67,9 @@ Snapshot = dict[str, dict[str, Any]]
 T = TypeVar("T")
 
 CHECK_EVERY_S = 1.0     # how often a cluster node looks for versions a lost notification hid
+# how often a cluster node reads its registry listener: a recv() that finds nothing when idle;
+# the wait between a commit elsewhere and this node fetching it is half of it on average
+LISTEN_EVERY_S = 0.005
 MAX_RACES = 20          # plans of one change that other nodes' versions may overtake in a row
 
 
@@ -100,6 +103,7 @@ class RegistryKeeper:
                  check_code: CodeCheck = check_entry, cluster: VersionLog | None = None) -> None:
         self.store = store
         self.follower = None if cluster is None else Follower(store, cluster, self._remote)
+        self._wakes = None if cluster is None else cluster.listener()
         self._race_note = ""            # why a change was planned again (another node's version)
         self._unreachable: str | None = None     # the cluster database's last failure, logged once
         self._reload_pending = False    # an edit the database could not take: try it again
@@ -118,8 +122,10 @@ class RegistryKeeper:
         if watch:
             self.watcher = FileWatcher(self.app_dir)
             self.call_later(POLL_S, self._poll)
-        if self.follower is not None:
+        if self._wakes is not None:
+            self._wakes.connect()
             self.call_later(CHECK_EVERY_S, self._check)
+            self.call_later(LISTEN_EVERY_S, self._listen)
 
     def _boot(self, app: loader.LoadedApp) -> None:
         issues = [] if app.code_checked else [
@@ -303,11 +309,20 @@ class RegistryKeeper:
         if newest is not None and newest > self.version:
             self._sync()
 
+    def _listen(self) -> None:
+        if self._wakes is None:
+            return
+        self.call_later(LISTEN_EVERY_S, self._listen)
+        got = self._wakes.poll()
+        if got:
+            self.notified(got)
+
     def _check(self) -> None:
         """The periodic look for versions (a notification may have been lost) and for an
         edit of the files the database refused."""
         try:
-            if self.follower is not None:
+            if self.follower is not None and self._wakes is not None:
+                self._wakes.connect()       # again, if its connection was lost
                 latest = self.follower.versions.latest()
                 if self._unreachable is not None:
                     log.warning("registry: the cluster database answers again")
@@ -398,6 +413,9 @@ class RegistryKeeper:
         """Close the connection to the cluster's database (in a cluster)."""
         if self.follower is not None:
             self.follower.versions.close()
+        if self._wakes is not None:
+            self._wakes.close()
+            self._wakes = None
 
     def _refused(self, issues: list[str]) -> None:
         self.last_reload_error = "; ".join(issues)
