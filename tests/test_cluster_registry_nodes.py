@@ -145,8 +145,9 @@ def test_a_change_on_one_node_reaches_every_node_with_its_number(cl: Cluster,
     write_app(app_dir, {"config/_index.yaml": CONFIG.replace("level: 1", "level: 5") + SERVICE})
     same_everywhere(nodes, 4)
     for n in nodes:
-        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running" and s["restarts"] == 0
-                               for s in n.ps()["services"]), 30, what="the new service running")
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+                               and s["restarts"] == 0 for s in n.ps()["services"]), 30,
+                   what="the new service running")
     assert cluster_versions(cl.dsn) == [0, 1, 2, 3, 4]
 
 
@@ -205,8 +206,9 @@ def test_a_node_booting_with_other_files_applies_the_difference_everywhere(
     nodes = [n1, n2]
     same_everywhere(nodes, 1)
     for n in nodes:
-        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running" and s["restarts"] == 0
-                               for s in n.ps()["services"]), 30, what="the service running")
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+                               and s["restarts"] == 0 for s in n.ps()["services"]), 30,
+                   what="the service running")
     assert cluster_versions(cl.dsn) == [0, 1]
 
 
