@@ -249,7 +249,7 @@ def test_a_rollback_is_a_new_version_of_the_cluster(keepers: Keepers, app_dir: s
 def test_an_unreachable_database_stops_the_boot_with_a_clear_error(app_dir: str,
                                                                    tmp_path: object) -> None:
     from wippy.errors import ClusterError
-    with pytest.raises(ClusterError, match="cannot reach the cluster's registry"):
+    with pytest.raises(ClusterError, match="cannot join the cluster at postgresql://u@127.0.0.1:1/x"):
         open_log("host=127.0.0.1 port=1 user=u password=secret dbname=x connect_timeout=2", "a")
 
 

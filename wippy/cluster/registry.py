@@ -32,6 +32,7 @@ from typing import Any, Iterator
 
 from ..errors import ClusterError, StorageError
 from .db import Db
+from .membership import check_name
 from .notify import REGISTRY_CHANNEL, Listener, Wake, notify_sql
 from .schema import ensure
 
@@ -198,13 +199,14 @@ class VersionLog:
 
 def open_log(dsn: str, node: str) -> VersionLog:
     """Connect as ``node`` and create the tables if missing. Raises ClusterError (naming the
-    database, never its password) when the database cannot be used."""
+    database, never its password) when the database cannot be used or ``node`` is not a
+    valid name."""
+    check_name(node)
     db = Db(dsn, application=f"wippy registry {node}")
     try:
         with db.transaction() as cur:
             ensure(cur)
     except StorageError as exc:
         db.close()
-        raise ClusterError(f"cannot reach the cluster's registry at {db.where}: "
-                           f"{exc.cause}") from None
+        raise ClusterError(f"cannot join the cluster at {db.where}: {exc.cause}") from None
     return VersionLog(db, node)
