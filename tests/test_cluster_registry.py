@@ -319,3 +319,32 @@ def test_the_cluster_registry_layout_is_stable(dsn: str) -> None:
             json.dump(found, fh, indent=1, sort_keys=True)
     with open(REG_GOLDEN) as fh:
         assert json.loads(json.dumps(found)) == json.load(fh)
+
+
+def test_without_the_database_a_change_fails_and_a_file_edit_waits_for_it(
+        keepers: Keepers, app_dir: str, dsn: str) -> None:
+    from clusterkit import Proxy
+
+    from wippy.errors import StorageError
+    app = app_at(app_dir)
+    proxy = Proxy(dsn)
+    try:
+        keepers.dsn = proxy.dsn
+        fa = Feed()
+        a = keepers.boot(app, "a", feed=fa)
+        proxy.cut()
+        with pytest.raises(StorageError, match="postgresql://"):
+            a.apply(create("app:x"))
+        assert a.version == 0 and a.store.version() == 0        # nothing committed here
+        write_app(app_dir, {"config/_index.yaml": CONFIG.replace("level: 1", "level: 4")})
+        assert a.reload() is None and a.last_reload_error is not None
+        assert a.store.get("app:settings")["data"] == {"level": 1}
+        a._check()                      # the periodic check: still out of reach
+        assert a.version == 0
+        proxy.restore()
+        a._check()                      # back: the refused edit is applied by itself
+        assert a.version == 1 and a.store.get("app:settings")["data"] == {"level": 4}
+        assert fa.versions == [(1, ["app:settings"], "files")]
+        assert [v for v, _ in cluster_history(dsn)] == [0, 1]
+    finally:
+        proxy.close()

@@ -78,6 +78,7 @@ class Follower:
             log.warning("registry: the local copy at %s is not the cluster's (%s): rebuilt from "
                         "the cluster's history at %s", self.store.path, why, self.versions.where)
             self.store.reset()
+        first = self.store.version()
         while True:
             batch = self.versions.since(self.store.version())
             if not batch:
@@ -85,6 +86,10 @@ class Follower:
             self.store.append([r.record for r in batch])
             for r in batch:
                 self._committed(r)
+        if self.store.version() != first:
+            log.info("registry: v%s to v%s fetched from the cluster at %s",
+                     0 if first is None else first + 1, self.store.version(),
+                     self.versions.where)
         return self.versions.head()
 
     def publish(self, changes: dict[str, list], source: str, files: Snapshot | None,

@@ -238,9 +238,10 @@ class RegistryKeeper:
         if node is None:
             log.info("registry v%d committed (%s): %d created, %d updated, %d deleted",
                      version, source, *counts)
-        else:
-            log.info("registry v%d from node %s (%s): %s", version, node, source,
-                     describe_changes(changes))
+        else:       # at boot a node far behind fetches many: the follower sums them up
+            log.log(logging.INFO if self._booted else logging.DEBUG,
+                    "registry v%d from node %s (%s): %s", version, node, source,
+                    describe_changes(changes))
         if self._booted:        # at boot nobody is listening yet: the hosts read the store
             self.on_change(version, dict(changes), source)
 
