@@ -277,3 +277,28 @@ def test_the_registry_command_reads_the_clusters_registry(cl: Cluster, app_dir: 
     empty = fresh_database(cl.dsn)
     out = run_wippy(["registry", "list", "--cluster", empty, "--app", elsewhere])
     assert out.returncode != 0 and "has no registry yet" in out.stderr, out.stderr
+
+
+def test_nodes_booting_at_once_on_an_empty_database_share_one_v0(cl: Cluster,
+                                                                  app_dir: str) -> None:
+    app = make_app(app_dir)
+    errors: list[BaseException] = []
+    names = [f"n{i + 1}" for i in range(N)]
+    nodes = {name: wippy.Node(app, cluster=cl.dsn, node=name, lease_ttl=2, stop_timeout=5)
+             for name in names}
+    cl.nodes.update(nodes)          # stopped after the test, started or not
+
+    def boot(n: wippy.Node) -> None:
+        try:
+            n.start()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=boot, args=(n,)) for n in nodes.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    same_everywhere(list(nodes.values()), 0)
+    assert cluster_versions(cl.dsn) == [0]
