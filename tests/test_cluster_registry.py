@@ -348,3 +348,20 @@ def test_without_the_database_a_change_fails_and_a_file_edit_waits_for_it(
         assert [v for v, _ in cluster_history(dsn)] == [0, 1]
     finally:
         proxy.close()
+
+
+def test_a_node_far_behind_fetches_in_batches(keepers: Keepers, app_dir: str, dsn: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("wippy.node.regfollow.BATCH", 2)
+    app = app_at(app_dir)
+    a = keepers.boot(app, "a")
+    for i in range(5):
+        a.apply(create(f"app:early{i}"))
+    fb = Feed()
+    b = keepers.boot(app, "b", feed=fb)          # 5 versions behind: 3 batches at boot
+    assert b.version == 5 and fb.versions == []  # at boot the hosts read the store
+    for i in range(5):
+        a.apply(create(f"app:late{i}"))
+    b.notified(["registry 10 a"])                # 5 more, announced one by one
+    assert b.version == 10 and [v for v, _, _ in fb.versions] == [6, 7, 8, 9, 10]
+    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn)]

@@ -23,7 +23,7 @@ import logging
 import time as _time
 from typing import Any, Callable, Mapping
 
-from ..cluster.registry import Follow, Head, Remote, VersionLog, follow
+from ..cluster.registry import BATCH, Follow, Head, Remote, VersionLog, follow
 from ..errors import RegistryError, VersionTaken
 from ..registry.store import Store, history_record
 
@@ -80,12 +80,13 @@ class Follower:
             self.store.reset()
         first = self.store.version()
         while True:
-            batch = self.versions.since(self.store.version())
-            if not batch:
-                break
-            self.store.append([r.record for r in batch])
+            batch = self.versions.since(self.store.version(), BATCH)
+            if batch:
+                self.store.append([r.record for r in batch])
             for r in batch:
                 self._committed(r)
+            if len(batch) < BATCH:      # a short batch is the end: no statement to find that out
+                break
         if self.store.version() != first:
             log.info("registry: v%s to v%s fetched from the cluster at %s",
                      0 if first is None else first + 1, self.store.version(),
@@ -115,13 +116,13 @@ class Follower:
         history is behind this store (the database was replaced under the running node)."""
         got: list[Remote] = []
         while True:
-            batch = self.versions.since(self.store.version())
+            batch = self.versions.since(self.store.version(), BATCH)
             for r in batch:
                 self.store.append([r.record])
                 self.fetched += 1
                 got.append(r)
                 self._committed(r)
-            if not batch:
+            if len(batch) < BATCH:
                 break
         if not got:
             latest, local = self.versions.latest(), self.store.version()
