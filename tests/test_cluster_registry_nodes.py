@@ -223,6 +223,10 @@ def test_a_node_that_was_down_catches_up_at_boot(cl: Cluster, app_dir: str) -> N
     assert n2.registry.version() == 2         # before it reports ready
     same_everywhere([n1, n2], 2)
     assert n2.registry.get("app:while_down_2")["data"] == {"level": 2}
+    create(n1, "app:after", 3)
+    same_everywhere([n1, n2], 3)
+    reg = n2.ps()["node"]["cluster"]["registry"]          # wippy ps --json shows it
+    assert reg == {"version": 3, "fetched": 3, "unreachable": None}     # 2 at boot, then 1
 
 
 def test_a_data_directory_used_without_the_cluster_is_rebuilt_from_it(

@@ -4,7 +4,8 @@ that every node of a cluster names (S12; ``wippy run APP --cluster DSN --node NA
 * :mod:`.db`: the connection; :mod:`.schema`: the tables;
 * :mod:`.journal`: the shared journal with fencing tokens, and the claims of a takeover;
 * :mod:`.membership`: node rows and leases; :mod:`.part`: the node's loop side (renew, take
-  over, self-fence); :mod:`.notify`: wake-ups between nodes (LISTEN/NOTIFY).
+  over, self-fence); :mod:`.notify`: wake-ups between nodes (LISTEN/NOTIFY);
+* :mod:`.registry`: the registry's versions in the cluster's order.
 
 Without ``--cluster`` none of this is loaded: the journal stays in LMDB.
 """

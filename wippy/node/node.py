@@ -325,7 +325,8 @@ class NodeServer:
                 "strict": self.opts.strict, "http": self.http.rows(), "observe": self.observe.row(),
                 "metrics": collector().snapshot(),     # what the node's own parts recorded
                 "cluster": None if self.cluster is None else {
-                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None}}
+                    **self.cluster.info(), "peers": self.peers.info() if self.peers else None,
+                    "registry": self.registry.cluster_info()}}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -58,7 +58,7 @@ class Follower:
         self.store = store
         self.versions = versions
         self._committed = committed
-        self.fetched = 0            # versions of other nodes appended here, since start
+        self.fetched = 0            # versions fetched from the cluster, since start
 
     @property
     def node(self) -> str:
@@ -83,6 +83,7 @@ class Follower:
             batch = self.versions.since(self.store.version(), BATCH)
             if batch:
                 self.store.append([r.record for r in batch])
+                self.fetched += len(batch)
             for r in batch:
                 self._committed(r)
             if len(batch) < BATCH:      # a short batch is the end: no statement to find that out

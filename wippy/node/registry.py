@@ -410,6 +410,14 @@ class RegistryKeeper:
         self.reloads += 1
         return version
 
+    def cluster_info(self) -> dict[str, Any] | None:
+        """The registry's part in the cluster, for ``wippy ps`` (None outside one): versions
+        fetched from other nodes, and the database's last failure while it is out of reach."""
+        if self.follower is None:
+            return None
+        return {"version": self.version, "fetched": self.follower.fetched,
+                "unreachable": self._unreachable}
+
     def close(self) -> None:
         """Close the connection to the cluster's database (in a cluster)."""
         if self.follower is not None:
