@@ -614,9 +614,10 @@ def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
 
 
 def _report_registry(r: dict[str, Any]) -> None:
+    local, clustered = r["apply_ms_local"], r["apply_ms_cluster"]
     print(f"registry ({r['applies']} applies through the API): apply p50 "
-          f"{r['apply_ms_local']['p50']:.2f} ms on one node, {r['apply_ms_cluster']['p50']:.2f} ms "
-          f"in a cluster (p99 {r['apply_ms_local']['p99']:.2f} / {r['apply_ms_cluster']['p99']:.2f})"
+          f"{local['p50']:.2f} ms on one node, {clustered['p50']:.2f} ms "
+          f"in a cluster (p99 {local['p99']:.2f} / {clustered['p99']:.2f})"
           f"; apply -> visible on the other node p50 {r['visible_ms']['p50']:.1f} ms, p99 "
           f"{r['visible_ms']['p99']:.1f} ms, min {r['visible_ms']['min']:.1f} ms")
 

@@ -23,7 +23,10 @@ a golden test (``tests/test_store.py``):
 The first load is version 0. After that every change, from the files or from ``apply``, is one
 transaction (:meth:`Store.commit`, the one commit) that writes the entries and the changeset
 together: a node killed mid-apply leaves the old or the new version, never a mix. What to
-commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keeps it.
+commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keeps it. A node
+of a cluster commits instead the records its cluster put in order (:meth:`Store.append`: the
+same layout, written as they are, so every node's history holds the same records), and
+empties a store that is not its cluster's (:meth:`Store.reset`) to rebuild it.
 
 Reads: :meth:`Store.entries` decodes the snapshot once and then follows new versions through
 their history records (a version's changeset holds its entries in full), so a new version costs
