@@ -13,7 +13,7 @@ from clusterkit import fresh_database, query
 from conftest import write_app
 from pgserver import postgres
 
-from wippy.cluster.registry import Follow, follow, open_log, wake_versions
+from wippy.cluster.registry import AppPaths, Follow, follow, open_log, wake_versions
 from wippy.errors import NodeError, RegistryError
 from wippy.node.registry import RegistryKeeper, load_app
 from wippy.registry.store import Store
@@ -102,9 +102,11 @@ def history(k: RegistryKeeper) -> list[dict]:
     return list(k.store.history())
 
 
-def cluster_history(dsn: str) -> list[tuple[int, str]]:
+def cluster_history(dsn: str, app: str | None = None) -> list[tuple[int, dict]]:
+    """The database's records (with ``app``'s paths: the database's are relative to it)."""
     import json
-    return [(v, json.loads(rec)) for v, rec in
+    paths = AppPaths(app) if app is not None else None
+    return [(v, paths.record_in(json.loads(rec)) if paths else json.loads(rec)) for v, rec in
             query(dsn, "SELECT version, rec FROM wippy_registry ORDER BY version")]
 
 
@@ -114,7 +116,7 @@ def test_the_first_node_makes_v0_and_the_next_follows_it(keepers: Keepers, app_d
     a = keepers.boot(app, "a")
     b = keepers.boot(app, "b")
     assert a.version == b.version == 0
-    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn)]
+    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn, app)]
     assert history(a)[0]["author"]["node"] == "a"
     assert query(dsn, "SELECT node FROM wippy_registry") == [("a",)]
 
@@ -130,7 +132,7 @@ def test_a_change_on_one_node_reaches_the_other_with_its_number_and_record(
     b.notified(["registry 1 a"])
     assert b.version == 1 and b.store.get("app:x")["data"] == {"level": 7}
     assert fb.versions == [(1, ["app:x"], "api")]          # announced like a local commit
-    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn)]
+    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn, app)]
     b.notified(["registry 1 a"])                           # nothing new: nothing happens
     assert fb.versions == [(1, ["app:x"], "api")]
 
@@ -145,7 +147,7 @@ def test_two_nodes_planning_the_same_number_end_contiguous_and_in_one_order(
     assert b.apply(create("app:from_b")) == 2
     assert b.store.get("app:from_a") is not None
     a.notified(["registry 2 b"])
-    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn)]
+    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn, app)]
     assert [v for v, _ in cluster_history(dsn)] == [0, 1, 2]
 
 
@@ -171,11 +173,17 @@ def test_a_node_booting_with_other_files_applies_the_difference_as_a_version(
         b = keepers.boot(app2, "b")
     assert b.version == 1 and b.store.get("app:extra")["data"] == {"level": 2}
     rec = b.store.changeset(1)
-    assert rec["author"]["node"] == "b" and "app:extra" in [e["id"] for e in rec["created"]]
+    # the same files in another directory are the same entries: only the extra one is new
+    assert rec["author"]["node"] == "b" and [e["id"] for e in rec["created"]] == ["app:extra"]
+    assert rec["updated"] == [] and rec["deleted"] == []
     assert "files differ from the cluster's (as node a left them in v0)" in caplog.text
     assert "app:extra" in caplog.text
     a.notified(["registry 1 b"])
-    assert a.store.get("app:extra") is not None and history(a) == history(b)
+    # each node reads the entry's file in its own copy of the application
+    assert a.store.get("app:extra")["path"] == os.path.join(app1, "config", "_index.yaml")
+    assert b.store.get("app:extra")["path"] == os.path.join(app2, "config", "_index.yaml")
+    assert [AppPaths(app1).record_out(r) for r in history(a)] == \
+        [AppPaths(app2).record_out(r) for r in history(b)]
     # a reboot of b with the same files adds nothing: the baseline is b's files now
     b.close()
     b.store.close()
@@ -195,7 +203,7 @@ def test_a_node_that_was_down_catches_up_at_boot(keepers: Keepers, app_dir: str,
     for i in range(3):
         a.apply(create(f"app:n{i}"))
     b = keepers.boot(app, "b")
-    assert b.version == 3 and history(b) == [rec for _, rec in cluster_history(dsn)]
+    assert b.version == 3 and history(b) == [rec for _, rec in cluster_history(dsn, app)]
 
 
 def test_a_local_store_from_outside_the_cluster_is_rebuilt_from_it(
@@ -230,7 +238,7 @@ def test_a_store_ahead_of_an_empty_cluster_is_rebuilt_and_the_files_make_v0(
         k = keepers.boot(app, "a", data=data)
     assert "the cluster has no registry yet" in caplog.text
     assert k.version == 0 and k.store.get("app:old") is None
-    assert history(k) == [rec for _, rec in cluster_history(dsn)]
+    assert history(k) == [rec for _, rec in cluster_history(dsn, app)]
 
 
 def test_a_rollback_is_a_new_version_of_the_cluster(keepers: Keepers, app_dir: str,
@@ -364,4 +372,27 @@ def test_a_node_far_behind_fetches_in_batches(keepers: Keepers, app_dir: str, ds
         a.apply(create(f"app:late{i}"))
     b.notified(["registry 10 a"])                # 5 more, announced one by one
     assert b.version == 10 and [v for v, _, _ in fb.versions] == [6, 7, 8, 9, 10]
-    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn)]
+    assert history(a) == history(b) == [rec for _, rec in cluster_history(dsn, app)]
+
+
+def test_paths_in_the_database_are_relative_to_the_application() -> None:
+    a, b = AppPaths("/srv/one"), AppPaths("/home/x/two")
+    e = {"id": "app:x", "path": "/srv/one/config/_index.yaml", "base_dir": "/srv/one/config",
+         "data": {"source": "file:///srv/one/config/x.lua", "n": [1, "/srv/one/static"],
+                  "other": "/srv/onething", "url": "file:///etc/x"}}
+    rec = {"version": 1, "created": [e], "updated": [], "deleted": ["app:y"],
+           "before": {"app:x": None, "app:y": {"id": "app:y", "path": "/srv/one/y.yaml",
+                                               "base_dir": "/srv/one"}}}
+    out = a.record_out(rec)
+    assert out["created"][0]["path"] == "@app/config/_index.yaml"
+    assert out["before"]["app:y"]["base_dir"] == "@app" and out["before"]["app:x"] is None
+    assert out["created"][0]["data"] == {"source": "file://@app/config/x.lua",
+                                         "n": [1, "@app/static"], "other": "/srv/onething",
+                                         "url": "file:///etc/x"}
+    mine = b.record_in(out)
+    assert mine["created"][0]["base_dir"] == "/home/x/two/config"
+    assert mine["created"][0]["data"]["source"] == "file:///home/x/two/config/x.lua"
+    assert a.record_in(out) == rec and rec["created"][0] is e      # the input is not changed
+    kept = {"id": "app:r", "path": "", "base_dir": "/elsewhere"}     # made at run time; outside
+    assert a.files_in(a.files_out({"app:r": kept})) == {"app:r": kept}
+    assert a.files_out({"app:r": kept})["app:r"] == kept

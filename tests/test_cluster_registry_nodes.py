@@ -114,6 +114,16 @@ def same_everywhere(nodes: list[wippy.Node], version: int) -> None:
         assert history(n) == first
 
 
+def same_everywhere_paths(nodes: list[tuple[wippy.Node, str]], version: int) -> None:
+    """Every node reaches ``version``, with the same history records once each node's
+    application directory is taken out of their paths."""
+    from wippy.cluster.registry import AppPaths
+    wait_until(lambda: all(n.registry.version() == version for n, _ in nodes), 30,
+               what=f"every node at v{version}")
+    seen = [[AppPaths(app).record_out(r) for r in history(n)] for n, app in nodes]
+    assert all(h == seen[0] for h in seen[1:])
+
+
 def create(n: wippy.Node, eid: str, level: int) -> int:
     return int(n.registry.snapshot().changes().create(
         {"id": eid, "kind": "registry.entry", "meta": {}, "data": {"level": level}}).apply().id())
@@ -210,6 +220,26 @@ def test_a_node_booting_with_other_files_applies_the_difference_everywhere(
                                and s["restarts"] == 0 for s in n.ps()["services"]), 30,
                    what="the service running")
     assert cluster_versions(cl.dsn) == [0, 1]
+
+
+def test_nodes_running_from_two_directories_share_the_difference_of_their_files(
+        cl: Cluster, tmp_path: Any) -> None:
+    one = make_app(str(tmp_path / "one"))
+    two = make_app(str(tmp_path / "two"), SERVICE)
+    n1 = cl.start(one, "n1")
+    n2 = cl.start(two, "n2")            # its files add a service: the others' stay as they are
+    assert n2.registry.version() == 1
+    last = n2.registry.changeset(1)
+    assert [e["id"] for e in last["created"]] == ["app:svc"] and last["updated"] == []
+    same_everywhere_paths([(n1, one), (n2, two)], 1)
+    for n in (n1, n2):                  # each runs it from its own copy of the application
+        wait_until(lambda: any(s["id"] == "app:svc" and s["state"] == "Running"
+                               and s["restarts"] == 0 for s in n.ps()["services"]), 30,
+                   what="the service running")
+    assert n1.registry.get("app:idle")["data"]["source"] == \
+        "file://" + os.path.join(os.path.realpath(one), "config", "idle.py")
+    assert n2.registry.get("app:idle")["data"]["source"] == \
+        "file://" + os.path.join(os.path.realpath(two), "config", "idle.py")
 
 
 def test_a_node_that_was_down_catches_up_at_boot(cl: Cluster, app_dir: str) -> None:

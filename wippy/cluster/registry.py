@@ -15,6 +15,13 @@ order, and commit each record as it is, with the same number.
   node last applied them (``{"version", "node", "files"}``): the baseline a booting node's
   files are compared with (S3: a node booting with different files applies the difference).
 
+Paths. A stored entry names its file (``path``), the directory its ``file://`` source is
+relative to (``base_dir``) and its source (``data.source``, made absolute by the loader), all
+absolute on the node that read it. In the database they are relative to the application's
+directory (``@app/config/_index.yaml``, ``file://@app/config/x.lua``: :class:`AppPaths`), and
+each node reads them under its own: nodes may run the application from different
+directories, and an entry one node's files made names the same file in every node's copy.
+
 A publish is one statement: the insert (refused when the number is taken, or when it would
 leave a gap), the new baseline when the version came from files, and a NOTIFY on the
 registry's channel (``registry N NODE``, :mod:`.notify`) so the others fetch it at once.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -36,11 +44,13 @@ from .membership import check_name
 from .notify import REGISTRY_CHANNEL, Listener, Wake, notify_sql
 from .schema import ensure
 
-__all__ = ["VersionLog", "Remote", "Head", "Follow", "follow", "open_log", "wake_versions",
-           "BATCH", "FILES_KEY"]
+__all__ = ["VersionLog", "Remote", "Head", "Follow", "AppPaths", "follow", "open_log",
+           "wake_versions", "BATCH", "FILES_KEY", "APP_MARK"]
 
 BATCH = 500             # records one fetch reads at most (a node far behind reads in batches)
 FILES_KEY = "registry.files"
+APP_MARK = "@app"       # the application's directory, in the paths the database holds
+_PATH_FIELDS = ("path", "base_dir")
 
 _NOTIFY = notify_sql(f"'{Wake.REGISTRY.value} ' || version || ' ' || %(node)s",
                      REGISTRY_CHANNEL)
@@ -80,6 +90,81 @@ class Head:
     files: dict[str, dict[str, Any]] | None
     files_version: int | None = None
     files_node: str | None = None
+
+
+class AppPaths:
+    """Entries' paths between this node (absolute, under ``app_dir``) and the database
+    (relative to :data:`APP_MARK`): ``path``, ``base_dir``, and every string of ``data`` that
+    is a path or a ``file://`` URL under the application (the loader makes sources absolute).
+    A path outside the application, or empty (an entry made at run time), is kept as it is."""
+
+    def __init__(self, app_dir: str) -> None:
+        self.app_dir = os.path.realpath(app_dir)
+        self._mine = self.app_dir + os.sep
+
+    def _out(self, p: Any) -> Any:
+        if not isinstance(p, str) or not p:
+            return p
+        if p == self.app_dir:
+            return APP_MARK
+        if p.startswith(self._mine):
+            return APP_MARK + "/" + p[len(self._mine):].replace(os.sep, "/")
+        if p.startswith("file://" + self._mine):
+            return "file://" + self._out(p[len("file://"):])
+        return p
+
+    def _in(self, p: Any) -> Any:
+        if not isinstance(p, str) or not p:
+            return p
+        if p == APP_MARK:
+            return self.app_dir
+        if p.startswith(APP_MARK + "/"):
+            return os.path.join(self.app_dir, *p[len(APP_MARK) + 1:].split("/"))
+        if p.startswith("file://" + APP_MARK + "/"):
+            return "file://" + self._in(p[len("file://"):])
+        return p
+
+    def _walk(self, v: Any, how: Any) -> Any:
+        if isinstance(v, str):
+            return how(v)
+        if isinstance(v, dict):
+            return {k: self._walk(x, how) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self._walk(x, how) for x in v]
+        return v
+
+    def _entry(self, e: Any, how: Any) -> Any:
+        if not isinstance(e, dict):
+            return e
+        out = {**e, **{k: how(e[k]) for k in _PATH_FIELDS if k in e}}
+        if "data" in e:
+            out["data"] = self._walk(e["data"], how)
+        return out
+
+    def _record(self, rec: dict[str, Any], how: Any) -> dict[str, Any]:
+        out = dict(rec)
+        for key in ("created", "updated"):
+            if key in rec:
+                out[key] = [self._entry(e, how) for e in rec[key]]
+        if "before" in rec:
+            out["before"] = {i: self._entry(e, how) for i, e in rec["before"].items()}
+        return out
+
+    def record_out(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A history record as the database keeps it."""
+        return self._record(rec, self._out)
+
+    def record_in(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A history record from the database, as this node keeps it."""
+        return self._record(rec, self._in)
+
+    def files_out(self, files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The files' baseline as the database keeps it."""
+        return {i: self._entry(e, self._out) for i, e in files.items()}
+
+    def files_in(self, files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The files' baseline from the database, as this node reads it."""
+        return {i: self._entry(e, self._in) for i, e in files.items()}
 
 
 class Follow(enum.Enum):

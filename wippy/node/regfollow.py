@@ -7,7 +7,7 @@
   warning, and rebuilt from the records; then every missing version is appended, in one LMDB
   transaction.
 * :meth:`Follower.publish` (every commit of this node): the history record goes to the
-  database first, as the next version; the same record is then appended locally. A number
+  database first (its paths relative to the application, :class:`AppPaths`), as the next version; the same record is then appended locally. A number
   taken by another node raises :class:`~wippy.errors.VersionTaken` and nothing is written.
 * :meth:`Follower.catch_up` (a notification, a periodic check, a lost race): the versions
   other nodes committed, appended one by one and handed to ``committed`` (which announces
@@ -23,7 +23,7 @@ import logging
 import time as _time
 from typing import Any, Callable, Mapping
 
-from ..cluster.registry import BATCH, Follow, Head, Remote, VersionLog, follow
+from ..cluster.registry import BATCH, AppPaths, Follow, Head, Remote, VersionLog, follow
 from ..errors import RegistryError, VersionTaken
 from ..registry.store import Store, history_record
 
@@ -53,10 +53,11 @@ def changes_of(record: Mapping[str, Any]) -> dict[str, list]:
 class Follower:
     """The local store kept in the cluster's order (see the module docstring)."""
 
-    def __init__(self, store: Store, versions: VersionLog,
+    def __init__(self, store: Store, versions: VersionLog, app_dir: str,
                  committed: Callable[[Remote], None]) -> None:
         self.store = store
         self.versions = versions
+        self.paths = AppPaths(app_dir)
         self._committed = committed
         self.fetched = 0            # versions fetched from the cluster, since start
 
@@ -72,6 +73,7 @@ class Follower:
         head = self.versions.latest()
         theirs = self.versions.record(local) if local is not None and head is not None \
             and local <= head else None
+        theirs = None if theirs is None else self.paths.record_in(theirs)
         ours = self.store.changeset(local) if local is not None else None
         verdict, why = follow(local, ours, head, theirs)
         if verdict is Follow.REBUILD:
@@ -80,7 +82,7 @@ class Follower:
             self.store.reset()
         first = self.store.version()
         while True:
-            batch = self.versions.since(self.store.version(), BATCH)
+            batch = self._fetch()
             if batch:
                 self.store.append([r.record for r in batch])
                 self.fetched += len(batch)
@@ -92,7 +94,16 @@ class Follower:
             log.info("registry: v%s to v%s fetched from the cluster at %s",
                      0 if first is None else first + 1, self.store.version(),
                      self.versions.where)
-        return self.versions.head()
+        now = self.versions.head()
+        if now.files is None:
+            return now
+        return Head(now.version, self.paths.files_in(now.files), now.files_version,
+                    now.files_node)
+
+    def _fetch(self) -> list[Remote]:
+        """The next batch of versions this store lacks, with this node's paths."""
+        return [Remote(self.paths.record_in(r.record), r.node)
+                for r in self.versions.since(self.store.version(), BATCH)]
 
     def publish(self, changes: dict[str, list], source: str, files: Snapshot | None,
                 author: dict[str, Any] | None) -> int:
@@ -106,7 +117,8 @@ class Follower:
         version = 0 if current is None else current + 1
         record = history_record(version, changes, source, before,
                                 {**(author or {}), "node": self.node}, _time.time())
-        if not self.versions.publish(record, files):
+        if not self.versions.publish(self.paths.record_out(record),
+                                     None if files is None else self.paths.files_out(files)):
             raise VersionTaken(f"registry v{version} was committed by another node first")
         self.store.append([record], files)
         return version
@@ -117,7 +129,7 @@ class Follower:
         history is behind this store (the database was replaced under the running node)."""
         got: list[Remote] = []
         while True:
-            batch = self.versions.since(self.store.version(), BATCH)
+            batch = self._fetch()
             for r in batch:
                 self.store.append([r.record])
                 self.fetched += 1

@@ -102,7 +102,8 @@ class RegistryKeeper:
                  call_later: Callable[..., Any], watch: bool = True,
                  check_code: CodeCheck = check_entry, cluster: VersionLog | None = None) -> None:
         self.store = store
-        self.follower = None if cluster is None else Follower(store, cluster, self._remote)
+        self.follower = None if cluster is None else Follower(store, cluster, app.app_dir,
+                                                              self._remote)
         self._wakes = None if cluster is None else cluster.listener()
         self._race_note = ""            # why a change was planned again (another node's version)
         self._unreachable: str | None = None     # the cluster database's last failure, logged once
