@@ -4,11 +4,13 @@
 
 * :meth:`Follower.join` (boot): a local store that is not a prefix of the cluster's history
   (a data directory used without the cluster, or with another database) is emptied, with a
-  warning, and rebuilt from the records; then every missing version is appended, in one LMDB
-  transaction.
+  warning, and rebuilt from the records; then every missing version is appended, a batch
+  (``BATCH`` records) per LMDB transaction.
 * :meth:`Follower.publish` (every commit of this node): the history record goes to the
-  database first (its paths relative to the application, :class:`AppPaths`), as the next version; the same record is then appended locally. A number
-  taken by another node raises :class:`~wippy.errors.VersionTaken` and nothing is written.
+  database first, as the next version (its paths relative to the application:
+  :class:`~wippy.cluster.registry.AppPaths`); the same record is then appended locally. A
+  number taken by another node raises :class:`~wippy.errors.VersionTaken` and nothing is
+  written.
 * :meth:`Follower.catch_up` (a notification, a periodic check, a lost race): the versions
   other nodes committed, appended one by one and handed to ``committed`` (which announces
   each to the hosts, as a local commit is).
