@@ -254,11 +254,14 @@ def test_a_rollback_is_a_new_version_of_the_cluster(keepers: Keepers, app_dir: s
     assert cluster_history(dsn)[-1][1]["source"] == "apply_version v0"
 
 
-def test_an_unreachable_database_stops_the_boot_with_a_clear_error(app_dir: str,
-                                                                   tmp_path: object) -> None:
+def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:
     from wippy.errors import ClusterError
-    with pytest.raises(ClusterError, match="cannot join the cluster at postgresql://u@127.0.0.1:1/x"):
+    with pytest.raises(ClusterError, match="cannot join the cluster at "
+                                           "postgresql://u@127.0.0.1:1/x") as info:
         open_log("host=127.0.0.1 port=1 user=u password=secret dbname=x connect_timeout=2", "a")
+    assert "secret" not in str(info.value)
+    with pytest.raises(ClusterError, match="invalid node name"):
+        open_log("host=127.0.0.1 port=1 dbname=x", "a@b")
 
 
 def test_follow_keeps_a_prefix_and_rebuilds_anything_else() -> None:
