@@ -30,6 +30,7 @@ entries:
   - {name: probe, kind: function.lua, source: file://probe.lua, method: main,
      modules: [registry]}
   - {name: idle, kind: process.py, source: file://idle.py, method: idle}
+  - {name: watch, kind: process.py, source: file://idle.py, method: watch}
 """
 PROBE = """
 local registry = require("registry")
@@ -41,12 +42,23 @@ end
 return {main = main}
 """
 IDLE = """
-from wippy import process
+import json
+
+from wippy import events, process
 
 
 async def idle():
     while True:
         await process.inbox().receive()
+
+
+async def watch(out):
+    sub = events.subscribe("registry")
+    with open(out + ".ready", "w") as fh:
+        fh.write("ready")
+    ev = await sub.channel().receive()
+    with open(out, "w") as fh:
+        json.dump([ev["kind"], ev["path"], ev.get("data", {}).get("data")], fh)
 """
 SERVICE = ("  - {name: svc, kind: process.service, process: app:idle, host: app:procs, "
            "lifecycle: {auto_start: true}}\n")
@@ -159,6 +171,21 @@ def test_a_change_on_one_node_reaches_every_node_with_its_number(cl: Cluster,
                                and s["restarts"] == 0 for s in n.ps()["services"]), 30,
                    what="the new service running")
     assert cluster_versions(cl.dsn) == [0, 1, 2, 3, 4]
+
+
+def test_a_process_on_another_node_gets_the_registry_event(cl: Cluster, app_dir: str,
+                                                           tmp_path: Any) -> None:
+    import json
+    app = make_app(app_dir)
+    n1, n2 = cl.start(app, "n1"), cl.start(app, "n2")
+    out = str(tmp_path / "event.json")
+    n2.spawn("app:watch", "app:procs", out)
+    wait_until(lambda: os.path.exists(out + ".ready"), 30, what="the subscriber")
+    create(n1, "app:announced", 9)
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
+               what="the event on n2")
+    with open(out) as fh:
+        assert json.load(fh) == ["entry.create", "app:announced", {"level": 9}]
 
 
 def test_nodes_applying_at_once_end_contiguous_in_one_order(cl: Cluster, app_dir: str) -> None:
