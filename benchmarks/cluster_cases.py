@@ -30,6 +30,12 @@ PostgreSQL's binaries (``initdb``, ``pg_ctl``): it makes a throwaway server with
   once, then awaits every EXIT) on its own host and on ``n2@bm:procs`` (spawns/s), and calls
   a function C times, one at a time, here and as ``n2@bm:fn`` (latency p50/p99).
 
+* ``registry``: registry versions across nodes. A applies (each one ``registry.entry``
+  created through the API: client -> node) on one node without ``--cluster`` (the apply's
+  cost, p50), then on n1 of a two-node cluster (the same, now publishing the version to
+  PostgreSQL first), and for each the time until n2's registry (its LMDB, which its hosts
+  read) holds that version, measured from the start of the apply (p50/p99).
+
 Processes are not pinned; the report says so.
 """
 from __future__ import annotations
@@ -480,6 +486,64 @@ def spawning(server: str, n: int, c: int) -> dict[str, Any]:
     finally:
         n1.stop()
         n2.stop()
+
+
+REG_APP = {
+    "config/_index.yaml": """
+        version: "1.0"
+        namespace: rg
+        entries:
+          - {name: procs, kind: process.host}
+    """,
+}
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def registry_case(server: str, applies: int) -> dict[str, Any]:
+    """Apply cost without and with the cluster, and apply -> visible on another node."""
+    import wippy
+
+    def create(node: Any, i: int) -> int:
+        return int(node.registry.snapshot().changes().create(
+            {"id": f"rg:e{i}", "kind": "registry.entry", "meta": {},
+             "data": {"n": i}}).apply().id())
+
+    out: dict[str, Any] = {"applies": applies}
+    app = _app(REG_APP)
+    try:
+        with wippy.Node(app, boot_timeout=120) as solo:
+            costs = []
+            for i in range(applies):
+                t0 = time.perf_counter()
+                create(solo, i)
+                costs.append(time.perf_counter() - t0)
+        out["apply_ms_local"] = {"p50": _pct(costs, 0.5) * 1e3, "p99": _pct(costs, 0.99) * 1e3}
+        shutil.rmtree(os.path.join(app, ".wippy"), ignore_errors=True)
+        dsn = fresh(server)
+        n1 = wippy.Node(app, cluster=dsn, node="n1", boot_timeout=120)
+        n2 = wippy.Node(app, cluster=dsn, node="n2", boot_timeout=120)
+        try:
+            n1.start()
+            n2.start()
+            costs, seen = [], []
+            for i in range(applies):
+                t0 = time.perf_counter()
+                v = create(n1, i)
+                costs.append(time.perf_counter() - t0)
+                while (n2.registry.version() or 0) < v:
+                    time.sleep(0.0005)
+                seen.append(time.perf_counter() - t0)
+        finally:
+            n1.stop()
+            n2.stop()
+        out["apply_ms_cluster"] = {"p50": _pct(costs, 0.5) * 1e3, "p99": _pct(costs, 0.99) * 1e3}
+        out["visible_ms"] = {"p50": _pct(seen, 0.5) * 1e3, "p99": _pct(seen, 0.99) * 1e3,
+                             "min": min(seen) * 1e3}
+    finally:
         shutil.rmtree(app, ignore_errors=True)
     return out
 
@@ -542,14 +606,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--takeover", type=int, default=None, metavar="M",
                    help="parked workflows of the takeover case (default 1000, quick 200)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results here")
-    p.add_argument("--only", choices=("journal", "failover", "takeover", "messaging", "spawn"),
+    p.add_argument("--only", choices=("journal", "failover", "takeover", "messaging", "spawn",
+                                       "registry"),
                    default=None,
                    help="run one part")
     a = p.parse_args(argv)
     sz = ({"floor": 300, "W": 20, "S": 20, "lat": 100, "K": 10, "M": 200, "R": 300,
-           "N": 5000, "SP": 300, "C": 300} if a.quick
+           "N": 5000, "SP": 300, "C": 300, "A": 50} if a.quick
           else {"floor": 2000, "W": 50, "S": 100, "lat": 500, "K": 50, "M": 1000, "R": 2000,
-                "N": 50_000, "SP": 3000, "C": 2000})
+                "N": 50_000, "SP": 3000, "C": 2000, "A": 200})
     if a.takeover:
         sz["M"] = a.takeover
     out: dict[str, Any] = {"placement": "not pinned", "sizes": sz, "ttl": a.ttl}
@@ -572,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
                 out["messaging"] = messaging(server, sz["R"], sz["N"])
             if a.only in (None, "spawn"):
                 out["spawn"] = spawning(server, sz["SP"], sz["C"])
+            if a.only in (None, "registry"):
+                out["registry"] = registry_case(server, sz["A"])
     finally:
         shutil.rmtree(app, ignore_errors=True)
     report(out, a.ttl, sz)
@@ -607,6 +674,8 @@ def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
               f"(target <= 1.5x; {m['round_trips']} round trips, {m['messages']} messages)")
     if "spawn" in out:
         _report_spawn(out["spawn"])
+    if "registry" in out:
+        _report_registry(out["registry"])
 
 
 def _report_spawn(sp: dict[str, Any]) -> None:
@@ -618,6 +687,15 @@ def _report_spawn(sp: dict[str, Any]) -> None:
               f"{r['call_p99_us']:>12.0f}")
     print(f"({sp['spawns']} spawn_monitored at once, then their EXITs; {sp['calls']} "
           "funcs.call one at a time)")
+
+
+def _report_registry(r: dict[str, Any]) -> None:
+    local, clustered = r["apply_ms_local"], r["apply_ms_cluster"]
+    print(f"registry ({r['applies']} applies through the API): apply p50 "
+          f"{local['p50']:.2f} ms on one node, {clustered['p50']:.2f} ms "
+          f"in a cluster (p99 {local['p99']:.2f} / {clustered['p99']:.2f})"
+          f"; apply -> visible on the other node p50 {r['visible_ms']['p50']:.1f} ms, p99 "
+          f"{r['visible_ms']['p99']:.1f} ms, min {r['visible_ms']['min']:.1f} ms")
 
 
 def _report_journal(out: dict[str, Any], sz: dict[str, int]) -> None:

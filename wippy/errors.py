@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "VersionTaken",
     "WippyError",
     "TemplateError",
     "HtmlPolicyError",
@@ -202,6 +203,11 @@ class RegistryError(WippyError):
     """A registry read or change failed."""
 
     kind = "INVALID"
+
+
+class VersionTaken(RegistryError):
+    """In a cluster, another node committed the registry version this change was planned
+    as: the node catches up and plans the change again."""
 
 
 class EntryNotFound(RegistryError):

@@ -4,7 +4,9 @@
 that changed; the CLI; the API); ``show`` says who wrote an entry at run time.
 
 Against a running node (through a connection; ``rollback`` goes to the node, the single
-writer) or, read-only, against a stopped node's data directory.
+writer) or, read-only, against a stopped node's data directory. With ``--cluster DSN`` (or
+``WIPPY_CLUSTER`` in the environment) ``list``, ``show``, ``history`` and ``diff`` read the
+cluster's registry from its PostgreSQL: its history, replayed into a temporary copy.
 """
 from __future__ import annotations
 
@@ -12,9 +14,42 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["register", "run", "fmt_author", "SUBCOMMANDS"]
+
+
+def _from_cluster(dsn: str) -> tuple[Any, Callable[[], None]]:
+    """A read-only view of the cluster's registry (its history replayed into a temporary
+    LMDB copy) and what removes the copy. Raises SystemExit when there is none."""
+    import shutil
+    import tempfile
+
+    from ..client import RegistryView
+    from ..cluster.db import Db
+    from ..cluster.registry import VersionLog
+    from ..errors import StorageError
+    from ..registry.store import Store
+    db = Db(dsn, application="wippy registry")
+    try:
+        records = [r.record for r in VersionLog(db, "").history()]
+    except StorageError as exc:
+        if "wippy_registry" in exc.cause:       # a database no node of a cluster used yet
+            records = []
+        else:
+            raise SystemExit(f"wippy registry: {exc}") from None
+    finally:
+        db.close()
+    if not records:
+        raise SystemExit(f"wippy registry: the cluster at {db.where} has no registry yet")
+    tmp = tempfile.mkdtemp(prefix="wippy-registry-")
+    store = Store(os.path.join(tmp, "registry"))
+    store.append(records)
+
+    def drop() -> None:
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return RegistryView(store), drop
 
 
 def _open(app: str, data_dir: str | None) -> tuple[Any, Any]:
@@ -41,9 +76,13 @@ def _fmt_entry(e: dict[str, Any]) -> str:
 
 def fmt_author(author: dict[str, Any] | None) -> str:
     """Who made a version, in a few words: ``actor agent:x pid {..} entry app:y``,
-    ``file:config/_index.yaml``, ``cli``, ``api`` (``-`` for records older than authors)."""
+    ``file:config/_index.yaml``, ``cli``, ``api`` (``-`` for records older than authors), and
+    ``on node n2`` for a version of a cluster."""
     if not author:
         return "-"
+    if author.get("node"):          # a version of a cluster: made on that node
+        rest = fmt_author({k: v for k, v in author.items() if k != "node"})
+        return f"{rest} on node {author['node']}"
     if "files" in author:
         files = author["files"]
         return ", ".join(f"file:{f}" for f in files) if files else "files"
@@ -86,6 +125,10 @@ def register(sub: Any) -> None:
     for sp in rsub.choices.values():      # --app after the subcommand too
         sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
                         help="the application directory (the same as APP before the subcommand)")
+        if sp is not rb:
+            sp.add_argument("--cluster", default=None, metavar="DSN",
+                            help="read the registry a cluster shares in this PostgreSQL (also "
+                                 "WIPPY_CLUSTER)")
     p.set_defaults(func=run)
 
 
@@ -94,7 +137,12 @@ def run(a: argparse.Namespace) -> int:
     from .common import app_of, fmt_when
     a.app = app_of(a)
     from ..errors import WippyError
-    reg, conn = _open(a.app, a.data_dir)
+    dsn = getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER")
+    drop: Callable[[], None] | None = None
+    if dsn and a.cmd != "rollback":
+        (reg, drop), conn = _from_cluster(dsn), None
+    else:
+        reg, conn = _open(a.app, a.data_dir)
     reg.via = "cli"         # versions made from here are signed "cli"
     try:
         if a.cmd == "list":
@@ -150,4 +198,6 @@ def run(a: argparse.Namespace) -> int:
     finally:
         if conn is not None:
             conn.close()
+        if drop is not None:
+            drop()
     return 0

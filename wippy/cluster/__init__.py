@@ -4,7 +4,8 @@ that every node of a cluster names (S12; ``wippy run APP --cluster DSN --node NA
 * :mod:`.db`: the connection; :mod:`.schema`: the tables;
 * :mod:`.journal`: the shared journal with fencing tokens, and the claims of a takeover;
 * :mod:`.membership`: node rows and leases; :mod:`.part`: the node's loop side (renew, take
-  over, self-fence); :mod:`.notify`: wake-ups between nodes (LISTEN/NOTIFY).
+  over, self-fence); :mod:`.notify`: wake-ups between nodes (LISTEN/NOTIFY);
+* :mod:`.registry`: the registry's versions in the cluster's order.
 
 Without ``--cluster`` none of this is loaded: the journal stays in LMDB.
 """
@@ -15,7 +16,7 @@ import socket
 from ..errors import ClusterError, StorageError
 from .db import Db
 from .journal import PgJournal
-from .membership import DEFAULT_TTL_S, Membership
+from .membership import DEFAULT_TTL_S, Membership, check_name
 from .notify import Listener
 from .schema import ensure
 
@@ -32,9 +33,7 @@ def join(dsn: str, node: str, ttl: float = DEFAULT_TTL_S, listen: str | None = N
     """Connect, create the tables if missing, and join as ``node``: the journal this node
     writes through and its membership (``listen``/``pubkey``: its peer socket, S12). Raises ClusterError (naming the database, never its
     password) when the database cannot be used or the name is held by a live node."""
-    if not node or "/" in node or "@" in node or "|" in node or len(node) > 64:
-        raise ClusterError(f"invalid node name {node!r}: 1 to 64 characters, no '/', '@' "
-                           "or '|'")
+    check_name(node)
     db = Db(dsn, application=f"wippy node {node}")
     try:
         with db.transaction() as cur:

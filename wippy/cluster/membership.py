@@ -27,11 +27,19 @@ from ..errors import ClusterError
 from .db import Db
 from .notify import Wake, notify_sql
 
-__all__ = ["Membership", "status", "statuses", "peers", "DEFAULT_TTL_S", "JOIN_WAIT_TTLS"]
+__all__ = ["Membership", "status", "statuses", "peers", "check_name", "DEFAULT_TTL_S",
+           "JOIN_WAIT_TTLS"]
 
 DEFAULT_TTL_S = 5.0         # S12: a lease lasts 5 s unless --lease-ttl says otherwise
 JOIN_WAIT_TTLS = 2.5        # joining waits at most this many leases for a live name to expire
 
+
+
+def check_name(node: str) -> None:
+    """Raise ClusterError unless ``node`` can name a node (it becomes part of PIDs)."""
+    if not node or "/" in node or "@" in node or "|" in node or len(node) > 64:
+        raise ClusterError(f"invalid node name {node!r}: 1 to 64 characters, no '/', '@' "
+                           "or '|'")
 
 class Membership:
     """This node's row in ``wippy_nodes``: join, renew, leave."""

@@ -6,7 +6,9 @@ fallback for notifications lost while a listener was disconnected.
 
 Payloads (:class:`Wake`): ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended``
 (a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now),
-``names`` (a cluster-wide process name was bound or dropped, :mod:`.names`).
+``names`` (a cluster-wide process name was bound or dropped, :mod:`.names`),
+and, on its own channel :data:`REGISTRY_CHANNEL` (read by the registry's listener, every few
+milliseconds), ``registry N NODE`` (NODE committed registry version N).
 
 The listener has its own connection (LISTEN holds it) and never connects from the fast
 timer: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
@@ -23,9 +25,10 @@ from typing import Any
 from ..errors import StorageError
 from .db import Db
 
-__all__ = ["Listener", "CHANNEL", "Wake", "notify_sql"]
+__all__ = ["Listener", "CHANNEL", "REGISTRY_CHANNEL", "Wake", "notify_sql"]
 
 CHANNEL = "wippy_cluster"
+REGISTRY_CHANNEL = "wippy_registry"     # registry versions (wippy.cluster.registry)
 
 
 class Wake(str, enum.Enum):
@@ -35,18 +38,21 @@ class Wake(str, enum.Enum):
     ENDED = "ended"      # a workflow finished: its watchers on other nodes may look
     LEFT = "left"        # + a node that stopped in order: its workflows are free
     NAMES = "names"      # a process name was bound or dropped: read the bindings again
+    REGISTRY = "registry"   # + version + node: a registry version to fetch (cluster.registry)
 
 
-def notify_sql(payload_expr: str) -> str:
-    """The SQL expression that notifies :data:`CHANNEL` with ``payload_expr``."""
-    return f"pg_notify('{CHANNEL}', {payload_expr})"
+def notify_sql(payload_expr: str, channel: str = CHANNEL) -> str:
+    """The SQL expression that notifies ``channel`` with ``payload_expr``."""
+    return f"pg_notify('{channel}', {payload_expr})"
 
 
 class Listener:
     """A LISTENing connection read without blocking."""
 
-    def __init__(self, dsn: str, application: str = "wippy listener") -> None:
+    def __init__(self, dsn: str, application: str = "wippy listener",
+                 channel: str = CHANNEL) -> None:
         self.db = Db(dsn, application)
+        self.channel = channel
         self.listening = False
 
     def connect(self) -> None:
@@ -54,7 +60,7 @@ class Listener:
         if self.listening:
             return
         try:
-            self.db.run(lambda c: c.execute(f"LISTEN {CHANNEL}"))
+            self.db.run(lambda c: c.execute(f"LISTEN {self.channel}"))
             self.listening = True
         except StorageError:
             self.db.close()

@@ -21,6 +21,9 @@ start; an advisory lock keeps two nodes starting at once from racing on the DDL)
   incarnation's lease is gone (:mod:`wippy.cluster.names`).
 * ``wippy_singletons``: a singleton ``process.service`` entry id -> the ``node`` (and its
   ``incarnation``) that runs it, ``since`` (:mod:`wippy.cluster.singletons`).
+* ``wippy_registry``: version -> the registry's history record and the node that committed
+  it; ``wippy_cluster_meta``'s ``registry.files`` row: the files' baseline
+  (:mod:`wippy.cluster.registry`).
 * ``wippy_fence``: the sequence every token and incarnation is drawn from, so a token never
   repeats, whoever takes it.
 
@@ -35,7 +38,8 @@ __all__ = ["ensure", "TABLES", "VERSION"]
 
 VERSION = "1"
 TABLES = ("wippy_nodes", "wippy_workflows", "wippy_steps", "wippy_signals", "wippy_names",
-          "wippy_inbox", "wippy_cluster_meta", "wippy_process_names", "wippy_singletons")
+          "wippy_inbox", "wippy_cluster_meta", "wippy_process_names", "wippy_singletons",
+          "wippy_registry")
 
 _LOCK = 0x77697070      # the advisory lock id the DDL runs under ("wipp")
 
@@ -85,6 +89,10 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS wippy_singletons (
         id text PRIMARY KEY, node text NOT NULL, incarnation bigint NOT NULL,
         since timestamptz NOT NULL DEFAULT now())""",
+    # registry versions in the order of the cluster (wippy.cluster.registry)
+    """CREATE TABLE IF NOT EXISTS wippy_registry (
+        version bigint PRIMARY KEY, rec text NOT NULL, node text NOT NULL,
+        committed timestamptz NOT NULL DEFAULT now())""",
 )
 
 

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from .. import cluster
 from ..cluster.part import ClusterPart
+from ..cluster.registry import open_log
 from ..core import osproc, protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.protocol import Kind, ReqOp
@@ -95,8 +96,10 @@ class NodeServer:
         self.store = Store(os.path.join(self.data_dir, "registry"))
         BOOK.attach(self.store.entries, self.store.get)     # the node checks registry changes
         set_strict(opts.strict)
+        name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
+        versions = open_log(opts.cluster, name) if opts.cluster else None   # the cluster's order
         self.registry = RegistryKeeper(self.store, app, self._on_registry_change, call_later,
-                                       watch=opts.watch)
+                                       watch=opts.watch, cluster=versions)
         self.ctx = transport.new_context()
         self.mesh = Mesh(self.ctx, self.rundir.path, 0)
         self.control = ControlPlane(transport.bind_router(self.ctx, os.path.join(self.rundir.path, "ctl")),
@@ -110,7 +113,6 @@ class NodeServer:
         stopping: Callable[[], bool] = lambda: self.shutdown.active  # noqa: E731
         self.services = ServiceManager(self.procs, self.names, self.hosts, call_later, stopping,
                                        self.begin_stop)
-        name, ttl = opts.node or cluster.default_node(), opts.lease_ttl or cluster.DEFAULT_TTL_S
         self.peers = make_peers(opts, name, self.ctx, self.data_dir, self.mesh, call_later,
                                 lambda eid: self.store.get(eid) is not None)
         peer = (self.peers.endpoint, self.peers.public.decode()) if self.peers else (None, None)
@@ -288,6 +290,7 @@ class NodeServer:
         if self.peers is not None:
             self.peers.close()
         self.workflows.close()
+        self.registry.close()
         try:
             self.ctx.destroy(linger=0)
         finally:
@@ -332,7 +335,8 @@ class NodeServer:
                 "metrics": collector().snapshot(),     # what the node's own parts recorded
                 "cluster": None if self.cluster is None else {
                     **self.cluster.info(), "peers": self.peers.info() if self.peers else None,
-                    **(self.clusterwide.info() if self.clusterwide else {})}}
+                    **(self.clusterwide.info() if self.clusterwide else {}),
+                    "registry": self.registry.cluster_info()}}
 
     # -- signals -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -24,6 +24,15 @@ checked for ``registry.apply_version`` and then entry by entry like any change. 
 records who made it (the process, the files that changed, the CLI, the API). The node's policy
 book follows every commit, so a changed policy applies to the next check.
 
+In a cluster (S12) the keeper is given the cluster's :class:`~wippy.cluster.registry.VersionLog`:
+every commit is first published there as the next version (a number another node took first
+makes the keeper catch up and plan the change again), then committed locally as the same
+record; versions other nodes committed are fetched in order, when a notification announces
+them and at every check (``CHECK_EVERY_S``), committed as they are and announced as a local
+one would be. At boot the local store is checked against the cluster's history (rebuilt from
+it when it is not a prefix of it) and brought up to date before the files are compared, and
+the files are compared with the cluster's baseline, not the store's.
+
 Rejected alternative: at boot, committing the files' difference straight into the store, as a
 hot reload's poorer cousin. Two validation paths drift apart: a file edit that left an entry
 made at run time dangling was refused while the node ran but committed by the next boot.
@@ -33,9 +42,10 @@ from __future__ import annotations
 import logging
 import os
 import time as _time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
-from ..errors import ConfigError, NodeError, RegistryError, StorageError
+from ..cluster.registry import Remote, VersionLog, wake_versions
+from ..errors import ConfigError, NodeError, RegistryError, StorageError, VersionTaken
 from ..registry import changes as regchange
 from ..registry import loader
 from ..registry.diff import delta_ops, is_empty
@@ -46,6 +56,7 @@ from ..security.book import BOOK
 from ..security.callers import Caller
 from ..security.rules import APPLY_VERSION
 from ..typedlua.lint import check_entry
+from .regfollow import Follower, changes_of, describe_changes
 from .watcher import DEBOUNCE_S, POLL_S, FileWatcher
 
 __all__ = ["RegistryKeeper", "file_snapshot", "load_app"]
@@ -53,6 +64,13 @@ __all__ = ["RegistryKeeper", "file_snapshot", "load_app"]
 log = logging.getLogger("wippy.registry")
 
 Snapshot = dict[str, dict[str, Any]]
+T = TypeVar("T")
+
+CHECK_EVERY_S = 1.0     # how often a cluster node looks for versions a lost notification hid
+# how often a cluster node reads its registry listener: a recv() that finds nothing when idle;
+# the wait between a commit elsewhere and this node fetching it is half of it on average
+LISTEN_EVERY_S = 0.005
+MAX_RACES = 20          # plans of one change that other nodes' versions may overtake in a row
 
 
 def load_app(app_dir: str, check_code: CodeCheck = check_entry) -> loader.LoadedApp:
@@ -71,7 +89,9 @@ class RegistryKeeper:
 
     Construction is the boot: the application's files become a version where they differ from
     what the store holds (the first boot is v0), through the same planner as every later
-    change. Raises :class:`NodeError` naming every problem when the files are refused.
+    change. Raises :class:`NodeError` naming every problem when the files are refused. With
+    ``cluster`` (a node of a cluster) the order of versions is the cluster's (see the module
+    docstring) and the boot follows it first.
     """
 
     #: The node reads its application with this (the loader and the keeper's code check).
@@ -80,8 +100,14 @@ class RegistryKeeper:
     def __init__(self, store: Store, app: loader.LoadedApp,
                  on_change: Callable[[int, dict[str, list], str], None],
                  call_later: Callable[..., Any], watch: bool = True,
-                 check_code: CodeCheck = check_entry) -> None:
+                 check_code: CodeCheck = check_entry, cluster: VersionLog | None = None) -> None:
         self.store = store
+        self.follower = None if cluster is None else Follower(store, cluster, app.app_dir,
+                                                              self._remote)
+        self._wakes = None if cluster is None else cluster.listener()
+        self._race_note = ""            # why a change was planned again (another node's version)
+        self._unreachable: str | None = None     # the cluster database's last failure, logged once
+        self._reload_pending = False    # an edit the database could not take: try it again
         self.app_dir = app.app_dir
         self.on_change = on_change
         self.call_later = call_later
@@ -97,28 +123,37 @@ class RegistryKeeper:
         if watch:
             self.watcher = FileWatcher(self.app_dir)
             self.call_later(POLL_S, self._poll)
+        if self._wakes is not None:
+            self._wakes.connect()
+            self.call_later(CHECK_EVERY_S, self._check)
+            self.call_later(LISTEN_EVERY_S, self._listen)
 
     def _boot(self, app: loader.LoadedApp) -> None:
         issues = [] if app.code_checked else [
             str(i) for e in app.entries.values() for i in self.check_code(e)]
         files = file_snapshot(app)
-        baseline: Mapping[str, dict[str, Any]] | None = self.store.file_baseline()
-        if baseline is None:
-            # data from before file baselines were kept: the registry itself is the baseline
-            baseline = self.store.entries() if self.store.version() is not None else {}
-        version: int | None = None
         if not issues:
             try:
-                version = self._apply_files(baseline, files)
+                if self.follower is not None:
+                    self._boot_cluster(self.follower, files)
+                else:
+                    self._boot_local(files)
             except regchange.ChangeRejected as exc:
                 issues = exc.issues
         if issues:
             raise NodeError("the registry refused the application's files:\n" + "\n".join(issues))
-        if self.store.version() is None:    # the first boot is v0, even with no entry at all
-            version = self.store.commit({"created": [], "updated": [], "deleted": []}, "files",
-                                        files, {"files": []})
         self.files = files
-        self.version = version if version is not None else (self.store.version() or 0)
+        self.version = self.store.version() or 0
+
+    def _boot_local(self, files: Snapshot) -> None:
+        baseline: Mapping[str, dict[str, Any]] | None = self.store.file_baseline()
+        if baseline is None:
+            # data from before file baselines were kept: the registry itself is the baseline
+            baseline = self.store.entries() if self.store.version() is not None else {}
+        self._apply_files(baseline, files)
+        if self.store.version() is None:    # the first boot is v0, even with no entry at all
+            self.store.commit({"created": [], "updated": [], "deleted": []}, "files",
+                              files, {"files": []})
 
     @property
     def refs(self) -> RefIndex:
@@ -134,54 +169,82 @@ class RegistryKeeper:
               caller: Caller | None = None) -> int:
         """Validate and commit ``ops``; returns the new version. Raises RegistryError, or
         PermissionDenied when ``caller`` may not make the change. Without ``python`` Python
-        code entries may not be created or altered."""
+        code entries may not be created or altered. In a cluster, a change that no longer
+        applies once the versions other nodes committed first are in is refused the same way
+        (the message says so)."""
         authorize = caller.authorize if caller is not None else None
-        stamp = caller.stamp(self._next_version()) if caller is not None else None
-        try:
-            changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python,
-                                     check_code=self.check_code, refs=self.refs,
-                                     authorize=authorize, author=stamp)
-        except regchange.ChangeRejected as exc:
-            raise RegistryError("registry change rejected: " + "; ".join(exc.issues)) from None
-        return self._commit(changes, source if caller is None else caller.via,
-                            author=caller.history_author() if caller else {"via": source})
+
+        def attempt() -> int:
+            stamp = caller.stamp(self._next_version()) if caller is not None else None
+            try:
+                changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python,
+                                         check_code=self.check_code, refs=self.refs,
+                                         authorize=authorize, author=stamp)
+            except regchange.ChangeRejected as exc:
+                raise RegistryError(f"registry change rejected{self._race_note}: "
+                                    + "; ".join(exc.issues)) from None
+            return self._commit(changes, source if caller is None else caller.via,
+                                author=caller.history_author() if caller else {"via": source})
+        return self._race(attempt)
 
     def rollback(self, version: int, caller: Caller | None = None) -> int:
         """Make ``version``'s snapshot current again, as a new version. A ``caller`` needs
         ``registry.apply_version`` and, entry by entry, what the same change would need."""
         if caller is not None:
             caller.check(APPLY_VERSION, "registry")
-        current = self.store.entries()
-        ops = delta_ops(current, self.store.snapshot_at(version))
-        if not ops:
-            raise RegistryError(f"the registry is already at v{version}'s contents")
-        try:
-            changes = regchange.plan(current, ops, self.app_dir, prechecked=True, refs=self.refs,
-                                     authorize=caller.authorize if caller is not None else None)
-        except regchange.ChangeRejected as exc:
-            raise RegistryError(f"cannot go back to v{version}: " + "; ".join(exc.issues)) from None
-        return self._commit(changes, f"apply_version v{version}",
-                            author=caller.history_author() if caller else {"via": "api"})
+
+        def attempt() -> int:
+            current = self.store.entries()
+            ops = delta_ops(current, self.store.snapshot_at(version))
+            if not ops:
+                raise RegistryError(f"the registry is already at v{version}'s contents")
+            try:
+                changes = regchange.plan(current, ops, self.app_dir, prechecked=True,
+                                         refs=self.refs, authorize=caller.authorize
+                                         if caller is not None else None)
+            except regchange.ChangeRejected as exc:
+                raise RegistryError(f"cannot go back to v{version}{self._race_note}: "
+                                    + "; ".join(exc.issues)) from None
+            return self._commit(changes, f"apply_version v{version}",
+                                author=caller.history_author() if caller else {"via": "api"})
+        return self._race(attempt)
 
     def _next_version(self) -> int:
         current = self.store.version()
         return 0 if current is None else current + 1
 
     def _commit(self, changes: dict[str, list], source: str,
-                files: Snapshot | None = None, author: dict[str, Any] | None = None) -> int:
-        if is_empty(changes):
+                files: Snapshot | None = None, author: dict[str, Any] | None = None,
+                empty_ok: bool = False) -> int:
+        if is_empty(changes) and not empty_ok:
             raise RegistryError("no changes to apply")
         if author is None and source == "files":
             author = {"files": self._changed_files(changes)}
-        self.version = self.store.commit(changes, source, files, author)
+        if self.follower is None:
+            version = self.store.commit(changes, source, files, author)
+        else:
+            version = self.follower.publish(changes, source, files, author)
+        self._committed(version, changes, source)
+        return version
+
+    def _committed(self, version: int, changes: Mapping[str, list], source: str,
+                   node: str | None = None) -> None:
+        """What follows every commit, here or from another node: policies, the reference
+        index, the log line, and the announcement to the hosts."""
+        self.version = version
         BOOK.changed(eid for _, eid, _ in regchange.changed_ids(changes))
         if self._refs is not None:
             self._refs.apply(changes)
-        log.info("registry v%d committed (%s): %d created, %d updated, %d deleted", self.version,
-                 source, len(changes["created"]), len(changes["updated"]), len(changes["deleted"]))
+        counts = (len(changes["created"]), len(changes["updated"]), len(changes["deleted"]))
+        if node is None:
+            log.info("registry v%d committed (%s): %d created, %d updated, %d deleted",
+                     version, source, *counts)
+        else:       # at boot a node far behind fetches many: the follower sums them up
+            log.log(logging.INFO if self._booted else logging.DEBUG,
+                    "registry v%d from node %s (%s): %s", version, node, source,
+                    describe_changes(changes))
         if self._booted:        # at boot nobody is listening yet: the hosts read the store
-            self.on_change(self.version, changes, source)
-        return self.version
+            self.on_change(version, dict(changes), source)
 
     def _changed_files(self, changes: dict[str, list]) -> list[str]:
         """The application's files a version from the files changed (relative paths)."""
@@ -189,6 +252,106 @@ class RegistryKeeper:
         paths |= {(self.files.get(eid) or {}).get("path") or "" if self._booted else ""
                   for eid in changes["deleted"]}
         return sorted(os.path.relpath(p, self.app_dir) for p in paths if p)
+
+    # -- the cluster's order (S12) ---------------------------------------------------------
+    def _boot_cluster(self, follower: Follower, files: Snapshot) -> None:
+        """Follow the cluster's history, then apply what this node's files change against
+        the cluster's baseline (the first node of a cluster makes v0 from its files). Raises
+        ChangeRejected, or NodeError when the database cannot be used."""
+        try:
+            for _ in range(MAX_RACES):
+                head = follower.join()
+                if head.version != self.store.version():
+                    continue            # a version landed between the two reads
+                try:
+                    version = self._apply_files(head.files or {}, files)
+                    if version is None and head.version is None:
+                        version = self._commit({"created": [], "updated": [], "deleted": []},
+                                               "files", files, {"files": []}, empty_ok=True)
+                except VersionTaken:
+                    continue
+                if version is not None and head.version is not None:
+                    rec = self.store.changeset(version) or {}
+                    log.warning("registry: this node's files differ from the cluster's (as node "
+                                "%s left them in v%s): applied as v%d: %s", head.files_node or "?",
+                                head.files_version, version, describe_changes(changes_of(rec)))
+                return
+        except (StorageError, RegistryError) as exc:
+            raise NodeError(f"the registry cannot follow its cluster: {exc}") from None
+        raise NodeError(f"the registry could not commit this node's files: other nodes took "
+                        f"the next version {MAX_RACES} times in a row")
+
+    def _race(self, attempt: Callable[[], T]) -> T:
+        """``attempt()`` (plan and commit); in a cluster, again after catching up each time
+        another node took the version it planned (the plan may then be refused, saying so)."""
+        self._race_note = ""
+        for _ in range(MAX_RACES):
+            try:
+                return attempt()
+            except VersionTaken:
+                assert self.follower is not None
+                got = self.follower.catch_up()
+                last = got[-1] if got else None
+                self._race_note = "" if last is None else (
+                    f" (planned again on v{last.version}, which node {last.node} committed first)")
+        raise RegistryError(f"registry change not committed: other nodes took the next version "
+                            f"{MAX_RACES} times in a row")
+
+    def _remote(self, r: Remote) -> None:
+        """A version another node committed, now in the store."""
+        self._committed(r.version, changes_of(r.record), str(r.record.get("source")),
+                        node=r.node)
+
+    def notified(self, payloads: list[str]) -> None:
+        """Notifications from the cluster (:mod:`wippy.cluster.notify`): fetch the versions
+        they announce, if this node lacks them."""
+        if self.follower is None:
+            return
+        newest = wake_versions(payloads, self.follower.node)
+        if newest is not None and newest > self.version:
+            self._sync()
+
+    def _listen(self) -> None:
+        if self._wakes is None:
+            return
+        self.call_later(LISTEN_EVERY_S, self._listen)
+        got = self._wakes.poll()
+        if got:
+            self.notified(got)
+
+    def _check(self) -> None:
+        """The periodic look for versions (a notification may have been lost) and for an
+        edit of the files the database refused."""
+        try:
+            if self.follower is not None and self._wakes is not None:
+                self._wakes.connect()       # again, if its connection was lost
+                latest = self.follower.versions.latest()
+                if self._unreachable is not None:
+                    log.warning("registry: the cluster database answers again")
+                    self._unreachable = None
+                if latest is not None and latest > self.version:
+                    self._sync()
+                if self._reload_pending and self._unreachable is None:
+                    self.reload()       # an edit refused while the database was out of reach
+        except StorageError as exc:
+            self._lost(exc)
+        finally:
+            self.call_later(CHECK_EVERY_S, self._check)
+
+    def _sync(self) -> None:
+        assert self.follower is not None
+        try:
+            self.follower.catch_up()
+        except StorageError as exc:
+            self._lost(exc)
+        except RegistryError as exc:
+            log.error("registry: %s", exc)
+
+    def _lost(self, exc: StorageError) -> None:
+        if self._unreachable is None:
+            log.warning("registry: the cluster database cannot be reached (%s); this node "
+                        "stays at v%d until it can", exc.cause, self.version)
+        self._unreachable = exc.cause
 
     # -- the application's files ---------------------------------------------------------
     def _apply_files(self, baseline: Mapping[str, dict[str, Any]], files: Snapshot) -> int | None:
@@ -221,11 +384,12 @@ class RegistryKeeper:
 
     def reload(self) -> int | None:
         """Read the files again; apply what changed since the last good read as one version."""
+        self._reload_pending = False
         try:
             new_files = file_snapshot(load_app(self.app_dir, self.check_code))
             if new_files == self.files:
                 return None
-            version = self._apply_files(self.files, new_files)
+            version = self._race(lambda: self._apply_files(self.files, new_files))
         except ConfigError as exc:
             self._refused([str(i) for i in exc.issues])
             return None
@@ -233,12 +397,35 @@ class RegistryKeeper:
             self._refused(exc.issues)
             return None
         except StorageError as exc:         # a full disk: the node stays up on the old version
+            if self.follower is not None:
+                self._lost(exc)         # or the cluster database: retried once it answers
+                self._reload_pending = True
+            self._refused([str(exc)])
+            return None
+        except RegistryError as exc:        # other nodes kept taking the version
             self._refused([str(exc)])
             return None
         self.files = new_files
+        self._reload_pending = False
         self.last_reload_error = None
         self.reloads += 1
         return version
+
+    def cluster_info(self) -> dict[str, Any] | None:
+        """The registry's part in the cluster, for ``wippy ps`` (None outside one): versions
+        fetched from other nodes, and the database's last failure while it is out of reach."""
+        if self.follower is None:
+            return None
+        return {"version": self.version, "fetched": self.follower.fetched,
+                "unreachable": self._unreachable}
+
+    def close(self) -> None:
+        """Close the connection to the cluster's database (in a cluster)."""
+        if self.follower is not None:
+            self.follower.versions.close()
+        if self._wakes is not None:
+            self._wakes.close()
+            self._wakes = None
 
     def _refused(self, issues: list[str]) -> None:
         self.last_reload_error = "; ".join(issues)

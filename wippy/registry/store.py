@@ -23,7 +23,10 @@ a golden test (``tests/test_store.py``):
 The first load is version 0. After that every change, from the files or from ``apply``, is one
 transaction (:meth:`Store.commit`, the one commit) that writes the entries and the changeset
 together: a node killed mid-apply leaves the old or the new version, never a mix. What to
-commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keeps it.
+commit is decided elsewhere (:mod:`wippy.registry.changes`); the store only keeps it. A node
+of a cluster commits instead the records its cluster put in order (:meth:`Store.append`: the
+same layout, written as they are, so every node's history holds the same records), and
+empties a store that is not its cluster's (:meth:`Store.reset`) to rebuild it.
 
 Reads: :meth:`Store.entries` decodes the snapshot once and then follows new versions through
 their history records (a version's changeset holds its entries in full), so a new version costs
@@ -59,7 +62,7 @@ import lmdb
 from ..errors import EntryNotFound, StorageError
 from .snapmap import SnapMap, advance
 
-__all__ = ["FORMAT", "MAP_SIZE", "Store", "open_env", "close_env", "writing"]
+__all__ = ["FORMAT", "MAP_SIZE", "Store", "history_record", "open_env", "close_env", "writing"]
 
 FORMAT = "1"
 MAP_SIZE = 64 << 30     # address space only; reserving it up front means we never resize
@@ -155,6 +158,20 @@ def _describe(path: str, exc: BaseException) -> str:
 
 def _key(version: int) -> bytes:
     return struct.pack(">Q", version)
+
+
+def history_record(version: int, changes: dict[str, list], source: str,
+                   before: dict[str, Any], author: dict[str, Any] | None = None,
+                   when: float | None = None) -> dict[str, Any]:
+    """A version's history record (the layout above): what :meth:`Store.commit` keeps, and
+    what a cluster stores for every node to append (:meth:`Store.append`)."""
+    record = {"version": version, "time": time.time() if when is None else when,
+              "source": source, "created": changes.get("created", []),
+              "updated": changes.get("updated", []), "deleted": changes.get("deleted", []),
+              "before": before}
+    if author is not None:
+        record["author"] = author
+    return record
 
 
 class Store:
@@ -271,25 +288,56 @@ class Store:
             version = 0 if raw is None else int(raw) + 1
             before: dict[str, Any] = {}
             for entry in changes.get("created", []) + changes.get("updated", []):
-                key = entry["id"].encode()
-                old = txn.get(key, db=self._entries)
+                old = txn.get(entry["id"].encode(), db=self._entries)
                 before[entry["id"]] = None if old is None else json.loads(old)
-                txn.put(key, json.dumps(entry, sort_keys=True).encode(), db=self._entries)
             for entry_id in changes.get("deleted", []):
                 old = txn.get(entry_id.encode(), db=self._entries)
                 before[entry_id] = None if old is None else json.loads(old)
-                txn.delete(entry_id.encode(), db=self._entries)
-            record = {"version": version, "time": time.time(), "source": source,
-                      "created": changes.get("created", []), "updated": changes.get("updated", []),
-                      "deleted": changes.get("deleted", []), "before": before}
-            if author is not None:
-                record["author"] = author
-            txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
-            txn.put(b"version", str(version).encode(), db=self._meta)
-            txn.put(b"format", FORMAT.encode(), db=self._meta)
-            if files is not None:
-                txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)
+            self._write(txn, history_record(version, changes, source, before, author), files)
         return version
+
+    def append(self, records: list[dict[str, Any]],
+               files: dict[str, dict[str, Any]] | None = None) -> int | None:
+        """Commit history records made elsewhere (a cluster's versions, :mod:`wippy.cluster`)
+        as they are, in one transaction: each must be the next version, and its changes are
+        applied to the entries. Returns the new current version. Raises StorageError (and
+        commits nothing) when a record is not the next version or the store cannot be
+        written."""
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
+            raw = txn.get(b"version", db=self._meta)
+            current = None if raw is None else int(raw)
+            for i, record in enumerate(records):
+                want = 0 if current is None else current + 1
+                if record.get("version") != want:
+                    raise StorageError(self.path, f"version v{record.get('version')} is not "
+                                                  f"the next one (v{want}); nothing was written")
+                self._write(txn, record, files if i == len(records) - 1 else None)
+                current = want
+        return current
+
+    def _write(self, txn: Any, record: dict[str, Any],
+               files: dict[str, dict[str, Any]] | None) -> None:
+        """Apply ``record``'s changes to the entries and keep it as its version (in ``txn``)."""
+        for entry in record.get("created", []) + record.get("updated", []):
+            txn.put(entry["id"].encode(), json.dumps(entry, sort_keys=True).encode(),
+                    db=self._entries)
+        for entry_id in record.get("deleted", []):
+            txn.delete(entry_id.encode(), db=self._entries)
+        version = record["version"]
+        txn.put(_key(version), json.dumps(record, sort_keys=True).encode(), db=self._history)
+        txn.put(b"version", str(version).encode(), db=self._meta)
+        txn.put(b"format", FORMAT.encode(), db=self._meta)
+        if files is not None:
+            txn.put(b"files", json.dumps(files, sort_keys=True).encode(), db=self._meta)
+
+    def reset(self) -> None:
+        """Empty the store: no entries, no history, no baseline (a cluster node whose local
+        copy does not match its cluster's history rebuilds it). Raises StorageError."""
+        with writing(self.path, self.map_size), self.env.begin(write=True) as txn:
+            for db in (self._entries, self._history, self._meta):
+                txn.drop(db, delete=False)
+        self._cache = None
+        self.effective_memo = None
 
     def record_files(self, files: dict[str, dict[str, Any]]) -> None:
         """Record a new file baseline without a new version (the files changed, but nothing
