@@ -486,6 +486,8 @@ def spawning(server: str, n: int, c: int) -> dict[str, Any]:
     finally:
         n1.stop()
         n2.stop()
+        shutil.rmtree(app, ignore_errors=True)
+    return out
 
 
 REG_APP = {
