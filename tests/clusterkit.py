@@ -3,12 +3,13 @@ PostgreSQL, killing a whole node (its OS process tree) with SIGKILL, and a relay
 database that a test can cut."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import threading
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import psutil
 import psycopg
@@ -126,3 +127,26 @@ class Proxy:
 
     def close(self) -> None:
         self.cut()
+
+
+@contextlib.contextmanager
+def running(app: str, dsn: str, names: tuple[str, ...] = ("n1", "n2"),
+            ttl: float = 1.0) -> Iterator[list[Any]]:
+    """Nodes of ``app`` in the cluster at ``dsn``, started in order, stopped after."""
+    import wippy
+    nodes = [wippy.Node(app, cluster=dsn, node=n, lease_ttl=ttl, stop_timeout=5) for n in names]
+    started: list[Any] = []
+    try:
+        for n in nodes:
+            n.start()
+            started.append(n)
+        yield nodes
+    finally:
+        for n in started:
+            n.stop()
+
+
+def under(node: Any, ospid: int) -> bool:
+    """Whether OS process ``ospid`` belongs to ``node``'s process tree."""
+    assert node.process is not None
+    return ospid in {p.pid for p in psutil.Process(node.process.pid).children(recursive=True)}

@@ -48,6 +48,20 @@ def app_dir() -> Iterator[str]:
         shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL for a module's tests: a throwaway server (or ``WIPPY_TEST_PG_DSN``)."""
+    from pgserver import postgres
+    yield from postgres()
+
+
+@pytest.fixture
+def dsn(pg_server: str) -> str:
+    """A fresh empty database on the module's server (one cluster per test)."""
+    from clusterkit import fresh_database
+    return fresh_database(pg_server)
+
+
 def descendants() -> list[psutil.Process]:
     try:
         return psutil.Process().children(recursive=True)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
 
 import pytest
 
 import wippy
 from clusterkit import fresh_database, kill_tree, query
 from conftest import wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -23,11 +21,6 @@ N = int(os.environ.get("WIPPY_TEST_CLUSTER_N") or 24)
 KILLS = int(os.environ.get("WIPPY_TEST_CLUSTER_KILLS") or 4)
 ROUNDS = 8 * KILLS    # activity + timer pairs per workflow: long enough to outlive the kills
 TTL = 1.0
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
 
 
 def make_app(root: str) -> str:

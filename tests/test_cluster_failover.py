@@ -6,32 +6,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
 
 import pytest
 
 import wippy
 from wippy.cli.main import format_ps
-from clusterkit import Proxy, fresh_database, kill_tree, query
+from clusterkit import Proxy, kill_tree, query
 from conftest import run_wippy, wait_until, write_app
 from httpkit import fetch
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 N = int(os.environ.get("WIPPY_TEST_CLUSTER_N") or 24)
 TTL = 1.0           # short leases: the takeover comes within a second or two
 SLEEP = 4.0         # the timer each workflow waits on across the kill
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 def make_app(root: str) -> str:

@@ -8,13 +8,11 @@ import json
 import os
 from typing import Iterator
 
-import psutil
 import pytest
 
 import wippy
-from clusterkit import fresh_database, kill_tree
+from clusterkit import kill_tree, running, under
 from conftest import wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -87,42 +85,21 @@ APP = {"config/_index.yaml": """
 """}
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
 @pytest.fixture
-def two(app_dir: str, pg_server: str) -> Iterator[tuple[wippy.Node, wippy.Node]]:
-    app = write_app(app_dir, APP)
-    dsn = fresh_database(pg_server)
-    n1, n2 = (wippy.Node(app, cluster=dsn, node=n, lease_ttl=TTL, stop_timeout=5)
-              for n in ("n1", "n2"))
-    started: list[wippy.Node] = []
-    try:
-        for n in (n1, n2):
-            n.start()
-            started.append(n)
+def two(app_dir: str, dsn: str) -> Iterator[tuple[wippy.Node, wippy.Node]]:
+    with running(write_app(app_dir, APP), dsn, ttl=TTL) as (n1, n2):
         yield n1, n2
-    finally:
-        for n in started:
-            n.stop()
-
-
-def _under(node: wippy.Node, ospid: int) -> bool:
-    assert node.process is not None
-    return ospid in {p.pid for p in psutil.Process(node.process.pid).children(recursive=True)}
 
 
 def test_a_call_on_another_node_returns_its_result(two: tuple[wippy.Node, wippy.Node]) -> None:
     n1, n2 = two
     status, result = n1.exec("app:caller", "app:procs", "n2@app:add", 2 ** 70, 1, timeout=30)
     assert status == "ok" and result["sum"] == 2 ** 70 + 1
-    assert _under(n2, result["ospid"]) and not _under(n1, result["ospid"])
+    assert under(n2, result["ospid"]) and not under(n1, result["ospid"])
     # the same id without a node, or naming this node, runs here
     for fid in ("app:add", "n1@app:add"):
         status, result = n1.exec("app:caller", "app:procs", fid, 1, 1, timeout=30)
-        assert status == "ok" and _under(n1, result["ospid"])
+        assert status == "ok" and under(n1, result["ospid"])
 
 
 def test_a_lua_call_on_another_node_returns_its_result(two: tuple[wippy.Node, wippy.Node]) -> None:
@@ -160,7 +137,7 @@ def test_a_call_fails_when_the_remote_node_dies_during_it(
     wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0, 30,
                what="the call running on n2")
     with open(marker) as fh:
-        assert _under(n2, int(fh.read()))
+        assert under(n2, int(fh.read()))
     assert n2.process is not None
     kill_tree(n2.process.pid)
     n2.process.wait(10)

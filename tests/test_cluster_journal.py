@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from clusterkit import fresh_database, query
+from clusterkit import query
 from conftest import wait_until
-from pgserver import postgres
 from wippy import cluster
 from wippy.cluster import schema
 from wippy.errors import ClusterError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 def record(wf: str, name: str | None = None, status: str = "running") -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Iterator
 import pytest
 
 from clusterkit import fresh_database, query
-from pgserver import postgres
 from test_node_workflows import ENTRY, Later, Procs, Reply, load, start
 from wippy import cluster
 from wippy.core import wire
@@ -18,11 +17,6 @@ from wippy.errors import FencedError
 from wippy.node.workflows import WorkflowManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
 
 
 @pytest.fixture

@@ -9,23 +9,12 @@ from typing import Any, Iterator
 import pytest
 
 import wippy
-from clusterkit import fresh_database, kill_tree, query
+from clusterkit import kill_tree, query
 from conftest import wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 TTL = 1.0
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 def make_app(root: str) -> str:

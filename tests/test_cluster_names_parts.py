@@ -5,7 +5,7 @@ nodes claiming one singleton at once get it once)."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pytest
 
@@ -19,8 +19,7 @@ from wippy.node.names import NameTable
 from wippy.node.svc import Svc
 from wippy.registry.kinds import validate
 from wippy.supervision.services import ServiceSpec
-from clusterkit import fresh_database, query
-from pgserver import postgres
+from clusterkit import query
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -196,16 +195,6 @@ def test_outside_a_cluster_the_table_is_the_nodes_own() -> None:
 
 
 # -- on a real PostgreSQL --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
-
-
 def side(dsn: str, node: str, ttl: float = 30) -> tuple[ClusterNames, Singletons, Any]:
     journal, membership = cluster.join(dsn, node, ttl=ttl)
     inc = membership.incarnation or 0

@@ -6,24 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import wippy
 from clusterkit import fresh_database, kill_tree
 from conftest import run_wippy, wait_until, write_app
-from pgserver import postgres
 from wippy.cli.ps import format_cluster_ps
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 TTL = 1.0
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
 
 
 def make_app(root: str) -> str:

@@ -9,9 +9,8 @@ import os
 from typing import Iterator
 
 import pytest
-from clusterkit import fresh_database, query
+from clusterkit import query
 from conftest import write_app
-from pgserver import postgres
 
 from wippy.cluster.registry import AppPaths, Follow, follow, open_log, wake_versions
 from wippy.errors import NodeError, RegistryError
@@ -27,16 +26,6 @@ entries:
   - {name: main, kind: process.host}
   - {name: settings, kind: registry.entry, level: 1}
 """
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 class Feed:

@@ -15,7 +15,6 @@ import pytest
 import wippy
 from clusterkit import fresh_database, query
 from conftest import wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -62,16 +61,6 @@ async def watch(out):
 """
 SERVICE = ("  - {name: svc, kind: process.service, process: app:idle, host: app:procs, "
            "lifecycle: {auto_start: true}}\n")
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 def make_app(root: str, extra: str = "") -> str:

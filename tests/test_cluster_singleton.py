@@ -13,24 +13,13 @@ import psutil
 import pytest
 
 import wippy
-from clusterkit import fresh_database, kill_tree, query
+from clusterkit import kill_tree, query
 from conftest import run_wippy, wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 TTL = 1.0
 NODES = ("n1", "n2", "n3")
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
-@pytest.fixture
-def dsn(pg_server: str) -> str:
-    return fresh_database(pg_server)
 
 
 def make_app(root: str) -> str:

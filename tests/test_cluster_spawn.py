@@ -11,13 +11,11 @@ import os
 import signal
 from typing import Iterator
 
-import psutil
 import pytest
 
 import wippy
-from clusterkit import fresh_database, kill_tree
+from clusterkit import kill_tree, running, under
 from conftest import wait_until, write_app
-from pgserver import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -173,31 +171,10 @@ APP = {"config/_index.yaml": """
 """}
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    yield from postgres()
-
-
 @pytest.fixture
-def two(app_dir: str, pg_server: str) -> Iterator[tuple[wippy.Node, wippy.Node]]:
-    app = write_app(app_dir, APP)
-    dsn = fresh_database(pg_server)
-    n1, n2 = (wippy.Node(app, cluster=dsn, node=n, lease_ttl=TTL, stop_timeout=5)
-              for n in ("n1", "n2"))
-    started: list[wippy.Node] = []
-    try:
-        for n in (n1, n2):
-            n.start()
-            started.append(n)
+def two(app_dir: str, dsn: str) -> Iterator[tuple[wippy.Node, wippy.Node]]:
+    with running(write_app(app_dir, APP), dsn, ttl=TTL) as (n1, n2):
         yield n1, n2
-    finally:
-        for n in started:
-            n.stop()
-
-
-def _under(node: wippy.Node, ospid: int) -> bool:
-    assert node.process is not None
-    return ospid in {p.pid for p in psutil.Process(node.process.pid).children(recursive=True)}
 
 
 def test_a_process_spawns_on_another_nodes_host_and_the_child_replies(
@@ -209,7 +186,7 @@ def test_a_process_spawns_on_another_nodes_host_and_the_child_replies(
     assert topic == "reply" and sender == pid and frm == pid
     assert payload["args"] == ["a", {"k": [1, 2]}] and payload["got"] == {"x": 1}
     assert payload["me"] == "{" + pid[len("{n2@"):]       # on n2 its PID is local
-    assert _under(n2, payload["ospid"]) and not _under(n1, payload["ospid"])
+    assert under(n2, payload["ospid"]) and not under(n1, payload["ospid"])
     assert (kind, value) == ("EXIT", "child done")
     placed = n2.ps()["node"]["cluster"]["peers"]["spawned_here"]
     assert placed["spawned"] == 1 and placed["refused"] == 0
@@ -223,7 +200,7 @@ def test_a_host_named_with_the_spawners_own_node_is_a_local_spawn(
     pid, topic, payload, sender, kind, frm, value = n1.exec(
         "app:spawner", "app:procs", "n1@app:procs", "app:child", timeout=30)
     assert "@" not in pid and pid.startswith("{app:procs/") and sender == pid
-    assert _under(n1, payload["ospid"]) and (kind, value) == ("EXIT", "child done")
+    assert under(n1, payload["ospid"]) and (kind, value) == ("EXIT", "child done")
 
 
 def test_a_lua_process_spawns_on_another_node_too(two: tuple[wippy.Node, wippy.Node]) -> None:
@@ -239,7 +216,7 @@ def test_exec_on_another_node_returns_the_childs_result(
         two: tuple[wippy.Node, wippy.Node]) -> None:
     n1, n2 = two
     value, ospid = n1.exec("app:execer", "app:procs", "n2@app:procs", 21, timeout=30)
-    assert value == 42 and _under(n2, ospid)
+    assert value == 42 and under(n2, ospid)
 
 
 def test_a_program_spawns_on_another_node_and_gets_the_exit(
@@ -260,7 +237,7 @@ def test_kill_9_of_the_childs_node_tells_its_spawner(
                30, what="the child's reply")
     with open(out + ".ready") as fh:
         pid, ospid = json.load(fh)
-    assert _under(n2, ospid)
+    assert under(n2, ospid)
     assert n2.process is not None
     kill_tree(n2.process.pid)
     n2.process.wait(10)
@@ -277,7 +254,7 @@ def test_the_child_on_another_node_runs_under_the_context_it_was_spawned_with(
     n1, n2 = two
     pid, (cls, text, ospid) = n1.exec("app:secure_spawner", "app:procs", "n2@app:procs",
                                       timeout=30)
-    assert pid.startswith("{n2@") and _under(n2, ospid)
+    assert pid.startswith("{n2@") and under(n2, ospid)
     assert cls == "PermissionDenied" and "agent:7" in text and "process.spawn" in text, text
 
 
@@ -356,7 +333,7 @@ def test_the_death_of_the_childs_os_process_on_the_other_node_tells_its_spawner(
                30, what="the child's reply")
     with open(out + ".ready") as fh:
         pid, ospid = json.load(fh)
-    assert _under(n2, ospid)
+    assert under(n2, ospid)
     os.kill(ospid, signal.SIGKILL)
     wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 30,
                what="the EXIT from n2's dead host")
@@ -378,7 +355,7 @@ def test_a_name_held_by_a_child_from_another_node_goes_with_its_os_process(
     wait_until(lambda: n1.lookup("remote-named") == pid, 30, what="n1 to see the name")
     with open(out) as fh:
         ospid = int(fh.read())
-    assert _under(n2, ospid)
+    assert under(n2, ospid)
     os.kill(ospid, signal.SIGKILL)
     wait_until(lambda: n2.lookup("remote-named") is None, 30,
                what="the name to go with the child's OS process")
