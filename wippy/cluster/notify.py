@@ -65,6 +65,19 @@ class Listener:
         except StorageError:
             self.db.close()
 
+    def fileno(self) -> int | None:
+        """The LISTENing connection's socket, for the node's poller to wake on (None while
+        not listening)."""
+        if not self.listening:
+            return None
+        conn = self.db.current()
+        if conn is None:
+            return None
+        try:
+            return int(conn.pgconn.socket)
+        except Exception:  # noqa: BLE001 - a connection closed under us: nothing to wait on
+            return None
+
     def poll(self) -> list[str]:
         """The notifications received so far (never blocks, never connects)."""
         if not self.listening:

@@ -40,7 +40,9 @@ __all__ = ["ClusterPart", "Driver", "share"]
 
 log = logging.getLogger("wippy.cluster")
 
-NOTIFY_EVERY_S = 0.05     # how often the listener is read (a recv(); nothing when idle)
+# The node's poller wakes on the listener's socket (:meth:`ClusterPart.wake_fd`); this timer
+# is the backstop for notifications libpq buffered while it read something else.
+NOTIFY_EVERY_S = 0.5
 
 
 def share(orphans: int, placed: int, mine: int, live: int) -> int:
@@ -111,11 +113,20 @@ class ClusterPart:
             self._listener.connect()
             self._call_later(NOTIFY_EVERY_S, self._listen)
 
+    def wake_fd(self) -> int | None:
+        """The socket that becomes readable when another node notifies (None: none now)."""
+        return None if self.stopped or self._listener is None else self._listener.fileno()
+
     def _listen(self) -> None:
-        """Act at once on what other nodes' commits announced (see :mod:`.notify`)."""
         if self.stopped or self._listener is None:
             return
         self._call_later(NOTIFY_EVERY_S, self._listen)
+        self.woken()
+
+    def woken(self) -> None:
+        """Act at once on what other nodes' commits announced (see :mod:`.notify`)."""
+        if self.stopped or self._listener is None:
+            return
         got = self._listener.poll()
         if not got or self.fenced or not self._booted():
             return

@@ -245,7 +245,10 @@ class NodeServer:
         if self.peers is not None:
             self.peers.register(poller)
         deadline = None if timeout is None else _time.monotonic() + timeout
+        woken: dict[int, Callable[[], None]] = {}     # database listeners' sockets
         while not until():
+            if self.cluster is not None:
+                self._watch_listeners(poller, woken)
             if deadline is not None and _time.monotonic() > deadline:
                 raise NodeError(f"timed out after {timeout:.0f} s waiting for {what}")
             delay = self.sched.next_delay()
@@ -266,6 +269,8 @@ class NodeServer:
                     self._handle_signals()
                 elif sock == self.workflows.fd:
                     pass                # the flush below collects the ended commit
+                elif sock in woken:
+                    woken[sock]()
                 elif self.peers is not None:
                     self.peers.on_ready(sock)
             self.sched.fire_due()
@@ -273,6 +278,26 @@ class NodeServer:
             if self.peers is not None:
                 self.peers.flush()      # this turn's frames to other nodes, a batch each
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
+
+    def _watch_listeners(self, poller: Any, woken: dict[int, Callable[[], None]]) -> None:
+        """Keep the poller on the sockets of the cluster's LISTEN connections, which change
+        when they reconnect: a notification wakes the loop at once, and an idle node reads
+        nothing (rejected: reading them on a fast timer, which costs an idle node CPU and
+        every notification up to a period)."""
+        assert self.cluster is not None
+        want: dict[int, Callable[[], None]] = {}
+        for fd, fn in ((self.cluster.wake_fd(), self.cluster.woken),
+                       (self.registry.wake_fd(), self.registry.woken)):
+            if fd is not None:
+                want[fd] = fn
+        if want == woken:
+            return
+        for fd in woken.keys() - want.keys():
+            poller.unregister(fd)
+        for fd in want.keys() - woken.keys():
+            poller.register(fd, transport.POLLIN)
+        woken.clear()
+        woken.update(want)
 
     def begin_stop(self, code: int, reason: str) -> None:
         """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`); HTTP servers

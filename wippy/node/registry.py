@@ -67,9 +67,9 @@ Snapshot = dict[str, dict[str, Any]]
 T = TypeVar("T")
 
 CHECK_EVERY_S = 1.0     # how often a cluster node looks for versions a lost notification hid
-# how often a cluster node reads its registry listener: a recv() that finds nothing when idle;
-# the wait between a commit elsewhere and this node fetching it is half of it on average
-LISTEN_EVERY_S = 0.005
+# The node's poller wakes on the registry listener's socket (:meth:`RegistryKeeper.wake_fd`);
+# this timer is the backstop for notifications libpq buffered while it read something else.
+LISTEN_EVERY_S = 0.5
 MAX_RACES = 20          # plans of one change that other nodes' versions may overtake in a row
 
 
@@ -311,10 +311,21 @@ class RegistryKeeper:
         if newest is not None and newest > self.version:
             self._sync()
 
+    def wake_fd(self) -> int | None:
+        """The socket that becomes readable when another node commits a version (None
+        outside a cluster, or while the listener is not connected)."""
+        return None if self._wakes is None else self._wakes.fileno()
+
     def _listen(self) -> None:
         if self._wakes is None:
             return
         self.call_later(LISTEN_EVERY_S, self._listen)
+        self.woken()
+
+    def woken(self) -> None:
+        """Read the registry listener: fetch the versions it announces."""
+        if self._wakes is None:
+            return
         got = self._wakes.poll()
         if got:
             self.notified(got)
