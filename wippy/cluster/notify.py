@@ -7,22 +7,23 @@ fallback for notifications lost while a listener was disconnected.
 Payloads (:class:`Wake`): ``inbox NODE`` (signals wait for a workflow NODE runs), ``ended``
 (a workflow finished), ``left NODE`` (NODE stopped in order: its workflows are free now),
 ``names`` (a cluster-wide process name was bound or dropped, :mod:`.names`),
-and, on its own channel :data:`REGISTRY_CHANNEL` (read by the registry's listener, every few
-milliseconds), ``registry N NODE`` (NODE committed registry version N).
+and, on its own channel :data:`REGISTRY_CHANNEL` (read by the registry's listener),
+``registry N NODE`` (NODE committed registry version N).
 
-The listener has its own connection (LISTEN holds it) and never connects from the fast
-timer: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
-database out of reach costs the loop nothing between rounds.
+The listener has its own connection (LISTEN holds it) and never connects from a timer of its
+own: only :meth:`Listener.connect`, called after a successful lease renewal, does, so a
+database out of reach costs the loop nothing between rounds. The node's loop waits on the
+listener's socket (:meth:`Listener.fileno`) with its other sockets, and reads it when it
+becomes readable; a slow timer reads it too, as a backstop.
 
-Rejected: registering the listener's socket in the node's poller (zero delay, but the node's
-loop would have to know about the cluster); a 50 ms non-blocking read is a recv() call.
+Rejected: reading the listener on a fast timer (an idle node pays for every read, and each
+notification waits up to a period).
 """
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from ..errors import StorageError
 from .db import Db
 
 __all__ = ["Listener", "CHANNEL", "REGISTRY_CHANNEL", "Wake", "notify_sql"]
@@ -54,6 +55,7 @@ class Listener:
         self.db = Db(dsn, application)
         self.channel = channel
         self.listening = False
+        self._fd: int | None = None     # the LISTENing connection's socket
 
     def connect(self) -> None:
         """LISTEN, if not yet (raises nothing: a failure is retried at the next call)."""
@@ -62,21 +64,14 @@ class Listener:
         try:
             self.db.run(lambda c: c.execute(f"LISTEN {self.channel}"))
             self.listening = True
-        except StorageError:
-            self.db.close()
+            self._fd = int(self.db.current().pgconn.socket)
+        except Exception:  # noqa: BLE001 - out of reach, or closed at once: retried later
+            self._lost()
 
     def fileno(self) -> int | None:
         """The LISTENing connection's socket, for the node's poller to wake on (None while
-        not listening)."""
-        if not self.listening:
-            return None
-        conn = self.db.current()
-        if conn is None:
-            return None
-        try:
-            return int(conn.pgconn.socket)
-        except Exception:  # noqa: BLE001 - a connection closed under us: nothing to wait on
-            return None
+        not listening). Read once at :meth:`connect`: the node's loop asks every turn."""
+        return self._fd
 
     def poll(self) -> list[str]:
         """The notifications received so far (never blocks, never connects)."""
@@ -85,7 +80,7 @@ class Listener:
         out: list[str] = []
         conn = self.db.current()
         if conn is None:
-            self.listening = False
+            self._lost()
             return out
         try:
             pgconn: Any = conn.pgconn
@@ -93,10 +88,13 @@ class Listener:
             while (n := pgconn.notifies()) is not None:
                 out.append(bytes(n.extra).decode())
         except Exception:  # noqa: BLE001 - a lost connection: listen again after a renewal
-            self.listening = False
-            self.db.close()
+            self._lost()
         return out
 
-    def close(self) -> None:
+    def _lost(self) -> None:
         self.listening = False
+        self._fd = None
         self.db.close()
+
+    def close(self) -> None:
+        self._lost()

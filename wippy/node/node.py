@@ -246,9 +246,12 @@ class NodeServer:
             self.peers.register(poller)
         deadline = None if timeout is None else _time.monotonic() + timeout
         woken: dict[int, Callable[[], None]] = {}     # database listeners' sockets
+        watched: tuple[int | None, ...] = (None, None)
         while not until():
             if self.cluster is not None:
-                self._watch_listeners(poller, woken)
+                fds = (self.cluster.wake_fd(), self.registry.wake_fd())
+                if fds != watched:
+                    watched = self._watch_listeners(poller, woken, fds)
             if deadline is not None and _time.monotonic() > deadline:
                 raise NodeError(f"timed out after {timeout:.0f} s waiting for {what}")
             delay = self.sched.next_delay()
@@ -279,25 +282,23 @@ class NodeServer:
                 self.peers.flush()      # this turn's frames to other nodes, a batch each
             self.mesh.flush()   # after the timers: control messages to hosts travel on it now
 
-    def _watch_listeners(self, poller: Any, woken: dict[int, Callable[[], None]]) -> None:
+    def _watch_listeners(self, poller: Any, woken: dict[int, Callable[[], None]],
+                         fds: tuple[int | None, ...]) -> tuple[int | None, ...]:
         """Keep the poller on the sockets of the cluster's LISTEN connections, which change
         when they reconnect: a notification wakes the loop at once, and an idle node reads
         nothing (rejected: reading them on a fast timer, which costs an idle node CPU and
-        every notification up to a period)."""
+        every notification up to a period). ``fds``: the listeners' sockets now, cluster's
+        then registry's; returns them."""
         assert self.cluster is not None
-        want: dict[int, Callable[[], None]] = {}
-        for fd, fn in ((self.cluster.wake_fd(), self.cluster.woken),
-                       (self.registry.wake_fd(), self.registry.woken)):
-            if fd is not None:
-                want[fd] = fn
-        if want == woken:
-            return
+        want = {fd: fn for fd, fn in zip(fds, (self.cluster.woken, self.registry.woken))
+                if fd is not None}
         for fd in woken.keys() - want.keys():
             poller.unregister(fd)
         for fd in want.keys() - woken.keys():
             poller.register(fd, transport.POLLIN)
         woken.clear()
         woken.update(want)
+        return fds
 
     def begin_stop(self, code: int, reason: str) -> None:
         """Orderly stop with exit ``code`` (see :mod:`wippy.node.shutdown`); HTTP servers
