@@ -667,7 +667,7 @@ def report(out: dict[str, Any], ttl: float, sz: dict[str, int]) -> None:
         m = out["messaging"]
         print(f"{'messages between processes':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} "
               f"{'msgs/s':>10}")
-        for name, key in (("same node (ipc)", "same_node"), ("cross node (tcp+CURVE)", "cross_node"),
+        for name, key in (("same node, one OS process", "same_node"), ("cross node (tcp+CURVE)", "cross_node"),
                           ("peer: raw zmq tcp+CURVE", "raw_zmq_tcp_curve")):
             r = m[key]
             print(f"{name:<28} {r['rtt_p50_us']:>11.0f} {r['rtt_p99_us']:>11.0f} "
