@@ -1,7 +1,8 @@
 """``funcs.call`` of a function on another node (S12), two nodes on 127.0.0.1 and a real
 PostgreSQL: ``funcs.call("n2@app:fn", ...)`` from Python and Lua returns the result computed
 on n2, raises the remote error naming n2, refuses arguments that are not plain data, and
-fails (no hang) when n2 dies during the call."""
+fails (no hang) when n2 dies during the call. The caller's context values travel with the
+call, and with a process spawned with them on n2."""
 from __future__ import annotations
 
 import json
@@ -31,6 +32,14 @@ APP = {"config/_index.yaml": """
       - {name: watch_call, kind: process.py, source: file://m.py, method: watch_call}
       - {name: lcaller, kind: process.lua, source: file://l.lua, method: caller,
          modules: [funcs]}
+      - {name: ctxread, kind: function.py, source: file://f.py, method: ctxread}
+      - {name: lctxread, kind: function.lua, source: file://l.lua, method: ctxread,
+         modules: [ctx]}
+      - {name: pctx, kind: process.py, source: file://f.py, method: pctx}
+      - {name: ctx_caller, kind: process.py, source: file://m.py, method: ctx_caller}
+      - {name: lctx_caller, kind: process.lua, source: file://l.lua, method: ctx_caller,
+         modules: [funcs]}
+      - {name: lctx_spawner, kind: process.lua, source: file://l.lua, method: ctx_spawner}
 """, "config/f.py": """
     import os
 
@@ -49,6 +58,15 @@ APP = {"config/_index.yaml": """
         with open(out, "w") as fh:
             fh.write(str(os.getpid()))
         await time.sleep("1h")
+
+
+    def ctxread(*args):
+        from wippy import funcs
+        return {"ctx": funcs.context(), "args": list(args), "ospid": os.getpid()}
+
+
+    def pctx(*args):
+        return ctxread(*args)
 """, "config/l.lua": """
     local function add(a, b)
       return {sum = a + b}
@@ -60,7 +78,27 @@ APP = {"config/_index.yaml": """
       if err then return {"error", tostring(err)} end
       return {"ok", res}
     end
-    return {add = add, caller = caller}
+
+    local function ctxread(...)
+      local ctx = require("ctx")
+      return {ctx = ctx.all(), args = {...}}
+    end
+
+    local function ctx_caller(fid)
+      local funcs = require("funcs")
+      local res, err = funcs.new():with_context({trace = "t-2"}):call(fid, "x")
+      if err then return {"error", tostring(err)} end
+      return {"ok", res}
+    end
+
+    local function ctx_spawner(host)
+      local pid = process.with_context({trace = "t-3"}):spawn_monitored("app:pctx", host, "y")
+      local ev = process.events():receive()
+      if ev.result.error then return {error = tostring(ev.result.error)} end
+      return ev.result.value
+    end
+    return {add = add, caller = caller, ctxread = ctxread, ctx_caller = ctx_caller,
+            ctx_spawner = ctx_spawner}
 """, "config/m.py": """
     import json
 
@@ -71,6 +109,14 @@ APP = {"config/_index.yaml": """
         args = [{1, 2} if a == "<a set>" else a for a in args]   # not plain data
         try:
             return ["ok", await funcs.call(fid, *args)]
+        except Exception as exc:
+            return ["error", type(exc).__name__, getattr(exc, "kind", None), str(exc)]
+
+
+    async def ctx_caller(fid, values):
+        values = {k: ({1, 2} if v == "<a set>" else v) for k, v in values.items()}
+        try:
+            return ["ok", await funcs.call(fid, "x", context=values)]
         except Exception as exc:
             return ["error", type(exc).__name__, getattr(exc, "kind", None), str(exc)]
 
@@ -162,3 +208,33 @@ def test_a_call_on_another_node_ends_there_when_its_caller_is_terminated(
     n1.terminate(caller)
     wait_until(lambda: children() == 0, 30, what="the call's process on n2 to end")
     assert not os.path.exists(out)          # the caller never got a result: it was ended
+
+
+@pytest.mark.parametrize("fid", ["n2@app:ctxread", "n2@app:lctxread"], ids=["python", "lua"])
+def test_context_values_travel_with_a_call_to_another_node(
+        two: tuple[wippy.Node, wippy.Node], fid: str) -> None:
+    n1, _ = two
+    status, got = n1.exec("app:ctx_caller", "app:procs", fid, {"trace": "t-1", "n": 2},
+                          timeout=30)
+    assert status == "ok" and got["ctx"] == {"trace": "t-1", "n": 2} and got["args"] == ["x"]
+    status, got = n1.exec("app:lctx_caller", "app:procs", fid, timeout=30)
+    assert status == "ok" and got["ctx"] == {"trace": "t-2"} and got["args"] == ["x"]
+
+
+def test_context_values_that_are_not_plain_data_are_refused_at_the_call(
+        two: tuple[wippy.Node, wippy.Node]) -> None:
+    n1, _ = two
+    status, cls, _, text = n1.exec("app:ctx_caller", "app:procs", "n2@app:ctxread",
+                                   {"s": "<a set>"}, timeout=30)
+    assert (status, cls) == ("error", "InvalidMessage")
+    assert "call of app:ctxread on node n2: context values" in text, text
+
+
+@pytest.mark.parametrize("host", ["app:procs", "n2@app:procs"], ids=["here", "on n2"])
+def test_a_python_process_spawned_with_context_values_reads_them(
+        two: tuple[wippy.Node, wippy.Node], host: str) -> None:
+    n1, n2 = two
+    got = n1.exec("app:lctx_spawner", "app:procs", host, timeout=30)
+    assert "error" not in got, got
+    assert got["ctx"] == {"trace": "t-3"} and got["args"] == ["y"]
+    assert under(n2 if host.startswith("n2@") else n1, got["ospid"])

@@ -7,14 +7,14 @@ next call. The caller waits for the frame's end like ``exec`` (the frame's EXIT 
 never posted to its events); when the caller stops waiting (it was killed), the frame ends too.
 ``call`` runs ``function.*`` entries and, as Wippy does, ``process.*`` entries (their ``main``
 run as a function). ``call("n2@app:fn", ...)`` runs ``app:fn`` on node ``n2`` of the cluster
-instead, in a process of its own there, with plain-data arguments and result
-(:mod:`wippy.runtime.remote`; context values stay on this node). ``async_`` runs the call in
+instead, in a process of its own there, with plain-data arguments, result and context values
+(:mod:`wippy.runtime.remote`). ``async_`` runs the call in
 another task of the caller and returns a :class:`Future`. (``async`` is a Python keyword, hence ``async_``; ``getattr(funcs, "async")``
 works too.)
 
 Context values (Wippy's ``ctx``: request ids and the like, plain data) belong to a process or a
-frame: a frame inherits its caller's and adds the ``context`` given to :func:`call`;
-:func:`context` reads the calling code's.
+frame (:mod:`wippy.runtime.contexts`): a frame inherits its caller's and adds the ``context``
+given to :func:`call`; :func:`context` reads the calling code's.
 
 :func:`call` is the one path for calling a function entry, from Python and from Lua (whose
 ``funcs.call``, ``executor:call`` and ``funcs.async`` come here): the entry is resolved through
@@ -40,6 +40,7 @@ from .core.pid import make_pid
 from .errors import EntryNotFound, InvalidMessage, ProcessFailed, Terminated, WippyError, exit_error
 from .registry.entry import FUNCTION_KINDS, Kind
 from .runtime import codeload as _codeload
+from .runtime import contexts as _contexts
 from .runtime import durable as _durable
 from .runtime import remote as _remote
 from .runtime import scheduler as _sched
@@ -55,24 +56,19 @@ _CALLER: Any = object()      # run_frame's default: the frame acts as its caller
 #: What ``call`` runs: functions, and processes (their main as a function, as Wippy does).
 CALLABLE_KINDS = FUNCTION_KINDS | frozenset({Kind.PROCESS_LUA.value, Kind.PROCESS_PY.value})
 
-# PID -> context values of a process or frame that has any (plain data; read-only for it)
-_CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
 def context(pid: str | None = None) -> dict[str, Any]:
     """The context values of the calling process or function call (or of ``pid``): a copy."""
     if pid is None:
         pid = _rt.get().current().pid
-    return dict(_CONTEXTS.get(pid) or {})
+    return dict(_contexts.of(pid) or {})
 
 
 def bind_context(pid: str, values: dict[str, Any] | None) -> None:
     """Give process ``pid`` its context values (a process spawned with a context); None or
     an empty map removes them. Called by the code runners, not by application code."""
-    if values:
-        _CONTEXTS[pid] = dict(values)
-    else:
-        _CONTEXTS.pop(pid, None)
+    _contexts.bind(pid, values)
 
 
 def check_id(id: Any) -> str:
@@ -155,7 +151,9 @@ async def _run(id: str, args: tuple | list, values: dict[str, Any] | None, actin
         if kind not in CALLABLE_KINDS:
             raise InvalidMessage(f"entry {entry} is a {kind}, not one of "
                                  f"{', '.join(sorted(CALLABLE_KINDS))}")
-        return await _remote.call(rt, rt.current(), node, entry, list(args),
+        caller = rt.current()
+        merged = {**(_contexts.of(caller.pid) or {}), **(values or {})}
+        return await _remote.call(rt, caller, node, entry, list(args), merged or None,
                                   rt.security() if acting is _CALLER else acting)
     fn, is_coro = _codeload.resolve(rt.store, id, None, rt.runners, CALLABLE_KINDS)
     return await run_frame(id, fn, is_coro, args, values, author=rt.author(id), acting=acting)
@@ -174,9 +172,9 @@ async def run_frame(label: str, fn: Any, is_coro: bool, args: tuple | list,
     base = rt.security() if acting is _CALLER else acting
     frame = _frame(rt, caller, label)
     rt.guard.created(frame, _security.narrowed(base, author))
-    merged = {**(_CONTEXTS.get(caller.pid) or {}), **(values or {})}
+    merged = {**(_contexts.of(caller.pid) or {}), **(values or {})}
     if merged:
-        _CONTEXTS[frame.pid] = merged
+        _contexts.bind(frame.pid, merged)
     out = _Outcome()
 
     async def body() -> None:
@@ -204,7 +202,7 @@ async def run_frame(label: str, fn: Any, is_coro: bool, args: tuple | list,
     try:
         _, error = await _sched.suspend()
     finally:
-        _CONTEXTS.pop(frame.pid, None)
+        _contexts.bind(frame.pid, None)
         if not frame.exited:                       # the caller was killed while waiting
             caller.exec_waits.pop(frame.pid, None)
             rt.exit(frame, None, Terminated(f"the caller {caller.pid} stopped waiting"))

@@ -23,7 +23,6 @@ import functools
 import logging
 from typing import Any, Callable
 
-from .. import funcs as _funcs
 from .. import workflow as _workflow
 from ..errors import ChannelClosed, InvalidMessage, LuaFailure, WippyError
 from ..runtime import scheduler
@@ -147,19 +146,14 @@ def _finish(ctx: Ctx, out: Any) -> Any:
 async def run_entry(entry: dict[str, Any], code: bytes, *args: Any) -> Any:
     """Run a process.lua / function.lua entry's method with ``args`` in a Lua state."""
     rt = _runtime.get()
-    args, values = funcmod.take_context(args)
     ctx = Ctx(rt, rt.current(), entry, args)
     state = ctx.state
-    if values:
-        _funcs.bind_context(ctx.pid, values)
     try:
         method_name = ((entry.get("data") or {}).get("method") or "main").encode()
         co = state.exports[b"main"].coroutine(code, ctx.entry_id.encode(), method_name,
                                               *[to_lua(state, a) for a in args])
         return _finish(ctx, await drive(ctx, co))
     finally:
-        if values:
-            _funcs.bind_context(ctx.pid, None)
         ctx.slots.clear()
         ctx.objects.clear()
         statepool.release(state)

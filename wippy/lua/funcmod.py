@@ -3,12 +3,13 @@
 them. ``funcs.call`` and ``executor:call`` block (``blocking.py``); every call goes through
 :func:`wippy.funcs.call`, which runs the function in a frame of its own.
 
-Context values (plain data) reach a function call through ``wippy.funcs`` (the frame inherits
-its caller's, plus an executor's ``with_context``), and a Lua process spawned with a
-spawner's context as a first argument the Lua runner takes off (``CONTEXT_ARG``): spawns go
-through the runtime's SPAWN frame, which has no place for it. Processes of other kinds do not
-receive context values. ``with_actor``/``with_scope``/``with_options`` are accepted and not
-applied here (security contexts belong to the security module).
+Context values (plain data, :mod:`wippy.runtime.contexts`) reach a function call through
+``wippy.funcs`` (the frame inherits its caller's, plus an executor's ``with_context``), and a
+Lua or Python process spawned with a spawner's context as a first spawn argument that the
+runtime takes off before the process's code runs, on whichever OS process or node that is.
+Workflows spawned with a context do not receive it. ``with_actor``/``with_scope``/
+``with_options`` are accepted and not applied here (security contexts belong to the security
+module).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .. import security as _security
 from ..errors import LuaFailure, WippyError
 from ..registry.entry import Kind
 from ..runtime import codeload, durable
+from ..runtime import contexts as _contexts
 from ..runtime import table as _runtime
 from .api import (
     ApiError,
@@ -35,18 +37,10 @@ from .api import (
 )
 from .engine import from_lua, is_lua_table, to_lua
 
-__all__ = ["CONTEXT_ARG", "take_context", "context_values"]
+__all__ = ["context_values"]
 
-#: The key of the first spawn argument that carries a spawner's context values to a Lua process.
-CONTEXT_ARG = "\0wippy.context"
-
-
-def take_context(args: tuple) -> tuple[tuple, dict[str, Any] | None]:
-    """(the arguments for main, the context values) of a Lua process's spawn arguments."""
-    if args and type(args[0]) is dict and len(args[0]) == 1 and CONTEXT_ARG in args[0]:
-        values = args[0][CONTEXT_ARG]
-        return args[1:], values if isinstance(values, dict) else None
-    return args, None
+#: The kinds a spawner's context values reach (a workflow's arguments are its journal's).
+_TAKE_CONTEXT = frozenset({Kind.PROCESS_LUA.value, Kind.PROCESS_PY.value})
 
 
 def context_values(v: Any, what: str = "context") -> dict[str, Any]:
@@ -225,8 +219,8 @@ def _spawner_spawn(flags: int) -> Any:
         entry_id = text(id, "entry id")
         plain = [from_lua(a) for a in args]
         data = context_values(values)
-        if data and codeload.kind_of(rt.store, entry_id) == Kind.PROCESS_LUA.value:
-            plain.insert(0, {CONTEXT_ARG: data})
+        if data and codeload.kind_of(rt.store, entry_id) in _TAKE_CONTEXT:
+            plain = _contexts.carry(data, plain)
         if actor is None and scope is None:
             return rt.spawn(ctx.pid, entry_id, text(host, "host"), plain, flags).encode()
         # with_actor / with_scope: the child acts as them, which needs process.security

@@ -34,6 +34,7 @@ from typing import Any
 from ..core import wire
 from ..core.protocol import MONITOR
 from ..errors import InvalidMessage, exit_error
+from . import contexts as _contexts
 from . import scheduler as _sched
 
 __all__ = ["split_host", "own_node", "token", "qualified", "alias", "refuse_code", "named", "call", "MARK"]
@@ -93,17 +94,24 @@ def named(error: dict[str, Any], what: str, node: str) -> dict[str, Any]:
 
 
 async def call(rt: Any, caller: Any, node: str, entry_id: str, args: list,
-               security: Any) -> Any:
+               values: dict[str, Any] | None, security: Any) -> Any:
     """Run function ``entry_id`` on node ``node`` (on the host of the caller's host id) with
-    plain-data ``args`` under ``security`` (a Context or None), and return its result; raises
-    its error, or the node's death, as an error naming the node. The caller checked the
-    policy. When the caller stops waiting (it was killed), the remote call is terminated."""
+    plain-data ``args`` and context ``values`` under ``security`` (a Context or None), and
+    return its result; raises its error, or the node's death, as an error naming the node.
+    The caller checked the policy. When the caller stops waiting (it was killed), the remote
+    call is terminated."""
     # the caller's PID on this OS process (a workflow's own PID routes through the node)
     me = "{" + rt.host_id + "/" + str(rt.serial) + "|" + caller.local + "}"
     try:
         args = wire.plain(list(args))
     except InvalidMessage as exc:
         raise InvalidMessage(f"call of {entry_id} on node {node}: arguments: {exc}") from None
+    if values:
+        try:
+            args = _contexts.carry(wire.plain(values), args)
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"call of {entry_id} on node {node}: context values: "
+                                 f"{exc}") from None
     pid = rt.spawn_on(node, rt.host_id, me, entry_id, args, MONITOR, security)
     w = rt.sched.new_wait()
     if caller.exec_waits is None:

@@ -48,6 +48,7 @@ from ..registry.entry import FUNCTION_KINDS
 from ..security import context as _security
 from ..security.book import BOOK
 from . import codeload, scheduler
+from . import contexts as _contexts
 from . import remote as _remote
 from .guard import Guard
 from .credits import Credits
@@ -389,6 +390,9 @@ class Runtime:
                 proc.add_monitor(spawner)
             if flags & LINK:
                 proc.add_link(spawner)
+        args, values = _contexts.take(args)     # a spawner's context values (runtime/contexts)
+        if values:
+            _contexts.bind(pid, values)
         try:
             if refused is not None:
                 raise refused
@@ -425,6 +429,10 @@ class Runtime:
     def adopt_pid(self, proc: Process, pid: str) -> None:
         """A workflow process takes its workflow's stable PID (routed through the node): what
         it sends carries that PID, so replies are journaled as signals."""
+        values = _contexts.of(proc.pid)
+        if values is not None:
+            _contexts.bind(proc.pid, None)
+            _contexts.bind(pid, values)
         proc.pid = pid
 
     async def _ack_started(self, pid: str) -> None:
@@ -455,6 +463,7 @@ class Runtime:
             return
         proc.exited = True
         self.procs.pop(proc.local, None)
+        _contexts.bind(proc.pid, None)
         self.exits += 1
         error = None
         if exc is not None:
