@@ -5,6 +5,7 @@ process ends are each handled. In-process host (no sockets), real subprocesses."
 from __future__ import annotations
 
 import os
+import signal
 
 import psutil
 import pytest
@@ -247,6 +248,27 @@ def test_docs_signal_and_close_examples_stop_a_long_command(host_factory):
         end
         return codes""")
     assert got == ["closed", "killed", -1]
+
+
+def test_a_command_gets_signals_the_host_ignores(host_factory):
+    # a node started from a background shell ignores SIGINT, and an ignored signal stays
+    # ignored across exec: the command must still stop on SIGINT and SIGTERM
+    ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        got = run(host_factory, [executor()], """
+            local executor = exec.get("app:exec")
+            local codes = {}
+            for _, sig in ipairs({2, 15}) do
+              local proc = executor:exec("sleep 30")
+              proc:start()
+              proc:signal(sig)
+              table.insert(codes, proc:wait())
+            end
+            return codes""")
+    finally:
+        for sig, old in ignored.items():
+            signal.signal(sig, old)
+    assert got == [-1, -1]
 
 
 def test_a_command_outside_the_whitelist_is_refused(host_factory, tmp_path):

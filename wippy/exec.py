@@ -51,6 +51,22 @@ NAP_MAX_S = 0.05            # the longest nap (the most a waiting Lua process la
 READ_ALL = 65536            # read(0) / read() takes what is there, up to this much at once
 
 
+#: Signals a command starts with at their default action, whatever this OS process does with
+#: them: a node started from a background shell ignores SIGINT and SIGQUIT, and an ignored
+#: signal stays ignored across exec, so ``proc:signal(2)`` would do nothing.
+_DEFAULT_SIGNALS = (_signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM, _signal.SIGHUP,
+                    _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGCHLD)
+
+
+def _child_setup(parent: int) -> None:
+    """In the forked child, before exec: die with the host, default signal actions, no
+    blocked signals."""
+    set_pdeathsig(parent)
+    for sig in _DEFAULT_SIGNALS:
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+
+
 def split_command(cmd: str) -> list[str]:
     """Wippy's split: whitespace separates, a quote (single or double) groups until the same
     quote closes it; no escapes, no shell."""
@@ -200,7 +216,7 @@ class Process:
             self._popen = subprocess.Popen(
                 [exe, *self._argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=self._env, cwd=self._work_dir,
-                start_new_session=True, preexec_fn=lambda: set_pdeathsig(parent))
+                start_new_session=True, preexec_fn=lambda: _child_setup(parent))
         except FileNotFoundError as exc:
             what = self._work_dir if exc.filename == self._work_dir else self._argv[0]
             raise ResourceError("NOT_FOUND", f"cannot start {self.cmd!r}: {what}: "
