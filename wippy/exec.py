@@ -16,7 +16,8 @@ shell: ``|``, ``;``, ``$()`` are plain arguments). With ``command_whitelist`` on
 only those exact command strings run (anything else is PERMISSION_DENIED). The child gets a
 clean environment (the entry's ``default_env`` plus the call's ``env``, nothing inherited), its
 working directory is the call's ``work_dir`` or the entry's ``default_work_dir``; the
-executable is looked up in this OS process's ``PATH`` (as Go does). A child still running when
+executable is looked up in this OS process's ``PATH`` (as Go does); it starts with default
+signal actions and no blocked signals, whatever this OS process inherited. A child still running when
 its wippy process ends is killed, and so is one whose host OS process dies (a parent-death
 signal; the fork is made by the host's main thread, which lives as long as the host).
 
