@@ -8,6 +8,7 @@ import sys
 import time as _time
 from typing import Any
 
+from .cluster import add_cluster_option, dsn_of
 from .common import (
     add_app,
     app_of,
@@ -116,8 +117,7 @@ def cluster_ps(dsn: str) -> list[dict[str, Any]]:
 
 def _ps_cluster(a: argparse.Namespace) -> int:
     from ..errors import StorageError
-    from .cluster import dsn_of
-    dsn = a.cluster or dsn_of(argparse.Namespace())
+    dsn = dsn_of(a, "wippy ps")
     if not dsn:
         print("wippy ps: --cluster needs the cluster's database: --cluster DSN or WIPPY_CLUSTER",
               file=sys.stderr)
@@ -187,7 +187,6 @@ def register(sub: Any) -> None:
                         "sortable view with rates: wippy top)")
     p.add_argument("-n", "--interval", type=float, default=1.0, metavar="S",
                    help="seconds between two prints with --watch (default 1)")
-    p.add_argument("--cluster", nargs="?", const="", default=None, metavar="DSN",
-                   help="every node of the cluster in this PostgreSQL (default: WIPPY_CLUSTER), "
-                        "as each last published its status (every lease round)")
+    add_cluster_option(p, "every node of the cluster in this PostgreSQL, as each last "
+                          "published its status (every lease round)")
     p.set_defaults(func=_ps)

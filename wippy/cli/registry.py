@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any, Callable
 
+from .cluster import add_cluster_option, dsn_of
+
 __all__ = ["register", "run", "fmt_author", "SUBCOMMANDS"]
 
 
@@ -126,9 +128,8 @@ def register(sub: Any) -> None:
         sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
                         help="the application directory (the same as APP before the subcommand)")
         if sp is not rb:
-            sp.add_argument("--cluster", default=None, metavar="DSN",
-                            help="read the registry a cluster shares in this PostgreSQL (also "
-                                 "WIPPY_CLUSTER)")
+            add_cluster_option(sp, "read the registry a cluster shares in this PostgreSQL, as "
+                                   "WIPPY_CLUSTER does")
     p.set_defaults(func=run)
 
 
@@ -137,7 +138,7 @@ def run(a: argparse.Namespace) -> int:
     from .common import app_of, fmt_when
     a.app = app_of(a)
     from ..errors import WippyError
-    dsn = getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER")
+    dsn = dsn_of(a, "wippy registry") if a.cmd != "rollback" else None
     drop: Callable[[], None] | None = None
     if dsn and a.cmd != "rollback":
         (reg, drop), conn = _from_cluster(dsn), None

@@ -14,6 +14,7 @@ import sys
 import time as _time
 from typing import Any
 
+from .cluster import add_cluster_option, dsn_of
 from .common import add_app, add_data_dir, app_of, fmt_when, print_json
 
 __all__ = ["register", "run", "SUBCOMMANDS"]
@@ -107,7 +108,7 @@ def run(a: argparse.Namespace) -> int:
     """``wippy workflow ...`` with parsed arguments."""
     app = app_of(a)
     if a.cmd in ("list", "show"):
-        dsn = getattr(a, "cluster", None) or os.environ.get("WIPPY_CLUSTER")
+        dsn = dsn_of(a, "wippy workflow")
         journal = _journal(app, a.data_dir) if not dsn else _shared_journal(dsn)
         from ..errors import StorageError
         try:
@@ -173,15 +174,13 @@ def register(sub: Any) -> None:
     wsub = p.add_subparsers(dest="cmd", required=True, metavar="{list,show,start,signal,cancel}")
     ls = wsub.add_parser("list", help="every workflow and its state")
     ls.add_argument("--json", action="store_true", help="print the workflows as JSON")
-    ls.add_argument("--cluster", default=None, metavar="DSN",
-                    help="read the journal a cluster shares in this PostgreSQL (also "
-                         "WIPPY_CLUSTER)")
+    add_cluster_option(ls, "read the journal a cluster shares in this PostgreSQL, as "
+                           "WIPPY_CLUSTER does")
     sh = wsub.add_parser("show", help="one workflow: its steps, pending timer, signals")
     sh.add_argument("wf", metavar="WF", help="the workflow's ID, PID or name")
     sh.add_argument("--json", action="store_true", help="print the workflow and its journal as JSON")
-    sh.add_argument("--cluster", default=None, metavar="DSN",
-                    help="read the journal a cluster shares in this PostgreSQL (also "
-                         "WIPPY_CLUSTER)")
+    add_cluster_option(sh, "read the journal a cluster shares in this PostgreSQL, as "
+                           "WIPPY_CLUSTER does")
     st = wsub.add_parser("start", help="start a workflow entry; prints its PID")
     st.add_argument("entry", metavar="ENTRY", help="a workflow.py or workflow.lua entry (ns:name)")
     st.add_argument("input", nargs="?", default=None, metavar="JSON",
