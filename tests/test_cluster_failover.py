@@ -193,6 +193,23 @@ def test_workflows_started_signalled_and_awaited_from_any_node_share_one_journal
         with pytest.raises(wippy.WippyError, match="cancelled"):
             b.workflow_result(pc, timeout=30)
         assert statuses(dsn)[pc[1:-1].rpartition("|")[2]] == ("cancelled", "a")
+        # the command line: start a named workflow through node b, signal it by its name
+        # through any node of the cluster running the app here (--cluster alone picks one)
+        env_cli = ["--app", app, "--cluster", dsn]
+        out = run_wippy(["workflow", "start", "app:waiter", "--name", "cli", "--node", "b",
+                         *env_cli])
+        assert out.returncode == 0, out.stderr
+        pcli = out.stdout.strip()
+        assert statuses(dsn)[pcli[1:-1].rpartition("|")[2]][1] == "b"
+        again = run_wippy(["workflow", "start", "app:waiter", "--name", "cli", *env_cli])
+        assert again.stdout.strip() == pcli         # a name binds once in the cluster
+        out = run_wippy(["workflow", "signal", "cli", "go", "[1, 2]", *env_cli])
+        assert out.returncode == 0, out.stderr
+        assert a.workflow_result(pcli, timeout=30) == ["go", [1, 2]]
+        out = run_wippy(["workflow", "cancel", "nothing-named-so", *env_cli])
+        assert out.returncode == 1 and "no workflow with the ID or name" in out.stderr
+        out = run_wippy(["workflow", "start", "app:waiter", "--node", "zz", *env_cli])
+        assert out.returncode == 1 and "no node is running" in out.stderr
     assert len(effects(log)) == 4
     gone = run_wippy(["cluster", "status", "--cluster", dsn, "--json"])
     assert {r["node"]: r["live"] for r in json.loads(gone.stdout)["nodes"]} == {

@@ -50,6 +50,30 @@ def resolve(journal: Any, text: str) -> str | None:
     return journal.by_name(text)
 
 
+def _node_here(a: argparse.Namespace, app: str, dsn: str) -> str:
+    """The node of the cluster that ``start``, ``signal`` and ``cancel`` go through: ``--node``,
+    else ``WIPPY_NODE``, else a live node of the cluster that runs ``app`` on this machine
+    (any one: a workflow started on any node is the cluster's). Raises ClusterError when
+    there is none, StorageError when the database is out of reach."""
+    named = a.node or os.environ.get("WIPPY_NODE")
+    if named:
+        return str(named)
+    from ..cluster import Db
+    from ..cluster.membership import status
+    from ..core.rundir import run_dir_for
+    from ..errors import ClusterError
+    db = Db(dsn, application="wippy workflow")
+    try:
+        rows = status(db)
+    finally:
+        db.close()
+    here = sorted(r["node"] for r in rows if r["live"] and os.path.isdir(run_dir_for(app, r["node"])))
+    if not here:
+        raise ClusterError(f"no live node of the cluster at {db.where} runs {app} on this "
+                           "machine: start one (wippy run APP --node NAME) or name one with --node")
+    return here[0]
+
+
 def _payload(text: str | None) -> Any:
     if text is None:
         return None
@@ -122,19 +146,21 @@ def run(a: argparse.Namespace) -> int:
     from ..core.pid import make_pid
     from ..core.rundir import run_dir_for
     from ..errors import WippyError
-    wf_id = None
-    if a.cmd != "start":
-        journal = _journal(app, a.data_dir, required=False)
-        try:
-            wf_id = resolve(journal, a.wf) if journal is not None else _wf_id(a.wf)
-        finally:
-            if journal is not None:
-                journal.close()
-        if wf_id is None:
-            print(f"wippy workflow: no workflow with the ID or name '{a.wf}'", file=sys.stderr)
-            return 1
+    dsn = dsn_of(a, "wippy workflow")
     try:
-        conn = connect(run_dir_for(app))
+        node = _node_here(a, app, dsn) if dsn else None
+        wf_id = None
+        if a.cmd != "start":
+            journal = _shared_journal(dsn) if dsn else _journal(app, a.data_dir, required=False)
+            try:
+                wf_id = resolve(journal, a.wf) if journal is not None else _wf_id(a.wf)
+            finally:
+                if journal is not None:
+                    journal.close()
+            if wf_id is None:
+                print(f"wippy workflow: no workflow with the ID or name '{a.wf}'", file=sys.stderr)
+                return 1
+        conn = connect(run_dir_for(app, node))
     except WippyError as exc:
         print(f"wippy workflow: {exc}", file=sys.stderr)
         return 1
@@ -195,6 +221,12 @@ def register(sub: Any) -> None:
                     help="the payload, as JSON (a bare word is a string)")
     cn = wsub.add_parser("cancel", help="stop a workflow for good")
     cn.add_argument("wf", metavar="WF", help="the workflow's ID, PID or name")
+    for sp in (st, sg, cn):
+        add_cluster_option(sp, "go through a node of the cluster in this PostgreSQL that runs "
+                               "APP on this machine, as WIPPY_CLUSTER does")
+        sp.add_argument("--node", default=None, metavar="NAME",
+                        help="with --cluster: the node to go through (default: WIPPY_NODE, "
+                             "else any live one running APP here)")
     for sp in wsub.choices.values():      # --app after the subcommand too
         sp.add_argument("--app", dest="app_opt", default=argparse.SUPPRESS, metavar="APP",
                         help="the application directory (the same as APP before the subcommand)")
