@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wippy.core import wire
-from wippy.errors import ProcessNotFound, exit_error
+from wippy.errors import ProcessNotFound, Terminated, exit_error
 from wippy.host.runners import RUNNERS
 from wippy.lua import engine
 from wippy.runtime import codeload, scheduler
@@ -178,7 +178,7 @@ class Host:
 
     def close(self) -> None:
         for proc in list(self.rt.procs.values()):
-            self.rt.exit(proc, None, runtime.Terminated("test over"))
+            self.rt.exit(proc, None, Terminated("test over"))
         self.sched.run_ready()
         runtime._RUNTIME = None
         scheduler._SCHED = None

@@ -6,7 +6,7 @@ A function call in this OS process gets its caller's values plus the executor's
 (``wippy.funcs.run_frame``). A process spawned with values (Lua's
 ``process.with_context(...):spawn(...)``) and a function called on another node get them as a
 first spawn argument ``{CONTEXT_ARG: values}``, plain data like the others, which
-:meth:`wippy.runtime.table.Table.create` takes off before the entry's code sees its arguments,
+:meth:`wippy.runtime.spawn.Spawner.create` takes off before the entry's code sees its arguments,
 on whichever OS process and node runs it. The values belong to the PID and go with its exit.
 """
 from __future__ import annotations

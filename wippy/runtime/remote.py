@@ -124,7 +124,7 @@ async def call(rt: Any, caller: Any, node: str, entry_id: str, args: list,
     finally:
         if not done:
             caller.exec_waits.pop(pid, None)
-            rt._emit_quiet(pid, (wire.Op.TERMINATE, pid, me))
+            rt.emit_quiet(pid, (wire.Op.TERMINATE, pid, me))
     if error is not None:
         raise exit_error(named(error, f"function {entry_id}", node))
     return value
