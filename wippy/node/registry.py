@@ -27,11 +27,13 @@ book follows every commit, so a changed policy applies to the next check.
 In a cluster (S12) the keeper is given the cluster's :class:`~wippy.cluster.registry.VersionLog`:
 every commit is first published there as the next version (a number another node took first
 makes the keeper catch up and plan the change again), then committed locally as the same
-record; versions other nodes committed are fetched in order, when a notification announces
-them and at every check (``CHECK_EVERY_S``), committed as they are and announced as a local
-one would be. At boot the local store is checked against the cluster's history (rebuilt from
-it when it is not a prefix of it) and brought up to date before the files are compared, and
-the files are compared with the cluster's baseline, not the store's.
+record; versions other nodes committed are fetched in order, committed as they are and
+announced as a local one would be. At boot the local store is checked against the cluster's
+history (rebuilt from it when it is not a prefix of it) and brought up to date before the
+files are compared, and the files are compared with the cluster's baseline, not the store's.
+When the keeper catches up, and what a failure of the database or a lost race means for its
+work, is :mod:`.regsync`'s part; the moves between the database and the store are
+:mod:`.regfollow`'s.
 
 Rejected alternative: at boot, committing the files' difference straight into the store, as a
 hot reload's poorer cousin. Two validation paths drift apart: a file edit that left an entry
@@ -44,8 +46,8 @@ import os
 import time as _time
 from typing import Any, Callable, Mapping, TypeVar
 
-from ..cluster.registry import Remote, VersionLog, wake_versions
-from ..errors import ConfigError, NodeError, RegistryError, StorageError, VersionTaken
+from ..cluster.registry import Remote, VersionLog
+from ..errors import ConfigError, NodeError, RegistryError, StorageError
 from ..registry import changes as regchange
 from ..registry import loader
 from ..registry.diff import delta_ops, is_empty
@@ -57,6 +59,7 @@ from ..security.callers import Caller
 from ..security.rules import APPLY_VERSION
 from ..typedlua.lint import check_entry
 from .regfollow import Follower, changes_of, describe_changes
+from .regsync import ClusterSync
 from .watcher import DEBOUNCE_S, POLL_S, FileWatcher
 
 __all__ = ["RegistryKeeper", "file_snapshot", "load_app"]
@@ -65,12 +68,6 @@ log = logging.getLogger("wippy.registry")
 
 Snapshot = dict[str, dict[str, Any]]
 T = TypeVar("T")
-
-CHECK_EVERY_S = 1.0     # how often a cluster node looks for versions a lost notification hid
-# The node's poller wakes on the registry listener's socket (:meth:`RegistryKeeper.wake_fd`);
-# this timer is the backstop for notifications libpq buffered while it read something else.
-LISTEN_EVERY_S = 0.5
-MAX_RACES = 20          # plans of one change that other nodes' versions may overtake in a row
 
 
 def load_app(app_dir: str, check_code: CodeCheck = check_entry) -> loader.LoadedApp:
@@ -102,12 +99,9 @@ class RegistryKeeper:
                  call_later: Callable[..., Any], watch: bool = True,
                  check_code: CodeCheck = check_entry, cluster: VersionLog | None = None) -> None:
         self.store = store
-        self.follower = None if cluster is None else Follower(store, cluster, app.app_dir,
-                                                              self._remote)
-        self._wakes = None if cluster is None else cluster.listener()
-        self._race_note = ""            # why a change was planned again (another node's version)
-        self._unreachable: str | None = None     # the cluster database's last failure, logged once
-        self._reload_pending = False    # an edit the database could not take: try it again
+        self.sync = None if cluster is None else ClusterSync(
+            Follower(store, cluster, app.app_dir, self._remote), cluster.listener(), self,
+            call_later)
         self.app_dir = app.app_dir
         self.on_change = on_change
         self.call_later = call_later
@@ -123,10 +117,8 @@ class RegistryKeeper:
         if watch:
             self.watcher = FileWatcher(self.app_dir)
             self.call_later(POLL_S, self._poll)
-        if self._wakes is not None:
-            self._wakes.connect()
-            self.call_later(CHECK_EVERY_S, self._check)
-            self.call_later(LISTEN_EVERY_S, self._listen)
+        if self.sync is not None:
+            self.sync.start()
 
     def _boot(self, app: loader.LoadedApp) -> None:
         issues = [] if app.code_checked else [
@@ -134,8 +126,11 @@ class RegistryKeeper:
         files = file_snapshot(app)
         if not issues:
             try:
-                if self.follower is not None:
-                    self._boot_cluster(self.follower, files)
+                if self.sync is not None:
+                    self.sync.boot(lambda baseline: self._apply_files(baseline, files),
+                                   lambda: self._commit({"created": [], "updated": [],
+                                                         "deleted": []}, "files", files,
+                                                        {"files": []}, empty_ok=True))
                 else:
                     self._boot_local(files)
             except regchange.ChangeRejected as exc:
@@ -174,14 +169,14 @@ class RegistryKeeper:
         (the message says so)."""
         authorize = caller.authorize if caller is not None else None
 
-        def attempt() -> int:
+        def attempt(again: str) -> int:
             stamp = caller.stamp(self._next_version()) if caller is not None else None
             try:
                 changes = regchange.plan(self.store.entries(), ops, self.app_dir, python=python,
                                          check_code=self.check_code, refs=self.refs,
                                          authorize=authorize, author=stamp)
             except regchange.ChangeRejected as exc:
-                raise RegistryError(f"registry change rejected{self._race_note}: "
+                raise RegistryError(f"registry change rejected{again}: "
                                     + "; ".join(exc.issues)) from None
             return self._commit(changes, source if caller is None else caller.via,
                                 author=caller.history_author() if caller else {"via": source})
@@ -193,7 +188,7 @@ class RegistryKeeper:
         if caller is not None:
             caller.check(APPLY_VERSION, "registry")
 
-        def attempt() -> int:
+        def attempt(again: str) -> int:
             current = self.store.entries()
             ops = delta_ops(current, self.store.snapshot_at(version))
             if not ops:
@@ -203,7 +198,7 @@ class RegistryKeeper:
                                          refs=self.refs, authorize=caller.authorize
                                          if caller is not None else None)
             except regchange.ChangeRejected as exc:
-                raise RegistryError(f"cannot go back to v{version}{self._race_note}: "
+                raise RegistryError(f"cannot go back to v{version}{again}: "
                                     + "; ".join(exc.issues)) from None
             return self._commit(changes, f"apply_version v{version}",
                                 author=caller.history_author() if caller else {"via": "api"})
@@ -220,10 +215,10 @@ class RegistryKeeper:
             raise RegistryError("no changes to apply")
         if author is None and source == "files":
             author = {"files": self._changed_files(changes)}
-        if self.follower is None:
+        if self.sync is None:
             version = self.store.commit(changes, source, files, author)
         else:
-            version = self.follower.publish(changes, source, files, author)
+            version = self.sync.follower.publish(changes, source, files, author)
         self._committed(version, changes, source)
         return version
 
@@ -253,49 +248,11 @@ class RegistryKeeper:
                   for eid in changes["deleted"]}
         return sorted(os.path.relpath(p, self.app_dir) for p in paths if p)
 
-    # -- the cluster's order (S12) ---------------------------------------------------------
-    def _boot_cluster(self, follower: Follower, files: Snapshot) -> None:
-        """Follow the cluster's history, then apply what this node's files change against
-        the cluster's baseline (the first node of a cluster makes v0 from its files). Raises
-        ChangeRejected, or NodeError when the database cannot be used."""
-        try:
-            for _ in range(MAX_RACES):
-                head = follower.join()
-                if head.version != self.store.version():
-                    continue            # a version landed between the two reads
-                try:
-                    version = self._apply_files(head.files or {}, files)
-                    if version is None and head.version is None:
-                        version = self._commit({"created": [], "updated": [], "deleted": []},
-                                               "files", files, {"files": []}, empty_ok=True)
-                except VersionTaken:
-                    continue
-                if version is not None and head.version is not None:
-                    rec = self.store.changeset(version) or {}
-                    log.warning("registry: this node's files differ from the cluster's (as node "
-                                "%s left them in v%s): applied as v%d: %s", head.files_node or "?",
-                                head.files_version, version, describe_changes(changes_of(rec)))
-                return
-        except (StorageError, RegistryError) as exc:
-            raise NodeError(f"the registry cannot follow its cluster: {exc}") from None
-        raise NodeError(f"the registry could not commit this node's files: other nodes took "
-                        f"the next version {MAX_RACES} times in a row")
-
-    def _race(self, attempt: Callable[[], T]) -> T:
-        """``attempt()`` (plan and commit); in a cluster, again after catching up each time
-        another node took the version it planned (the plan may then be refused, saying so)."""
-        self._race_note = ""
-        for _ in range(MAX_RACES):
-            try:
-                return attempt()
-            except VersionTaken:
-                assert self.follower is not None
-                got = self.follower.catch_up()
-                last = got[-1] if got else None
-                self._race_note = "" if last is None else (
-                    f" (planned again on v{last.version}, which node {last.node} committed first)")
-        raise RegistryError(f"registry change not committed: other nodes took the next version "
-                            f"{MAX_RACES} times in a row")
+    # -- the cluster's order (S12): see .regsync ------------------------------------------
+    def _race(self, attempt: Callable[[str], T]) -> T:
+        """``attempt(again)`` (plan and commit); in a cluster, planned again each time another
+        node took the version first (:meth:`ClusterSync.race`)."""
+        return attempt("") if self.sync is None else self.sync.race(attempt)
 
     def _remote(self, r: Remote) -> None:
         """A version another node committed, now in the store."""
@@ -305,64 +262,23 @@ class RegistryKeeper:
     def notified(self, payloads: list[str]) -> None:
         """Notifications from the cluster (:mod:`wippy.cluster.notify`): fetch the versions
         they announce, if this node lacks them."""
-        if self.follower is None:
-            return
-        newest = wake_versions(payloads, self.follower.node)
-        if newest is not None and newest > self.version:
-            self._sync()
+        if self.sync is not None:
+            self.sync.notified(payloads)
 
     def wake_fd(self) -> int | None:
         """The socket that becomes readable when another node commits a version (None
         outside a cluster, or while the listener is not connected)."""
-        return None if self._wakes is None else self._wakes.fileno()
-
-    def _listen(self) -> None:
-        if self._wakes is None:
-            return
-        self.call_later(LISTEN_EVERY_S, self._listen)
-        self.woken()
+        return None if self.sync is None else self.sync.wake_fd()
 
     def woken(self) -> None:
         """Read the registry listener: fetch the versions it announces."""
-        if self._wakes is None:
-            return
-        got = self._wakes.poll()
-        if got:
-            self.notified(got)
+        if self.sync is not None:
+            self.sync.woken()
 
     def _check(self) -> None:
-        """The periodic look for versions (a notification may have been lost) and for an
-        edit of the files the database refused."""
-        try:
-            if self.follower is not None and self._wakes is not None:
-                self._wakes.connect()       # again, if its connection was lost
-                latest = self.follower.versions.latest()
-                if self._unreachable is not None:
-                    log.warning("registry: the cluster database answers again")
-                    self._unreachable = None
-                if latest is not None and latest > self.version:
-                    self._sync()
-                if self._reload_pending and self._unreachable is None:
-                    self.reload()       # an edit refused while the database was out of reach
-        except StorageError as exc:
-            self._lost(exc)
-        finally:
-            self.call_later(CHECK_EVERY_S, self._check)
-
-    def _sync(self) -> None:
-        assert self.follower is not None
-        try:
-            self.follower.catch_up()
-        except StorageError as exc:
-            self._lost(exc)
-        except RegistryError as exc:
-            log.error("registry: %s", exc)
-
-    def _lost(self, exc: StorageError) -> None:
-        if self._unreachable is None:
-            log.warning("registry: the cluster database cannot be reached (%s); this node "
-                        "stays at v%d until it can", exc.cause, self.version)
-        self._unreachable = exc.cause
+        """The periodic check, now (:meth:`ClusterSync.check`)."""
+        if self.sync is not None:
+            self.sync.check()
 
     # -- the application's files ---------------------------------------------------------
     def _apply_files(self, baseline: Mapping[str, dict[str, Any]], files: Snapshot) -> int | None:
@@ -395,12 +311,13 @@ class RegistryKeeper:
 
     def reload(self) -> int | None:
         """Read the files again; apply what changed since the last good read as one version."""
-        self._reload_pending = False
+        if self.sync is not None:
+            self.sync.reload_pending = False
         try:
             new_files = file_snapshot(load_app(self.app_dir, self.check_code))
             if new_files == self.files:
                 return None
-            version = self._race(lambda: self._apply_files(self.files, new_files))
+            version = self._race(lambda _: self._apply_files(self.files, new_files))
         except ConfigError as exc:
             self._refused([str(i) for i in exc.issues])
             return None
@@ -408,16 +325,15 @@ class RegistryKeeper:
             self._refused(exc.issues)
             return None
         except StorageError as exc:         # a full disk: the node stays up on the old version
-            if self.follower is not None:
-                self._lost(exc)         # or the cluster database: retried once it answers
-                self._reload_pending = True
+            if self.sync is not None:
+                self.sync.lost(exc)     # or the cluster database: retried once it answers
+                self.sync.reload_pending = True
             self._refused([str(exc)])
             return None
         except RegistryError as exc:        # other nodes kept taking the version
             self._refused([str(exc)])
             return None
         self.files = new_files
-        self._reload_pending = False
         self.last_reload_error = None
         self.reloads += 1
         return version
@@ -425,18 +341,12 @@ class RegistryKeeper:
     def cluster_info(self) -> dict[str, Any] | None:
         """The registry's part in the cluster, for ``wippy ps`` (None outside one): versions
         fetched from other nodes, and the database's last failure while it is out of reach."""
-        if self.follower is None:
-            return None
-        return {"version": self.version, "fetched": self.follower.fetched,
-                "unreachable": self._unreachable}
+        return None if self.sync is None else self.sync.info()
 
     def close(self) -> None:
         """Close the connection to the cluster's database (in a cluster)."""
-        if self.follower is not None:
-            self.follower.versions.close()
-        if self._wakes is not None:
-            self._wakes.close()
-            self._wakes = None
+        if self.sync is not None:
+            self.sync.close()
 
     def _refused(self, issues: list[str]) -> None:
         self.last_reload_error = "; ".join(issues)
