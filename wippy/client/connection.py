@@ -3,7 +3,8 @@
 A :class:`Connection` is a small member of the node: it gets a serial from the node, binds its
 own inbox (its mailbox is ``conn.pid``), connects to hosts directly for sends and spawns, and
 reads the registry from LMDB. It is synchronous and single-threaded: work arrives only while a
-call waits (``receive``, ``exec``, ...), so a connection must be used from one thread.
+call waits (``receive``, ``exec``, ...), so a connection must be used from one thread. What
+arrives, and the requests to the node, go through its :class:`~wippy.client.link.Link`.
 
 ``submit``, ``map`` and ``gather`` fan work out (:mod:`wippy.client.futures`).
 
@@ -14,7 +15,6 @@ the read-only registry environment: LMDB opens a file once per OS process).
 """
 from __future__ import annotations
 
-import logging
 import os
 import time as _time
 from typing import Any, Callable, Iterable
@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from ..core import protocol, transport, wire
 from ..core.mesh import Mesh
 from ..core.pid import make_pid, parse_pid
-from ..core.protocol import MONITOR, Kind, ReqOp
+from ..core.protocol import MONITOR, ReqOp
 from ..core.rundir import run_dir_for
 from ..errors import (
     InvalidMessage,
@@ -32,7 +32,6 @@ from ..errors import (
     Timeout,
     WippyError,
     exit_error,
-    from_wire,
 )
 from ..registry.store import Store
 from ..runtime.proc import Event, Message
@@ -40,11 +39,10 @@ from ..runtime.remote import qualified, refuse_code, split_host, token
 from .attach import hello
 from .futures import Future, dumps_function, fn_name, gather, map_work, submit, work_host
 from .inbox import Inbox
+from .link import Link
 from .registry import RegistryView
 
 __all__ = ["Connection", "connect"]
-
-log = logging.getLogger("wippy.client")
 
 
 class Connection:
@@ -60,14 +58,6 @@ class Connection:
     def _attach(self, run_dir: str) -> None:
         self.run_dir = run_dir
         self._ctx, self._ctl, welcome = hello(run_dir)
-        self._req = 0
-        self._replies: dict[int, tuple[bool, Any]] = {}
-        self._on_ctl = protocol.dispatcher({
-            Kind.REPLY: self._on_reply, Kind.TOPOLOGY: self._on_topology,
-            Kind.LOADS: self._on_loads, Kind.NAME: self._on_name,
-            Kind.HOST_DOWN: self._on_host_down,
-            Kind.EVENT: _ignore, Kind.REGISTRY: _ignore,     # read from LMDB when asked
-        }, log, "connection")
         assert welcome.serial is not None and welcome.node_pid is not None and welcome.store is not None
         self.serial: int = welcome.serial
         self._mesh = Mesh(self._ctx, run_dir, self.serial)
@@ -82,69 +72,17 @@ class Connection:
         self._inbox = Inbox(self._mesh, self.pid)
         self._counter = 0
         self._token: str | None = None     # ids of children on other nodes (runtime.remote)
-        self._poller = transport.Poller()
-        self._poller.register(self._ctl, transport.POLLIN)
-        self._poller.register(self._mesh.inbox, transport.POLLIN)
+        self._link = Link(self._ctl, self._mesh, self._inbox, self._names)
         self._closed = False
 
-    # -- pumping -------------------------------------------------------------------------
+    # -- the node's sockets (wippy.client.link) ------------------------------------------
     def _pump(self, timeout: float) -> None:
         """Handle whatever arrives within ``timeout`` seconds (at least one poll)."""
-        self._mesh.flush()
-        ready = {sock for sock, _ in self._poller.poll(max(0, int(timeout * 1000)))}
-        # the data plane first: what a host sent before it died precedes the node's HOST_DOWN
-        if self._mesh.inbox in ready:
-            while True:
-                try:
-                    data = self._mesh.inbox.recv(transport.NOBLOCK)
-                except transport.Again:
-                    break
-                origin, frames = wire.unpack_from(data)
-                for frame in frames:
-                    self._inbox.on_frame(frame, origin)
-        if self._ctl in ready:
-            while True:
-                try:
-                    self._on_ctl(wire.loads(self._ctl.recv(transport.NOBLOCK)))
-                except transport.Again:
-                    break
-
-    def _on_reply(self, f: protocol.Reply) -> None:
-        self._replies[f.req] = (f.ok, f.value)
-
-    def _on_topology(self, f: protocol.Topology) -> None:
-        self._mesh.set_topology(f.topology)
-
-    def _on_loads(self, f: protocol.Loads) -> None:
-        self._mesh.set_loads(f.loads)
-
-    def _on_name(self, f: protocol.Name) -> None:
-        if f.pid is None:
-            self._names.pop(f.name, None)
-        else:
-            self._names[f.name] = f.pid
-
-    def _on_host_down(self, f: protocol.HostDown) -> None:
-        host = self._mesh.host_of.get(f.serial, "?")
-        self._mesh.host_down(f.serial)
-        self._inbox.host_down(f.serial, f"host {host}/{f.serial} died: {f.reason}")
+        self._link.pump(timeout)
 
     def _request(self, op: ReqOp | str, *args: Any, timeout: float = 10.0) -> Any:
         self._check()
-        code = protocol.request_op(op)
-        self._req += 1
-        req = self._req
-        self._ctl.send(wire.dumps(protocol.request(req, code, args)))
-        deadline = _time.monotonic() + timeout
-        while req not in self._replies:
-            left = deadline - _time.monotonic()
-            if left <= 0:
-                raise Timeout(f"the node did not answer '{code.name.lower()}' within {timeout} s")
-            self._pump(min(left, 0.1))
-        ok, value = self._replies.pop(req)
-        if not ok:
-            raise from_wire(value)
-        return value
+        return self._link.request(op, *args, timeout=timeout)
 
     def _check(self) -> None:
         if self._closed:
@@ -387,10 +325,6 @@ class Connection:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _ignore(frame: protocol.Frame) -> None:
-    pass
 
 
 def connect(run_dir: str) -> Connection:
