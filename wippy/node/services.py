@@ -19,7 +19,7 @@ carried in the SPAWN; what it spawns inherits it. The decisions are the pure fun
 
 Siblings stopped for a one_for_all / rest_for_one restart are terminated at once (Erlang's
 ``brutal_kill``); the orderly CANCEL + ``stop_timeout`` is for node shutdown, which stops
-services in reverse dependency order.
+services in reverse dependency order. The boot starts them level by level (:mod:`.startup`).
 
 The manager sees the rest of the node through narrow interfaces: :class:`Spawner` (start and
 end processes), :class:`NameWriter` (a running service is registered under its entry id),
@@ -39,6 +39,7 @@ from ..security.lifecycle import service_context
 from ..supervision import services
 from ..supervision.services import State
 from . import singletons
+from .startup import Startup
 from .supervisors import Sup, SupervisorTree
 from .svc import HostEntries, NameWriter, Spawner, Svc
 
@@ -67,10 +68,8 @@ class ServiceManager:
         self.svcs: dict[str, Svc] = {}
         self.supervisors = SupervisorTree(self, stop_node, clock)
         self.doomed: set[str] = set()          # PIDs we terminated on purpose: their EXIT is ours
-        self.booting = False
-        self._levels: list[list[str]] = []
-        self._waiting: set[str] = set()        # services of the level being started
-        self._level_timer: Any = None
+        self._startup = Startup(self.svcs, lambda svc: self.start(svc, counted=False, ack=True),
+                                call_later)
         # in a cluster: claim singleton ``id`` for this node, True when it holds it
         self.singleton: Callable[[str], bool] | None = None
 
@@ -95,52 +94,20 @@ class ServiceManager:
 
     # -- start ---------------------------------------------------------------------------
     def start_all(self) -> None:
-        """Boot: auto-start services and every supervisor's children, in dependency order:
-        a level starts once every service of the one before has taken its first step (or
-        failed to within ``start_timeout``); within a level all start at once, a supervisor's
-        children in their list order."""
-        order = self.supervisors.start_order()
-        wanted = {s.spec.id: s.spec.depends_on for s in self.svcs.values()
-                  if s.spec.auto_start or s.parent is not None}
-        self._levels = [sorted(level, key=lambda i: (order.get(i, -1), i))
-                        for level in services.start_levels(wanted)]
-        self.booting = True
-        self._next_level()
+        """Boot: auto-start services and every supervisor's children, in dependency order
+        (:mod:`.startup`): a level starts once every service of the one before has taken its
+        first step (or failed to within ``start_timeout``); within a level all start at once,
+        a supervisor's children in their list order."""
+        self._startup.begin(self.supervisors.start_order())
 
-    def _next_level(self) -> None:
-        if self._level_timer is not None:
-            self._level_timer.cancel()
-            self._level_timer = None
-        while self._levels and not self._waiting:
-            level = self._levels.pop(0)
-            for sid in level:
-                svc = self.svcs.get(sid)
-                if svc is None:
-                    continue
-                self.start(svc, counted=False, ack=True)
-                if svc.pid is not None:
-                    self._waiting.add(svc.pid)
-            if self._waiting:
-                timeout = max(self.svcs[i].spec.start_timeout for i in level if i in self.svcs)
-                self._level_timer = self._call_later(timeout, self._level_timed_out)
-        if not self._levels and not self._waiting:
-            self.booting = False
+    @property
+    def booting(self) -> bool:
+        """True from :meth:`start_all` until the last level has started."""
+        return self._startup.booting
 
     def started(self, pid: str) -> None:
         """A service's process has taken its first step (the host said so)."""
-        if pid in self._waiting:
-            self._waiting.discard(pid)
-            if not self._waiting:
-                self._next_level()
-
-    def _level_timed_out(self) -> None:
-        self._level_timer = None
-        for svc in self.svcs.values():
-            if svc.pid in self._waiting:
-                log.warning("service %s did not start within its start_timeout (%.1f s)",
-                            svc.spec.id, svc.spec.start_timeout)
-        self._waiting.clear()
-        self._next_level()
+        self._startup.started(pid)
 
     def start(self, svc: Svc, counted: bool = True, ack: bool = False,
               claimed: bool = False) -> None:
