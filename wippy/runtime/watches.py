@@ -245,14 +245,22 @@ class Watches:
             self._rt.emit_quiet(watcher, (_Op.LINK_DOWN, parse_pid(watcher).local, me, err))
 
     def on_monitor(self, f: tuple) -> None:
+        self._watched(f, MONITOR)
+
+    def _watched(self, f: tuple, kind: int) -> None:
+        """A MONITOR or LINK frame for process ``f[1]`` from ``f[2]``: recorded; kept until
+        the process exists when its spawn has not arrived yet; answered when it is gone."""
         _, local, watcher = f
         proc = self._procs.get(local)
         if proc is not None:
-            proc.add_monitor(watcher)
+            if kind == MONITOR:
+                proc.add_monitor(watcher)
+            else:
+                proc.add_link(watcher)
         elif self._early.not_yet_created(local):
             self._early.keep(local, f)
         else:
-            self._gone(local, watcher, MONITOR)
+            self._gone(local, watcher, kind)
 
     def on_unmonitor(self, f: tuple) -> None:
         proc = self._procs.get(f[1])
@@ -260,14 +268,7 @@ class Watches:
             proc.monitors.discard(f[2])
 
     def on_link(self, f: tuple) -> None:
-        _, local, peer = f
-        proc = self._procs.get(local)
-        if proc is not None:
-            proc.add_link(peer)
-        elif self._early.not_yet_created(local):
-            self._early.keep(local, f)
-        else:
-            self._gone(local, peer, LINK)
+        self._watched(f, LINK)
 
     def on_unlink(self, f: tuple) -> None:
         proc = self._procs.get(f[1])
